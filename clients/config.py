@@ -1,0 +1,69 @@
+"""The knobs every client reads, with the write-up's values as defaults."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, get_args
+
+RetryName = Literal["exponential", "writeup", "none"]
+RETRY_NAMES: tuple[str, ...] = get_args(RetryName)
+
+
+class ConfigError(ValueError):
+    """A knob with a value no run can use; the message says how to fix it."""
+
+
+@dataclass(frozen=True, slots=True)
+class ClientConfig:
+    """One batch's settings. Durations are in scenario seconds (time scale 1);
+    every client multiplies them by `time_scale` before sleeping or waiting.
+
+    - `workers`: threads in the pool, or tasks in flight for bounded clients.
+    - `rate`, `capacity`, `initial_tokens`: the token bucket (tokens per
+      scenario second, whole tokens).
+    - `attempts`: HTTP attempts per request, the first included.
+    - `retry`, `first_sleep`: the sleep schedule after a failed attempt.
+    - `deadline`: scenario seconds after which a run stops and records every
+      unfinished request as failed, so that no run can hang.
+    - `request_timeout`: scenario seconds one HTTP attempt may take.
+    """
+
+    url: str = "http://127.0.0.1:8000/chat"
+    n: int = 10
+    workers: int = 2
+    rate: float = 2.0
+    capacity: int = 2
+    initial_tokens: int = 0
+    attempts: int = 5
+    retry: RetryName = "exponential"
+    first_sleep: float = 3.0
+    time_scale: float = 1.0
+    deadline: float = 600.0
+    request_timeout: float = 60.0
+
+    def __post_init__(self) -> None:
+        if not self.url.startswith(("http://", "https://")):
+            raise ConfigError(f"--url must start with http:// or https://, got {self.url!r}")
+        positive_ints = {"n": self.n, "workers": self.workers, "capacity": self.capacity,
+                         "attempts": self.attempts}
+        for name, value in positive_ints.items():
+            if value < 1:
+                raise ConfigError(f"{name} must be at least 1, got {value}")
+        if not 0 <= self.initial_tokens <= self.capacity:
+            raise ConfigError(
+                f"initial_tokens must be between 0 and capacity ({self.capacity}), "
+                f"got {self.initial_tokens}"
+            )
+        for name, seconds in {"rate": self.rate, "time_scale": self.time_scale,
+                              "deadline": self.deadline,
+                              "request_timeout": self.request_timeout}.items():
+            if not seconds > 0:
+                raise ConfigError(f"{name} must be greater than 0, got {seconds}")
+        if self.first_sleep < 0:
+            raise ConfigError(f"first_sleep must be >= 0 seconds, got {self.first_sleep}")
+        if self.retry not in RETRY_NAMES:
+            raise ConfigError(f"retry must be one of {', '.join(RETRY_NAMES)}, got {self.retry!r}")
+
+    def scaled(self, seconds: float) -> float:
+        """Scenario seconds to wall-clock seconds at this config's time scale."""
+        return seconds * self.time_scale
