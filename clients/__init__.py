@@ -1,0 +1,45 @@
+"""Interchangeable clients that send the same batch to a rate-limited endpoint.
+
+Every client has the same entry point, `run(config, on_line=None) ->
+ClientRun`, and returns the same record; `run_client` picks one by name so
+that callers never branch on the kind.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from clients import naive_gather, thread_pool, token_bucket_client
+from clients.config import ClientConfig, ConfigError
+from clients.recorder import OnLine
+from clients.records import ClientRun
+
+
+class Client(Protocol):
+    """A client's entry point: send `config.n` requests, return every attempt."""
+
+    def __call__(self, config: ClientConfig, on_line: OnLine | None = None) -> ClientRun: ...
+
+
+CLIENTS: dict[str, Client] = {
+    thread_pool.NAME: thread_pool.run,
+    naive_gather.NAME: naive_gather.run,
+    token_bucket_client.NAME: token_bucket_client.run,
+}
+
+
+def run_client(name: str, config: ClientConfig, on_line: OnLine | None = None) -> ClientRun:
+    """Run client `name` on `config`; blocks until the batch is done or its deadline passed.
+
+    Raises ConfigError for an unknown name.
+    """
+    try:
+        client = CLIENTS[name]
+    except KeyError:
+        raise ConfigError(
+            f"unknown client {name!r}; known clients: {', '.join(CLIENTS)}"
+        ) from None
+    return client(config, on_line)
+
+
+__all__ = ["CLIENTS", "Client", "ClientConfig", "ClientRun", "ConfigError", "run_client"]

@@ -44,8 +44,12 @@ class ClientConfig:
     def __post_init__(self) -> None:
         if not self.url.startswith(("http://", "https://")):
             raise ConfigError(f"--url must start with http:// or https://, got {self.url!r}")
-        positive_ints = {"n": self.n, "workers": self.workers, "capacity": self.capacity,
-                         "attempts": self.attempts}
+        positive_ints = {
+            "n": self.n,
+            "workers": self.workers,
+            "capacity": self.capacity,
+            "attempts": self.attempts,
+        }
         for name, value in positive_ints.items():
             if value < 1:
                 raise ConfigError(f"{name} must be at least 1, got {value}")
@@ -54,9 +58,12 @@ class ClientConfig:
                 f"initial_tokens must be between 0 and capacity ({self.capacity}), "
                 f"got {self.initial_tokens}"
             )
-        for name, seconds in {"rate": self.rate, "time_scale": self.time_scale,
-                              "deadline": self.deadline,
-                              "request_timeout": self.request_timeout}.items():
+        for name, seconds in {
+            "rate": self.rate,
+            "time_scale": self.time_scale,
+            "deadline": self.deadline,
+            "request_timeout": self.request_timeout,
+        }.items():
             if not seconds > 0:
                 raise ConfigError(f"{name} must be greater than 0, got {seconds}")
         if self.first_sleep < 0:

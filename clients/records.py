@@ -43,7 +43,9 @@ class Attempt:
 
     def __post_init__(self) -> None:
         if self.request < 0 or self.attempt < 0:
-            raise RecordError(f"request and attempt must be >= 0, got {self.request}/{self.attempt}")
+            raise RecordError(
+                f"request and attempt must be >= 0, got {self.request}/{self.attempt}"
+            )
         for name in ("queued", "sent", "finished", "limiter_wait"):
             value = getattr(self, name)
             if not math.isfinite(value):

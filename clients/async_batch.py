@@ -1,0 +1,59 @@
+"""The asyncio runner: every request of the batch as one task, gathered.
+
+This is the write-up's `main()`: one `aiohttp.ClientSession`, `asyncio.gather`
+over all requests. The limiter is the plug-in that makes it the naive client
+(no limit) or the token-bucket client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import Callable
+
+import aiohttp
+
+from clients import http_aiohttp, loglines
+from clients.attempts import call_with_retries
+from clients.config import ClientConfig
+from clients.limiter import AsyncLimiter
+from clients.recorder import OnLine, Recorder
+from clients.records import ClientRun
+from clients.retry import RetryPolicy
+
+# Built inside the run, after its clock has started: a token bucket counts
+# its first token from its creation, as the write-up's did.
+AsyncLimiterFactory = Callable[[ClientConfig], AsyncLimiter]
+
+
+def run_async_batch(client: str, config: ClientConfig, make_limiter: AsyncLimiterFactory,
+                    on_line: OnLine | None = None) -> ClientRun:
+    """Run the batch in a fresh event loop; blocks until done or the deadline passes."""
+    return asyncio.run(_run(client, config, make_limiter, on_line))
+
+
+async def _run(client: str, config: ClientConfig, make_limiter: AsyncLimiterFactory,
+               on_line: OnLine | None) -> ClientRun:
+    recorder = Recorder(client, config.n, on_line)
+    recorder.line(loglines.start(recorder.now()))
+    limiter = make_limiter(config)
+    policy = RetryPolicy.from_config(config)
+    timeout = aiohttp.ClientTimeout(total=config.scaled(config.request_timeout))
+    async with aiohttp.ClientSession(timeout=timeout) as session:
+        send = functools.partial(http_aiohttp.send, session, config.url)
+        tasks = [
+            asyncio.create_task(call_with_retries(
+                i, send, limiter=limiter, policy=policy, recorder=recorder,
+                time_scale=config.time_scale))
+            for i in range(config.n)
+        ]
+        try:
+            async with asyncio.timeout(config.scaled(config.deadline) - recorder.now()):
+                await asyncio.gather(*tasks)
+        except TimeoutError:
+            # gather has cancelled every task and waited for them: attempts
+            # that were on the wire are recorded as timeouts by now.
+            run = recorder.result()
+            recorder.line(loglines.deadline(recorder.now(), run.failed))
+    recorder.line(loglines.finish(recorder.now()))
+    return recorder.result()

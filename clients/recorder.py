@@ -1,0 +1,64 @@
+"""Collects a run's attempts and log lines, safely from any thread or task."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+from clients.records import Attempt, ClientRun, Outcome
+
+Clock = Callable[[], float]
+OnLine = Callable[[str], None]
+
+
+class Recorder:
+    """The run's clock, its attempt list and its log.
+
+    The run starts when the recorder is built: `started` is the raw clock
+    reading (time.monotonic() unless a test injects another clock) and every
+    time it hands out is seconds since then. `record` and `line` take a lock,
+    so worker threads may call them concurrently and lines never interleave.
+    """
+
+    def __init__(self, client: str, n: int, on_line: OnLine | None = None,
+                 clock: Clock = time.monotonic) -> None:
+        self.client = client
+        self.n = n
+        self.clock = clock
+        self.started = clock()
+        self._on_line = on_line
+        self._attempts: list[Attempt] = []
+        self._lock = threading.Lock()
+
+    def now(self) -> float:
+        """Seconds since the run's start."""
+        return self.clock() - self.started
+
+    def line(self, text: str) -> None:
+        """Hand one log line to `on_line`, one caller at a time."""
+        if self._on_line is not None:
+            with self._lock:
+                self._on_line(text)
+
+    def record(self, request: int, attempt: int, *, queued: float, sent: float,
+               finished: float, status: int | None, outcome: Outcome,
+               limiter_wait: float = 0.0) -> Attempt:
+        record = Attempt(request=request, attempt=attempt, queued=queued, sent=sent,
+                         finished=finished, status=status, outcome=outcome,
+                         limiter_wait=limiter_wait)
+        with self._lock:
+            self._attempts.append(record)
+        return record
+
+    def result(self) -> ClientRun:
+        """The run so far, attempts in order of request and attempt number.
+
+        `makespan` is the run's start to its last finished attempt (0.0 if
+        nothing was sent).
+        """
+        with self._lock:
+            attempts = sorted(self._attempts, key=lambda a: (a.request, a.attempt))
+        makespan = max((a.finished for a in attempts), default=0.0)
+        return ClientRun(client=self.client, n=self.n, started=self.started,
+                         attempts=tuple(attempts), makespan=makespan)

@@ -1,0 +1,50 @@
+"""The thread runner: a ThreadPoolExecutor working through the batch.
+
+This is the write-up's first client: `executor.map(call_api, ...)` over a
+pool of `config.workers` threads, each attempt a blocking `requests.get`.
+The pool size is its only limit unless a limiter is plugged in.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+from clients import http_requests, loglines
+from clients.attempts import call_with_retries_sync
+from clients.config import ClientConfig
+from clients.limiter import SyncLimiter
+from clients.recorder import OnLine, Recorder
+from clients.records import ClientRun
+from clients.retry import RetryPolicy
+
+SyncLimiterFactory = Callable[[ClientConfig], SyncLimiter]
+
+
+def run_thread_batch(client: str, config: ClientConfig, make_limiter: SyncLimiterFactory,
+                     on_line: OnLine | None = None) -> ClientRun:
+    """Run the batch on `config.workers` threads; blocks until done or the deadline passes.
+
+    `on_line` is called from the worker threads, one call at a time.
+    """
+    recorder = Recorder(client, config.n, on_line)
+    recorder.line(loglines.start(recorder.now()))
+    limiter = make_limiter(config)
+    policy = RetryPolicy.from_config(config)
+    deadline = config.scaled(config.deadline)
+    send = functools.partial(http_requests.send, config.url)
+    with ThreadPoolExecutor(config.workers, thread_name_prefix=client) as pool:
+        futures = [
+            pool.submit(call_with_retries_sync, i, send, limiter=limiter, policy=policy,
+                        recorder=recorder, time_scale=config.time_scale, deadline=deadline,
+                        request_timeout=config.scaled(config.request_timeout))
+            for i in range(config.n)
+        ]
+        for future in futures:
+            future.result()  # re-raise a bug in a worker instead of hiding it
+    run = recorder.result()
+    if recorder.now() >= deadline and run.failed:
+        recorder.line(loglines.deadline(recorder.now(), run.failed))
+    recorder.line(loglines.finish(recorder.now()))
+    return recorder.result()
