@@ -1,0 +1,43 @@
+# ratebench tasks. Every recipe installs what it needs first (uv sync), so a
+# fresh clone needs only Python 3.11+ and `pip install uv rust-just`.
+
+set shell := ["bash", "-euo", "pipefail", "-c"]
+
+uv := "uv"
+
+# List the recipes.
+default:
+    @just --list
+
+# Create .venv with the locked dependencies (quietly; cheap when up to date).
+sync:
+    {{uv}} sync --locked --quiet
+
+# The write-up's comparison at full scale, 10 runs per client (about 15 minutes).
+bench *ARGS: sync
+    {{uv}} run python -m bench {{ARGS}}
+
+# The same comparison at time scale 0.1, in under a minute.
+bench-quick *ARGS: sync
+    {{uv}} run python -m bench --time-scale 0.1 --runs 5 --out results/quick {{ARGS}}
+
+# The whole test suite (real server processes at a compressed time scale).
+test *ARGS: sync
+    {{uv}} run pytest {{ARGS}}
+
+# Format check, lint and strict type check.
+lint: sync
+    {{uv}} run ruff format --check .
+    {{uv}} run ruff check .
+    {{uv}} run mypy
+
+# Lint, then test.
+check: lint test
+
+# The mock server alone, with the write-up's settings (pass flags to change them).
+serve *ARGS: sync
+    {{uv}} run python -m mock_server {{ARGS}}
+
+# One client against a running server, printing the write-up's log lines.
+client NAME *ARGS: sync
+    {{uv}} run python -m clients {{NAME}} {{ARGS}}

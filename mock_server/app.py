@@ -1,0 +1,234 @@
+"""The rate-limited `/chat` endpoint of the write-up, with a log of what it saw.
+
+`GET /chat` is limited by slowapi exactly as in the write-up (key: the client
+address; storage: memory; strategy: slowapi's default fixed window unless told
+otherwise) and answers `"hello world"` after a latency drawn only for accepted
+requests. `GET /log` returns every `/chat` request in arrival order, with
+arrival and departure times on `time.monotonic()`, which every process on the
+machine shares, so that clients can be checked against what the server
+accepted rather than against their own word.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse, PlainTextResponse
+from limits import RateLimitItem
+from limits.limits import Granularity
+from slowapi import Limiter
+from slowapi.errors import RateLimitExceeded
+from slowapi.util import get_remote_address
+
+from mock_server.settings import ServerSettings
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+ENTRY_KEY = "ratebench.entry"
+
+
+@dataclass(slots=True)
+class LogEntry:
+    """One `/chat` request as the server saw it. Times are raw `time.monotonic()`."""
+
+    seq: int
+    arrival: float
+    accepted: bool | None = None
+    status: int | None = None
+    decided: float | None = None  # when the limiter decided, same clock as `arrival`
+    wall: float | None = None  # the same instant on time.time(), the clock limits reads
+    window_reset: float | None = None  # time.time() at which the limiter's window resets
+    drawn: float | None = None  # scenario seconds drawn, None if rejected
+    latency: float | None = None  # wall seconds slept: drawn x time scale
+    left: float | None = None  # when the last byte of the response was handed to the socket
+
+
+def scaled_limit(settings: ServerSettings) -> str:
+    """A limits rate string whose window is the configured one times the time scale.
+
+    limits' rate strings stop at seconds and slowapi only takes strings, so we
+    register a granularity of exactly one scaled window (limits keeps a
+    registry of granularities by name) and ask for `N/<that name>`. The burst
+    size stays N: at time scale 0.1, `2/second` becomes 2 per 100 ms.
+    """
+    window = settings.scaled(settings.rate.window)
+    micros = round(window * 1e6)
+    # Granularity names must be letters only; spell the window's microseconds in letters.
+    name = "window" + "".join(chr(ord("a") + int(d)) for d in str(micros))
+    type(
+        f"RateLimitItemPer{name.capitalize()}",
+        (RateLimitItem,),
+        {"GRANULARITY": Granularity(window, name)},  # type: ignore[arg-type]
+    )
+    return f"{settings.rate.amount}/{name}"
+
+
+class ArrivalLog:
+    """The server's own record of `/chat` traffic: a pure ASGI middleware.
+
+    Pure ASGI rather than an `@app.middleware("http")` function, so that the
+    arrival stamp is taken before any framework work and costs next to nothing
+    under load.
+    """
+
+    def __init__(self, app: ASGIApp, path: str = "/chat") -> None:
+        self.app = app
+        self.path = path
+        self.entries: list[LogEntry] = []
+
+    def clear(self) -> None:
+        # A fresh list, so that requests still in flight from before the
+        # reset fill in entries that no longer appear in the log.
+        self.entries = []
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] != self.path:
+            await self.app(scope, receive, send)
+            return
+        entry = LogEntry(seq=len(self.entries), arrival=time.monotonic())
+        self.entries.append(entry)
+        scope[ENTRY_KEY] = entry
+
+        async def send_and_stamp(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                entry.status = int(message["status"])
+                entry.accepted = entry.status != 429
+            await send(message)
+            if message["type"] == "http.response.body" and not message.get("more_body"):
+                entry.left = time.monotonic()
+
+        await self.app(scope, receive, send_and_stamp)
+
+
+def create_app(settings: ServerSettings) -> FastAPI:
+    limiter = Limiter(
+        key_func=get_remote_address,
+        strategy=settings.strategy,
+        storage_uri="memory://",
+        headers_enabled=True,
+    )
+    app = FastAPI(title="ratebench mock LLM endpoint", docs_url=None, redoc_url=None)
+    app.state.limiter = limiter
+    state: dict[str, Any] = {"rng": random.Random(settings.seed), "accepted": 0}
+    limit = scaled_limit(settings)
+
+    async def rate_limit_exceeded(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RateLimitExceeded)
+        response = JSONResponse(
+            {
+                "error": f"Rate limit exceeded: {settings.rate.text}"
+                f" (time scale {settings.time_scale:g})"
+            },
+            status_code=429,
+        )
+        entry = mark_decision(request)
+        with_headers = limiter._inject_headers(response, request.state.view_rate_limit)
+        # Retry-After is whole seconds by RFC; add the exact wait, which is what
+        # a client needs at a compressed time scale.
+        reset_at = entry.window_reset if entry and entry.window_reset else window_reset(request)
+        with_headers.headers["X-RateLimit-Reset-After"] = f"{max(0.0, reset_at - time.time()):.6f}"
+        return with_headers
+
+    def window_reset(request: Request) -> float:
+        item, args = request.state.view_rate_limit
+        reset_at, _remaining = limiter.limiter.get_window_stats(item, *args)
+        return float(reset_at)
+
+    def mark_decision(request: Request) -> LogEntry | None:
+        """Stamp the limiter's decision. Called first thing in the endpoint and in
+        the 429 handler: both run in the same event-loop step as slowapi's check,
+        so no other request's check can fall between the check and this stamp."""
+        entry: LogEntry | None = request.scope.get(ENTRY_KEY)
+        if entry is not None:
+            entry.decided = time.monotonic()
+            entry.wall = time.time()
+            entry.window_reset = window_reset(request)
+        return entry
+
+    app.add_exception_handler(RateLimitExceeded, rate_limit_exceeded)
+
+    # The route decorator must sit above the limit decorator (see the write-up).
+    @app.get("/chat")
+    @limiter.limit(limit)
+    async def chat(request: Request, response: Response) -> Any:
+        entry = mark_decision(request)
+        rng: random.Random = state["rng"]
+        low, high = settings.latency.low, settings.latency.high
+        drawn = (
+            rng.randint(int(low), int(high))
+            if settings.latency.whole_seconds
+            else (rng.uniform(low, high))
+        )
+        latency = settings.scaled(drawn)
+        state["accepted"] += 1
+        if entry is not None:
+            entry.drawn = drawn
+            entry.latency = latency
+        fault = settings.fault
+        if fault.stall_after is not None and state["accepted"] > fault.stall_after:
+            await asyncio.Event().wait()  # never set: the request hangs until the client gives up
+        await asyncio.sleep(latency)
+        if fault.error_rate and rng.random() < fault.error_rate:
+            return PlainTextResponse("internal error (injected)", status_code=500)
+        return "hello world"
+
+    @app.get("/health")
+    async def health() -> dict[str, Any]:
+        return {"status": "ok", "now": time.monotonic()}
+
+    @app.get("/log")
+    async def log() -> dict[str, Any]:
+        return {
+            "now": time.monotonic(),
+            "settings": settings_dict(settings),
+            "entries": [asdict(e) for e in arrival_log.entries],
+        }
+
+    @app.post("/reset")
+    async def reset(seed: int | None = None) -> dict[str, Any]:
+        """Clear the log and the limiter's state; reseed the latency draw
+        (with `seed`, or with the server's own seed again)."""
+        limiter.reset()
+        state["rng"] = random.Random(settings.seed if seed is None else seed)
+        state["accepted"] = 0
+        arrival_log.clear()
+        return {
+            "status": "reset",
+            "seed": settings.seed if seed is None else seed,
+            "now": time.monotonic(),
+        }
+
+    arrival_log = ArrivalLog(app)
+    app.state.arrival_log = arrival_log
+    return app
+
+
+def settings_dict(settings: ServerSettings) -> dict[str, Any]:
+    return {
+        "rate": settings.rate.text,
+        "limit": settings.rate.amount,
+        "window": settings.rate.window,
+        "strategy": settings.strategy,
+        "latency": [settings.latency.low, settings.latency.high],
+        "seed": settings.seed,
+        "time_scale": settings.time_scale,
+        "error_rate": settings.fault.error_rate,
+        "stall_after": settings.fault.stall_after,
+    }
+
+
+def asgi_app(settings: ServerSettings) -> ASGIApp:
+    """The FastAPI app wrapped in its arrival log: what uvicorn serves."""
+    app = create_app(settings)
+    log: ArrivalLog = app.state.arrival_log
+    return log

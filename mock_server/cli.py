@@ -1,0 +1,176 @@
+"""`python -m mock_server`: the write-up's rate-limited endpoint, alone."""
+
+from __future__ import annotations
+
+import argparse
+import errno
+import socket
+import sys
+from typing import NoReturn
+
+from mock_server.settings import (
+    STRATEGIES,
+    Fault,
+    ServerSettings,
+    SettingsError,
+    check_strategy,
+    check_time_scale,
+    parse_latency,
+    parse_limit,
+)
+
+READY_PREFIX = "ratebench mock server listening on "
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but a bad flag is one line on stderr and exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"error: {message} (see --help)\n")
+
+
+def fail(message: str) -> NoReturn:
+    print(f"error: {message}", file=sys.stderr)
+    raise SystemExit(2)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = OneLineParser(
+        prog="python -m mock_server",
+        description=(
+            "A FastAPI /chat endpoint limited by slowapi, as in the write-up: it answers "
+            '"hello world" after a random latency drawn only for accepted requests, and '
+            "429 (with Retry-After and X-RateLimit-* headers) once the limit is used up. "
+            "GET /log lists every /chat request it saw; POST /reset[?seed=N] clears the log "
+            "and the limiter; GET /health answers when it is ready. "
+            "The defaults reproduce the write-up."
+        ),
+    )
+    parser.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to bind (default: 127.0.0.1, this machine only)",
+    )
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=8000,
+        help="TCP port; 0 picks a free one and prints it (default: 8000)",
+    )
+    parser.add_argument(
+        "--rate", default="2/second", help="the limit, as a limits rate string (default: 2/second)"
+    )
+    parser.add_argument(
+        "--strategy",
+        default="fixed-window",
+        choices=STRATEGIES,
+        metavar="{" + ",".join(STRATEGIES) + "}",
+        help="limits strategy (default: fixed-window, slowapi's default: "
+        "the window opens at the first hit and rejected hits count)",
+    )
+    parser.add_argument(
+        "--latency",
+        default="2-5",
+        help="seconds per accepted request, LOW-HIGH; whole numbers draw "
+        "randint(LOW, HIGH) as the write-up does (default: 2-5)",
+    )
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        help="seed of the latency draw: the k-th accepted request gets the "
+        "k-th draw (default: unseeded)",
+    )
+    parser.add_argument(
+        "--time-scale",
+        type=float,
+        default=1.0,
+        help="multiplies every duration, latencies and the limit's window; "
+        "at 0.1, 2/second means 2 per 100 ms (default: 1)",
+    )
+    parser.add_argument(
+        "--error-rate",
+        type=float,
+        default=0.0,
+        help="fault injection: probability that an accepted request answers 500 (default: 0)",
+    )
+    parser.add_argument(
+        "--stall-after",
+        type=int,
+        default=None,
+        help="fault injection: after N accepted requests, accept but never answer (default: off)",
+    )
+    parser.add_argument(
+        "--access-log",
+        action="store_true",
+        help="print uvicorn's access log (off by default: it slows the server)",
+    )
+    return parser
+
+
+def settings_from_args(args: argparse.Namespace) -> ServerSettings:
+    if not 0 <= args.port <= 65535:
+        raise SettingsError(f"port {args.port} is out of range: use 0-65535 (0 picks a free one)")
+    if not 0.0 <= args.error_rate <= 1.0:
+        raise SettingsError(f"--error-rate {args.error_rate} must be a probability in [0, 1]")
+    if args.stall_after is not None and args.stall_after < 0:
+        raise SettingsError(f"--stall-after {args.stall_after} must be >= 0")
+    return ServerSettings(
+        rate=parse_limit(args.rate),
+        strategy=check_strategy(args.strategy),
+        latency=parse_latency(args.latency),
+        seed=args.seed,
+        time_scale=check_time_scale(args.time_scale),
+        fault=Fault(error_rate=args.error_rate, stall_after=args.stall_after),
+    )
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """Bind before starting uvicorn, so that a taken port is one clear line and
+    port 0 gives us the real port to print."""
+    try:
+        info = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    except socket.gaierror:
+        fail(f"cannot resolve --host {host!r}: use an address such as 127.0.0.1")
+    sock = socket.socket(info[0], socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(info[4])
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            fail(
+                f"port {port} on {host} is already in use: stop what runs there or pick "
+                "another with --port (0 picks a free one)"
+            )
+        fail(f"cannot listen on {host}:{port}: {exc.strerror}")
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = settings_from_args(args)
+    except SettingsError as exc:
+        fail(str(exc))
+
+    import uvicorn
+
+    from mock_server.app import asgi_app
+
+    sock = bind(args.host, args.port)
+    host, port = sock.getsockname()[:2]
+    shown = f"[{host}]" if ":" in host else host
+    config = uvicorn.Config(
+        asgi_app(settings),
+        log_level="info" if args.access_log else "warning",
+        access_log=args.access_log,
+        timeout_graceful_shutdown=1,
+        backlog=2048,
+    )
+    server = uvicorn.Server(config)
+    print(f"{READY_PREFIX}http://{shown}:{port} ({settings.describe()})", flush=True)
+    server.run(sockets=[sock])
+    return 0

@@ -1,0 +1,133 @@
+"""The mock server's settings: parsed and checked once, at the edge."""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from typing import Literal, get_args
+
+from limits import parse as parse_rate
+
+Strategy = Literal["fixed-window", "moving-window", "sliding-window-counter"]
+STRATEGIES: tuple[str, ...] = get_args(Strategy)
+
+
+class SettingsError(ValueError):
+    """A setting no server can run with; the message says how to fix it."""
+
+
+@dataclass(frozen=True, slots=True)
+class Latency:
+    """The response time drawn for each accepted request, in scenario seconds.
+
+    Whole-number bounds draw `random.randint(low, high)` whole seconds, as the
+    write-up does; fractional bounds draw `random.uniform(low, high)`.
+    """
+
+    low: float
+    high: float
+
+    @property
+    def whole_seconds(self) -> bool:
+        return float(self.low).is_integer() and float(self.high).is_integer()
+
+    @property
+    def mean(self) -> float:
+        return (self.low + self.high) / 2
+
+    def __str__(self) -> str:
+        def fmt(x: float) -> str:
+            return str(int(x)) if float(x).is_integer() else str(x)
+
+        return f"{fmt(self.low)}-{fmt(self.high)}"
+
+
+@dataclass(frozen=True, slots=True)
+class Rate:
+    """A limit of `amount` requests per `window` scenario seconds."""
+
+    text: str
+    amount: int
+    window: float
+
+    @property
+    def per_second(self) -> float:
+        return self.amount / self.window
+
+
+@dataclass(frozen=True, slots=True)
+class Fault:
+    """Faults to inject, for testing how clients and the bench cope.
+
+    `error_rate`: probability that an accepted request answers 500 instead of
+    200. `stall_after`: after this many accepted requests, every further
+    accepted request hangs (never answers) - a server that accepts but stalls.
+    """
+
+    error_rate: float = 0.0
+    stall_after: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ServerSettings:
+    rate: Rate
+    strategy: Strategy = "fixed-window"
+    latency: Latency = Latency(2, 5)
+    seed: int | None = None
+    time_scale: float = 1.0
+    fault: Fault = Fault()
+
+    def scaled(self, seconds: float) -> float:
+        """Scenario seconds to wall-clock seconds."""
+        return seconds * self.time_scale
+
+    def describe(self) -> str:
+        return (
+            f"limit {self.rate.text} ({self.strategy}), latency {self.latency} s, "
+            f"seed {self.seed}, time scale {self.time_scale:g}"
+        )
+
+
+_LATENCY = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(?:-\s*(\d+(?:\.\d+)?))?\s*$")
+
+
+def parse_latency(text: str) -> Latency:
+    """`"2-5"` -> Latency(2, 5); `"3"` -> Latency(3, 3)."""
+    match = _LATENCY.match(text)
+    if not match:
+        raise SettingsError(
+            f"latency {text!r} is not a range of seconds: use LOW-HIGH, e.g. 2-5, or one number"
+        )
+    low = float(match.group(1))
+    high = float(match.group(2)) if match.group(2) is not None else low
+    if low > high:
+        raise SettingsError(f"latency {text!r} is inverted: write the lower bound first, e.g. 2-5")
+    return Latency(low, high)
+
+
+def parse_limit(text: str) -> Rate:
+    """A limits rate string (`2/second`, `10 per 5 seconds`) -> Rate."""
+    try:
+        item = parse_rate(text)
+    except ValueError:
+        raise SettingsError(
+            f"rate {text!r} is not a rate limit: use N/UNIT, e.g. 2/second or 10/minute"
+        ) from None
+    if item.amount < 1:
+        raise SettingsError(f"rate {text!r} allows no request: the count must be at least 1")
+    return Rate(text=text.strip(), amount=item.amount, window=float(item.get_expiry()))
+
+
+def check_time_scale(value: float) -> float:
+    if not (math.isfinite(value) and value > 0):
+        raise SettingsError(
+            f"time scale {value} must be a positive number, e.g. 1 for real time or 0.1"
+        )
+    return value
+
+
+def check_strategy(text: str) -> Strategy:
+    if text not in STRATEGIES:
+        raise SettingsError(f"strategy {text!r} is unknown: use one of {', '.join(STRATEGIES)}")
+    return text  # type: ignore[return-value]

@@ -1,0 +1,72 @@
+"""Shared fixtures: a real mock server process, and a way to hit it hard."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import aiohttp
+import pytest
+
+from mock_server.process import MockServer
+
+StartServer = Callable[..., MockServer]
+
+
+@pytest.fixture
+def start_server() -> Iterator[StartServer]:
+    """Start real `python -m mock_server` processes; all are stopped at teardown."""
+    started: list[MockServer] = []
+
+    def start(**kwargs: Any) -> MockServer:
+        server = MockServer(**kwargs)
+        started.append(server)
+        return server.start()
+
+    yield start
+    for server in started:
+        server.__exit__(None, None, None)
+
+
+def fire(url: str, offsets: list[float], timeout: float = 30.0) -> list[int]:
+    """Send one GET per offset, each that many seconds after the start, all
+    concurrently; return the status codes in offset order."""
+
+    async def main() -> list[int]:
+        connector = aiohttp.TCPConnector(limit=0)
+        async with aiohttp.ClientSession(connector=connector) as session:
+
+            async def one(delay: float) -> int:
+                await asyncio.sleep(delay)
+                async with session.get(url, timeout=aiohttp.ClientTimeout(total=timeout)) as r:
+                    await r.read()
+                    return r.status
+
+            return await asyncio.gather(*(one(d) for d in offsets))
+
+    return asyncio.run(main())
+
+
+def run_cli(*args: str, timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
+    """Run `python -m ARGS...` and capture what it printed."""
+    return subprocess.run(
+        [sys.executable, "-m", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess[str], *fragments: str) -> None:
+    """Bad input: exit status 2, exactly one line on stderr, no traceback."""
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2, (result.returncode, result.stderr)
+    assert len(lines) == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    for fragment in fragments:
+        assert fragment.lower() in lines[0].lower(), lines[0]
