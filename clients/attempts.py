@@ -17,7 +17,7 @@ the limiter wait; ours is printed when the attempt is really sent.
 from __future__ import annotations
 
 import asyncio
-import time
+import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -108,22 +108,24 @@ async def call_with_retries(request: int, send: AsyncSend, *, limiter: AsyncLimi
 def call_with_retries_sync(request: int, send: SyncSend, *, limiter: SyncLimiter,
                            policy: RetryPolicy, recorder: Recorder, time_scale: float,
                            deadline: float, request_timeout: float,
-                           sleep: Callable[[float], None] = time.sleep) -> bool:
+                           stop: threading.Event | None = None) -> bool:
     """The thread twin of `call_with_retries`; blocks the calling thread.
 
     A blocked thread cannot be cancelled, so the deadline (`deadline`, wall
     seconds from the run's start) is enforced from inside: no attempt starts
     after it, retry sleeps are cut short at it, and each attempt's timeout
     (`request_timeout`, wall seconds) is shortened so it ends by then.
-    Returns True if an attempt came back `ok`.
+    Setting `stop` (Ctrl-C in the caller) ends retry sleeps at once and
+    starts no further attempt. Returns True if an attempt came back `ok`.
     """
+    stop = stop or threading.Event()
     queued = 0.0
     for attempt in range(policy.max_attempts):
         if attempt > 0:
             delay = policy.sleep_before(attempt) * time_scale
-            sleep(max(0.0, min(delay, deadline - recorder.now())))
+            stop.wait(max(0.0, min(delay, deadline - recorder.now())))
             queued = recorder.now()
-        if recorder.now() >= deadline:
+        if stop.is_set() or recorder.now() >= deadline:
             return False
         waited = limiter.acquire()
         sent = recorder.now()

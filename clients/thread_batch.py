@@ -8,6 +8,7 @@ The pool size is its only limit unless a limiter is plugged in.
 from __future__ import annotations
 
 import functools
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
@@ -34,15 +35,23 @@ def run_thread_batch(client: str, config: ClientConfig, make_limiter: SyncLimite
     policy = RetryPolicy.from_config(config)
     deadline = config.scaled(config.deadline)
     send = functools.partial(http_requests.send, config.url)
+    stop = threading.Event()
     with ThreadPoolExecutor(config.workers, thread_name_prefix=client) as pool:
         futures = [
             pool.submit(call_with_retries_sync, i, send, limiter=limiter, policy=policy,
                         recorder=recorder, time_scale=config.time_scale, deadline=deadline,
-                        request_timeout=config.scaled(config.request_timeout))
+                        request_timeout=config.scaled(config.request_timeout), stop=stop)
             for i in range(config.n)
         ]
-        for future in futures:
-            future.result()  # re-raise a bug in a worker instead of hiding it
+        try:
+            for future in futures:
+                future.result()  # re-raise a bug in a worker instead of hiding it
+        except BaseException:
+            # Ctrl-C or a bug: let the workers finish the attempt they are in
+            # (a blocking requests.get cannot be interrupted) and start no more.
+            stop.set()
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
     run = recorder.result()
     if recorder.now() >= deadline and run.failed:
         recorder.line(loglines.deadline(recorder.now(), run.failed))

@@ -1,0 +1,140 @@
+"""`python -m clients NAME`: run one client once, printing the write-up's log lines."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import NoReturn
+
+from clients import CLIENTS, run_client
+from clients.config import RETRY_NAMES, ClientConfig, ConfigError, RetryName
+from clients.preflight import check_reachable, check_writable
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+DEFAULTS = ClientConfig()
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line on stderr and exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"error: {message} (see python -m clients --help)\n")
+
+
+def _number(kind: Callable[[str], float], minimum: float, strict: bool,
+            what: str) -> Callable[[str], float]:
+    def parse(text: str) -> float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+        if not math.isfinite(value) or value < minimum or (strict and value == minimum):
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
+        return value
+    return parse
+
+
+whole_at_least_1 = _number(int, 1, False, "a whole number of at least 1")
+whole_at_least_0 = _number(int, 0, False, "a whole number of at least 0")
+seconds_positive = _number(float, 0, True, "a number of seconds greater than 0")
+seconds_at_least_0 = _number(float, 0, False, "a number of seconds of at least 0")
+positive = _number(float, 0, True, "a number greater than 0")
+
+
+def build_parser() -> Parser:
+    d = DEFAULTS
+    parser = Parser(
+        prog="python -m clients",
+        description=(
+            "Send a batch of GET requests to a rate-limited endpoint with one client and "
+            "print the write-up's log lines ('[Request 0] Sending 0.00', ...). The defaults "
+            "reproduce the write-up: 10 requests, 5 attempts with retry sleeps of 3, 6, 12, "
+            "24 s, a pool of 2 threads, a token bucket of rate 2/s and capacity 2 that "
+            "starts empty. Start the server first with `python -m mock_server`."
+        ),
+        epilog=(
+            "Exit status: 0 if every request succeeded, 1 if some failed (out of attempts "
+            "or past the deadline), 2 for bad input or an unreachable --url. "
+            "Durations are scenario seconds, multiplied by --time-scale; use the same "
+            "--time-scale as the server."
+        ),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("name", metavar="NAME",
+                        help=f"which client: {', '.join(CLIENTS)}")
+    parser.add_argument("--url", default=d.url, help="the endpoint to call")
+    parser.add_argument("-n", type=whole_at_least_1, default=d.n, help="requests in the batch")
+    parser.add_argument("--retry", choices=RETRY_NAMES, default=d.retry,
+                        help="retry sleeps: exponential doubles (3, 6, 12, 24 s), writeup "
+                             "squares as the write-up's code did (3, 9, 81, 6561 s), none "
+                             "makes one attempt")
+    parser.add_argument("--attempts", type=whole_at_least_1, default=d.attempts,
+                        help="attempts per request, the first included")
+    parser.add_argument("--first-sleep", type=seconds_at_least_0, default=d.first_sleep,
+                        help="first retry sleep, scenario seconds")
+    parser.add_argument("--time-scale", type=positive, default=d.time_scale,
+                        help="multiplies every duration (0.1 runs ten times faster)")
+    parser.add_argument("--workers", type=whole_at_least_1, default=d.workers,
+                        help="threads of thread_pool")
+    parser.add_argument("--rate", type=positive, default=d.rate,
+                        help="token bucket refill, tokens per scenario second")
+    parser.add_argument("--capacity", type=whole_at_least_1, default=d.capacity,
+                        help="token bucket capacity, whole tokens")
+    parser.add_argument("--initial-tokens", type=whole_at_least_0, default=d.initial_tokens,
+                        help="tokens in the bucket at the start")
+    parser.add_argument("--deadline", type=seconds_positive, default=d.deadline,
+                        help="scenario seconds after which the run stops and counts "
+                             "unfinished requests as failed")
+    parser.add_argument("--request-timeout", type=seconds_positive, default=d.request_timeout,
+                        help="scenario seconds one attempt may take")
+    parser.add_argument("--json", type=Path, metavar="FILE",
+                        help="also write every attempt of the run to FILE as JSON")
+    return parser
+
+
+def _config(args: argparse.Namespace) -> ClientConfig:
+    retry: RetryName = args.retry
+    return ClientConfig(
+        url=args.url, n=args.n, workers=args.workers, rate=args.rate, capacity=args.capacity,
+        initial_tokens=args.initial_tokens, attempts=args.attempts, retry=retry,
+        first_sleep=args.first_sleep, time_scale=args.time_scale, deadline=args.deadline,
+        request_timeout=args.request_timeout,
+    )
+
+
+def _print_line(line: str) -> None:
+    print(line, flush=True)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.name not in CLIENTS:
+            raise ConfigError(f"unknown client {args.name!r}; known clients: "
+                              f"{', '.join(CLIENTS)}")
+        if args.initial_tokens > args.capacity:
+            raise ConfigError(f"--initial-tokens ({args.initial_tokens}) cannot exceed "
+                              f"--capacity ({args.capacity})")
+        config = _config(args)
+        if args.json is not None:
+            check_writable(args.json)
+        check_reachable(config.url)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        run = run_client(args.name, config, _print_line)
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+    if args.json is not None:
+        try:
+            args.json.write_text(json.dumps(run.to_dict(), indent=1) + "\n")
+        except OSError as exc:
+            print(f"error: could not write --json {args.json}: {exc.strerror}", file=sys.stderr)
+            return EXIT_USAGE
+    return EXIT_OK if run.failed == 0 else EXIT_FAILED
