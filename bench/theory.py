@@ -1,0 +1,606 @@
+"""What theory predicts for a batch: the best possible makespan, and each client's.
+
+Three tools, all in scenario seconds (time scale 1; pass `scale` to get
+wall-clock seconds at another time scale, every figure scales linearly):
+
+- `bound()`: the expected makespan of the best schedule that never breaks
+  "L per T": L sends at t = 0, T, 2T, ... Exact for whole-second uniform
+  latencies (the distribution of max(send_i + latency_i) is a product of
+  CDFs); Monte Carlo for continuous latencies (`bound_monte_carlo`).
+- `predict()`: a client's makespan and 429 counts, from the discrete-event
+  model in `bench.simulate` run many times with fixed seeds.
+- `littles_law()`: the back-of-the-envelope throughput of a client bounded by
+  its concurrency or by the limit, for sweeps. An approximation: the
+  simulator gives the real figure.
+
+The write-up's scenario (the `Scenario()` defaults) gives, under the
+fixed window: bound 8.29 s ± 0.72; thread pool 18.46 ± 1.96; token bucket
+9.11 ± 0.72; naive gather 20 rejections and about 49 s.
+
+Client models are data (`ClientModel`: a concurrency model and a limiter), so
+a new client is one entry in `PREDICTORS`.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import statistics
+from collections import Counter, defaultdict, deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from fractions import Fraction
+from typing import TYPE_CHECKING, Literal, get_args
+
+from bench.simulate import (
+    STRATEGIES,
+    Limiter,
+    NoLimit,
+    Process,
+    SemaphoreModel,
+    SimAttempt,
+    Simulation,
+    SlidingLogModel,
+    Strategy,
+    TokenBucketModel,
+    make_server,
+    request_process,
+    worker_process,
+)
+
+if TYPE_CHECKING:
+    from clients.config import ClientConfig
+
+RetryName = Literal["exponential", "writeup", "none"]
+RETRY_NAMES: tuple[str, ...] = get_args(RetryName)
+LatencyKind = Literal["randint", "uniform"]
+LATENCY_KINDS: tuple[str, ...] = get_args(LatencyKind)
+
+
+class TheoryError(ValueError):
+    """A scenario no model can run; the message says how to fix it."""
+
+
+# --- the scenario --------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Scenario:
+    """The inputs of the theory, with the write-up's values as defaults.
+
+    Durations are scenario seconds. Client knobs carry `ClientConfig`'s names.
+
+    - `n`: requests in the batch.
+    - `limit`, `window`, `strategy`: the server allows `limit` hits per
+      `window` seconds under one of limits' strategies.
+    - `latency_lo`, `latency_hi`, `latency`: each accepted hit takes
+      `randint(lo, hi)` whole seconds (`"randint"`, the write-up's) or
+      `uniform(lo, hi)` seconds (`"uniform"`).
+    - `workers`: pool threads (thread pool) or attempts in flight (semaphore).
+    - `rate` (tokens per second), `capacity`, `initial_tokens`: the bucket.
+    - `attempts`, `retry`, `first_sleep`: the retry schedule.
+    - `margin`: seconds the sliding-window client adds to the window.
+    - `overshoot`: seconds every client sleep wakes late (real timers do;
+      this also settles exact ties at window edges as a real run does).
+    - `jitter`: a hit reaches the server up to this many seconds after it is sent.
+    - `phase`: where in a clock-aligned window the batch starts, in seconds
+      (sliding-window counter only); None draws it uniformly for each run.
+    - `deadline`: seconds after which a run stops, its unfinished requests
+      failed; None: runs go to the end.
+    """
+
+    n: int = 10
+    limit: int = 2
+    window: float = 1.0
+    strategy: Strategy = "fixed-window"
+    latency_lo: float = 2
+    latency_hi: float = 5
+    latency: LatencyKind = "randint"
+    workers: int = 2
+    rate: float = 2.0
+    capacity: int = 2
+    initial_tokens: int = 0
+    attempts: int = 5
+    retry: RetryName = "exponential"
+    first_sleep: float = 3.0
+    margin: float = 0.01
+    overshoot: float = 0.0001
+    jitter: float = 0.0
+    phase: float | None = None
+    deadline: float | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("n", "limit", "workers", "capacity", "attempts"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise TheoryError(f"{name} must be a whole number >= 1, got {value!r}")
+        if not 0 <= self.initial_tokens <= self.capacity:
+            raise TheoryError(
+                f"initial_tokens must be between 0 and capacity ({self.capacity}) tokens, "
+                f"got {self.initial_tokens}"
+            )
+        for name in ("window", "rate"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value > 0):
+                raise TheoryError(f"{name} must be a positive number, got {value!r}"
+                                  + (" seconds" if name == "window" else " tokens per second"))
+        for name in ("latency_lo", "first_sleep", "margin", "overshoot", "jitter"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value >= 0):
+                raise TheoryError(f"{name} must be >= 0 seconds, got {value!r}")
+        if not (math.isfinite(self.latency_hi) and self.latency_hi >= self.latency_lo):
+            raise TheoryError(
+                f"latency_hi ({self.latency_hi!r} s) must be >= latency_lo ({self.latency_lo!r} s)"
+            )
+        if self.latency not in LATENCY_KINDS:
+            raise TheoryError(f"latency must be one of {', '.join(LATENCY_KINDS)}, "
+                              f"got {self.latency!r}")
+        if self.latency == "randint" and not (
+            float(self.latency_lo).is_integer() and float(self.latency_hi).is_integer()
+        ):
+            raise TheoryError(
+                f"randint latencies need whole seconds, got {self.latency_lo}-{self.latency_hi}: "
+                "HINT: use latency='uniform' for fractional bounds"
+            )
+        if self.strategy not in STRATEGIES:
+            raise TheoryError(f"strategy must be one of {', '.join(STRATEGIES)}, "
+                              f"got {self.strategy!r}")
+        if self.retry not in RETRY_NAMES:
+            raise TheoryError(f"retry must be one of {', '.join(RETRY_NAMES)}, got {self.retry!r}")
+        if self.phase is not None and not 0 <= self.phase < self.window:
+            raise TheoryError(
+                f"phase must be in [0, window={self.window}) seconds or None, got {self.phase!r}"
+            )
+        if self.deadline is not None and not self.deadline > 0:
+            raise TheoryError(f"deadline must be > 0 seconds or None, got {self.deadline!r}")
+
+    @property
+    def mean_latency(self) -> float:
+        """Seconds an accepted request takes on average."""
+        return (self.latency_lo + self.latency_hi) / 2
+
+    def retry_sleeps(self) -> tuple[float, ...]:
+        """Seconds slept after each failed attempt but the last: (3, 6, 12, 24) by default.
+
+        `exponential` doubles, `writeup` squares (3, 9, 81, 6561 s, the
+        write-up's code as written), `none` makes a single attempt. Matches
+        `clients.retry`.
+        """
+        if self.retry == "none":
+            return ()
+        sleeps: list[float] = []
+        sleep = self.first_sleep
+        for _ in range(self.attempts - 1):
+            sleeps.append(sleep)
+            try:
+                sleep = sleep * 2 if self.retry == "exponential" else sleep**2
+            except OverflowError:  # the squared schedule outgrows a float by attempt 12
+                sleep = math.inf
+        return tuple(sleeps)
+
+    def draw_latency(self, rng: random.Random) -> float:
+        """One accepted request's latency in seconds, drawn as the mock server does."""
+        if self.latency == "randint":
+            return float(rng.randint(int(self.latency_lo), int(self.latency_hi)))
+        return rng.uniform(self.latency_lo, self.latency_hi)
+
+
+def from_client_config(
+    config: ClientConfig,
+    limit: int = 2,
+    window: float = 1.0,
+    strategy: Strategy = "fixed-window",
+    latency_lo: float = 2,
+    latency_hi: float = 5,
+    **more: object,
+) -> Scenario:
+    """A scenario from a client's config plus the server's limit and latency.
+
+    The config's durations are already in scenario seconds, so its
+    `time_scale` is not used here: pass it as `scale` to `predict`/`bound`.
+    `more` sets any other `Scenario` field (e.g. `margin`, `phase`).
+    """
+    latency: LatencyKind = (
+        "randint"
+        if float(latency_lo).is_integer() and float(latency_hi).is_integer()
+        else "uniform"
+    )
+    fields: dict[str, object] = {
+        "n": config.n,
+        "limit": limit,
+        "window": window,
+        "strategy": strategy,
+        "latency_lo": latency_lo,
+        "latency_hi": latency_hi,
+        "latency": latency,
+        "workers": config.workers,
+        "rate": config.rate,
+        "capacity": config.capacity,
+        "initial_tokens": config.initial_tokens,
+        "attempts": config.attempts,
+        "retry": config.retry,
+        "first_sleep": config.first_sleep,
+        "deadline": config.deadline,
+    }
+    fields.update(more)
+    return Scenario(**fields)  # type: ignore[arg-type]
+
+
+# --- summaries -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Distribution:
+    """Summary of samples: mean, sample standard deviation, range and percentiles.
+
+    `percentiles` maps 5, 25, 50, 75, 95 to values (nearest-rank); same unit
+    as the samples.
+    """
+
+    mean: float
+    stdev: float
+    min: float
+    max: float
+    percentiles: dict[int, float] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, samples: Sequence[float]) -> Distribution:
+        if not samples:
+            raise TheoryError("a distribution needs at least one sample")
+        ordered = sorted(samples)
+        pct = {p: ordered[min(len(ordered) - 1, math.ceil(p / 100 * len(ordered)) - 1)]
+               for p in (5, 25, 50, 75, 95)}
+        return cls(
+            mean=statistics.fmean(ordered),
+            stdev=statistics.stdev(ordered) if len(ordered) > 1 else 0.0,
+            min=ordered[0],
+            max=ordered[-1],
+            percentiles=pct,
+        )
+
+    def scaled(self, factor: float) -> Distribution:
+        """Every figure times `factor` (scenario seconds to wall-clock seconds)."""
+        return Distribution(
+            self.mean * factor, self.stdev * factor, self.min * factor, self.max * factor,
+            {p: v * factor for p, v in self.percentiles.items()},
+        )
+
+    def __str__(self) -> str:
+        return f"{self.mean:.2f} ± {self.stdev:.2f} ({self.min:.2f} … {self.max:.2f})"
+
+
+# --- the bound -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Bound:
+    """Expected makespan of the best schedule that keeps the limit, in seconds.
+
+    `exact` is True when computed from the exact distribution (then
+    `distribution` holds (makespan, probability) pairs and `mean_exact` the
+    mean as a fraction); False for a Monte Carlo estimate.
+    """
+
+    mean: float
+    stdev: float
+    min: float
+    max: float
+    exact: bool
+    mean_exact: Fraction | None = None
+    distribution: tuple[tuple[Fraction, Fraction], ...] = ()
+
+    def scaled(self, factor: float) -> Bound:
+        """Every time times `factor`; the exact distribution is dropped."""
+        return Bound(self.mean * factor, self.stdev * factor, self.min * factor,
+                     self.max * factor, self.exact)
+
+    def __str__(self) -> str:
+        how = "exact" if self.exact else "Monte Carlo"
+        return f"{self.mean:.2f} ± {self.stdev:.2f} ({self.min:.2f} … {self.max:.2f}, {how})"
+
+
+def best_schedule(n: int, limit: int, window: float) -> list[float]:
+    """Send times of the best schedule: `limit` sends at t = 0, T, 2T, ... (seconds)."""
+    return [(i // limit) * window for i in range(n)]
+
+
+def exact_makespan(sends: Sequence[float], lo: int, hi: int) -> Bound:
+    """Exact distribution of max_i(sends[i] + X_i), X_i iid `randint(lo, hi)` seconds.
+
+    P(M <= m) = prod_i F(m - s_i), with F the CDF of the whole-second uniform
+    latency; computed in fractions (each send time as the exact value of its
+    float), so the mean is exact. Valid for any client whose send times do
+    not depend on the latencies drawn (the bound, a token bucket without 429s).
+    """
+    if not sends:
+        raise TheoryError("exact_makespan needs at least one send time")
+    if not (int(lo) == lo and int(hi) == hi and 0 <= lo <= hi):
+        raise TheoryError(f"lo..hi must be whole seconds with 0 <= lo <= hi, got {lo}..{hi}: "
+                          "HINT: use bound_monte_carlo for other latency distributions")
+    lo, hi = int(lo), int(hi)
+    span = hi - lo + 1
+    times = Counter(Fraction(s) for s in sends)
+
+    def cdf(m: Fraction) -> Fraction:
+        p = Fraction(1)
+        for sent, count in times.items():
+            whole = math.floor(m - sent)  # latencies are whole seconds
+            p *= Fraction(min(max(whole - lo + 1, 0), span), span) ** count
+        return p
+
+    support = sorted({sent + k for sent in times for k in range(lo, hi + 1)})
+    pmf: list[tuple[Fraction, Fraction]] = []
+    below = Fraction(0)
+    for m in support:
+        at_most = cdf(m)
+        if at_most > below:
+            pmf.append((m, at_most - below))
+        below = at_most
+    mean = sum((m * p for m, p in pmf), Fraction(0))
+    var = sum(((m - mean) ** 2 * p for m, p in pmf), Fraction(0))
+    return Bound(float(mean), math.sqrt(var), float(pmf[0][0]), float(pmf[-1][0]), True,
+                 mean, tuple(pmf))
+
+
+def bound(n: int = 10, limit: int = 2, window: float = 1.0, lo: int = 2, hi: int = 5,
+          *, scale: float = 1.0) -> Bound:
+    """Exact expected makespan (and σ) of the best schedule, latencies `randint(lo, hi)` s.
+
+    The best schedule that never breaks "`limit` per `window` seconds" sends
+    `limit` requests at t = 0, T, 2T, ...; no schedule that keeps the limit
+    finishes earlier on average, since the i-th send cannot go before
+    (i // limit) * T. 8.29 s, σ 0.72 for the write-up's scenario.
+    """
+    if n < 1 or limit < 1:
+        raise TheoryError(f"n and limit must be >= 1, got n={n}, limit={limit}")
+    if not window > 0:
+        raise TheoryError(f"window must be > 0 seconds, got {window}")
+    result = exact_makespan(best_schedule(n, limit, window), lo, hi)
+    return result if scale == 1 else result.scaled(scale)
+
+
+def thread_pool_exact(n: int = 10, workers: int = 2, lo: int = 2, hi: int = 5) -> Bound:
+    """Exact makespan of `workers` threads taking the next request when free, in seconds.
+
+    The pool is list scheduling: each request goes to the thread that frees
+    up first. Exact (a dynamic programme over the threads' free times) as
+    long as no attempt is rejected, which holds when workers <= limit and
+    lo >= 2 windows (no thread can hit two windows in a row); otherwise use
+    `predict("thread_pool", ...)`. 18.46 s, σ 1.96 for the write-up's scenario.
+    """
+    if n < 1 or workers < 1 or not (int(lo) == lo and int(hi) == hi and 0 <= lo <= hi):
+        raise TheoryError(f"need n, workers >= 1 and whole seconds 0 <= lo <= hi, "
+                          f"got n={n}, workers={workers}, {lo}..{hi}")
+    p_each = Fraction(1, int(hi) - int(lo) + 1)
+    states: dict[tuple[int, ...], Fraction] = {(0,) * workers: Fraction(1)}
+    for _ in range(n):
+        following: dict[tuple[int, ...], Fraction] = defaultdict(Fraction)
+        for free, p in states.items():
+            # Sorted, so free[0] is the thread that frees up first.
+            for latency in range(int(lo), int(hi) + 1):
+                after = tuple(sorted((free[0] + latency, *free[1:])))
+                following[after] += p * p_each
+        states = following
+    pmf_by: dict[Fraction, Fraction] = defaultdict(Fraction)
+    for free, p in states.items():
+        pmf_by[Fraction(free[-1])] += p
+    pmf = tuple(sorted(pmf_by.items()))
+    mean = sum((m * p for m, p in pmf), Fraction(0))
+    var = sum(((m - mean) ** 2 * p for m, p in pmf), Fraction(0))
+    return Bound(float(mean), math.sqrt(var), float(pmf[0][0]), float(pmf[-1][0]), True,
+                 mean, pmf)
+
+
+def bound_monte_carlo(
+    n: int,
+    limit: int,
+    window: float,
+    latency: Callable[[random.Random], float],
+    *,
+    runs: int = 20000,
+    seed: int = 0,
+    scale: float = 1.0,
+) -> Bound:
+    """The bound for any latency distribution, estimated from `runs` samples.
+
+    `latency(rng)` draws one latency in seconds. Standard error of the mean
+    is about stdev / sqrt(runs).
+    """
+    rng = random.Random(seed)
+    sends = best_schedule(n, limit, window)
+    samples = [max(s + latency(rng) for s in sends) for _ in range(runs)]
+    d = Distribution.of(samples)
+    return Bound(d.mean, d.stdev, d.min, d.max, False).scaled(scale)
+
+
+def scenario_bound(scenario: Scenario, *, runs: int = 20000, seed: int = 0,
+                   scale: float = 1.0) -> Bound:
+    """The bound for a scenario: exact for randint latencies, Monte Carlo otherwise."""
+    s = scenario
+    if s.latency == "randint":
+        return bound(s.n, s.limit, s.window, int(s.latency_lo), int(s.latency_hi), scale=scale)
+    return bound_monte_carlo(s.n, s.limit, s.window, s.draw_latency, runs=runs, seed=seed,
+                             scale=scale)
+
+
+# --- Little's law --------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class LittleEstimate:
+    """Throughput in requests per second and the makespan it implies, in seconds."""
+
+    throughput: float
+    makespan: float
+    bottleneck: Literal["concurrency", "limit"]
+
+
+def littles_law(n: int, workers: int, mean_latency: float, limit: int, window: float
+                ) -> LittleEstimate:
+    """Throughput = min(workers / mean latency, limit / window); makespan ~ n / throughput.
+
+    An approximation for sweeps: it ignores the start-up and the tail (the
+    last requests' latencies), so it is low for small batches (17.5 s for
+    the write-up's thread pool, which really takes 18.5 s).
+    """
+    if not (workers >= 1 and mean_latency > 0 and limit >= 1 and window > 0 and n >= 1):
+        raise TheoryError("littles_law needs n, workers, limit >= 1 and latency, window > 0 s")
+    by_workers = workers / mean_latency
+    by_limit = limit / window
+    if by_workers < by_limit:
+        return LittleEstimate(by_workers, n / by_workers, "concurrency")
+    return LittleEstimate(by_limit, n / by_limit, "limit")
+
+
+# --- client models -------------------------------------------------------------------
+
+Concurrency = Literal["tasks", "workers"]
+LimiterKind = Literal["none", "token_bucket", "sliding_log", "semaphore"]
+
+
+def _make_limiter(kind: LimiterKind, s: Scenario) -> Limiter:
+    if kind == "token_bucket":
+        return TokenBucketModel(s.rate, s.capacity, s.initial_tokens)
+    if kind == "sliding_log":
+        return SlidingLogModel(s.limit, s.window, s.margin)
+    if kind == "semaphore":
+        return SemaphoreModel(s.workers)
+    return NoLimit()
+
+
+@dataclass(frozen=True, slots=True)
+class RunTrace:
+    """One simulated run: every attempt, the server model, and the makespan in seconds."""
+
+    attempts: tuple[SimAttempt, ...]
+    server: object
+    makespan: float
+    rejections: int
+    failed: int
+    completed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ClientModel:
+    """A client as the theory sees it: who runs the requests, and what limits them.
+
+    - `concurrency`: `"tasks"`, one coroutine (or thread) per request, all
+      started at t = 0; `"workers"`, `Scenario.workers` pool threads, each
+      taking the next request when free and blocked through its sends and
+      retry sleeps.
+    - `limiter`: acquired before every attempt, retries included.
+    """
+
+    concurrency: Concurrency
+    limiter: LimiterKind
+    description: str = ""
+
+    def run(self, scenario: Scenario, rng: random.Random) -> RunTrace:
+        """Simulate one batch, drawing the phase and latencies from `rng`."""
+        s = scenario
+        phase = rng.uniform(0, s.window) if s.phase is None else s.phase
+        server = make_server(s.strategy, s.limit, s.window, phase)
+        sim = Simulation(server, s.draw_latency, rng, overshoot=s.overshoot,
+                         jitter=s.jitter, deadline=s.deadline)
+        limiter = _make_limiter(self.limiter, s)
+        sleeps = s.retry_sleeps()
+        processes: list[Process]
+        if self.concurrency == "workers":
+            queue = deque(range(s.n))
+            processes = [worker_process(queue, sleeps, limiter, sim) for _ in range(s.workers)]
+        else:
+            processes = [request_process(r, sleeps, limiter, sim) for r in range(s.n)]
+        for process in processes:
+            sim.start(process)
+        completed = sim.run()
+        log = tuple(sim.log)
+        succeeded = {a.request for a in log if a.accepted and a.finished <= sim.now}
+        finishes = [a.finished for a in log if a.finished <= sim.now]
+        makespan = max(finishes, default=0.0) if completed else sim.now
+        return RunTrace(log, server, makespan, sum(not a.accepted for a in log),
+                        s.n - len(succeeded), completed)
+
+
+#: Every client the bench knows, by its name in `clients/`.
+PREDICTORS: dict[str, ClientModel] = {
+    "thread_pool": ClientModel("workers", "none",
+                               "ThreadPoolExecutor(workers) + requests, blocking retries"),
+    "naive_gather": ClientModel("tasks", "none", "asyncio.gather over all, no limiter"),
+    "token_bucket": ClientModel("tasks", "token_bucket", "asyncio + the write-up's bucket"),
+    "sliding_window": ClientModel("tasks", "sliding_log",
+                                  "asyncio + at most L sends in any T + margin"),
+    "threads_bucket": ClientModel("tasks", "token_bucket",
+                                  "a thread per request + a thread-safe bucket"),
+    "async_semaphore": ClientModel("tasks", "semaphore",
+                                   "asyncio + Semaphore(workers) held per attempt"),
+    "threads_unbounded": ClientModel("tasks", "none", "a thread per request, no limiter"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Prediction:
+    """A client's predicted makespan (seconds) and 429s per run over `runs` runs."""
+
+    client: str
+    scenario: Scenario
+    runs: int
+    seed: int
+    makespan: Distribution
+    rejections: Distribution
+    failed: Distribution
+    unfinished_runs: int = 0
+
+    def scaled(self, factor: float) -> Prediction:
+        """Times in wall-clock seconds at time scale `factor`; counts unchanged."""
+        return replace(self, makespan=self.makespan.scaled(factor))
+
+    def __str__(self) -> str:
+        return (f"{self.client}: {self.makespan}, 429s {self.rejections.mean:.1f}, "
+                f"failed {self.failed.mean:.2f}")
+
+
+def predict(client: str | ClientModel, scenario: Scenario | None = None, *, runs: int = 2000,
+            seed: int = 0, scale: float = 1.0) -> Prediction:
+    """Simulate `runs` batches of a client (a `PREDICTORS` name or a model).
+
+    Deterministic for a given seed. About 2000 runs a second per client
+    for the default scenario.
+    """
+    if isinstance(client, str):
+        if client not in PREDICTORS:
+            raise TheoryError(f"no model for client {client!r}: "
+                              f"use one of {', '.join(PREDICTORS)}")
+        model, name = PREDICTORS[client], client
+    else:
+        model, name = client, client.description or "custom"
+    if runs < 1:
+        raise TheoryError(f"runs must be >= 1, got {runs}")
+    scenario = scenario or Scenario()
+    rng = random.Random(seed)
+    traces = [model.run(scenario, rng) for _ in range(runs)]
+    result = Prediction(
+        client=name,
+        scenario=scenario,
+        runs=runs,
+        seed=seed,
+        makespan=Distribution.of([t.makespan for t in traces]),
+        rejections=Distribution.of([float(t.rejections) for t in traces]),
+        failed=Distribution.of([float(t.failed) for t in traces]),
+        unfinished_runs=sum(not t.completed for t in traces),
+    )
+    return result if scale == 1 else result.scaled(scale)
+
+
+def main() -> None:
+    """Print the bound and every client under every strategy for the default scenario."""
+    base = Scenario()
+    print(f"bound: {bound()}")
+    for strategy in STRATEGIES:
+        print(f"-- {strategy}")
+        for name in PREDICTORS:
+            p = predict(name, replace(base, strategy=strategy), runs=2000)
+            print(f"  {p}")
+
+
+if __name__ == "__main__":
+    main()
