@@ -1,0 +1,296 @@
+"""`python -m bench`: the write-up's comparison, end to end."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from pathlib import Path
+from types import FrameType
+from typing import Any, NoReturn
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from bench.results import ResultsError, load_runs, new_run_dir
+from bench.runner import BenchAborted, BenchSettings, Job, run_bench
+from bench.stats import makespan_seconds, server_rejections
+from bench.summary import format_summary, write_summary
+from clients import CLIENTS
+from clients.config import RETRY_NAMES, ClientConfig, ConfigError
+from mock_server.process import ServerError
+from mock_server.settings import (
+    STRATEGIES,
+    SettingsError,
+    check_time_scale,
+    parse_latency,
+    parse_limit,
+)
+
+DEFAULT_CLIENTS = ("thread_pool", "naive_gather", "token_bucket")
+
+
+class UsageError(Exception):
+    """Bad input: printed as one line, exit status 2."""
+
+
+class OneLineParser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"error: {message} (see --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = OneLineParser(
+        prog="python -m bench",
+        description=(
+            "Run every client repeatedly against the rate-limited mock server and compare "
+            "them: makespan (batch start to last response), 429s from the server's own log, "
+            "and theory's prediction. Starts its own server unless --url is given. Writes "
+            "runs.jsonl (each run as soon as it ends), summary.json (hyperfine's layout), "
+            "plots and report.md under OUT/<timestamp>/, and points OUT/latest at it. "
+            "The defaults reproduce the write-up: 10 requests, 2/second, latency 2-5 s, "
+            "10 runs per client (about 15 minutes; --time-scale 0.1 takes about 1.5)."
+        ),
+        epilog="Other commands: `python -m bench plot RESULTS_DIR` re-draws plots and "
+        "report from saved files.",
+    )
+    parser.add_argument(
+        "--clients",
+        default=",".join(DEFAULT_CLIENTS),
+        help=f"comma-separated clients, or 'all' (known: {', '.join(CLIENTS)}; "
+        f"default: {','.join(DEFAULT_CLIENTS)})",
+    )
+    parser.add_argument("--runs", type=int, default=10, help="runs per client (default: 10)")
+    parser.add_argument("-n", type=int, default=10, help="requests per batch (default: 10)")
+    parser.add_argument(
+        "--time-scale",
+        type=float,
+        default=1.0,
+        help="multiplies every duration (latency, window, retry sleeps); "
+        "results are reported in scenario seconds (default: 1)",
+    )
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="run i of every client uses latency seed SEED+i (default: 0)",
+    )
+    parser.add_argument(
+        "--retry",
+        default="exponential",
+        choices=RETRY_NAMES,
+        help="retry sleeps: exponential 3,6,12,24 s (default); writeup "
+        "3,9,81,6561 s as its code does; none",
+    )
+    parser.add_argument("--rate", default="2/second", help="server limit (default: 2/second)")
+    parser.add_argument(
+        "--strategy",
+        default="fixed-window",
+        choices=STRATEGIES,
+        help="server's limits strategy (default: fixed-window)",
+    )
+    parser.add_argument(
+        "--latency", default="2-5", help="server latency range in seconds (default: 2-5)"
+    )
+    parser.add_argument(
+        "--deadline",
+        type=float,
+        default=600.0,
+        help="scenario seconds after which a run gives up (default: 600)",
+    )
+    parser.add_argument("--out", default="results", help="directory for results (default: results)")
+    parser.add_argument(
+        "--name", default=None, help="name of the run directory under OUT (default: a timestamp)"
+    )
+    parser.add_argument(
+        "--url",
+        default=None,
+        help="use a mock server already running at this base URL instead "
+        "of starting one (it must be ratebench's: /log and /reset)",
+    )
+    return parser
+
+
+def settings_from_args(args: argparse.Namespace) -> BenchSettings:
+    names = (
+        list(CLIENTS)
+        if args.clients == "all"
+        else [c.strip() for c in args.clients.split(",") if c.strip()]
+    )
+    unknown = [c for c in names if c not in CLIENTS]
+    if unknown or not names:
+        raise UsageError(
+            f"unknown client {', '.join(unknown) or '(none)'}: choose from {', '.join(CLIENTS)}"
+        )
+    if args.runs < 1:
+        raise UsageError(f"--runs {args.runs}: need at least 1 run per client")
+    if args.runs > 10_000:
+        raise UsageError(f"--runs {args.runs} is more than 10000: split it into several benches")
+    try:
+        parse_limit(args.rate)
+        parse_latency(args.latency)
+        check_time_scale(args.time_scale)
+    except SettingsError as exc:
+        raise UsageError(str(exc)) from None
+    if args.url is not None and not args.url.startswith(("http://", "https://")):
+        raise UsageError(f"--url {args.url!r} must start with http://, e.g. http://127.0.0.1:8000")
+    settings = BenchSettings(
+        clients=tuple(dict.fromkeys(names)),
+        runs=args.runs,
+        n=args.n,
+        time_scale=args.time_scale,
+        seed=args.seed,
+        retry=args.retry,
+        rate=args.rate,
+        strategy=args.strategy,
+        latency=args.latency,
+        url=args.url,
+        deadline=args.deadline,
+    )
+    try:
+        settings.client_config("http://127.0.0.1/chat")
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from None
+    return settings
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM; remembers which, for the exit status."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
+    raise Interrupted(signum)
+
+
+def estimate(job: Job, settings: BenchSettings) -> float:
+    """Rough wall seconds of one run, for the progress bar's weights."""
+    rough = {"thread_pool": 18.5, "naive_gather": 49.0}.get(job.client, 9.5)
+    return rough * settings.n / 10 * settings.time_scale
+
+
+def bench(argv: list[str]) -> int:
+    args = build_parser().parse_args(argv)
+    settings = settings_from_args(args)
+    run_dir = new_run_dir(Path(args.out), args.name)
+    console = Console(stderr=True)
+    console.print(
+        f"ratebench: {len(settings.clients)} clients × {settings.runs} runs, "
+        f"{settings.n} requests each, limit {settings.rate} ({settings.strategy}), "
+        f"time scale {settings.time_scale:g} → {run_dir}"
+    )
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    signal.signal(signal.SIGINT, _raise_interrupt)
+    total = settings.runs * len(settings.clients)
+    weights = {c: estimate(Job(0, 0, c, 0), settings) for c in settings.clients}
+    records: list[dict[str, Any]] = []
+    progress = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.fields[done]} runs"),
+        TimeElapsedColumn(),
+        TextColumn("left"),
+        TimeRemainingColumn(),
+        console=console,
+        transient=False,
+    )
+    # The bar advances by each run's expected duration, not by one per run, so
+    # that its time-left estimate holds while short and long runs alternate.
+    task = progress.add_task(
+        "starting", total=sum(weights.values()) * settings.runs, done=f"0/{total}"
+    )
+    runs_done = [0]
+
+    def on_start(job: Job) -> None:
+        progress.update(task, description=f"run {job.run + 1}/{settings.runs} · {job.client}")
+
+    def on_done(job: Job, record: dict[str, Any]) -> None:
+        runs_done[0] += 1
+        records.append(record)
+        progress.update(task, advance=weights[job.client], done=f"{runs_done[0]}/{total}")
+        if record["status"] == "ok":
+            progress.console.print(
+                f"  {job.client:<16} run {job.run + 1:>3}  {makespan_seconds(record):8.2f} s  "
+                f"{server_rejections(record):3d} × 429  "
+                f"{record['completed']}/{record['n']} done"
+            )
+        else:
+            progress.console.print(
+                f"  {job.client:<16} run {job.run + 1:>3}  FAILED: {record['reason']}"
+            )
+
+    status = 0
+    try:
+        with progress:
+            run_bench(settings, run_dir, on_start, on_done)
+    except Interrupted as exc:
+        status = 128 + exc.signum
+        console.print(
+            f"interrupted ({exc}): {runs_done[0]} of {total} runs finished and kept "
+            f"in {run_dir / 'runs.jsonl'}; the mock server was stopped"
+        )
+    except BenchAborted as exc:
+        status = 1
+        console.print(f"error: {exc}; {runs_done[0]} finished runs kept in {run_dir}")
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    if records:
+        summary = write_summary(run_dir, records)
+        if summary["results"]:
+            print(format_summary(summary))
+        draw(run_dir)
+        print(f"\nResults: {run_dir}")
+    return status
+
+
+def draw(run_dir: Path) -> None:
+    """Plots and report, from the files alone."""
+    try:
+        from bench.report import write_report
+    except ImportError:  # plots and report arrive in their own module
+        return
+    write_report(run_dir)
+
+
+def plot(argv: list[str]) -> int:
+    parser = OneLineParser(
+        prog="python -m bench plot",
+        description="Re-draw the plots and report.md of a results "
+        "directory from its files, without re-running anything.",
+    )
+    parser.add_argument("results_dir", type=Path, help="a directory written by python -m bench")
+    args = parser.parse_args(argv)
+    runs = load_runs(args.results_dir)
+    summary = write_summary(args.results_dir, runs)
+    print(format_summary(summary))
+    draw(args.results_dir)
+    print(f"\nRe-drawn: {args.results_dir}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    commands = {"plot": plot}
+    try:
+        if argv and argv[0] in commands:
+            return commands[argv[0]](argv[1:])
+        return bench(argv)
+    except (UsageError, ResultsError, ServerError, ConfigError, SettingsError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+__all__ = ["ClientConfig", "main"]
