@@ -12,7 +12,6 @@ import json
 import os
 import platform
 import sys
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any

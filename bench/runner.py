@@ -64,7 +64,7 @@ class Job:
 
 def schedule(settings: BenchSettings) -> list[Job]:
     """Interleaved: run 0 of every client, then run 1 of every client, ..."""
-    jobs = []
+    jobs: list[Job] = []
     for run in range(settings.runs):
         for client in settings.clients:
             jobs.append(Job(len(jobs), run, client, settings.seed + run))
