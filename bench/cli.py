@@ -19,7 +19,7 @@ from rich.progress import (
 )
 
 from bench.results import ResultsError, load_runs, new_run_dir
-from bench.runner import BenchAborted, BenchSettings, Job, run_bench
+from bench.runner import BenchAborted, BenchSettings, Job, check_url, run_bench
 from bench.stats import makespan_seconds, server_rejections
 from bench.summary import format_summary, write_summary
 from clients import CLIENTS
@@ -181,6 +181,8 @@ def estimate(job: Job, settings: BenchSettings) -> float:
 def bench(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
     settings = settings_from_args(args)
+    if settings.url is not None:
+        check_url(settings.url)  # before anything is created or printed
     run_dir = new_run_dir(Path(args.out), args.name)
     console = Console(stderr=True)
     console.print(

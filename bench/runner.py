@@ -79,15 +79,7 @@ class BenchAborted(RuntimeError):
 def server_for(settings: BenchSettings) -> Iterator[tuple[str, MockServer | None]]:
     """The base URL of a mock server: a fresh process, or `--url`'s after a check."""
     if settings.url is not None:
-        base = settings.url.rstrip("/").removesuffix("/chat")
-        try:
-            fetch_log(base, timeout=5.0)
-        except ServerError:
-            raise ServerError(
-                f"no ratebench mock server answers at {settings.url}: start one with "
-                "`python -m mock_server`, or leave out --url to let the bench start its own"
-            ) from None
-        yield base, None
+        yield check_url(settings.url), None
         return
     server = MockServer(
         rate=settings.rate,
@@ -98,6 +90,19 @@ def server_for(settings: BenchSettings) -> Iterator[tuple[str, MockServer | None
     )
     with server:
         yield server.url, server
+
+
+def check_url(url: str) -> str:
+    """The base URL of the ratebench mock server at `url`, or one clear ServerError."""
+    base = url.rstrip("/").removesuffix("/chat")
+    try:
+        fetch_log(base, timeout=5.0)
+    except ServerError:
+        raise ServerError(
+            f"no ratebench mock server answers at {url}: start one with "
+            "`python -m mock_server`, or leave out --url to let the bench start its own"
+        ) from None
+    return base
 
 
 def run_one(

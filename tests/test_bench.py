@@ -1,0 +1,205 @@
+"""`python -m bench` end to end, at a small time scale, as a user runs it."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from bench.results import RUN_SCHEMA, SUMMARY_SCHEMA, load_runs
+from clients.records import ClientRun
+from tests.conftest import assert_one_line_error, run_cli
+
+pytestmark = pytest.mark.e2e
+
+SCALE = "0.05"
+
+
+def test_bench_writes_runs_summary_and_report(tmp_path: Path) -> None:
+    result = run_cli(
+        "bench",
+        "--time-scale",
+        SCALE,
+        "--runs",
+        "2",
+        "--out",
+        str(tmp_path),
+        "--name",
+        "b",
+        timeout=240,
+    )
+    assert result.returncode == 0, result.stderr
+    run_dir = tmp_path / "b"
+    assert (tmp_path / "latest").resolve() == run_dir.resolve()
+
+    runs = load_runs(run_dir)
+    # Interleaved: A B C A B C.
+    assert [r["client"] for r in runs] == ["thread_pool", "naive_gather", "token_bucket"] * 2
+    for r in runs:
+        assert r["schema"] == RUN_SCHEMA
+        assert r["status"] == "ok"
+        ClientRun.from_dict(r)  # every attempt validates
+        assert len(r["server_log"]) == len(r["attempts"])  # the server saw every send
+    # Run i of every client faced the same seed.
+    assert {r["seed"] for r in runs if r["run"] == 1} == {1}
+    naive = [r for r in runs if r["client"] == "naive_gather"]
+    assert all(sum(not e["accepted"] for e in r["server_log"]) == 20 for r in naive)
+
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["schema"] == SUMMARY_SCHEMA
+    commands = [entry["command"] for entry in summary["results"]]
+    assert commands == ["thread_pool", "naive_gather", "token_bucket"]
+    for entry in summary["results"]:
+        assert len(entry["times"]) == 2
+        assert entry["min"] <= entry["mean"] <= entry["max"]
+        for key in ("mean", "stddev", "median", "min", "max", "times", "rejections"):
+            assert key in entry
+    assert "Time (mean ± σ)" in result.stdout
+    assert "times faster than" in result.stdout
+
+    report = (run_dir / "report.md").read_text()
+    pngs = sorted(run_dir.glob("*.png"))
+    assert {p.name for p in pngs} >= {
+        "timeline.png",
+        "throughput.png",
+        "rejections.png",
+        "makespan.png",
+    }
+    for png in pngs:
+        assert png.read_bytes()[:4] == b"\x89PNG"
+        assert png.stat().st_size > 5000
+        assert png.name in report
+
+
+def test_plot_redraws_from_files_alone(tmp_path: Path) -> None:
+    result = run_cli(
+        "bench",
+        "--time-scale",
+        SCALE,
+        "--runs",
+        "1",
+        "--clients",
+        "token_bucket",
+        "--out",
+        str(tmp_path),
+        "--name",
+        "p",
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    run_dir = tmp_path / "p"
+    for png in run_dir.glob("*.png"):
+        png.unlink()
+    (run_dir / "report.md").unlink()
+    (run_dir / "summary.json").unlink()
+    redrawn = run_cli("bench", "plot", str(run_dir))
+    assert redrawn.returncode == 0, redrawn.stderr
+    assert (run_dir / "summary.json").is_file()
+    assert (run_dir / "report.md").is_file()
+    assert (run_dir / "timeline.png").is_file()
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_interrupt_keeps_finished_runs_and_stops_the_server(tmp_path: Path, signum: int) -> None:
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "bench",
+            "--time-scale",
+            "0.1",
+            "--runs",
+            "5",
+            "--clients",
+            "token_bucket,thread_pool",
+            "--out",
+            str(tmp_path),
+            "--name",
+            "i",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    runs_file = tmp_path / "i" / "runs.jsonl"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if runs_file.exists() and len(runs_file.read_text().splitlines()) >= 2:
+            break
+        time.sleep(0.05)
+    else:
+        proc.kill()
+        pytest.fail("the bench finished no run within 60 s")
+    children = psutil.Process(proc.pid).children(recursive=True)
+    assert children, "the bench should be running its own server"
+    proc.send_signal(signum)
+    _out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 128 + signum, err
+    assert "interrupted" in err
+    assert "Traceback" not in err
+    runs = load_runs(tmp_path / "i")  # every line whole
+    assert len(runs) >= 2
+    assert all(r["status"] == "ok" for r in runs)
+    _gone, alive = psutil.wait_procs(children, timeout=10)
+    assert not alive, f"left behind: {alive}"
+    assert (tmp_path / "i" / "summary.json").is_file()
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["--runs", "0"], "--runs"),
+        (["--clients", "thread_pool,warp_drive"], "warp_drive"),
+        (["--clients", ""], "client"),
+        (["-n", "0"], "n must be"),
+        (["--time-scale", "-1"], "time scale"),
+        (["--rate", "2/sec0nd"], "rate"),
+        (["--latency", "5-2"], "inverted"),
+        (["--retry", "forever"], "retry"),
+        (["--url", "localhost:8000"], "http://"),
+        (["--strategy", "leaky"], "strategy"),
+    ],
+)
+def test_bad_input_is_one_clear_line(args: list[str], fragment: str, tmp_path: Path) -> None:
+    result = run_cli("bench", *args, "--out", str(tmp_path))
+    assert_one_line_error(result, fragment)
+
+
+def test_unwritable_out_is_one_clear_line(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    assert_one_line_error(run_cli("bench", "--out", str(blocker / "sub")), "--out")
+
+
+def test_url_with_nothing_behind_it_is_one_clear_line(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed again: nothing listens there
+    result = run_cli("bench", "--url", f"http://127.0.0.1:{port}", "--out", str(tmp_path))
+    assert_one_line_error(result, "no ratebench mock server")
+    # Nothing was recorded, and nothing was half-written either.
+    assert not list(tmp_path.glob("*/runs.jsonl"))
+
+
+def test_plot_on_a_directory_that_is_not_a_results_directory(tmp_path: Path) -> None:
+    assert_one_line_error(run_cli("bench", "plot", str(tmp_path)), "runs.jsonl")
+    assert_one_line_error(run_cli("bench", "plot", str(tmp_path / "missing")), "not a directory")
+    (tmp_path / "runs.jsonl").write_text('{"schema": "ratebench.bench-run/1", "cli')
+    assert_one_line_error(run_cli("bench", "plot", str(tmp_path)), "corrupted")
+
+
+def test_help_explains(tmp_path: Path) -> None:
+    result = run_cli("bench", "--help")
+    assert result.returncode == 0
+    for fragment in ("--time-scale", "--runs", "runs.jsonl", "summary.json", "plot"):
+        assert fragment in result.stdout
+    assert os.environ.get("CI") is None or result.stderr == ""
