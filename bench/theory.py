@@ -122,8 +122,10 @@ class Scenario:
         for name in ("window", "rate"):
             value = getattr(self, name)
             if not (math.isfinite(value) and value > 0):
-                raise TheoryError(f"{name} must be a positive number, got {value!r}"
-                                  + (" seconds" if name == "window" else " tokens per second"))
+                raise TheoryError(
+                    f"{name} must be a positive number, got {value!r}"
+                    + (" seconds" if name == "window" else " tokens per second")
+                )
         for name in ("latency_lo", "first_sleep", "margin", "overshoot", "jitter"):
             value = getattr(self, name)
             if not (math.isfinite(value) and value >= 0):
@@ -133,8 +135,9 @@ class Scenario:
                 f"latency_hi ({self.latency_hi!r} s) must be >= latency_lo ({self.latency_lo!r} s)"
             )
         if self.latency not in LATENCY_KINDS:
-            raise TheoryError(f"latency must be one of {', '.join(LATENCY_KINDS)}, "
-                              f"got {self.latency!r}")
+            raise TheoryError(
+                f"latency must be one of {', '.join(LATENCY_KINDS)}, got {self.latency!r}"
+            )
         if self.latency == "randint" and not (
             float(self.latency_lo).is_integer() and float(self.latency_hi).is_integer()
         ):
@@ -143,8 +146,9 @@ class Scenario:
                 "HINT: use latency='uniform' for fractional bounds"
             )
         if self.strategy not in STRATEGIES:
-            raise TheoryError(f"strategy must be one of {', '.join(STRATEGIES)}, "
-                              f"got {self.strategy!r}")
+            raise TheoryError(
+                f"strategy must be one of {', '.join(STRATEGIES)}, got {self.strategy!r}"
+            )
         if self.retry not in RETRY_NAMES:
             raise TheoryError(f"retry must be one of {', '.join(RETRY_NAMES)}, got {self.retry!r}")
         if self.phase is not None and not 0 <= self.phase < self.window:
@@ -248,8 +252,10 @@ class Distribution:
         if not samples:
             raise TheoryError("a distribution needs at least one sample")
         ordered = sorted(samples)
-        pct = {p: ordered[min(len(ordered) - 1, math.ceil(p / 100 * len(ordered)) - 1)]
-               for p in (5, 25, 50, 75, 95)}
+        pct = {
+            p: ordered[min(len(ordered) - 1, math.ceil(p / 100 * len(ordered)) - 1)]
+            for p in (5, 25, 50, 75, 95)
+        }
         return cls(
             mean=statistics.fmean(ordered),
             stdev=statistics.stdev(ordered) if len(ordered) > 1 else 0.0,
@@ -261,7 +267,10 @@ class Distribution:
     def scaled(self, factor: float) -> Distribution:
         """Every figure times `factor` (scenario seconds to wall-clock seconds)."""
         return Distribution(
-            self.mean * factor, self.stdev * factor, self.min * factor, self.max * factor,
+            self.mean * factor,
+            self.stdev * factor,
+            self.min * factor,
+            self.max * factor,
             {p: v * factor for p, v in self.percentiles.items()},
         )
 
@@ -291,8 +300,13 @@ class Bound:
 
     def scaled(self, factor: float) -> Bound:
         """Every time times `factor`; the exact distribution is dropped."""
-        return Bound(self.mean * factor, self.stdev * factor, self.min * factor,
-                     self.max * factor, self.exact)
+        return Bound(
+            self.mean * factor,
+            self.stdev * factor,
+            self.min * factor,
+            self.max * factor,
+            self.exact,
+        )
 
     def __str__(self) -> str:
         how = "exact" if self.exact else "Monte Carlo"
@@ -315,8 +329,10 @@ def exact_makespan(sends: Sequence[float], lo: int, hi: int) -> Bound:
     if not sends:
         raise TheoryError("exact_makespan needs at least one send time")
     if not (int(lo) == lo and int(hi) == hi and 0 <= lo <= hi):
-        raise TheoryError(f"lo..hi must be whole seconds with 0 <= lo <= hi, got {lo}..{hi}: "
-                          "HINT: use bound_monte_carlo for other latency distributions")
+        raise TheoryError(
+            f"lo..hi must be whole seconds with 0 <= lo <= hi, got {lo}..{hi}: "
+            "HINT: use bound_monte_carlo for other latency distributions"
+        )
     lo, hi = int(lo), int(hi)
     span = hi - lo + 1
     times = Counter(Fraction(s) for s in sends)
@@ -338,12 +354,20 @@ def exact_makespan(sends: Sequence[float], lo: int, hi: int) -> Bound:
         below = at_most
     mean = sum((m * p for m, p in pmf), Fraction(0))
     var = sum(((m - mean) ** 2 * p for m, p in pmf), Fraction(0))
-    return Bound(float(mean), math.sqrt(var), float(pmf[0][0]), float(pmf[-1][0]), True,
-                 mean, tuple(pmf))
+    return Bound(
+        float(mean), math.sqrt(var), float(pmf[0][0]), float(pmf[-1][0]), True, mean, tuple(pmf)
+    )
 
 
-def bound(n: int = 10, limit: int = 2, window: float = 1.0, lo: int = 2, hi: int = 5,
-          *, scale: float = 1.0) -> Bound:
+def bound(
+    n: int = 10,
+    limit: int = 2,
+    window: float = 1.0,
+    lo: int = 2,
+    hi: int = 5,
+    *,
+    scale: float = 1.0,
+) -> Bound:
     """Exact expected makespan (and σ) of the best schedule, latencies `randint(lo, hi)` s.
 
     The best schedule that never breaks "`limit` per `window` seconds" sends
@@ -369,8 +393,10 @@ def thread_pool_exact(n: int = 10, workers: int = 2, lo: int = 2, hi: int = 5) -
     `predict("thread_pool", ...)`. 18.46 s, σ 1.96 for the write-up's scenario.
     """
     if n < 1 or workers < 1 or not (int(lo) == lo and int(hi) == hi and 0 <= lo <= hi):
-        raise TheoryError(f"need n, workers >= 1 and whole seconds 0 <= lo <= hi, "
-                          f"got n={n}, workers={workers}, {lo}..{hi}")
+        raise TheoryError(
+            f"need n, workers >= 1 and whole seconds 0 <= lo <= hi, "
+            f"got n={n}, workers={workers}, {lo}..{hi}"
+        )
     p_each = Fraction(1, int(hi) - int(lo) + 1)
     states: dict[tuple[int, ...], Fraction] = {(0,) * workers: Fraction(1)}
     for _ in range(n):
@@ -387,8 +413,7 @@ def thread_pool_exact(n: int = 10, workers: int = 2, lo: int = 2, hi: int = 5) -
     pmf = tuple(sorted(pmf_by.items()))
     mean = sum((m * p for m, p in pmf), Fraction(0))
     var = sum(((m - mean) ** 2 * p for m, p in pmf), Fraction(0))
-    return Bound(float(mean), math.sqrt(var), float(pmf[0][0]), float(pmf[-1][0]), True,
-                 mean, pmf)
+    return Bound(float(mean), math.sqrt(var), float(pmf[0][0]), float(pmf[-1][0]), True, mean, pmf)
 
 
 def bound_monte_carlo(
@@ -413,14 +438,16 @@ def bound_monte_carlo(
     return Bound(d.mean, d.stdev, d.min, d.max, False).scaled(scale)
 
 
-def scenario_bound(scenario: Scenario, *, runs: int = 20000, seed: int = 0,
-                   scale: float = 1.0) -> Bound:
+def scenario_bound(
+    scenario: Scenario, *, runs: int = 20000, seed: int = 0, scale: float = 1.0
+) -> Bound:
     """The bound for a scenario: exact for randint latencies, Monte Carlo otherwise."""
     s = scenario
     if s.latency == "randint":
         return bound(s.n, s.limit, s.window, int(s.latency_lo), int(s.latency_hi), scale=scale)
-    return bound_monte_carlo(s.n, s.limit, s.window, s.draw_latency, runs=runs, seed=seed,
-                             scale=scale)
+    return bound_monte_carlo(
+        s.n, s.limit, s.window, s.draw_latency, runs=runs, seed=seed, scale=scale
+    )
 
 
 # --- Little's law --------------------------------------------------------------------
@@ -435,8 +462,9 @@ class LittleEstimate:
     bottleneck: Literal["concurrency", "limit"]
 
 
-def littles_law(n: int, workers: int, mean_latency: float, limit: int, window: float
-                ) -> LittleEstimate:
+def littles_law(
+    n: int, workers: int, mean_latency: float, limit: int, window: float
+) -> LittleEstimate:
     """Throughput = min(workers / mean latency, limit / window); makespan ~ n / throughput.
 
     An approximation for sweeps: it ignores the start-up and the tail (the
@@ -500,8 +528,9 @@ class ClientModel:
         s = scenario
         phase = rng.uniform(0, s.window) if s.phase is None else s.phase
         server = make_server(s.strategy, s.limit, s.window, phase)
-        sim = Simulation(server, s.draw_latency, rng, overshoot=s.overshoot,
-                         jitter=s.jitter, deadline=s.deadline)
+        sim = Simulation(
+            server, s.draw_latency, rng, overshoot=s.overshoot, jitter=s.jitter, deadline=s.deadline
+        )
         limiter = _make_limiter(self.limiter, s)
         sleeps = s.retry_sleeps()
         processes: list[Process]
@@ -517,22 +546,27 @@ class ClientModel:
         succeeded = {a.request for a in log if a.accepted and a.finished <= sim.now}
         finishes = [a.finished for a in log if a.finished <= sim.now]
         makespan = max(finishes, default=0.0) if completed else sim.now
-        return RunTrace(log, server, makespan, sum(not a.accepted for a in log),
-                        s.n - len(succeeded), completed)
+        return RunTrace(
+            log, server, makespan, sum(not a.accepted for a in log), s.n - len(succeeded), completed
+        )
 
 
 #: Every client the bench knows, by its name in `clients/`.
 PREDICTORS: dict[str, ClientModel] = {
-    "thread_pool": ClientModel("workers", "none",
-                               "ThreadPoolExecutor(workers) + requests, blocking retries"),
+    "thread_pool": ClientModel(
+        "workers", "none", "ThreadPoolExecutor(workers) + requests, blocking retries"
+    ),
     "naive_gather": ClientModel("tasks", "none", "asyncio.gather over all, no limiter"),
     "token_bucket": ClientModel("tasks", "token_bucket", "asyncio + the write-up's bucket"),
-    "sliding_window": ClientModel("tasks", "sliding_log",
-                                  "asyncio + at most L sends in any T + margin"),
-    "threads_bucket": ClientModel("tasks", "token_bucket",
-                                  "a thread per request + a thread-safe bucket"),
-    "async_semaphore": ClientModel("tasks", "semaphore",
-                                   "asyncio + Semaphore(workers) held per attempt"),
+    "sliding_window": ClientModel(
+        "tasks", "sliding_log", "asyncio + at most L sends in any T + margin"
+    ),
+    "threads_bucket": ClientModel(
+        "tasks", "token_bucket", "a thread per request + a thread-safe bucket"
+    ),
+    "async_semaphore": ClientModel(
+        "tasks", "semaphore", "asyncio + Semaphore(workers) held per attempt"
+    ),
     "threads_unbounded": ClientModel("tasks", "none", "a thread per request, no limiter"),
 }
 
@@ -555,12 +589,20 @@ class Prediction:
         return replace(self, makespan=self.makespan.scaled(factor))
 
     def __str__(self) -> str:
-        return (f"{self.client}: {self.makespan}, 429s {self.rejections.mean:.1f}, "
-                f"failed {self.failed.mean:.2f}")
+        return (
+            f"{self.client}: {self.makespan}, 429s {self.rejections.mean:.1f}, "
+            f"failed {self.failed.mean:.2f}"
+        )
 
 
-def predict(client: str | ClientModel, scenario: Scenario | None = None, *, runs: int = 2000,
-            seed: int = 0, scale: float = 1.0) -> Prediction:
+def predict(
+    client: str | ClientModel,
+    scenario: Scenario | None = None,
+    *,
+    runs: int = 2000,
+    seed: int = 0,
+    scale: float = 1.0,
+) -> Prediction:
     """Simulate `runs` batches of a client (a `PREDICTORS` name or a model).
 
     Deterministic for a given seed. About 2000 runs a second per client
@@ -568,8 +610,7 @@ def predict(client: str | ClientModel, scenario: Scenario | None = None, *, runs
     """
     if isinstance(client, str):
         if client not in PREDICTORS:
-            raise TheoryError(f"no model for client {client!r}: "
-                              f"use one of {', '.join(PREDICTORS)}")
+            raise TheoryError(f"no model for client {client!r}: use one of {', '.join(PREDICTORS)}")
         model, name = PREDICTORS[client], client
     else:
         model, name = client, client.description or "custom"
@@ -591,14 +632,29 @@ def predict(client: str | ClientModel, scenario: Scenario | None = None, *, runs
     return result if scale == 1 else result.scaled(scale)
 
 
-def main() -> None:
-    """Print the bound and every client under every strategy for the default scenario."""
+def main(argv: Sequence[str] | None = None) -> None:
+    """Print the bound and every client under every strategy for the write-up's scenario."""
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.theory",
+        description="Predicted makespans (scenario seconds) for the write-up's scenario.",
+    )
+    parser.add_argument("--runs", type=int, default=2000, help="simulated runs per client")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    if args.runs < 1:
+        parser.error(f"--runs must be at least 1, got {args.runs}")
     base = Scenario()
-    print(f"bound: {bound()}")
+    print(f"bound (exact):                 {bound()}")
+    print(f"thread pool (exact, no 429s):  {thread_pool_exact()}")
+    bucket = [(k + 1) / base.rate for k in range(base.n)]
+    print(f"token bucket schedule (exact): {exact_makespan(bucket, 2, 5)}")
+    print(f"Little's law, thread pool:     {littles_law(10, 2, 3.5, 2, 1.0).makespan:.2f} s")
     for strategy in STRATEGIES:
-        print(f"-- {strategy}")
+        print(f"-- {strategy} ({args.runs} runs, seed {args.seed})")
         for name in PREDICTORS:
-            p = predict(name, replace(base, strategy=strategy), runs=2000)
+            p = predict(name, replace(base, strategy=strategy), runs=args.runs, seed=args.seed)
             print(f"  {p}")
 
 
