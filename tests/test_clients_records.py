@@ -81,8 +81,12 @@ def test_recorder_lines_do_not_interleave_across_threads() -> None:
             inside.release()
 
     recorder = Recorder("c", 1, on_line)
-    threads = [threading.Thread(target=lambda i=i: [recorder.line(f"{i}") for _ in range(200)])
-               for i in range(4)]
+
+    def worker(i: int) -> None:
+        for _ in range(200):
+            recorder.line(f"{i}")
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(4)]
     for t in threads:
         t.start()
     for t in threads:
