@@ -1,0 +1,502 @@
+"""Plots of a results directory, drawn from its files alone.
+
+Every time on every axis is in scenario seconds: wall seconds divided by the
+run's time scale, so a bench at time scale 0.1 draws like one at full scale.
+Figures are built on `matplotlib.figure.Figure` with the Agg canvas, never
+through pyplot, so drawing leaves no global figure state behind (the bench
+may draw many times in one process, and tests run in parallel).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import statistics
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+# Set before anything can pull in pyplot: the bench runs headless (CI, ssh).
+matplotlib.use("Agg")
+
+from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
+
+from bench.results import SUMMARY_FILE, load_runs
+from bench.stats import makespan_seconds, server_rejections
+from mock_server.settings import SettingsError, parse_limit
+
+TIMELINE_FILE = "timeline.png"
+THROUGHPUT_FILE = "throughput.png"
+REJECTIONS_FILE = "rejections.png"
+MAKESPAN_FILE = "makespan.png"
+
+# One colour per outcome, chosen so that red means "the server said no" and
+# nothing else is red; grey and orange are failures of another kind.
+OUTCOME_COLOURS = {
+    "ok": "#2ca02c",
+    "rate_limited": "#d62728",
+    "error": "#7f7f7f",
+    "timeout": "#ff7f0e",
+}
+OUTCOME_LABELS = {
+    "ok": "attempt answered 200",
+    "rate_limited": "attempt rejected (429)",
+    "error": "attempt failed (error)",
+    "timeout": "attempt timed out",
+}
+WAIT_COLOUR = "#9ecae1"
+DPI = 110
+
+
+def client_colour(index: int) -> str:
+    """A stable colour per client position (matplotlib's default cycle)."""
+    palette = ["#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf"]
+    return palette[index % len(palette)]
+
+
+def ok_runs(runs: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The runs that could be measured; failed runs never enter a figure's data."""
+    return [r for r in runs if r.get("status") == "ok"]
+
+
+def by_client(runs: Sequence[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """Runs grouped by client, in the order clients first appear (the bench's order)."""
+    grouped: dict[str, list[dict[str, Any]]] = {}
+    for run in runs:
+        grouped.setdefault(str(run["client"]), []).append(run)
+    return grouped
+
+
+def representative_run(runs: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """The run whose makespan is closest to the median of `runs`.
+
+    A median run rather than the mean: one slow outlier (a retry at a
+    window's edge) must not decide which run a reader sees. Ties go to the
+    earlier run, so re-drawing is deterministic.
+    """
+    if not runs:
+        raise ValueError("no runs to choose from")
+    median = statistics.median(makespan_seconds(r) for r in runs)
+    return min(runs, key=lambda r: abs(makespan_seconds(r) - median))
+
+
+def limit_per_second(scenario: dict[str, Any]) -> float | None:
+    """The server limit as requests per scenario second (2/second -> 2.0).
+
+    None when the scenario names no usable rate, so that a plot can skip the
+    line instead of failing on an old or hand-edited record.
+    """
+    rate = scenario.get("rate")
+    if not isinstance(rate, str):
+        return None
+    try:
+        parsed = parse_limit(rate)
+    except SettingsError:
+        return None
+    return parsed.amount / parsed.window
+
+
+def load_summary(run_dir: Path) -> dict[str, Any] | None:
+    """summary.json if present and readable; plots must work without it."""
+    path = run_dir / SUMMARY_FILE
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _save(fig: Figure, path: Path) -> Path:
+    FigureCanvasAgg(fig)
+    fig.savefig(path, dpi=DPI)
+    return path
+
+
+def _scaled(run: dict[str, Any], seconds: float) -> float:
+    return seconds / float(run["time_scale"])
+
+
+# -- timeline ---------------------------------------------------------------
+
+
+def _draw_run_timeline(ax: Axes, run: dict[str, Any]) -> None:
+    """One run: a row per request, a bar per attempt, waits, sleeps and 429s."""
+    attempts = sorted(run["attempts"], key=lambda a: (a["request"], a["attempt"]))
+    n = int(run.get("n", 1 + max((a["request"] for a in attempts), default=0)))
+    height = 0.6
+    previous_end: dict[int, float] = {}
+    for a in attempts:
+        row = int(a["request"])
+        queued = _scaled(run, float(a["queued"]))
+        sent = _scaled(run, float(a["sent"]))
+        finished = _scaled(run, float(a["finished"]))
+        outcome = str(a["outcome"])
+        # The retry sleep is the gap between one attempt's end and the next
+        # attempt becoming ready; a thin line keeps it visible as time spent.
+        if row in previous_end and queued > previous_end[row]:
+            ax.plot(
+                [previous_end[row], queued],
+                [row, row],
+                color="#555555",
+                linestyle=":",
+                linewidth=1.0,
+            )
+        if sent > queued:
+            ax.broken_barh(
+                [(queued, sent - queued)],
+                (row - height / 2, height),
+                facecolors=WAIT_COLOUR,
+                edgecolor="#3182bd",
+                hatch="///",
+                linewidth=0.5,
+            )
+        ax.broken_barh(
+            [(sent, max(finished - sent, 0.0))],
+            (row - height / 2, height),
+            facecolors=OUTCOME_COLOURS.get(outcome, "#7f7f7f"),
+            edgecolor="black",
+            linewidth=0.4,
+        )
+        if outcome == "rate_limited":
+            # A rejected attempt lasts milliseconds: the bar alone would vanish.
+            ax.plot(sent, row, marker="x", color="#d62728", markersize=7, mew=2)
+        previous_end[row] = finished
+    ax.axvline(makespan_seconds(run), color="black", linestyle="--", linewidth=1.2)
+    ax.set_ylim(n - 0.5, -0.5)  # request 0 on top, as a reader reads the batch
+    ax.set_yticks(range(n))
+    ax.set_yticklabels([str(i) for i in range(n)], fontsize=7)
+    ax.set_ylabel("request")
+    ax.grid(axis="x", alpha=0.3)
+
+
+def _timeline_legend() -> list[Any]:
+    handles: list[Any] = [
+        Patch(facecolor=c, edgecolor="black", label=OUTCOME_LABELS[k])
+        for k, c in OUTCOME_COLOURS.items()
+    ]
+    handles.append(
+        Patch(
+            facecolor=WAIT_COLOUR,
+            edgecolor="#3182bd",
+            hatch="///",
+            label="ready, waiting to be sent (limiter or busy workers)",
+        )
+    )
+    handles.append(Line2D([], [], color="#555555", linestyle=":", label="retry sleep"))
+    handles.append(
+        Line2D([], [], color="#d62728", marker="x", linestyle="", mew=2, label="429 received")
+    )
+    handles.append(Line2D([], [], color="black", linestyle="--", label="makespan"))
+    return handles
+
+
+def draw_timeline(
+    runs: Sequence[dict[str, Any]], path: Path, clients: Sequence[str] | None = None
+) -> Path:
+    """`timeline.png`: each client's median run, one panel per client.
+
+    x: scenario seconds from the batch's start (shared by all panels, so the
+    clients compare at a glance); y: request index. Bars run from send to
+    finish, coloured by outcome; hatched bars are the time a request was
+    ready but not yet sent (held by a limiter, or no worker free); dotted
+    lines are retry sleeps; x marks 429s. `clients` restricts the panels.
+    """
+    groups = by_client(ok_runs(runs))
+    if clients is not None:
+        groups = {c: g for c, g in groups.items() if c in clients}
+    if not groups:
+        return _empty_figure(path, "Timeline", "no finished run to draw")
+    heights = [max(2.0, 0.28 * float(g[0].get("n", 10)) + 0.9) for g in groups.values()]
+    fig = Figure(figsize=(11, sum(heights) + 1.6), layout="constrained")
+    axes = fig.subplots(len(groups), 1, sharex=True, squeeze=False, height_ratios=heights)
+    for ax, (client, client_runs) in zip(axes[:, 0], groups.items(), strict=True):
+        run = representative_run(client_runs)
+        _draw_run_timeline(ax, run)
+        ax.set_title(
+            f"{client}: run {int(run['run']) + 1} of {len(client_runs)} (closest to the "
+            f"median), makespan {makespan_seconds(run):.1f} s, "
+            f"{server_rejections(run)} × 429 in the server's log",
+            fontsize=10,
+            loc="left",
+        )
+    axes[-1, 0].set_xlabel("time since the batch started (scenario seconds)")
+    axes[0, 0].set_xlim(left=0)
+    fig.suptitle(
+        "Every attempt of one representative run per client"
+        if len(groups) > 1
+        else "Every attempt of one representative run"
+    )
+    fig.legend(
+        handles=_timeline_legend(),
+        loc="outside lower center",
+        ncol=4,
+        fontsize=8,
+        frameon=False,
+    )
+    return _save(fig, path)
+
+
+# -- throughput -------------------------------------------------------------
+
+
+def completion_curve(run: dict[str, Any]) -> list[float]:
+    """Sorted finish times (scenario seconds) of the successful attempts."""
+    return sorted(
+        _scaled(run, float(a["finished"])) for a in run["attempts"] if a["outcome"] == "ok"
+    )
+
+
+def draw_throughput(runs: Sequence[dict[str, Any]], path: Path) -> Path:
+    """`throughput.png`: completed requests against scenario seconds.
+
+    A bold step line per client for its median run, thin lines for its other
+    runs (the spread), and the server limit's slope as a dashed line from the
+    origin: no client can complete requests faster than that for long.
+    """
+    good = ok_runs(runs)
+    groups = by_client(good)
+    if not groups:
+        return _empty_figure(path, "Throughput", "no finished run to draw")
+    fig = Figure(figsize=(10, 5.5), layout="constrained")
+    ax = fig.add_subplot()
+    longest = 0.0
+    most = 0
+    for index, (client, client_runs) in enumerate(groups.items()):
+        colour = client_colour(index)
+        chosen = representative_run(client_runs)
+        for run in client_runs:
+            times = completion_curve(run)
+            xs = [0.0, *times]
+            ys = list(range(len(xs)))
+            longest = max(longest, makespan_seconds(run))
+            most = max(most, len(times))
+            if run is chosen:
+                ax.step(xs, ys, where="post", color=colour, linewidth=2.2, label=client)
+            else:
+                ax.step(xs, ys, where="post", color=colour, linewidth=0.8, alpha=0.35)
+    scenario = good[0].get("scenario", {})
+    slope = limit_per_second(scenario)
+    if slope is not None:
+        end = min(longest, most / slope) if most else longest
+        ax.plot(
+            [0.0, end],
+            [0.0, slope * end],
+            color="black",
+            linestyle="--",
+            linewidth=1.2,
+            label=f"server limit ({scenario.get('rate')}): {slope:g} requests/s",
+        )
+    ax.plot([], [], color="grey", linewidth=0.8, alpha=0.5, label="other runs (thin lines)")
+    ax.set_xlim(left=0)
+    ax.set_ylim(0, most + 0.5)
+    ax.set_xlabel("time since the batch started (scenario seconds)")
+    ax.set_ylabel("requests completed (200 received)")
+    ax.set_title("Completed requests over time (bold: each client's median run)")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right", fontsize=9)
+    return _save(fig, path)
+
+
+# -- rejections -------------------------------------------------------------
+
+
+def draw_rejections(runs: Sequence[dict[str, Any]], path: Path) -> Path:
+    """`rejections.png`: 429s per run per client, counted in the server's log.
+
+    Grouped bars, one group per run; a black tick marks the client's own
+    count wherever it disagrees with the server (it should not).
+    """
+    groups = by_client(ok_runs(runs))
+    if not groups:
+        return _empty_figure(path, "Rejections", "no finished run to draw")
+    run_numbers = sorted({int(r["run"]) for g in groups.values() for r in g})
+    fig = Figure(figsize=(max(7.0, 1.0 + 0.55 * len(run_numbers) * len(groups)), 4.8))
+    fig.set_layout_engine("constrained")
+    ax = fig.add_subplot()
+    width = 0.8 / len(groups)
+    label_bars = len(run_numbers) * len(groups) <= 60
+    disagreement = False
+    for index, (client, client_runs) in enumerate(groups.items()):
+        by_run = {int(r["run"]): r for r in client_runs}
+        xs = [
+            i + (index - (len(groups) - 1) / 2) * width
+            for i, n in enumerate(run_numbers)
+            if n in by_run
+        ]
+        present = [n for n in run_numbers if n in by_run]
+        counts = [server_rejections(by_run[n]) for n in present]
+        mean = statistics.fmean(counts)
+        bars = ax.bar(
+            xs,
+            counts,
+            width=width * 0.95,
+            color=client_colour(index),
+            label=f"{client} (mean {mean:.1f} per run)",
+        )
+        if label_bars:
+            # Zero-height bars are invisible; the number says "none" outright.
+            ax.bar_label(bars, fontsize=7, padding=1)
+        own = [int(by_run[n].get("rejections", 0)) for n in present]
+        for x, server, client_count in zip(xs, counts, own, strict=True):
+            if server != client_count:
+                disagreement = True
+                ax.plot(x, client_count, marker="_", color="black", markersize=12, mew=2)
+    if disagreement:
+        ax.plot(
+            [],
+            [],
+            marker="_",
+            color="black",
+            linestyle="",
+            mew=2,
+            label="client's own count, where it differs",
+        )
+    ax.set_xticks(range(len(run_numbers)))
+    ax.set_xticklabels([str(n + 1) for n in run_numbers])
+    ax.set_xlabel("run")
+    ax.set_ylabel("429 responses in the run (server log)")
+    ax.set_title("Requests the server rejected, per run")
+    ax.set_ylim(0, max(1.0, ax.get_ylim()[1] * 1.12))
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(fontsize=9, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    return _save(fig, path)
+
+
+# -- makespan ---------------------------------------------------------------
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def draw_makespan(
+    runs: Sequence[dict[str, Any]], summary: dict[str, Any] | None, path: Path
+) -> Path:
+    """`makespan.png`: each client's makespans (scenario seconds) over its runs.
+
+    A box plot with every run as a point; when summary.json carries theory's
+    fields, each client's `predicted_mean` ± `predicted_stddev` as a diamond
+    with error bar, and its `bound` (or the top-level one) as a dashed line.
+    """
+    groups = by_client(ok_runs(runs))
+    if not groups:
+        return _empty_figure(path, "Makespan", "no finished run to draw")
+    theory: dict[str, dict[str, Any]] = {}
+    top_bound: float | None = None
+    if summary is not None:
+        for result in summary.get("results", []):
+            if isinstance(result, dict) and "command" in result:
+                theory[str(result["command"])] = result
+        top_bound = _number(summary.get("bound"))
+    names = list(groups)
+    fig = Figure(figsize=(max(6.5, 2.2 * len(names) + 1.5), 5.2), layout="constrained")
+    ax = fig.add_subplot()
+    data = [[makespan_seconds(r) for r in groups[c]] for c in names]
+    positions = list(range(1, len(names) + 1))
+    ax.boxplot(
+        data,
+        positions=positions,
+        widths=0.45,
+        showfliers=False,  # the points below show every run, outliers included
+        medianprops={"color": "black"},
+    )
+    shown_prediction = shown_bound = False
+    for index, (pos, values) in enumerate(zip(positions, data, strict=True)):
+        # Spread the points sideways by a fixed pattern, so re-drawing is stable.
+        offsets = [((i % 7) - 3) * 0.035 for i in range(len(values))]
+        ax.scatter(
+            [pos + o for o in offsets],
+            values,
+            color=client_colour(index),
+            edgecolor="black",
+            linewidth=0.4,
+            zorder=3,
+            s=28,
+        )
+        result = theory.get(names[index], {})
+        predicted = _number(result.get("predicted_mean"))
+        spread = _number(result.get("predicted_stddev"))
+        if predicted is not None:
+            ax.errorbar(
+                pos + 0.33,
+                predicted,
+                yerr=spread if spread is not None else None,
+                fmt="D",
+                color="#6a3d9a",
+                capsize=4,
+                markersize=6,
+                label="_nolegend_" if shown_prediction else "theory: predicted mean ± σ",
+            )
+            shown_prediction = True
+        client_bound = _number(result.get("bound"))
+        if client_bound is not None and client_bound != top_bound:
+            ax.hlines(
+                client_bound,
+                pos - 0.4,
+                pos + 0.4,
+                colors="black",
+                linestyles="--",
+                label="_nolegend_" if shown_bound else "bound: best possible without a 429",
+            )
+            shown_bound = True
+    if top_bound is not None:
+        ax.axhline(
+            top_bound,
+            color="black",
+            linestyle="--",
+            linewidth=1,
+            label="_nolegend_" if shown_bound else "bound: best possible without a 429",
+        )
+        shown_bound = True
+    ax.set_xticks(positions)
+    ax.set_xticklabels(
+        [f"{c}\n{len(d)} runs" for c, d in zip(names, data, strict=True)], fontsize=9
+    )
+    ax.set_ylabel("makespan: batch start to last response (scenario seconds)")
+    ax.set_title("Makespan of every run (box: quartiles, line: median)")
+    ax.set_ylim(bottom=0)
+    ax.grid(axis="y", alpha=0.3)
+    if shown_prediction or shown_bound:
+        ax.legend(fontsize=9, loc="upper left")
+    return _save(fig, path)
+
+
+def _empty_figure(path: Path, title: str, message: str) -> Path:
+    """A figure that says why it is empty, rather than a missing file."""
+    fig = Figure(figsize=(6, 3), layout="constrained")
+    ax = fig.add_subplot()
+    ax.set_axis_off()
+    ax.set_title(title)
+    ax.text(0.5, 0.5, message, ha="center", va="center")
+    return _save(fig, path)
+
+
+def client_timeline_file(client: str) -> str:
+    """`timeline-<client>.png`, with anything but letters, digits, - and _ replaced."""
+    return "timeline-" + re.sub(r"[^A-Za-z0-9_-]", "_", client) + ".png"
+
+
+def draw_all(run_dir: Path) -> list[Path]:
+    """Draw every plot of `run_dir` from its runs.jsonl (and summary.json when
+    present) into the same directory; returns the paths written.
+
+    Besides the four comparison figures, one `timeline-<client>.png` per
+    client, so that the report can show each client next to its explanation.
+    """
+    runs = load_runs(run_dir)
+    summary = load_summary(run_dir)
+    paths = [
+        draw_timeline(runs, run_dir / TIMELINE_FILE),
+        draw_throughput(runs, run_dir / THROUGHPUT_FILE),
+        draw_rejections(runs, run_dir / REJECTIONS_FILE),
+        draw_makespan(runs, summary, run_dir / MAKESPAN_FILE),
+    ]
+    for client in by_client(ok_runs(runs)):
+        paths.append(draw_timeline(runs, run_dir / client_timeline_file(client), [client]))
+    return paths
