@@ -1,0 +1,153 @@
+"""`python -m bench load`: how much the mock server itself adds, under load.
+
+Two measurements against a real server process on this machine:
+
+1. Added latency. A limit too high to bite and a fixed drawn latency; C
+   requests kept in flight. For each request, what the server added over the
+   latency it drew: `left - arrival - latency` from its own log, and what a
+   client saw: `(finish - send) - latency`. The second includes the load
+   generator, which shares the machine's cores with the server.
+2. Rejections per second. A limit of 1 per hour, so that everything after the
+   first request is a 429; C in flight; how many 429s per second the server
+   answers, and a check from its log that it still accepted only one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+
+from mock_server.process import MockServer
+
+
+@dataclass(frozen=True, slots=True)
+class LoadResult:
+    requests: int
+    concurrency: int
+    elapsed: float  # wall seconds, first send to last response
+    statuses: dict[int, int]
+    client_added_ms: list[float]
+    server_added_ms: list[float]
+    accepted: int
+    errors: int
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The q-th percentile (0-100), by linear interpolation between closest ranks."""
+    if not values:
+        return float("nan")
+    if len(values) == 1:
+        return values[0]
+    return statistics.quantiles(values, n=100, method="inclusive")[max(0, min(98, round(q) - 1))]
+
+
+async def _hammer(
+    url: str, requests: int, concurrency: int, timeout: float
+) -> tuple[list[tuple[float, float, int]], int, float]:
+    """Send `requests` GETs keeping `concurrency` in flight; (send, finish, status) each."""
+    results: list[tuple[float, float, int]] = []
+    errors = 0
+    queue = iter(range(requests))
+    connector = aiohttp.TCPConnector(limit=0, force_close=False)
+    async with aiohttp.ClientSession(
+        connector=connector, timeout=aiohttp.ClientTimeout(total=timeout)
+    ) as session:
+
+        async def worker() -> None:
+            nonlocal errors
+            for _ in queue:
+                sent = time.monotonic()
+                try:
+                    async with session.get(url) as resp:
+                        await resp.read()
+                        results.append((sent, time.monotonic(), resp.status))
+                except (aiohttp.ClientError, TimeoutError):
+                    errors += 1
+
+        start = time.monotonic()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        elapsed = time.monotonic() - start
+    return results, errors, elapsed
+
+
+def measure(
+    rate: str, latency: str, requests: int, concurrency: int, timeout: float = 120.0
+) -> LoadResult:
+    with MockServer(rate=rate, latency=latency, seed=0) as server:
+        results, errors, elapsed = asyncio.run(
+            _hammer(server.chat_url, requests, concurrency, timeout)
+        )
+        log = server.log()
+    statuses: dict[int, int] = {}
+    for _, _, status in results:
+        statuses[status] = statuses.get(status, 0) + 1
+    drawn = float(latency)
+    client_added = [
+        (finish - sent - drawn) * 1000 for sent, finish, status in results if status == 200
+    ]
+    server_added = [
+        (e["left"] - e["arrival"] - e["latency"]) * 1000
+        for e in log
+        if e["accepted"] and e["left"] is not None
+    ]
+    return LoadResult(
+        requests,
+        concurrency,
+        elapsed,
+        statuses,
+        client_added,
+        server_added,
+        accepted=sum(1 for e in log if e["accepted"]),
+        errors=errors,
+    )
+
+
+def run_load(requests: int, concurrency: int, latency: float) -> dict[str, Any]:
+    """Both measurements; prints as it goes and returns the figures."""
+    lat = f"{latency:g}"
+    print(
+        f"1/2 added latency: {requests} requests, {concurrency} in flight, "
+        f"latency {lat} s each, limit out of reach ...",
+        flush=True,
+    )
+    added = measure("1000000/second", lat, requests, concurrency)
+    print(f"    done in {added.elapsed:.1f} s: {added.statuses} ({added.errors} connection errors)")
+    print(
+        f"    server adds over the drawn latency: p50 {percentile(added.server_added_ms, 50):.1f}"
+        f" ms, p99 {percentile(added.server_added_ms, 99):.1f} ms (its own log)"
+    )
+    print(
+        f"    a client sees on top of it:         p50 {percentile(added.client_added_ms, 50):.1f}"
+        f" ms, p99 {percentile(added.client_added_ms, 99):.1f} ms (load generator included)"
+    )
+    print(
+        f"2/2 rejections: {requests} requests, {concurrency} in flight, limit 1/hour ...",
+        flush=True,
+    )
+    rejected = measure("1/hour", lat, requests, concurrency)
+    n429 = rejected.statuses.get(429, 0)
+    print(
+        f"    done in {rejected.elapsed:.1f} s: {n429 / rejected.elapsed:.0f} rejections per "
+        f"second; the server's log shows {rejected.accepted} accepted (limit 1)"
+    )
+    return {
+        "requests": requests,
+        "concurrency": concurrency,
+        "latency": latency,
+        "server_added_ms": {
+            "p50": percentile(added.server_added_ms, 50),
+            "p99": percentile(added.server_added_ms, 99),
+        },
+        "client_added_ms": {
+            "p50": percentile(added.client_added_ms, 50),
+            "p99": percentile(added.client_added_ms, 99),
+        },
+        "added_errors": added.errors,
+        "rejections_per_second": n429 / rejected.elapsed,
+        "accepted_under_1_per_hour": rejected.accepted,
+    }
