@@ -110,6 +110,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--name", default=None, help="name of the run directory under OUT (default: a timestamp)"
     )
     parser.add_argument(
+        "--simulate",
+        action="store_true",
+        help="print what theory predicts for this comparison (virtual time, no server, "
+        "a few seconds) and exit",
+    )
+    parser.add_argument(
         "--url",
         default=None,
         help="use a mock server already running at this base URL instead "
@@ -182,6 +188,11 @@ def estimate(job: Job, settings: BenchSettings) -> float:
 def bench(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
     settings = settings_from_args(args)
+    if args.simulate:
+        from bench.predict import format_simulation
+
+        print(format_simulation(settings.scenario(), list(settings.clients)))
+        return 0
     if settings.url is not None:
         check_url(settings.url)  # before anything is created or printed
     run_dir = new_run_dir(Path(args.out), args.name)
