@@ -110,6 +110,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--name", default=None, help="name of the run directory under OUT (default: a timestamp)"
     )
     parser.add_argument(
+        "--error-rate",
+        type=float,
+        default=0.0,
+        help="fault injection: the server answers 500 to this share of accepted requests "
+        "(default: 0)",
+    )
+    parser.add_argument(
+        "--stall-after",
+        type=int,
+        default=None,
+        help="fault injection: the server stops answering after N accepted requests",
+    )
+    parser.add_argument(
         "--simulate",
         action="store_true",
         help="print what theory predicts for this comparison (virtual time, no server, "
@@ -145,6 +158,15 @@ def settings_from_args(args: argparse.Namespace) -> BenchSettings:
         check_time_scale(args.time_scale)
     except SettingsError as exc:
         raise UsageError(str(exc)) from None
+    if not 0 <= args.error_rate <= 1:
+        raise UsageError(f"--error-rate {args.error_rate} must be a probability in [0, 1]")
+    if args.stall_after is not None and args.stall_after < 0:
+        raise UsageError(f"--stall-after {args.stall_after} must be >= 0")
+    if args.url is not None and (args.error_rate or args.stall_after is not None):
+        raise UsageError(
+            "--error-rate and --stall-after need the bench's own server: "
+            "leave out --url, or start the server with those flags"
+        )
     if args.url is not None and not args.url.startswith(("http://", "https://")):
         raise UsageError(f"--url {args.url!r} must start with http://, e.g. http://127.0.0.1:8000")
     settings = BenchSettings(
@@ -159,6 +181,8 @@ def settings_from_args(args: argparse.Namespace) -> BenchSettings:
         latency=args.latency,
         url=args.url,
         deadline=args.deadline,
+        error_rate=args.error_rate,
+        stall_after=args.stall_after,
     )
     try:
         settings.client_config("http://127.0.0.1/chat")
@@ -258,6 +282,13 @@ def bench(argv: list[str]) -> int:
     finally:
         signal.signal(signal.SIGINT, signal.default_int_handler)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    failed = [r for r in records if r["status"] != "ok"]
+    if failed and status == 0:
+        status = 1
+        console.print(
+            f"warning: {len(failed)} of {len(records)} runs failed and are left out "
+            "of the figures; their reasons are listed below and in summary.json"
+        )
     if records:
         summary = write_summary(run_dir, records)
         if summary["results"]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -18,6 +19,7 @@ from typing import Any
 from bench.results import RUN_SCHEMA, RunLog
 from clients import run_client
 from clients.config import ClientConfig, RetryName
+from clients.records import Attempt
 from mock_server.process import MockServer, ServerError, fetch_log, reset_server
 
 
@@ -36,6 +38,8 @@ class BenchSettings:
     latency: str = "2-5"
     url: str | None = None
     deadline: float = 600.0
+    error_rate: float = 0.0
+    stall_after: int | None = None
 
     def client_config(self, chat_url: str) -> ClientConfig:
         return ClientConfig(
@@ -81,12 +85,16 @@ def server_for(settings: BenchSettings) -> Iterator[tuple[str, MockServer | None
     if settings.url is not None:
         yield check_url(settings.url), None
         return
+    faults: tuple[str, ...] = ("--error-rate", repr(settings.error_rate))
+    if settings.stall_after is not None:
+        faults += ("--stall-after", str(settings.stall_after))
     server = MockServer(
         rate=settings.rate,
         strategy=settings.strategy,
         latency=settings.latency,
         seed=settings.seed,
         time_scale=settings.time_scale,
+        extra_args=faults,
     )
     with server:
         yield server.url, server
@@ -139,7 +147,29 @@ def run_one(
         return record
     record["server_log"] = log["entries"]
     record["server_settings"] = log["settings"]
+    reason = fault_reason(result.attempts)
+    if reason is not None:
+        record["status"] = "failed"
+        record["reason"] = reason
     return record
+
+
+def fault_reason(attempts: tuple[Attempt, ...]) -> str | None:
+    """Why a run cannot be trusted as a measurement of the client, or None.
+
+    429s are the subject, not a fault. Anything else (a 500, a body that is
+    not the answer, a connection refused, an attempt that never came back)
+    means the server misbehaved, and the run must not be averaged in.
+    """
+    faults = Counter(
+        f"HTTP {a.status}" if a.status is not None else a.outcome
+        for a in attempts
+        if a.outcome in ("error", "timeout")
+    )
+    if not faults:
+        return None
+    listed = ", ".join(f"{count} × {what}" for what, count in faults.most_common())
+    return f"the server misbehaved: {listed} (attempts that were neither ok nor 429)"
 
 
 def run_bench(
@@ -150,9 +180,10 @@ def run_bench(
 ) -> list[dict[str, Any]]:
     """Run every job in order, appending each record to `run_dir/runs.jsonl`.
 
-    Returns the records. Raises BenchAborted if the server dies (the failed run
-    is recorded first); KeyboardInterrupt propagates after the server is
-    stopped, with every finished run already on disk.
+    Returns the records. A run the server spoiled is recorded as failed, with
+    its reason, and the bench goes on; if the server died, BenchAborted is
+    raised after the failed run is recorded. KeyboardInterrupt propagates
+    after the server is stopped, with every finished run already on disk.
     """
     log = RunLog(run_dir / "runs.jsonl")
     records: list[dict[str, Any]] = []
@@ -163,6 +194,6 @@ def run_bench(
             log.append(record)
             records.append(record)
             on_done(job, record)
-            if record["status"] != "ok":
+            if server is not None and not server.alive():
                 raise BenchAborted(f"run {job.run} of {job.client} failed: {record['reason']}")
     return records
