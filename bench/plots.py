@@ -290,7 +290,7 @@ def draw_throughput(runs: Sequence[dict[str, Any]], path: Path) -> Path:
             color="black",
             linestyle="--",
             linewidth=1.2,
-            label=f"server limit ({scenario.get('rate')}): {slope:g} requests/s",
+            label=f"server limit ({scenario.get('rate')}): {slope:g} sends/s, from t = 0",
         )
     ax.plot([], [], color="grey", linewidth=0.8, alpha=0.5, label="other runs (thin lines)")
     ax.set_xlim(left=0)
@@ -394,6 +394,10 @@ def draw_makespan(
             if isinstance(result, dict) and "command" in result:
                 theory[str(result["command"])] = result
         top_bound = _number(summary.get("bound"))
+        bounds = {_number(r.get("bound")) for r in theory.values()}
+        if top_bound is None and len(bounds) == 1:
+            # One bound shared by every client (the usual case): one line across.
+            top_bound = bounds.pop()
     names = list(groups)
     fig = Figure(figsize=(max(6.5, 2.2 * len(names) + 1.5), 5.2), layout="constrained")
     ax = fig.add_subplot()

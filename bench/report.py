@@ -463,8 +463,16 @@ def build_report(run_dir: Path) -> str:
         predicted = result.get("predicted_mean")
         if isinstance(predicted, int | float):
             spread = result.get("predicted_stddev")
-            predicts += f" Theory's model of this client predicts {predicted:.2f} s" + (
-                f" ± {spread:.2f} s." if isinstance(spread, int | float) else "."
+            rejections = result.get("predicted_rejections")
+            predicts += (
+                f" Theory's model of this client predicts {predicted:.2f} s"
+                + (f" ± {spread:.2f} s" if isinstance(spread, int | float) else "")
+                + (
+                    f" and {rejections:.1f} × 429 per run"
+                    if isinstance(rejections, int | float)
+                    else ""
+                )
+                + "."
             )
         out += [
             f"### {client}",
