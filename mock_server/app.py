@@ -12,6 +12,7 @@ accepted rather than against their own word.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import random
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -110,16 +111,68 @@ class ArrivalLog:
         await self.app(scope, receive, send_and_stamp)
 
 
+class DecisionSpy:
+    """Wraps the limits strategy slowapi uses, to log each decision where it is made.
+
+    slowapi calls `hit` synchronously inside its check, and the endpoint or
+    the 429 handler only runs after the event loop has had other work in
+    between (milliseconds under load). Stamping here gives the instant the
+    limiter decided, on both clocks, and the window the hit was counted in
+    before any other request can change it; the latency is drawn here too,
+    so that the k-th accepted request gets the k-th draw.
+    """
+
+    def __init__(self, strategy: Any, settings: ServerSettings, state: dict[str, Any]) -> None:
+        self.strategy = strategy
+        self.settings = settings
+        self.state = state
+        self.current: contextvars.ContextVar[LogEntry | None] = contextvars.ContextVar(
+            "ratebench_entry", default=None
+        )
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.strategy, name)
+
+    def hit(self, item: RateLimitItem, *identifiers: str, cost: int = 1) -> bool:
+        entry = self.current.get()
+        if entry is not None:
+            entry.decided = time.monotonic()
+            entry.wall = time.time()
+        accepted = bool(self.strategy.hit(item, *identifiers, cost=cost))
+        if entry is not None:
+            entry.window_reset = float(self.strategy.get_window_stats(item, *identifiers)[0])
+            if accepted:
+                entry.drawn = self.draw()
+                entry.latency = self.settings.scaled(entry.drawn)
+        return accepted
+
+    def draw(self) -> float:
+        rng: random.Random = self.state["rng"]
+        low, high = self.settings.latency.low, self.settings.latency.high
+        if self.settings.latency.whole_seconds:
+            return float(rng.randint(int(low), int(high)))
+        return rng.uniform(low, high)
+
+
 def create_app(settings: ServerSettings) -> FastAPI:
+    state: dict[str, Any] = {"rng": random.Random(settings.seed), "accepted": 0}
+
+    def key_func(request: Request) -> str:
+        # Called by slowapi right before `hit`, in the same task: hand the
+        # request's log entry to the spy.
+        spy.current.set(request.scope.get(ENTRY_KEY))
+        return get_remote_address(request)
+
     limiter = Limiter(
-        key_func=get_remote_address,
+        key_func=key_func,
         strategy=settings.strategy,
         storage_uri="memory://",
         headers_enabled=True,
     )
+    spy = DecisionSpy(limiter._limiter, settings, state)
+    limiter._limiter = spy  # type: ignore[assignment]  # duck-typed: it delegates the rest
     app = FastAPI(title="ratebench mock LLM endpoint", docs_url=None, redoc_url=None)
     app.state.limiter = limiter
-    state: dict[str, Any] = {"rng": random.Random(settings.seed), "accepted": 0}
     limit = scaled_limit(settings)
 
     async def rate_limit_exceeded(request: Request, exc: Exception) -> Response:
@@ -131,29 +184,14 @@ def create_app(settings: ServerSettings) -> FastAPI:
             },
             status_code=429,
         )
-        entry = mark_decision(request)
         with_headers = limiter._inject_headers(response, request.state.view_rate_limit)
         # Retry-After is whole seconds by RFC; add the exact wait, which is what
         # a client needs at a compressed time scale.
-        reset_at = entry.window_reset if entry and entry.window_reset else window_reset(request)
-        with_headers.headers["X-RateLimit-Reset-After"] = f"{max(0.0, reset_at - time.time()):.6f}"
-        return with_headers
-
-    def window_reset(request: Request) -> float:
-        item, args = request.state.view_rate_limit
-        reset_at, _remaining = limiter.limiter.get_window_stats(item, *args)
-        return float(reset_at)
-
-    def mark_decision(request: Request) -> LogEntry | None:
-        """Stamp the limiter's decision. Called first thing in the endpoint and in
-        the 429 handler: both run in the same event-loop step as slowapi's check,
-        so no other request's check can fall between the check and this stamp."""
         entry: LogEntry | None = request.scope.get(ENTRY_KEY)
-        if entry is not None:
-            entry.decided = time.monotonic()
-            entry.wall = time.time()
-            entry.window_reset = window_reset(request)
-        return entry
+        if entry is not None and entry.window_reset is not None:
+            wait = max(0.0, entry.window_reset - time.time())
+            with_headers.headers["X-RateLimit-Reset-After"] = f"{wait:.6f}"
+        return with_headers
 
     app.add_exception_handler(RateLimitExceeded, rate_limit_exceeded)
 
@@ -161,24 +199,14 @@ def create_app(settings: ServerSettings) -> FastAPI:
     @app.get("/chat")
     @limiter.limit(limit)
     async def chat(request: Request, response: Response) -> Any:
-        entry = mark_decision(request)
-        rng: random.Random = state["rng"]
-        low, high = settings.latency.low, settings.latency.high
-        drawn = (
-            rng.randint(int(low), int(high))
-            if settings.latency.whole_seconds
-            else (rng.uniform(low, high))
-        )
-        latency = settings.scaled(drawn)
+        entry: LogEntry | None = request.scope.get(ENTRY_KEY)
+        latency = entry.latency if entry is not None and entry.latency is not None else 0.0
         state["accepted"] += 1
-        if entry is not None:
-            entry.drawn = drawn
-            entry.latency = latency
         fault = settings.fault
         if fault.stall_after is not None and state["accepted"] > fault.stall_after:
             await asyncio.Event().wait()  # never set: the request hangs until the client gives up
         await asyncio.sleep(latency)
-        if fault.error_rate and rng.random() < fault.error_rate:
+        if fault.error_rate and state["rng"].random() < fault.error_rate:
             return PlainTextResponse("internal error (injected)", status_code=500)
         return "hello world"
 

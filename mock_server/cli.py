@@ -156,7 +156,13 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as exc:
         fail(str(exc))
 
+    import logging
+
     import uvicorn
+
+    # slowapi logs a warning per 429; at thousands a second that is the
+    # server's main cost and its whole output.
+    logging.getLogger("slowapi").setLevel(logging.ERROR)
 
     from mock_server.app import asgi_app
 

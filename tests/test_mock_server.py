@@ -31,8 +31,13 @@ def check_fixed_window(log: list[dict[str, Any]]) -> None:
     """Every window opens at its first hit, lasts WINDOW, holds at most LIMIT
     accepted requests, and no request was decided outside its window."""
     windows: dict[float, list[dict[str, Any]]] = {}
-    for entry in log:
-        windows.setdefault(entry["window_reset"], []).append(entry)
+    for entry in sorted(log, key=lambda e: e["wall"]):
+        reset = entry["window_reset"]
+        if not entry["accepted"] and abs(reset - entry["wall"]) < TOL and windows:
+            # Counted in a window that expired in the microseconds before the
+            # spy read it back: it belongs to the window then ending.
+            reset = min(windows, key=lambda r: abs(r - entry["wall"]))
+        windows.setdefault(reset, []).append(entry)
     resets = sorted(windows)
     for reset in resets:
         members = windows[reset]
