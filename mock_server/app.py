@@ -48,6 +48,9 @@ class LogEntry:
     status: int | None = None
     decided: float | None = None  # when the limiter decided, same clock as `arrival`
     wall: float | None = None  # the same instant on time.time(), the clock limits reads
+    # time.time() once the limiter had decided: the decision lies in [wall, wall_after]
+    # (another thread, such as limits' expiry timer, can hold the GIL in between).
+    wall_after: float | None = None
     window_reset: float | None = None  # time.time() at which the limiter's window resets
     drawn: float | None = None  # scenario seconds drawn, None if rejected
     latency: float | None = None  # wall seconds slept: drawn x time scale
@@ -140,6 +143,7 @@ class DecisionSpy:
             entry.wall = time.time()
         accepted = bool(self.strategy.hit(item, *identifiers, cost=cost))
         if entry is not None:
+            entry.wall_after = time.time()
             entry.window_reset = float(self.strategy.get_window_stats(item, *identifiers)[0])
             if accepted:
                 entry.drawn = self.draw()
