@@ -132,7 +132,10 @@ def bind(host: str, port: int) -> socket.socket:
         info = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
     except socket.gaierror:
         fail(f"cannot resolve --host {host!r}: use an address such as 127.0.0.1")
-    sock = socket.socket(info[0], socket.SOCK_STREAM)
+    # proto must say TCP: asyncio sets TCP_NODELAY only on sockets whose proto
+    # is IPPROTO_TCP, and without it a response's header and body segments meet
+    # Nagle's algorithm and the client's delayed ACK (a 40 ms stall).
+    sock = socket.socket(info[0], socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind(info[4])

@@ -204,3 +204,15 @@ def test_help_explains_the_defaults() -> None:
     assert result.returncode == 0
     for fragment in ("2/second", "fixed-window", "2-5", "127.0.0.1", "/log", "/reset"):
         assert fragment in result.stdout
+
+
+def test_listening_socket_is_tcp_so_asyncio_disables_nagle() -> None:
+    # asyncio turns on TCP_NODELAY only for sockets whose proto is TCP; with
+    # proto 0, some responses stalled 40 ms on Nagle + delayed ACK.
+    from mock_server.cli import bind
+
+    sock = bind("127.0.0.1", 0)
+    try:
+        assert sock.proto == socket.IPPROTO_TCP
+    finally:
+        sock.close()
