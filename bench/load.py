@@ -107,6 +107,28 @@ def measure(
     )
 
 
+def client_overhead(requests: int) -> dict[str, float]:
+    """CPU seconds per request that a client spends in its own process, threads
+    vs asyncio: 1000 requests each against a server with no limit in reach and
+    no latency, 100 at a time (aiohttp's default connection pool size, and a
+    pool of 100 threads)."""
+    from clients import run_client
+    from clients.config import ClientConfig
+
+    cpu: dict[str, float] = {}
+    with MockServer(rate="1000000/second", latency="0", seed=0) as server:
+        for name, workers in (("thread_pool", 100), ("naive_gather", 100)):
+            server.reset()
+            config = ClientConfig(url=server.chat_url, n=requests, workers=workers, retry="none")
+            before = time.process_time()
+            run = run_client(name, config)
+            spent = time.process_time() - before
+            if run.completed != requests:
+                raise RuntimeError(f"{name} completed {run.completed} of {requests}")
+            cpu[name] = spent / requests
+    return cpu
+
+
 def run_load(requests: int, concurrency: int, latency: float) -> dict[str, Any]:
     """Both measurements; prints as it goes and returns the figures."""
     lat = f"{latency:g}"
@@ -135,7 +157,16 @@ def run_load(requests: int, concurrency: int, latency: float) -> dict[str, Any]:
         f"    done in {rejected.elapsed:.1f} s: {n429 / rejected.elapsed:.0f} rejections per "
         f"second; the server's log shows {rejected.accepted} accepted (limit 1)"
     )
+    print(
+        f"3/3 client overhead: {requests} requests through each client, 100 at a time, "
+        "no limit, no latency ...",
+        flush=True,
+    )
+    overhead = client_overhead(requests)
+    for name, seconds in overhead.items():
+        print(f"    {name:<13} {seconds * 1e6:7.0f} µs of CPU per request (client process)")
     return {
+        "client_cpu_seconds_per_request": overhead,
         "requests": requests,
         "concurrency": concurrency,
         "latency": latency,
