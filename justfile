@@ -2,6 +2,11 @@
 # fresh clone needs only Python 3.11+ and `pip install uv rust-just`.
 
 set shell := ["bash", "-euo", "pipefail", "-c"]
+# Recipes print only what their commands print: bad input stays one line.
+set quiet
+set no-exit-message
+# Arguments reach the commands as given, spaces and all ("$@").
+set positional-arguments
 
 uv := "uv"
 
@@ -15,15 +20,15 @@ sync:
 
 # The write-up's comparison at full scale, 10 runs per client (about 15 minutes).
 bench *ARGS: sync
-    {{uv}} run python -m bench {{ARGS}}
+    {{uv}} run python -m bench "$@"
 
 # The same comparison at time scale 0.1, in under a minute.
 bench-quick *ARGS: sync
-    {{uv}} run python -m bench --time-scale 0.1 --runs 5 --out results/quick {{ARGS}}
+    {{uv}} run python -m bench --time-scale 0.1 --runs 5 --out results/quick "$@"
 
 # The whole test suite (real server processes at a compressed time scale).
 test *ARGS: sync
-    {{uv}} run pytest {{ARGS}}
+    {{uv}} run pytest "$@"
 
 # Format check, lint and strict type check.
 lint: sync
@@ -36,8 +41,8 @@ check: lint test
 
 # The mock server alone, with the write-up's settings (pass flags to change them).
 serve *ARGS: sync
-    {{uv}} run python -m mock_server {{ARGS}}
+    {{uv}} run python -m mock_server "$@"
 
 # One client against a running server, printing the write-up's log lines.
 client NAME *ARGS: sync
-    {{uv}} run python -m clients {{NAME}} {{ARGS}}
+    {{uv}} run python -m clients "$@"
