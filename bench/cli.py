@@ -226,8 +226,6 @@ def bench(argv: list[str]) -> int:
         f"{settings.n} requests each, limit {settings.rate} ({settings.strategy}), "
         f"time scale {settings.time_scale:g} → {run_dir}"
     )
-    signal.signal(signal.SIGTERM, _raise_interrupt)
-    signal.signal(signal.SIGINT, _raise_interrupt)
     total = settings.runs * len(settings.clients)
     weights = {c: estimate(Job(0, 0, c, 0), settings) for c in settings.clients}
     records: list[dict[str, Any]] = []
@@ -279,9 +277,6 @@ def bench(argv: list[str]) -> int:
     except BenchAborted as exc:
         status = 1
         console.print(f"error: {exc}; {runs_done[0]} finished runs kept in {run_dir}")
-    finally:
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
     failed = [r for r in records if r["status"] != "ok"]
     if failed and status == 0:
         status = 1
@@ -364,6 +359,10 @@ def load(argv: list[str]) -> int:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     commands = {"plot": plot, "load": load}
+    # From here on SIGINT and SIGTERM unwind the stack like Ctrl-C, so that
+    # every `with` (the server process above all) is closed on the way out.
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    signal.signal(signal.SIGINT, _raise_interrupt)
     try:
         if argv and argv[0] in commands:
             return commands[argv[0]](argv[1:])
@@ -371,9 +370,9 @@ def main(argv: list[str] | None = None) -> int:
     except (UsageError, ResultsError, ServerError, ConfigError, SettingsError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+    except Interrupted as exc:
+        print(f"interrupted ({exc})", file=sys.stderr)
+        return 128 + exc.signum
 
 
 __all__ = ["ClientConfig", "main"]

@@ -93,6 +93,15 @@ class MockServer:
             return ""
 
     def start(self) -> MockServer:
+        try:
+            return self._start()
+        except BaseException:
+            # Ctrl-C while waiting for it, or a server that never answered:
+            # never leave the process behind.
+            self.stop()
+            raise
+
+    def _start(self) -> MockServer:
         with self._output.open("wb") as out:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "mock_server", *self.args],
@@ -116,7 +125,6 @@ class MockServer:
             if self.url and self._healthy():
                 return self
             time.sleep(0.05)
-        self.stop()
         raise ServerError(f"mock server did not answer within {self.start_timeout:g} s")
 
     def _healthy(self) -> bool:

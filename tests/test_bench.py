@@ -203,3 +203,42 @@ def test_help_explains(tmp_path: Path) -> None:
     for fragment in ("--time-scale", "--runs", "runs.jsonl", "summary.json", "plot"):
         assert fragment in result.stdout
     assert os.environ.get("CI") is None or result.stderr == ""
+
+
+@pytest.mark.parametrize("delay", [0.3, 1.0, 2.0])
+def test_a_signal_at_any_moment_leaves_no_server_and_no_traceback(
+    tmp_path: Path, delay: float
+) -> None:
+    """SIGTERM while the server starts, while a run goes on, or as one ends."""
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "bench",
+            "--time-scale",
+            "0.05",
+            "--runs",
+            "3",
+            "--clients",
+            "token_bucket",
+            "--out",
+            str(tmp_path),
+            "--name",
+            "t",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(delay)
+    children = psutil.Process(proc.pid).children(recursive=True)
+    proc.send_signal(signal.SIGTERM)
+    _out, err = proc.communicate(timeout=60)
+    assert "Traceback" not in err
+    # Either it was stopped (143) or it had already finished (0).
+    assert proc.returncode in (0, 128 + signal.SIGTERM), err
+    _gone, alive = psutil.wait_procs(children, timeout=10)
+    assert not alive, f"left behind: {alive}"
+    runs_file = tmp_path / "t" / "runs.jsonl"
+    if runs_file.exists() and runs_file.read_text():
+        load_runs(tmp_path / "t")  # whole lines only
