@@ -9,7 +9,17 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from clients import naive_gather, thread_pool, token_bucket_client
+from clients import (
+    adaptive,
+    aiolimiter_client,
+    aiometer_client,
+    async_semaphore,
+    naive_gather,
+    thread_pool,
+    threads_bucket,
+    threads_unbounded,
+    token_bucket_client,
+)
 from clients.config import ClientConfig, ConfigError
 from clients.recorder import OnLine
 from clients.records import ClientRun
@@ -25,6 +35,12 @@ CLIENTS: dict[str, Client] = {
     thread_pool.NAME: thread_pool.run,
     naive_gather.NAME: naive_gather.run,
     token_bucket_client.NAME: token_bucket_client.run,
+    threads_bucket.NAME: threads_bucket.run,
+    async_semaphore.NAME: async_semaphore.run,
+    threads_unbounded.NAME: threads_unbounded.run,
+    aiolimiter_client.NAME: aiolimiter_client.run,
+    aiometer_client.NAME: aiometer_client.run,
+    adaptive.NAME: adaptive.run,
 }
 
 

@@ -17,8 +17,9 @@ the limiter wait; ours is printed when the attempt is really sent.
 from __future__ import annotations
 
 import asyncio
+import math
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
 from clients import loglines
@@ -34,13 +35,15 @@ class Reply:
 
     `body` is the decoded JSON for an `ok` reply; `detail` says what went
     wrong otherwise (for debugging; the log lines follow the write-up and
-    do not show it).
+    do not show it). `reopens_in` is, for a 429, the wall seconds the server
+    said its window stays closed (see `reopens_in`), None if it did not say.
     """
 
     status: int | None
     outcome: Outcome
     body: object = None
     detail: str = ""
+    reopens_in: float | None = None
 
 
 def classify(status: int) -> Outcome:
@@ -50,6 +53,27 @@ def classify(status: int) -> Outcome:
     if status == 429:
         return "rate_limited"
     return "error"
+
+
+def reopens_in(headers: Mapping[str, str]) -> float | None:
+    """Wall seconds until a 429's window reopens, from the response headers.
+
+    `X-RateLimit-Reset-After` (the mock server's, exact, fractional seconds)
+    first; else `Retry-After` (RFC 9110: whole seconds; slowapi writes
+    int(reset - now) + 1, so up to a second late); None if neither is a
+    number >= 0. HTTP-date `Retry-After` values are not read.
+    """
+    for name in ("X-RateLimit-Reset-After", "Retry-After"):
+        value = headers.get(name)
+        if value is None:
+            continue
+        try:
+            seconds = float(value)
+        except ValueError:
+            continue
+        if math.isfinite(seconds) and seconds >= 0:
+            return seconds
+    return None
 
 
 AsyncSend = Callable[[], Awaitable[Reply]]

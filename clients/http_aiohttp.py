@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import aiohttp
 
-from clients.attempts import Reply, classify
+from clients.attempts import Reply, classify, reopens_in
 
 
 async def send(session: aiohttp.ClientSession, url: str) -> Reply:
@@ -18,7 +18,7 @@ async def send(session: aiohttp.ClientSession, url: str) -> Reply:
         async with session.get(url) as response:
             status = response.status
             if status != 200:
-                return Reply(status, classify(status))
+                return Reply(status, classify(status), reopens_in=reopens_in(response.headers))
             body = await response.json()
             return Reply(status, "ok", body)
     except TimeoutError as exc:  # aiohttp's timeouts subclass it

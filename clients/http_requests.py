@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import requests
 
-from clients.attempts import Reply, classify
+from clients.attempts import Reply, classify, reopens_in
 
 
 def send(url: str, timeout: float) -> Reply:
@@ -23,7 +23,7 @@ def send(url: str, timeout: float) -> Reply:
         return Reply(None, "error", detail=repr(exc))
     status = response.status_code
     if status != 200:
-        return Reply(status, classify(status))
+        return Reply(status, classify(status), reopens_in=reopens_in(response.headers))
     try:
         body = response.json()
     except ValueError as exc:  # requests' JSONDecodeError is one

@@ -10,8 +10,14 @@ they hold, so a new client is a new pairing of limiter and runner.
 
 from __future__ import annotations
 
+import asyncio
+import time
+from collections.abc import Callable
 from typing import Protocol
 
+import aiolimiter
+
+from clients.thread_bucket import ThreadTokenBucket
 from clients.token_bucket import TokenBucket
 
 
@@ -79,3 +85,70 @@ class BucketLimiter:
 
     def __repr__(self) -> str:
         return f"<BucketLimiter {self.bucket!r}>"
+
+
+class ThreadBucketLimiter:
+    """One token per attempt from a `ThreadTokenBucket`; blocks the calling thread."""
+
+    def __init__(self, bucket: ThreadTokenBucket) -> None:
+        self.bucket = bucket
+
+    def acquire(self) -> float:
+        return self.bucket.acquire()
+
+    def release(self) -> None:
+        pass
+
+    def __repr__(self) -> str:
+        return f"<ThreadBucketLimiter {self.bucket!r}>"
+
+
+class SemaphoreLimiter:
+    """At most `slots` attempts in flight (asyncio), like a pool of `slots` threads.
+
+    Held for one attempt only: a request sleeping before its retry holds no
+    slot, where a pool thread would stay blocked in its sleep.
+    """
+
+    def __init__(self, slots: int, clock: Callable[[], float] = time.monotonic) -> None:
+        if slots < 1:
+            raise ValueError(f"slots must be at least 1, got {slots}")
+        self.slots = slots
+        self.clock = clock
+        self.semaphore = asyncio.Semaphore(slots)
+
+    async def acquire(self) -> float:
+        start = self.clock()
+        await self.semaphore.acquire()
+        return self.clock() - start
+
+    def release(self) -> None:
+        self.semaphore.release()
+
+    def __repr__(self) -> str:
+        return f"<SemaphoreLimiter slots={self.slots} locked={self.semaphore.locked()}>"
+
+
+class LeakyBucketLimiter:
+    """aiolimiter's `AsyncLimiter` (a leaky bucket) acquired before every attempt.
+
+    Unlike the write-up's bucket it starts with room for `max_rate`
+    acquisitions, so the first `max_rate` attempts go at once.
+    """
+
+    def __init__(
+        self, limiter: aiolimiter.AsyncLimiter, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.limiter = limiter
+        self.clock = clock
+
+    async def acquire(self) -> float:
+        start = self.clock()
+        await self.limiter.acquire()
+        return self.clock() - start
+
+    def release(self) -> None:
+        pass
+
+    def __repr__(self) -> str:
+        return f"<LeakyBucketLimiter {self.limiter!r}>"

@@ -24,8 +24,9 @@ SyncLimiterFactory = Callable[[ClientConfig], SyncLimiter]
 
 
 def run_thread_batch(client: str, config: ClientConfig, make_limiter: SyncLimiterFactory,
-                     on_line: OnLine | None = None) -> ClientRun:
-    """Run the batch on `config.workers` threads; blocks until done or the deadline passes.
+                     on_line: OnLine | None = None, *, threads: int | None = None) -> ClientRun:
+    """Run the batch on `threads` threads (default `config.workers`); blocks until
+    done or the deadline passes.
 
     `on_line` is called from the worker threads, one call at a time.
     """
@@ -36,7 +37,7 @@ def run_thread_batch(client: str, config: ClientConfig, make_limiter: SyncLimite
     deadline = config.scaled(config.deadline)
     send = functools.partial(http_requests.send, config.url)
     stop = threading.Event()
-    with ThreadPoolExecutor(config.workers, thread_name_prefix=client) as pool:
+    with ThreadPoolExecutor(threads or config.workers, thread_name_prefix=client) as pool:
         futures = [
             pool.submit(call_with_retries_sync, i, send, limiter=limiter, policy=policy,
                         recorder=recorder, time_scale=config.time_scale, deadline=deadline,

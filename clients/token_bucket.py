@@ -25,7 +25,67 @@ Clock = Callable[[], float]
 AsyncSleep = Callable[[float], Awaitable[None]]
 
 
-class TokenBucket:
+class BucketState:
+    """The write-up's bucket arithmetic, without a lock or a way to wait.
+
+    `TokenBucket` (asyncio) and `clients.thread_bucket.ThreadTokenBucket`
+    (threads) add those two, so both concurrency models run the very same
+    refill and take rules. `rate` is in tokens per wall-clock second;
+    `capacity` and `initial_tokens` are whole tokens; `clock` reads seconds
+    on a monotonic clock and is an attribute so tests can fake time.
+    """
+
+    def __init__(
+        self, rate: float, capacity: int, initial_tokens: int = 0, *, clock: Clock = time.monotonic
+    ) -> None:
+        if not rate > 0:
+            raise ValueError(f"rate must be greater than 0 tokens per second, got {rate}")
+        if capacity < 1:
+            raise ValueError(f"capacity must be at least 1 token, got {capacity}")
+        if not 0 <= initial_tokens <= capacity:
+            raise ValueError(
+                f"initial_tokens must be between 0 and capacity ({capacity}), got {initial_tokens}"
+            )
+        self.rate = rate
+        self.capacity = capacity
+        self.tokens = initial_tokens
+        self.clock = clock
+        self.last_update = clock()
+        self.waiters = 0
+
+    def __repr__(self) -> str:
+        return (
+            f"<{type(self).__name__} tokens={self.tokens}/{self.capacity} rate={self.rate:g}/s "
+            f"waiters={self.waiters}>"
+        )
+
+    def _check_need(self, need: int) -> None:
+        if not 1 <= need <= self.capacity:
+            raise ValueError(f"need must be between 1 and capacity ({self.capacity}), got {need}")
+
+    def _refill(self, now: float) -> None:
+        new_tokens = int((now - self.last_update) * self.rate)
+        if new_tokens > 0:
+            self.tokens = min(self.capacity, self.tokens + new_tokens)
+            # Only moved when a whole token was added: a partial token keeps
+            # accumulating from the old timestamp instead of being dropped.
+            self.last_update = now
+
+    def _take(self, need: int) -> tuple[float, float]:
+        """One pass of the write-up's loop; call it under the subclass's lock.
+
+        Returns (now, seconds to sleep): 0.0 seconds if the tokens were taken,
+        else `(need - tokens) / rate`, after which the caller tries again.
+        """
+        now = self.clock()
+        self._refill(now)
+        if self.tokens >= need:
+            self.tokens -= need
+            return now, 0.0
+        return now, (need - self.tokens) / self.rate
+
+
+class TokenBucket(BucketState):
     """A token bucket for asyncio tasks.
 
     `rate` is in tokens per wall-clock second (a caller working in scenario
@@ -43,39 +103,12 @@ class TokenBucket:
         clock: Clock = time.monotonic,
         sleep: AsyncSleep = asyncio.sleep,
     ) -> None:
-        if not rate > 0:
-            raise ValueError(f"rate must be greater than 0 tokens per second, got {rate}")
-        if capacity < 1:
-            raise ValueError(f"capacity must be at least 1 token, got {capacity}")
-        if not 0 <= initial_tokens <= capacity:
-            raise ValueError(
-                f"initial_tokens must be between 0 and capacity ({capacity}), got {initial_tokens}"
-            )
-        self.rate = rate
-        self.capacity = capacity
-        self.tokens = initial_tokens
-        self.clock = clock
+        super().__init__(rate, capacity, initial_tokens, clock=clock)
         self.sleep = sleep
-        self.last_update = clock()
-        self.waiters = 0
         # Every read-modify-write of tokens/last_update happens under this lock
         # (the write-up's tip 1). asyncio.Lock binds to a loop only when first
         # contended, so the bucket may be built outside a running loop.
         self._lock = asyncio.Lock()
-
-    def __repr__(self) -> str:
-        return (
-            f"<TokenBucket tokens={self.tokens}/{self.capacity} rate={self.rate:g}/s "
-            f"waiters={self.waiters}>"
-        )
-
-    def _refill(self, now: float) -> None:
-        new_tokens = int((now - self.last_update) * self.rate)
-        if new_tokens > 0:
-            self.tokens = min(self.capacity, self.tokens + new_tokens)
-            # Only moved when a whole token was added: a partial token keeps
-            # accumulating from the old timestamp instead of being dropped.
-            self.last_update = now
 
     async def acquire(self, need: int = 1) -> float:
         """Wait until `need` whole tokens are available and take them.
@@ -84,19 +117,15 @@ class TokenBucket:
         Blocks the calling task, never the loop. Cancelling the task while it
         waits takes no tokens.
         """
-        if not 1 <= need <= self.capacity:
-            raise ValueError(f"need must be between 1 and capacity ({self.capacity}), got {need}")
+        self._check_need(need)
         start = self.clock()
         self.waiters += 1
         try:
             while True:
                 async with self._lock:
-                    now = self.clock()
-                    self._refill(now)
-                    if self.tokens >= need:
-                        self.tokens -= need
-                        return now - start
-                    wait = (need - self.tokens) / self.rate
+                    now, wait = self._take(need)
+                if wait == 0.0:
+                    return now - start
                 # Sleep outside the lock so other tasks can check the bucket
                 # meanwhile; they will find it as empty and sleep too.
                 await self.sleep(wait)

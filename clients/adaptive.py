@@ -1,0 +1,52 @@
+"""Client `adaptive`: send greedily, and let the server's 429s say when to try again.
+
+All requests go at t = 0 with asyncio + aiohttp. A 429 carries how long the
+server's window stays shut (`X-RateLimit-Reset-After`, exact; else the RFC's
+`Retry-After`, whole seconds); the client shuts a gate shared by every
+request until then, plus a margin of 0.01 scenario seconds, so one 429
+pauses everyone. Retries do not sleep a fixed schedule: they wait at the
+gate and go the moment the window reopens.
+
+The whole queue goes when the gate opens, so each window admits 2 and
+rejects the rest: as many 429s as `naive_gather` (8 + 6 + 4 + 2), but one
+window apart instead of 3, 6, 12 and 24 s. The last 2 requests use all 5
+attempts; a bigger batch needs a bigger attempt budget. A 429 without
+either header shuts the gate for the first retry sleep (3 s).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+
+from clients.async_batch import run_async_batch
+from clients.attempts import AsyncSend, Reply
+from clients.config import ClientConfig
+from clients.recorder import OnLine
+from clients.records import ClientRun
+from clients.reopen_gate import ReopenGate
+
+NAME = "adaptive"
+MARGIN = 0.01  # scenario seconds added to the server's wait: timers and clocks are not exact
+
+
+async def _listen(send: AsyncSend, gate: ReopenGate, fallback: float) -> Reply:
+    reply = await send()
+    if reply.outcome == "rate_limited":
+        gate.close_for(reply.reopens_in if reply.reopens_in is not None else fallback)
+    return reply
+
+
+def run(config: ClientConfig, on_line: OnLine | None = None) -> ClientRun:
+    """Send the batch; blocks until every request finished or the deadline passed."""
+    gate = ReopenGate(margin=config.scaled(MARGIN))
+    fallback = config.scaled(config.first_sleep)
+    # The gate does all the waiting: no fixed sleep between attempts.
+    no_sleep = dataclasses.replace(config, first_sleep=0.0)
+    return run_async_batch(
+        NAME,
+        no_sleep,
+        lambda _config: gate,
+        on_line,
+        wrap_send=lambda send: functools.partial(_listen, send, gate, fallback),
+    )

@@ -1,0 +1,75 @@
+"""Client `aiometer`: aiohttp requests started by `aiometer.run_all(max_per_second=2)`.
+
+aiometer meters when each request's job *starts* (GCRA: one start every
+1/rate = 0.5 s, the first at t = 0), not each attempt: a job's retries go
+unmetered. With no burst and evenly spaced starts, at most 2 sends fall in
+any window anchored at a send; a start timer that wakes late pushes every
+later start back with it, which keeps the sends clear of the fixed
+window's edges.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import functools
+import time
+from collections.abc import Callable, Sequence
+
+import aiometer
+
+# anyio (under aiometer) imports its asyncio backend on first use, about 30 ms
+# that would count as the first start's delay; import it with the client.
+import anyio._backends._asyncio  # noqa: F401
+
+from clients.async_batch import Job, run_async_batch
+from clients.config import ClientConfig
+from clients.recorder import OnLine
+from clients.records import ClientRun
+
+NAME = "aiometer"
+
+# When aiometer let the current task's job start (time.monotonic()); set in
+# the job's own task, so every job sees its own.
+_started: contextvars.ContextVar[float | None] = contextvars.ContextVar(
+    "aiometer_job_started", default=None
+)
+
+
+class StartMeter:
+    """Reports the wait aiometer imposed before a job started as the limiter
+    wait of that job's first attempt; later attempts wait for nothing."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self.created = clock()  # built as the batch starts, like the buckets
+
+    async def acquire(self) -> float:
+        started = _started.get()
+        if started is None:
+            return 0.0
+        _started.set(None)
+        return max(0.0, started - self.created)
+
+    def release(self) -> None:
+        pass
+
+    def __repr__(self) -> str:
+        return "<StartMeter aiometer>"
+
+
+async def _stamped(job: Job) -> bool:
+    _started.set(time.monotonic())
+    return await job()
+
+
+async def _run_all(jobs: Sequence[Job], *, max_per_second: float) -> object:
+    return await aiometer.run_all(
+        [functools.partial(_stamped, job) for job in jobs], max_per_second=max_per_second
+    )
+
+
+def run(config: ClientConfig, on_line: OnLine | None = None) -> ClientRun:
+    """Send the batch; blocks until every request finished or the deadline passed."""
+    # max_per_second counts wall seconds: the scenario's rate over the time scale.
+    run_all = functools.partial(_run_all, max_per_second=config.rate / config.time_scale)
+    return run_async_batch(NAME, config, lambda _config: StartMeter(), on_line, run_all=run_all)
