@@ -123,6 +123,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="fault injection: the server stops answering after N accepted requests",
     )
     parser.add_argument(
+        "--matrix",
+        action="store_true",
+        help="after the summary, print the 2 × 3 table (threads / asyncio × at most N in "
+        "flight / no limit / token bucket) of mean makespans and 429s per run",
+    )
+    parser.add_argument(
         "--simulate",
         action="store_true",
         help="print what theory predicts for this comparison (virtual time, no server, "
@@ -288,6 +294,10 @@ def bench(argv: list[str]) -> int:
         summary = write_summary(run_dir, records)
         if summary["results"]:
             print(format_summary(summary))
+            if args.matrix:
+                from bench.matrix import format_matrix
+
+                print(format_matrix(summary))
         draw(run_dir)
         print(f"\nResults: {run_dir}")
     return status
@@ -358,7 +368,9 @@ def load(argv: list[str]) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    commands = {"plot": plot, "load": load}
+    from bench.sweep import main as sweep
+
+    commands = {"plot": plot, "load": load, "sweep": sweep}
     # From here on SIGINT and SIGTERM unwind the stack like Ctrl-C, so that
     # every `with` (the server process above all) is closed on the way out.
     signal.signal(signal.SIGTERM, _raise_interrupt)

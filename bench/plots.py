@@ -29,7 +29,7 @@ from matplotlib.patches import Patch
 
 from bench.results import SUMMARY_FILE, load_runs
 from bench.stats import makespan_seconds, server_rejections
-from mock_server.settings import SettingsError, parse_limit
+from mock_server.settings import SettingsError, parse_latency, parse_limit
 
 TIMELINE_FILE = "timeline.png"
 THROUGHPUT_FILE = "throughput.png"
@@ -504,3 +504,146 @@ def draw_all(run_dir: Path) -> list[Path]:
     for client in by_client(ok_runs(runs)):
         paths.append(draw_timeline(runs, run_dir / client_timeline_file(client), [client]))
     return paths
+
+
+# -- sweep ------------------------------------------------------------------
+
+
+def draw_sweep(summary: dict[str, Any], path: Path) -> Path:
+    """`sweep-<knob>.png`: makespan and 429s against one knob, theory drawn over them.
+
+    Left, every run's makespan (points), their mean (line), Little's law's
+    n / throughput (dashed) and the simulator's mean ± σ (band) where it
+    has a model; right, 429s per run and the simulator's. A dotted line
+    marks where Little's law moves the bottleneck from the client to the
+    server's limit.
+    """
+    knob = str(summary["knob"])
+    rows = [r for r in summary["values"] if "times" in r]
+    if not rows:
+        return _empty_figure(path, f"Sweep of {knob}", "no finished run to draw")
+    rows.sort(key=lambda r: float(r["value"]))
+    xs = [float(r["value"]) for r in rows]
+    fig = Figure(figsize=(12.5, 5.0), layout="constrained")
+    ax_time, ax_rej = fig.subplots(1, 2)
+    colour = client_colour(0)
+    for r in rows:
+        ax_time.scatter(
+            [float(r["value"])] * len(r["times"]),
+            r["times"],
+            color=colour,
+            edgecolor="black",
+            linewidth=0.4,
+            s=24,
+            zorder=3,
+        )
+        ax_rej.scatter(
+            [float(r["value"])] * len(r["rejections"]),
+            r["rejections"],
+            color=colour,
+            edgecolor="black",
+            linewidth=0.4,
+            s=24,
+            zorder=3,
+        )
+    ax_time.plot(xs, [r["mean"] for r in rows], color=colour, marker="o", label="measured mean")
+    ax_rej.plot(
+        xs, [r["mean_rejections"] for r in rows], color=colour, marker="o", label="measured mean"
+    )
+    ax_time.plot(
+        xs,
+        [r["little_makespan"] for r in rows],
+        color="black",
+        linestyle="--",
+        label="Little's law: n / min(in flight ÷ mean latency, limit)",
+    )
+    simulated = [r for r in rows if "predicted_mean" in r]
+    if simulated:
+        sx = [float(r["value"]) for r in simulated]
+        mean = [float(r["predicted_mean"]) for r in simulated]
+        spread = [float(r["predicted_stddev"]) for r in simulated]
+        ax_time.plot(sx, mean, color="#6a3d9a", marker="D", label="simulator: mean ± σ")
+        ax_time.fill_between(
+            sx,
+            [m - s for m, s in zip(mean, spread, strict=True)],
+            [m + s for m, s in zip(mean, spread, strict=True)],
+            color="#6a3d9a",
+            alpha=0.15,
+        )
+        ax_rej.plot(
+            sx,
+            [float(r["predicted_rejections"]) for r in simulated],
+            color="#6a3d9a",
+            marker="D",
+            label="simulator: mean",
+        )
+    bound = _number(rows[0].get("bound"))
+    if bound is not None and all(_number(r.get("bound")) == bound for r in rows):
+        ax_time.axhline(
+            bound, color="grey", linestyle=":", label=f"best possible without a 429 ({bound:.2f} s)"
+        )
+    # Where Little's law says the limit, not the client, becomes the bottleneck,
+    # and where the first sends alone already overflow the server's window.
+    for edge, text, colour_ in _sweep_edges(summary, knob):
+        for ax in (ax_time, ax_rej):
+            ax.axvline(edge, color=colour_, linestyle=":", linewidth=1.2)
+        ax_rej.text(
+            edge,
+            0.98,
+            text,
+            transform=ax_rej.get_xaxis_transform(),
+            va="top",
+            ha="left",
+            fontsize=8,
+            color=colour_,
+        )
+    client = summary["client"]
+    runs = max(int(r["runs"]) for r in rows)
+    plural = "run" if runs == 1 else "runs"
+    ax_time.set_title(f"{client}: makespan against {knob} ({runs} {plural} per value)")
+    ax_time.set_xlabel(knob)
+    ax_time.set_ylabel("makespan: batch start to last response (scenario seconds)")
+    ax_time.set_ylim(bottom=0)
+    ax_time.grid(alpha=0.3)
+    ax_time.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=2)
+    ax_rej.set_title(f"{client}: 429s per run against {knob} (server log)")
+    ax_rej.set_xlabel(knob)
+    ax_rej.set_ylabel("429 responses per run")
+    ax_rej.set_ylim(bottom=0, top=max(1.0, ax_rej.get_ylim()[1] * 1.1))
+    ax_rej.grid(alpha=0.3)
+    ax_rej.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=2)
+    for ax in (ax_time, ax_rej):
+        ax.set_xticks(xs)
+        ax.set_xticklabels([f"{x:g}" for x in xs])
+    return _save(fig, path)
+
+
+def _sweep_edges(summary: dict[str, Any], knob: str) -> list[tuple[float, str, str]]:
+    """(knob value, label, colour) of the lines worth marking on a workers sweep.
+
+    More workers than the limit's burst overflow the first window at once
+    (429s from there on); past limit × mean latency, Little's law says the
+    limit, not the workers, caps the throughput.
+    """
+    if knob != "workers":
+        return []
+    scenario = summary.get("scenario", {})
+    try:
+        rate = parse_limit(str(scenario.get("rate", "")))
+        latency = parse_latency(str(scenario.get("latency", ""))).mean
+    except SettingsError:
+        return []
+    crossover = rate.amount / rate.window * latency
+    return [
+        (
+            rate.amount + 0.5,
+            f" more than {rate.amount} at t = 0:\n the first window\n rejects the rest",
+            "#ff7f0e",
+        ),
+        (
+            crossover,
+            f" {crossover:g} = {rate.amount / rate.window:g}/s × {latency:g} s:\n"
+            " Little's law's\n limit-bound from here",
+            "#d62728",
+        ),
+    ]

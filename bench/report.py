@@ -11,11 +11,12 @@ from __future__ import annotations
 import bisect
 import itertools
 import statistics
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bench.matrix import has_matrix, matrix_markdown
 from bench.plots import (
     MAKESPAN_FILE,
     REJECTIONS_FILE,
@@ -31,6 +32,7 @@ from bench.plots import (
 )
 from bench.results import REPORT_FILE, load_runs
 from bench.stats import ClientStats, client_stats, server_rejections, speedups
+from bench.theory import exact_makespan
 from clients.config import ClientConfig
 from clients.retry import retry_sleep
 from mock_server.settings import SettingsError, parse_latency, parse_limit
@@ -41,6 +43,8 @@ from mock_server.settings import SettingsError, parse_latency, parse_limit
 # Only arrivals this close to a send (wall seconds) can be its arrival; keeps
 # the matching linear in the run's length instead of quadratic.
 MATCH_WINDOW = 1.0
+# Clients that send on a schedule of their own: the report gives their median spacing.
+PACED_CLIENTS = {"token_bucket", "threads_bucket", "aiolimiter", "aiometer"}
 
 
 def match_arrivals(
@@ -234,10 +238,171 @@ def theory_text(client: str, scenario: dict[str, Any]) -> tuple[str, str]:
                 f"{config.rate:g} tokens/s is more than the server's {limit_words}."
             )
         return does, predicts
+    if client in MATRIX_TEXTS:
+        return MATRIX_TEXTS[client](scenario, writeup)
     return (
         f"`{client}` has no description here yet.",
         "Theory: see the makespan plot for theory's prediction, when the summary has one.",
     )
+
+
+def _exact_schedule(sends: Sequence[float]) -> float:
+    """Expected makespan (s) of a fixed send schedule under the write-up's 2-5 s latencies."""
+    return exact_makespan(list(sends), 2, 5).mean
+
+
+def _threads_bucket(scenario: dict[str, Any], writeup: bool) -> tuple[str, str]:
+    does = (
+        "Sends with a thread per request and `requests`; every attempt first takes a whole "
+        "token from a thread-safe copy of the write-up's bucket (same arithmetic, a "
+        "`threading.Lock`). One thread per request, so that the bucket and not a pool of 2 "
+        "is the limit."
+    )
+    predicts = (
+        "Theory: the same schedule as `token_bucket`, one send every 0.5 s from 0.5 s, "
+        + ("about 9.1 s and no 429: " if writeup else "")
+        + "threads or asyncio make no difference once the policy is the same."
+    )
+    return does, predicts
+
+
+def _async_semaphore(scenario: dict[str, Any], writeup: bool) -> tuple[str, str]:
+    workers = ClientConfig().workers
+    latency = _mean_latency(scenario) or 3.5
+    does = (
+        f"Sends with `asyncio` and `aiohttp`, at most {workers} attempts in flight "
+        f"(an `asyncio.Semaphore({workers})` held per attempt), like the pool's {workers} threads."
+    )
+    predicts = (
+        f"Theory (Little's law): {workers} / {latency:g} s ≈ {workers / latency:.2f} requests/s, "
+        "the thread pool's figure"
+        + (", about 18.5 s" if writeup else "")
+        + ": the cap on requests in flight, not threads, made the pool slow."
+    )
+    return does, predicts
+
+
+def _threads_unbounded(scenario: dict[str, Any], writeup: bool) -> tuple[str, str]:
+    does = "Sends with a thread per request and `requests`, all at once, with no limiter."
+    predicts = (
+        "Theory: the same as `naive_gather`: the first window takes 2 and rejects the rest, "
+        "every retry wave collides again" + (", 20 rejections and about 49 s." if writeup else ".")
+    )
+    return does, predicts
+
+
+def _aiolimiter(scenario: dict[str, Any], writeup: bool) -> tuple[str, str]:
+    does = (
+        "Sends with `asyncio` and `aiohttp`, acquiring aiolimiter's `AsyncLimiter(2, 1)` (a "
+        "leaky bucket) before every attempt. It starts with room for 2, so the first 2 go "
+        "at t = 0 and then one every 0.5 s."
+    )
+    predicts = (
+        "Theory: the server's fixed window opens at the first hit, so the burst of 2 fills "
+        "it and the third send (0.5 s) is rejected: at least one 429 in every run, and its "
+        "retry waits 3 s and then queues for the limiter again. Later sends fall exactly "
+        "one window apart, on the instant the server's window turns over, so each later "
+        "edge can cost another 429"
+        + (
+            f"; without them the sends 0, 0, 1, 1.5, …, 4.5 s would take "
+            f"{_exact_schedule([0, 0, *(0.5 * k for k in range(2, 10))]):.2f} s."
+            if writeup
+            else "."
+        )
+    )
+    return does, predicts
+
+
+def _aiometer(scenario: dict[str, Any], writeup: bool) -> tuple[str, str]:
+    does = (
+        "Starts each request's job with `aiometer.run_all(max_per_second=2)`: one start "
+        "every 0.5 s from t = 0, no burst; retries inside a job are not metered."
+    )
+    predicts = (
+        "Theory: at most 2 sends in any window anchored at a send, and a late timer delays "
+        "every later start too, which tends to keep the sends off the window's edges "
+        "(the more so at full scale, where a millisecond is a smaller share of a window)"
+        + (
+            f"; sends at 0, 0.5, …, 4.5 s take {_exact_schedule([0.5 * k for k in range(10)]):.2f} "
+            "s, half a second better than the write-up's bucket, which waits for its first "
+            "token."
+            if writeup
+            else "."
+        )
+    )
+    return does, predicts
+
+
+def _adaptive(scenario: dict[str, Any], writeup: bool) -> tuple[str, str]:
+    does = (
+        "Sends everything at once with `asyncio` and `aiohttp`; a 429 shuts a gate shared by "
+        "every request for as long as its `X-RateLimit-Reset-After` header says (else "
+        "`Retry-After`), plus 0.01 s, and every retry waits at the gate instead of sleeping "
+        "3, 6, 12, 24 s."
+    )
+    predicts = (
+        "Theory: each window admits 2 and rejects the rest of the queue, as for "
+        "`naive_gather`"
+        + (
+            " (8 + 6 + 4 + 2 = 20 × 429), but the waves go one window apart, so the last pair "
+            f"leaves at about 4 s and the batch takes about the bound, "
+            f"{_exact_schedule([float(k // 2) for k in range(10)]):.2f} s: here a 429 costs "
+            "nothing, the fixed backoff schedule did."
+            if writeup
+            else ", but one window apart instead of a backoff schedule apart."
+        )
+    )
+    return does, predicts
+
+
+MATRIX_TEXTS: dict[str, Callable[[dict[str, Any], bool], tuple[str, str]]] = {
+    "threads_bucket": _threads_bucket,
+    "async_semaphore": _async_semaphore,
+    "threads_unbounded": _threads_unbounded,
+    "aiolimiter": _aiolimiter,
+    "aiometer": _aiometer,
+    "adaptive": _adaptive,
+}
+
+
+def client_facts(client: str, runs: Sequence[dict[str, Any]]) -> str:
+    """One more measured sentence for the clients whose point is one number."""
+    if client == "aiolimiter":
+        third = 0
+        for run in runs:
+            log = sorted(run["server_log"], key=lambda e: float(e["arrival"]))
+            if len(log) >= 3 and log[2].get("accepted") is False:
+                third += 1
+        return (
+            f" The third hit was rejected in {third} of {len(runs)} runs; the other 429s "
+            "fell on later window edges."
+        )
+    if client in {"async_semaphore", "thread_pool"}:
+        peak = max(_max_in_flight(run["server_log"]) for run in runs)
+        return f" The server never had more than {peak} of its requests in flight."
+    if client == "adaptive":
+        waits = [
+            float(a["limiter_wait"]) / float(run["time_scale"])
+            for run in runs
+            for a in run["attempts"]
+            if int(a["attempt"]) > 0
+        ]
+        if waits:
+            return (
+                f" Retries waited at the gate {statistics.median(waits):.2f} s (median) "
+                "instead of a 3 s sleep."
+            )
+    return ""
+
+
+def _max_in_flight(log: Sequence[dict[str, Any]]) -> int:
+    events = [(float(e["arrival"]), 1) for e in log if isinstance(e.get("left"), int | float)]
+    events += [(float(e["left"]), -1) for e in log if isinstance(e.get("left"), int | float)]
+    in_flight = peak = 0
+    for _, step in sorted(events):
+        in_flight += step
+        peak = max(peak, in_flight)
+    return peak
 
 
 # -- measured, in words ----------------------------------------------------------
@@ -281,7 +446,7 @@ def measured_text(stats: ClientStats, runs: Sequence[dict[str, Any]]) -> str:
             f"{sends[0]:.2f} s and the last at {sends[-1]:.2f} s"
             + (
                 f", one every {statistics.median(steps):.2f} s (median)"
-                if stats.client == "token_bucket"
+                if stats.client in PACED_CLIENTS
                 else ""
             )
             + "."
@@ -293,6 +458,7 @@ def measured_text(stats: ClientStats, runs: Sequence[dict[str, Any]]) -> str:
             + ", ".join(f"{s:.1f}" for s in sleeps)
             + " s."
         )
+    parts.append(client_facts(stats.client, runs))
     unfinished = sum(stats.incomplete)
     if unfinished:
         parts.append(f" {unfinished} requests never succeeded across the runs.")
@@ -439,6 +605,17 @@ def build_report(run_dir: Path) -> str:
         out += _summary_table(stats, summary)
     else:
         out.append("No run finished, so there is nothing to summarise.")
+    if summary is not None and has_matrix(summary):
+        out += [
+            "",
+            "## The matrix: concurrency model × policy",
+            "",
+            "Mean makespan and 429s per run (server log). Down a column the concurrency "
+            "model changes and the figures hardly do; across a row the policy changes and "
+            "they change completely: the policy, not threads or asyncio, sets the speed.",
+            "",
+            *matrix_markdown(summary),
+        ]
     out += [
         "",
         f"![Makespan of every run, per client]({MAKESPAN_FILE})",

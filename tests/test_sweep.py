@@ -1,0 +1,68 @@
+"""`python -m bench sweep`: bad input, theory per value, and a short real sweep."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bench.sweep import SWEEP_FILE, SWEEP_SUMMARY, load_sweep, parse_knob, summarise
+from clients.config import ConfigError
+from tests.conftest import assert_one_line_error, run_cli
+
+
+@pytest.mark.parametrize(
+    ("knob", "fragment"),
+    [
+        ("workers", "KNOB=V1,V2"),
+        ("speed=1,2", "unknown knob 'speed'"),
+        ("workers=1,two", "'two' is not a whole number"),
+        ("workers=0,2", "workers must be at least 1"),
+        ("rate=-1", "rate must be greater than 0"),
+        ("n=2,2", "given twice"),
+    ],
+)
+def test_bad_knobs_are_one_clear_line(knob: str, fragment: str) -> None:
+    with pytest.raises(ConfigError, match=None) as caught:
+        parse_knob(knob)
+    assert fragment.lower() in str(caught.value).lower()
+
+
+def test_bad_input_on_the_command_line_exits_2() -> None:
+    assert_one_line_error(
+        run_cli("bench", "sweep", "workers=1,x", "--client", "thread_pool"), "not a whole number"
+    )
+    assert_one_line_error(run_cli("bench", "sweep", "workers=1,2", "--client", "nope"), "nope")
+    assert_one_line_error(run_cli("bench", "sweep", "workers=1,2"), "--client")
+
+
+@pytest.mark.e2e
+def test_a_short_workers_sweep_records_runs_theory_and_a_plot(tmp_path: Path) -> None:
+    result = run_cli(
+        "bench", "sweep", "workers=2,4", "--client", "thread_pool", "--runs", "1",
+        "--time-scale", "0.05", "--out", str(tmp_path), "--name", "s", timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    run_dir = tmp_path / "s"
+    records = load_sweep(run_dir)
+    assert [r["sweep"]["value"] for r in records] == [2, 4]
+    assert all(r["status"] == "ok" and r["completed"] == 10 for r in records)
+    # 2 workers never exceed the window; 4 sent at t = 0 overflow it at once.
+    rejections = [sum(not e["accepted"] for e in r["server_log"]) for r in records]
+    assert rejections[0] == 0
+    assert rejections[1] >= 2
+    summary = json.loads((run_dir / SWEEP_SUMMARY).read_text())
+    two, four = summary["values"]
+    # Little's law: 10 / (2 / 3.5 s) = 17.5 s and 10 / (4 / 3.5 s) = 8.75 s.
+    assert two["little_makespan"] == pytest.approx(17.5)
+    assert four["little_makespan"] == pytest.approx(8.75)
+    assert two["predicted_mean"] == pytest.approx(18.4, abs=0.3)
+    assert four["predicted_rejections"] > 2
+    assert (run_dir / "sweep-workers.png").stat().st_size > 10_000
+    assert (run_dir / SWEEP_FILE).is_file()
+    # Re-drawn from the file alone, the figures are the same.
+    assert summarise(records)["values"][0]["times"] == two["times"]
+    replot = run_cli("bench", "sweep", "--replot", str(run_dir))
+    assert replot.returncode == 0, replot.stderr
+    assert "workers" in replot.stdout
