@@ -14,6 +14,7 @@ from bench.theory import (
     scenario_bound,
 )
 from clients.config import ClientConfig
+from clients.sliding_window import MARGIN
 from mock_server.settings import parse_latency, parse_limit
 
 SIM_RUNS = 4000  # standard error of a predicted mean: about 0.03 s
@@ -33,6 +34,8 @@ def theory_scenario(scenario: dict[str, Any]) -> Scenario:
         strategy=scenario["strategy"],
         latency_lo=latency.low,
         latency_hi=latency.high,
+        # The client's margin is wall time, the same at every time scale.
+        margin=MARGIN / float(scenario.get("time_scale", 1.0)),
     )
 
 

@@ -14,11 +14,11 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from bench.results import RUN_SCHEMA, RunLog
 from clients import run_client
-from clients.config import ClientConfig, RetryName
+from clients.config import ClientConfig, RetryName, ServerStrategy
 from clients.records import Attempt
 from mock_server.process import MockServer, ServerError, fetch_log, reset_server
 
@@ -48,6 +48,9 @@ class BenchSettings:
             retry=self.retry,
             time_scale=self.time_scale,
             deadline=self.deadline,
+            # Clients that follow the server's rule are told which it is, as an
+            # API's documentation would say; ClientConfig checks the name.
+            server_strategy=cast(ServerStrategy, self.strategy),
         )
 
     def scenario(self) -> dict[str, Any]:

@@ -38,6 +38,8 @@ from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol, get_args
 
+from clients.sliding_log import SlidingLog
+
 Strategy = Literal["fixed-window", "moving-window", "sliding-window-counter"]
 STRATEGIES: tuple[Strategy, ...] = get_args(Strategy)
 
@@ -338,25 +340,33 @@ class TokenBucketModel:
 
 
 class SlidingLogModel:
-    """At most `limit` sends in any trailing `window + margin` seconds, each as early as allowed."""
+    """The `sliding_window` client's own rule (`clients.sliding_log.SlidingLog`) in virtual time.
 
-    def __init__(self, limit: int, window: float, margin: float) -> None:
-        self.limit = limit
-        self.span = window + margin
-        self.sent: deque[float] = deque()
+    At most `limit` sends in any trailing `window + margin` seconds, each as
+    early as allowed. With `phase` set (the server is a sliding-window
+    counter whose clock reads `now + phase`) it keeps the counter's rule as
+    well, on that clock, as the client does when told the server's strategy.
+    """
+
+    def __init__(
+        self, limit: int, window: float, margin: float, phase: float | None = None
+    ) -> None:
+        self.rule = SlidingLog(limit, window, margin, counter=phase is not None)
+        self.phase = phase or 0.0
 
     def __repr__(self) -> str:
-        return f"<SlidingLogModel {self.limit}/{self.span:g}s logged={len(self.sent)}>"
+        return f"<SlidingLogModel {self.rule!r} phase={self.phase:.3f}>"
 
     def acquire(self, sim: Simulation) -> Generator[Command, bool, None]:
         while True:
-            while self.sent and self.sent[0] <= sim.now - self.span:
-                self.sent.popleft()
-            if len(self.sent) < self.limit:
-                self.sent.append(sim.now)
+            clock = sim.now + self.phase
+            at = self.rule.earliest(clock)
+            # A wait shorter than a nanosecond is float rounding, and could be
+            # too small to move `sim.now` at all.
+            if at <= clock + 1e-9:
+                self.rule.record(clock)
                 return
-            # The oldest of the last L sends leaves the span at sent[-L] + span.
-            yield Sleep(self.sent[-self.limit] + self.span - sim.now)
+            yield Sleep(at - clock)
 
     def release(self, sim: Simulation) -> None:
         pass

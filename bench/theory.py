@@ -79,7 +79,8 @@ class Scenario:
     - `workers`: pool threads (thread pool) or attempts in flight (semaphore).
     - `rate` (tokens per second), `capacity`, `initial_tokens`: the bucket.
     - `attempts`, `retry`, `first_sleep`: the retry schedule.
-    - `margin`: seconds the sliding-window client adds to the window.
+    - `margin`: seconds the sliding-window client adds to the window
+      (`clients.sliding_window.MARGIN`, 20 ms of wall time, over the time scale).
     - `overshoot`: seconds every client sleep wakes late (real timers do;
       this also settles exact ties at window edges as a real run does).
     - `jitter`: a hit reaches the server up to this many seconds after it is sent.
@@ -103,7 +104,7 @@ class Scenario:
     attempts: int = 5
     retry: RetryName = "exponential"
     first_sleep: float = 3.0
-    margin: float = 0.01
+    margin: float = 0.02
     overshoot: float = 0.0001
     jitter: float = 0.0
     phase: float | None = None
@@ -483,14 +484,18 @@ def littles_law(
 # --- client models -------------------------------------------------------------------
 
 Concurrency = Literal["tasks", "workers"]
-LimiterKind = Literal["none", "token_bucket", "sliding_log", "semaphore"]
+LimiterKind = Literal["none", "token_bucket", "sliding_log", "sliding_log_counter", "semaphore"]
 
 
-def _make_limiter(kind: LimiterKind, s: Scenario) -> Limiter:
+def _make_limiter(kind: LimiterKind, s: Scenario, phase: float) -> Limiter:
     if kind == "token_bucket":
         return TokenBucketModel(s.rate, s.capacity, s.initial_tokens)
     if kind == "sliding_log":
         return SlidingLogModel(s.limit, s.window, s.margin)
+    if kind == "sliding_log_counter":
+        # Told the server's strategy, the client keeps the counter's rule too.
+        counter = s.strategy == "sliding-window-counter"
+        return SlidingLogModel(s.limit, s.window, s.margin, phase if counter else None)
     if kind == "semaphore":
         return SemaphoreModel(s.workers)
     return NoLimit()
@@ -517,6 +522,8 @@ class ClientModel:
       taking the next request when free and blocked through its sends and
       retry sleeps.
     - `limiter`: acquired before every attempt, retries included.
+      `"sliding_log"` keeps "L in any T + margin" only; `"sliding_log_counter"`
+      adds the sliding-window counter's rule when the server uses it.
     """
 
     concurrency: Concurrency
@@ -531,7 +538,7 @@ class ClientModel:
         sim = Simulation(
             server, s.draw_latency, rng, overshoot=s.overshoot, jitter=s.jitter, deadline=s.deadline
         )
-        limiter = _make_limiter(self.limiter, s)
+        limiter = _make_limiter(self.limiter, s, phase)
         sleeps = s.retry_sleeps()
         processes: list[Process]
         if self.concurrency == "workers":
@@ -559,7 +566,9 @@ PREDICTORS: dict[str, ClientModel] = {
     "naive_gather": ClientModel("tasks", "none", "asyncio.gather over all, no limiter"),
     "token_bucket": ClientModel("tasks", "token_bucket", "asyncio + the write-up's bucket"),
     "sliding_window": ClientModel(
-        "tasks", "sliding_log", "asyncio + at most L sends in any T + margin"
+        "tasks",
+        "sliding_log_counter",
+        "asyncio + at most L sends in any T + margin (+ the counter's rule against one)",
     ),
     "threads_bucket": ClientModel(
         "tasks", "token_bucket", "a thread per request + a thread-safe bucket"

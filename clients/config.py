@@ -7,6 +7,10 @@ from typing import Literal, get_args
 
 RetryName = Literal["exponential", "writeup", "none"]
 RETRY_NAMES: tuple[str, ...] = get_args(RetryName)
+# The mock server's limits strategies (mock_server.settings.Strategy), spelled
+# out here so that clients do not import the server.
+ServerStrategy = Literal["fixed-window", "moving-window", "sliding-window-counter"]
+SERVER_STRATEGIES: tuple[str, ...] = get_args(ServerStrategy)
 
 
 class ConfigError(ValueError):
@@ -26,6 +30,8 @@ class ClientConfig:
     - `deadline`: scenario seconds after which a run stops and records every
       unfinished request as failed, so that no run can hang.
     - `request_timeout`: scenario seconds one HTTP attempt may take.
+    - `server_strategy`: the limits strategy the server is known to use, for
+      clients that follow its rule (`sliding_window`); the others ignore it.
     """
 
     url: str = "http://127.0.0.1:8000/chat"
@@ -40,6 +46,7 @@ class ClientConfig:
     time_scale: float = 1.0
     deadline: float = 600.0
     request_timeout: float = 60.0
+    server_strategy: ServerStrategy = "fixed-window"
 
     def __post_init__(self) -> None:
         if not self.url.startswith(("http://", "https://")):
@@ -70,6 +77,11 @@ class ClientConfig:
             raise ConfigError(f"first_sleep must be >= 0 seconds, got {self.first_sleep}")
         if self.retry not in RETRY_NAMES:
             raise ConfigError(f"retry must be one of {', '.join(RETRY_NAMES)}, got {self.retry!r}")
+        if self.server_strategy not in SERVER_STRATEGIES:
+            raise ConfigError(
+                f"server_strategy must be one of {', '.join(SERVER_STRATEGIES)}, "
+                f"got {self.server_strategy!r}"
+            )
 
     def scaled(self, seconds: float) -> float:
         """Scenario seconds to wall-clock seconds at this config's time scale."""

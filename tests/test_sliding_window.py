@@ -1,0 +1,299 @@
+"""The `sliding_window` client: its limiter on fake time, against limits itself, and end to end.
+
+The limiter's rule (`SlidingLog`) is pure, so most of it is tested on a fake
+clock: when each send may go, and that limits' own strategies, driven by the
+same fake clock, accept every send even when each decision comes up to the
+margin after its send. The end-to-end tests then run the real client
+against a real mock server at time scale 0.1 and check from the server's
+log that nothing was rejected and the limit was kept.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import threading
+from types import SimpleNamespace
+from typing import Any
+
+import limits
+import limits.storage.memory
+import limits.strategies
+import pytest
+
+from clients import CLIENTS, ClientConfig, ConfigError, run_client
+from clients.config import SERVER_STRATEGIES
+from clients.sliding_log import EPSILON, SlidingLog, SlidingLogLimiter
+from clients.sliding_window import MARGIN, NAME, make_limiter
+from tests.conftest import StartServer
+
+L, T, M = 2, 1.0, 0.01
+
+
+def approx(value: Any, abs_: float = 1e-9) -> Any:
+    return pytest.approx(value, abs=abs_)
+
+
+def greedy(log: SlidingLog, n: int, start: float) -> list[float]:
+    """n sends, each as early as the log allows, all ready at `start`."""
+    sends: list[float] = []
+    for _ in range(n):
+        at = log.earliest(start if not sends else sends[-1])
+        log.record(at)
+        sends.append(at)
+    return sends
+
+
+def at_most_in_any(sends: list[float], limit: int, span: float) -> bool:
+    """No `limit` + 1 sends within `span` seconds of each other (a half-open window),
+    give or take the rounding of a float sum."""
+    ordered = sorted(sends)
+    return all(b - a >= span - 1e-9 for a, b in zip(ordered, ordered[limit:], strict=False))
+
+
+# --- the log rule on fake time -------------------------------------------------------
+
+
+def test_sends_go_as_early_as_allowed() -> None:
+    # 2 at 0, 2 at T + m, 2 at 2(T + m), ...: the bound's schedule plus the margin.
+    assert greedy(SlidingLog(L, T, M), 10, 0.0) == approx([(k // 2) * (T + M) for k in range(10)])
+
+
+def test_a_send_waits_for_the_oldest_of_the_last_limit_to_leave_the_window() -> None:
+    log = SlidingLog(3, 2.0, 0.1)
+    for at in (0.0, 0.5, 1.0):
+        log.record(at)
+    assert log.earliest(1.2) == approx(2.1)  # 0.0 leaves [t - 2.1, t) at 2.1
+    assert log.earliest(3.0) == 3.0
+    log.record(2.1)
+    assert log.earliest(2.1) == approx(2.6)
+
+
+def test_never_more_than_limit_in_any_window_whenever_requests_arrive() -> None:
+    rng = random.Random(3)
+    for limit, window, margin in [(2, 1.0, 0.01), (3, 2.0, 0.05), (1, 0.1, 0.0)]:
+        log = SlidingLog(limit, window, margin)
+        sends: list[float] = []
+        ready = 0.0
+        for _ in range(300):
+            ready += rng.expovariate(3.0 * limit / window)  # faster than allowed, often
+            at = log.earliest(max(ready, sends[-1] if sends else 0.0))
+            assert at >= ready
+            log.record(at)
+            sends.append(at)
+        assert at_most_in_any(sends, limit, window + margin)
+
+
+def test_bad_settings_are_refused_with_their_unit() -> None:
+    with pytest.raises(ValueError, match="limit"):
+        SlidingLog(0, 1.0, 0.01)
+    with pytest.raises(ValueError, match="seconds"):
+        SlidingLog(2, 0.0, 0.01)
+    with pytest.raises(ValueError, match="less than the window"):
+        SlidingLog(2, 0.01, 0.01)
+
+
+# --- the counter rule on fake time ---------------------------------------------------
+
+
+def test_counter_rule_holds_the_second_send_until_half_way_through_the_next_window() -> None:
+    # Windows [100, 101), [101, 102), ... on the clock. The batch starts 0.2
+    # into one: 2 at once, the 3rd after T + m (counter: 2 * 0.79 < 2), the
+    # 4th only when 2 * (1 - f) + 1 < 2, i.e. half way through window 101;
+    # the 6th then waits for the log, T + m after the 4th.
+    log = SlidingLog(L, T, M, counter=True)
+    sends = greedy(log, 6, 100.2)
+    assert sends == approx(
+        [100.2, 100.2, 101.21, 101.5 + EPSILON, 102.22, 102.51 + EPSILON], abs_=1e-6
+    )
+
+
+def test_counter_rule_late_in_a_window_is_the_log_rule() -> None:
+    # Starting 0.7 into a window, T + m later is already past half way.
+    sends = greedy(SlidingLog(L, T, M, counter=True), 6, 100.7)
+    assert sends == approx([100.7, 100.7, 101.71, 101.71, 102.72, 102.72], abs_=1e-6)
+
+
+def test_counter_rule_puts_a_send_near_an_edge_in_the_later_window() -> None:
+    # A send 5 ms before an edge may be decided on either side of it (m = 10 ms);
+    # the later window is the worst case, as a hit weighs more there.
+    log = SlidingLog(L, T, M, counter=True)
+    log.record(100.3)
+    log.record(100.995)
+    assert log.counts(100) == (0, 2)
+    assert log.counts(101) == (1, 1)
+    assert log.counts(102) == (1, 0)
+    assert log.counts(103) == (0, 0)
+
+
+class _NoTimer:
+    """Stands in for limits' background expiry thread, which would read the fake clock."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        pass
+
+    def start(self) -> None:
+        pass
+
+    def is_alive(self) -> bool:
+        return True
+
+    def cancel(self) -> None:
+        pass
+
+
+def limits_rejections(
+    strategy: str,
+    counter: bool,
+    phase: float,
+    rng: random.Random,
+    monkeypatch: pytest.MonkeyPatch,
+    extremes: bool = False,
+) -> int:
+    """10 sends, each as early as the rule allows, through limits' own strategy.
+
+    Each send is decided a random 0..M seconds after it left (only 0 or
+    just under M if `extremes`: the margin must be more than the gap, since
+    a moving window rejects two decisions exactly T apart), in decision
+    order, on a fake time.time() that starts `phase` into a clock window.
+    """
+    now = [0.0]
+    monkeypatch.setattr(limits.storage.memory, "time", SimpleNamespace(time=lambda: now[0]))
+    monkeypatch.setattr(threading, "Timer", _NoTimer)
+    limiter = limits.strategies.STRATEGIES[strategy](limits.storage.MemoryStorage())
+    item = limits.parse("2/second")
+    sends = greedy(SlidingLog(L, T, M, counter=counter), 10, 1000.0 + phase)
+    delays = [rng.choice((0.0, M - 1e-6)) if extremes else rng.uniform(0, M) for _ in sends]
+    decisions = sorted(s + d for s, d in zip(sends, delays, strict=True))
+    rejected = 0
+    for at in decisions:
+        now[0] = at
+        rejected += not limiter.hit(item, "client")
+    return rejected
+
+
+@pytest.mark.parametrize("strategy", SERVER_STRATEGIES)
+def test_limits_accepts_every_send_whatever_the_phase_and_delays(
+    strategy: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rng = random.Random(11)
+    counter = strategy == "sliding-window-counter"
+    for i in range(400):
+        phase = i / 400 + rng.uniform(0, 1 / 400)
+        for extremes in (False, True):
+            rejected = limits_rejections(strategy, counter, phase, rng, monkeypatch, extremes)
+            assert rejected == 0, (phase, extremes)
+
+
+def test_the_log_alone_is_rejected_by_the_counter_in_about_half_the_phases(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Why the counter rule exists: with it off, a batch starting early in a
+    # clock window (before half way, less the margin) has its 4th send
+    # rejected; so does one starting within 4 margins of the window's end,
+    # where the 5 pairs, each T + m after the last, reach the next window.
+    rng = random.Random(5)
+    phases = [(i + 0.5) / 100 for i in range(100)]
+    rejected = [
+        limits_rejections("sliding-window-counter", False, p, rng, monkeypatch) > 0 for p in phases
+    ]
+    assert 48 <= sum(rejected) <= 56
+    assert all(rejected[:47])
+    assert not any(rejected[51:95])
+    assert all(rejected[97:])
+
+
+# --- the asyncio limiter on fake time ------------------------------------------------
+
+
+def test_limiter_lets_waiting_tasks_through_in_order_on_fake_time() -> None:
+    now = [50.0]
+
+    async def fake_sleep(seconds: float) -> None:
+        now[0] += seconds
+        await asyncio.sleep(0)
+
+    limiter = SlidingLogLimiter(SlidingLog(L, T, M), clock=lambda: now[0], sleep=fake_sleep)
+    granted: list[tuple[int, float, float]] = []
+
+    async def task(i: int) -> None:
+        asked = now[0]
+        waited = await limiter.acquire()
+        granted.append((i, now[0], now[0] - asked - waited))
+        limiter.release()
+
+    async def main() -> None:
+        await asyncio.gather(*(task(i) for i in range(6)))
+
+    asyncio.run(main())
+    assert [i for i, _, _ in granted] == list(range(6))  # first come, first served
+    assert [t for _, t, _ in granted] == approx([50.0 + (k // 2) * (T + M) for k in range(6)])
+    assert [w for _, _, w in granted] == approx([0.0] * 6)  # it reports what it waited
+    assert limiter.waiters == 0
+    assert "waiters=0" in repr(limiter)
+
+
+def test_a_cancelled_waiter_logs_nothing() -> None:
+    now = [0.0]
+
+    async def fake_sleep(seconds: float) -> None:
+        await asyncio.sleep(3600)  # never ends: the task is cancelled first
+
+    limiter = SlidingLogLimiter(SlidingLog(1, T, M), clock=lambda: now[0], sleep=fake_sleep)
+
+    async def main() -> None:
+        await limiter.acquire()
+        waiter = asyncio.create_task(limiter.acquire())
+        await asyncio.sleep(0)
+        waiter.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiter
+
+    asyncio.run(main())
+    assert list(limiter.log.sent) == [0.0]
+    assert limiter.waiters == 0
+
+
+def test_client_takes_its_limit_and_window_from_the_config() -> None:
+    config = ClientConfig(rate=4.0, capacity=3, time_scale=0.1)
+    limiter = make_limiter(config)
+    assert (limiter.log.limit, limiter.log.window, limiter.log.margin) == (3, approx(0.075), MARGIN)
+    assert not limiter.log.counter
+    counter = make_limiter(ClientConfig(server_strategy="sliding-window-counter"))
+    assert counter.log.counter
+    with pytest.raises(ConfigError, match=r"HINT: use a time scale of at least 0\.04"):
+        make_limiter(ClientConfig(time_scale=0.01))
+    with pytest.raises(ConfigError, match="server_strategy"):
+        ClientConfig(server_strategy="leaky-bucket")  # type: ignore[arg-type]
+
+
+def test_client_is_registered() -> None:
+    assert NAME in CLIENTS
+
+
+# --- end to end, checked from the server's log ---------------------------------------
+
+SCALE = 0.1
+WINDOW = T * SCALE
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("strategy", SERVER_STRATEGIES)
+def test_never_rejected_and_never_more_than_two_per_window(
+    start_server: StartServer, strategy: str
+) -> None:
+    server = start_server(strategy=strategy, seed=1, time_scale=SCALE)
+    config = ClientConfig(url=server.chat_url, time_scale=SCALE, server_strategy=strategy)  # type: ignore[arg-type]
+    run = run_client(NAME, config)
+    log = server.log()
+    assert [e["status"] for e in log] == [200] * 10
+    assert run.completed == 10
+    assert run.rejections == 0
+    # Each decision lies in [wall, wall_after]; any 3 accepted decisions span
+    # at least a window (not provably less, on those stamps).
+    hits = sorted(log, key=lambda e: e["wall"])
+    for first, third in zip(hits, hits[L:], strict=False):
+        assert third["wall_after"] - first["wall"] >= WINDOW, (first, third)
+    # Two go at once, then the client waits: it never waits when it need not.
+    sends = sorted(a.sent for a in run.attempts)
+    assert sends[1] - sends[0] < 0.005
