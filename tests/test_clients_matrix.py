@@ -134,3 +134,17 @@ def test_adaptive_retries_the_moment_the_window_reopens(start_server: StartServe
     # Each rejected wave went back together: the last pair needed all 5 attempts.
     assert max(a.attempt for a in run.attempts) == 4
     assert run.makespan < 6 * WINDOW + 5 * SCALE  # 4 windows to the last pair + its latency
+
+
+def test_the_deadline_stops_aiometer_jobs_and_records_what_was_on_the_wire(
+    start_server: StartServer,
+) -> None:
+    # aiometer runs the jobs in an anyio task group: the run's deadline must
+    # still cancel them all and keep the attempts that were in flight.
+    server = start_server(seed=1, time_scale=SCALE)
+    config = ClientConfig(url=server.chat_url, time_scale=SCALE, deadline=1.0)
+    run = run_client("aiometer", config)
+    assert run.completed == 0  # nothing answers within 1 s: latencies are 2-5 s
+    assert run.failed == 10
+    assert any(a.outcome == "timeout" for a in run.attempts)
+    assert run.makespan < 1.0 * SCALE + 0.5
