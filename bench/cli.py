@@ -368,9 +368,10 @@ def load(argv: list[str]) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    from bench.shared_limit import main as shared_limit
     from bench.sweep import main as sweep
 
-    commands = {"plot": plot, "load": load, "sweep": sweep}
+    commands = {"plot": plot, "load": load, "sweep": sweep, "redis": shared_limit}
     # From here on SIGINT and SIGTERM unwind the stack like Ctrl-C, so that
     # every `with` (the server process above all) is closed on the way out.
     signal.signal(signal.SIGTERM, _raise_interrupt)

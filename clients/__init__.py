@@ -15,6 +15,7 @@ from clients import (
     aiometer_client,
     async_semaphore,
     naive_gather,
+    shared_window,
     sliding_window,
     thread_pool,
     threads_bucket,
@@ -43,6 +44,7 @@ CLIENTS: dict[str, Client] = {
     aiolimiter_client.NAME: aiolimiter_client.run,
     aiometer_client.NAME: aiometer_client.run,
     adaptive.NAME: adaptive.run,
+    shared_window.NAME: shared_window.run,
 }
 
 

@@ -10,9 +10,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NoReturn
 
-from clients import CLIENTS, run_client
+from clients import CLIENTS, run_client, shared_window
 from clients.config import RETRY_NAMES, ClientConfig, ConfigError, RetryName
 from clients.preflight import check_reachable, check_writable
+from clients.procs import run_procs
+from clients.redis_limiter import check_redis
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 DEFAULTS = ClientConfig()
@@ -91,6 +93,12 @@ def build_parser() -> Parser:
                              "unfinished requests as failed")
     parser.add_argument("--request-timeout", type=seconds_positive, default=d.request_timeout,
                         help="scenario seconds one attempt may take")
+    parser.add_argument("--client-procs", type=whole_at_least_1, default=1, metavar="P",
+                        help="split the batch over P client processes started together; "
+                             "each token_bucket process has its own bucket (P times the "
+                             "rate between them), shared_window processes share one limit")
+    parser.add_argument("--redis", default=d.redis_url, metavar="URL",
+                        help="the Redis that holds shared_window's limit")
     parser.add_argument("--json", type=Path, metavar="FILE",
                         help="also write every attempt of the run to FILE as JSON")
     return parser
@@ -102,7 +110,7 @@ def _config(args: argparse.Namespace) -> ClientConfig:
         url=args.url, n=args.n, workers=args.workers, rate=args.rate, capacity=args.capacity,
         initial_tokens=args.initial_tokens, attempts=args.attempts, retry=retry,
         first_sleep=args.first_sleep, time_scale=args.time_scale, deadline=args.deadline,
-        request_timeout=args.request_timeout,
+        request_timeout=args.request_timeout, redis_url=args.redis,
     )
 
 
@@ -123,11 +131,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.json is not None:
             check_writable(args.json)
         check_reachable(config.url)
+        if args.name == shared_window.NAME:
+            check_redis(config.redis_url)
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     try:
-        run = run_client(args.name, config, _print_line)
+        if args.client_procs > 1:
+            run = run_procs(args.name, config, args.client_procs, _print_line)
+        else:
+            run = run_client(args.name, config, _print_line)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130

@@ -30,6 +30,8 @@ class ClientConfig:
     - `deadline`: scenario seconds after which a run stops and records every
       unfinished request as failed, so that no run can hang.
     - `request_timeout`: scenario seconds one HTTP attempt may take.
+    - `redis_url`: the Redis that holds a limit shared by many processes
+      (`shared_window`); the other clients ignore it.
     - `server_strategy`: the limits strategy the server is known to use, for
       clients that follow its rule (`sliding_window`); the others ignore it.
     """
@@ -46,6 +48,7 @@ class ClientConfig:
     time_scale: float = 1.0
     deadline: float = 600.0
     request_timeout: float = 60.0
+    redis_url: str = "redis://127.0.0.1:6379/0"
     server_strategy: ServerStrategy = "fixed-window"
 
     def __post_init__(self) -> None:

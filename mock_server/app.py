@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
+import redis
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 from limits import RateLimitItem
@@ -27,6 +28,7 @@ from slowapi import Limiter
 from slowapi.errors import RateLimitExceeded
 from slowapi.util import get_remote_address
 
+from mock_server.redis_store import SharedDraws, SharedLog, limiter_uri
 from mock_server.settings import ServerSettings
 
 Scope = MutableMapping[str, Any]
@@ -36,6 +38,7 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 ENTRY_KEY = "ratebench.entry"
+WARM_UP_KEY = "ratebench.warm_up"
 
 
 @dataclass(slots=True)
@@ -55,6 +58,10 @@ class LogEntry:
     drawn: float | None = None  # scenario seconds drawn, None if rejected
     latency: float | None = None  # wall seconds slept: drawn x time scale
     left: float | None = None  # when the last byte of the response was handed to the socket
+    # With --workers N: which worker (0..N-1) served it, and its number k among
+    # the requests the whole server accepted (it got the k-th latency draw).
+    worker: int | None = None
+    rank: int | None = None
 
 
 def scaled_limit(settings: ServerSettings) -> str:
@@ -85,10 +92,19 @@ class ArrivalLog:
     under load.
     """
 
-    def __init__(self, app: ASGIApp, path: str = "/chat") -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        path: str = "/chat",
+        sink: Callable[[LogEntry], None] | None = None,
+        worker: int | None = None,
+    ) -> None:
         self.app = app
         self.path = path
         self.entries: list[LogEntry] = []
+        # With shared storage, every change to an entry is also written there.
+        self.sink = sink
+        self.worker = worker
 
     def clear(self) -> None:
         # A fresh list, so that requests still in flight from before the
@@ -96,20 +112,27 @@ class ArrivalLog:
         self.entries = []
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] != self.path:
+        if scope["type"] != "http" or scope["path"] != self.path or scope.get(WARM_UP_KEY):
             await self.app(scope, receive, send)
             return
-        entry = LogEntry(seq=len(self.entries), arrival=time.monotonic())
+        entry = LogEntry(seq=len(self.entries), arrival=time.monotonic(), worker=self.worker)
         self.entries.append(entry)
         scope[ENTRY_KEY] = entry
+        sink = self.sink
 
         async def send_and_stamp(message: Message) -> None:
             if message["type"] == "http.response.start":
                 entry.status = int(message["status"])
                 entry.accepted = entry.status != 429
+                if sink is not None:
+                    # Before the status leaves: no client can hold an answer
+                    # that the shared log does not show yet.
+                    sink(entry)
             await send(message)
             if message["type"] == "http.response.body" and not message.get("more_body"):
                 entry.left = time.monotonic()
+                if sink is not None:
+                    sink(entry)
 
         await self.app(scope, receive, send_and_stamp)
 
@@ -125,10 +148,17 @@ class DecisionSpy:
     so that the k-th accepted request gets the k-th draw.
     """
 
-    def __init__(self, strategy: Any, settings: ServerSettings, state: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        strategy: Any,
+        settings: ServerSettings,
+        state: dict[str, Any],
+        shared: SharedState | None = None,
+    ) -> None:
         self.strategy = strategy
         self.settings = settings
         self.state = state
+        self.shared = shared
         self.current: contextvars.ContextVar[LogEntry | None] = contextvars.ContextVar(
             "ratebench_entry", default=None
         )
@@ -145,35 +175,65 @@ class DecisionSpy:
         if entry is not None:
             entry.wall_after = time.time()
             entry.window_reset = float(self.strategy.get_window_stats(item, *identifiers)[0])
-            if accepted:
+            if accepted and self.shared is not None:
+                entry.rank, entry.drawn = self.shared.draws.draw(self.draw_from)
+                entry.latency = self.settings.scaled(entry.drawn)
+            elif accepted:
                 entry.drawn = self.draw()
                 entry.latency = self.settings.scaled(entry.drawn)
+            if self.shared is not None:
+                self.shared.log.save(entry)
         return accepted
 
     def draw(self) -> float:
-        rng: random.Random = self.state["rng"]
+        return self.draw_from(self.state["rng"])
+
+    def draw_from(self, rng: random.Random) -> float:
         low, high = self.settings.latency.low, self.settings.latency.high
         if self.settings.latency.whole_seconds:
             return float(rng.randint(int(low), int(high)))
         return rng.uniform(low, high)
 
 
-def create_app(settings: ServerSettings) -> FastAPI:
+@dataclass(slots=True)
+class SharedState:
+    """What the workers of one server share through Redis (see redis_store)."""
+
+    log: SharedLog
+    draws: SharedDraws
+
+
+def create_app(settings: ServerSettings, worker: int | None = None) -> FastAPI:
+    """The app of one worker process; `worker` is its index with --workers N."""
     state: dict[str, Any] = {"rng": random.Random(settings.seed), "accepted": 0}
+    shared: SharedState | None = None
+    if settings.shared_uri is not None:
+        client = redis.Redis.from_url(settings.shared_uri)
+        shared = SharedState(SharedLog(client), SharedDraws(client, settings.seed))
+        # Only the fault injection draws from this one: each worker its own
+        # sequence, fixed by the seed and the worker's index.
+        state["rng"] = random.Random(f"{settings.seed}:{worker}")
 
     def key_func(request: Request) -> str:
         # Called by slowapi right before `hit`, in the same task: hand the
         # request's log entry to the spy.
         spy.current.set(request.scope.get(ENTRY_KEY))
+        if shared is not None and not settings.storage.startswith("redis://"):
+            # Counters in this worker's memory: a /reset served by another
+            # worker reaches them here, before the next hit.
+            generation = shared.draws.current_generation()
+            if generation != state.get("generation"):
+                state["generation"] = generation
+                limiter.reset()
         return get_remote_address(request)
 
     limiter = Limiter(
         key_func=key_func,
         strategy=settings.strategy,
-        storage_uri="memory://",
+        storage_uri=limiter_uri(settings.storage),
         headers_enabled=True,
     )
-    spy = DecisionSpy(limiter._limiter, settings, state)
+    spy = DecisionSpy(limiter._limiter, settings, state, shared)
     limiter._limiter = spy  # type: ignore[assignment]  # duck-typed: it delegates the rest
     app = FastAPI(title="ratebench mock LLM endpoint", docs_url=None, redoc_url=None)
     app.state.limiter = limiter
@@ -206,8 +266,10 @@ def create_app(settings: ServerSettings) -> FastAPI:
         entry: LogEntry | None = request.scope.get(ENTRY_KEY)
         latency = entry.latency if entry is not None and entry.latency is not None else 0.0
         state["accepted"] += 1
+        # With shared storage, count what the whole server accepted.
+        count = entry.rank if entry is not None and entry.rank is not None else state["accepted"]
         fault = settings.fault
-        if fault.stall_after is not None and state["accepted"] > fault.stall_after:
+        if fault.stall_after is not None and count > fault.stall_after:
             await asyncio.Event().wait()  # never set: the request hangs until the client gives up
         await asyncio.sleep(latency)
         if fault.error_rate and state["rng"].random() < fault.error_rate:
@@ -223,7 +285,11 @@ def create_app(settings: ServerSettings) -> FastAPI:
         return {
             "now": time.monotonic(),
             "settings": settings_dict(settings),
-            "entries": [asdict(e) for e in arrival_log.entries],
+            "entries": (
+                shared.log.entries()
+                if shared is not None
+                else [asdict(e) for e in arrival_log.entries]
+            ),
         }
 
     @app.post("/reset")
@@ -231,18 +297,74 @@ def create_app(settings: ServerSettings) -> FastAPI:
         """Clear the log and the limiter's state; reseed the latency draw
         (with `seed`, or with the server's own seed again)."""
         limiter.reset()
-        state["rng"] = random.Random(settings.seed if seed is None else seed)
         state["accepted"] = 0
         arrival_log.clear()
+        if shared is not None:
+            # Every worker picks up the new seed at its next draw.
+            shared.draws.reset(settings.seed if seed is None else seed)
+            shared.log.clear()
+        else:
+            state["rng"] = random.Random(settings.seed if seed is None else seed)
         return {
             "status": "reset",
             "seed": settings.seed if seed is None else seed,
             "now": time.monotonic(),
         }
 
-    arrival_log = ArrivalLog(app)
+    arrival_log = ArrivalLog(
+        app, sink=shared.log.save if shared is not None else None, worker=worker
+    )
     app.state.arrival_log = arrival_log
+
+    def forget_warm_up() -> None:
+        state["accepted"] = 0
+        storage = limiter._storage
+        if shared is not None and hasattr(storage, "connection"):
+            for key in storage.connection.scan_iter(f"*{WARM_UP_CLIENT}*"):
+                storage.connection.delete(key)
+        else:
+            limiter.reset()
+
+    arrival_log.forget_warm_up = forget_warm_up  # type: ignore[attr-defined]
     return app
+
+
+WARM_UP_CLIENT = "ratebench-warm-up"
+
+
+async def warm_up(app: ASGIApp) -> None:
+    """One GET /chat through the whole stack of a fresh worker, before it
+    takes traffic: unlogged, counted under a key of its own and forgotten.
+
+    A worker's first request otherwise costs several milliseconds more
+    (first route, first Redis round trips), so the window it opens starts
+    late, and a client pacing itself on the server's windows is refused at
+    the next edge.
+    """
+    scope: Scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": "/chat",
+        "raw_path": b"/chat",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [],
+        "client": (WARM_UP_CLIENT, 0),
+        "server": ("127.0.0.1", 0),
+        WARM_UP_KEY: True,
+    }
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: Message) -> None:
+        pass
+
+    await app(scope, receive, send)
+    getattr(app, "forget_warm_up", lambda: None)()
 
 
 def settings_dict(settings: ServerSettings) -> dict[str, Any]:
@@ -256,11 +378,13 @@ def settings_dict(settings: ServerSettings) -> dict[str, Any]:
         "time_scale": settings.time_scale,
         "error_rate": settings.fault.error_rate,
         "stall_after": settings.fault.stall_after,
+        "workers": settings.workers,
+        "storage": settings.storage,
     }
 
 
-def asgi_app(settings: ServerSettings) -> ASGIApp:
+def asgi_app(settings: ServerSettings, worker: int | None = None) -> ASGIApp:
     """The FastAPI app wrapped in its arrival log: what uvicorn serves."""
-    app = create_app(settings)
+    app = create_app(settings, worker)
     log: ArrivalLog = app.state.arrival_log
     return log

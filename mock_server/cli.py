@@ -13,8 +13,11 @@ from mock_server.settings import (
     Fault,
     ServerSettings,
     SettingsError,
+    check_shared,
+    check_storage,
     check_strategy,
     check_time_scale,
+    check_workers,
     parse_latency,
     parse_limit,
 )
@@ -101,6 +104,29 @@ def build_parser() -> argparse.ArgumentParser:
         help="fault injection: after N accepted requests, accept but never answer (default: off)",
     )
     parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="worker processes sharing the listening socket, as uvicorn --workers does; "
+        "with memory:// storage each keeps its own counters, so the real limit becomes "
+        "N times the rate (default: 1)",
+    )
+    parser.add_argument(
+        "--storage",
+        default="memory://",
+        help="where the limiter counts: memory:// (in each worker) or redis://HOST:PORT/DB, "
+        "one limit, log and latency draw shared by all workers; with Redis the window "
+        "times the time scale must be whole milliseconds (default: memory://)",
+    )
+    parser.add_argument(
+        "--log",
+        default=None,
+        metavar="REDIS_URL",
+        help="with --workers N and memory:// storage: the Redis (redis://HOST:PORT/DB) that "
+        "keeps one arrival log, latency draw and /reset for all workers (default: the "
+        "--storage Redis; a single worker keeps them in memory)",
+    )
+    parser.add_argument(
         "--access-log",
         action="store_true",
         help="print uvicorn's access log (off by default: it slows the server)",
@@ -115,14 +141,38 @@ def settings_from_args(args: argparse.Namespace) -> ServerSettings:
         raise SettingsError(f"--error-rate {args.error_rate} must be a probability in [0, 1]")
     if args.stall_after is not None and args.stall_after < 0:
         raise SettingsError(f"--stall-after {args.stall_after} must be >= 0")
+    rate = parse_limit(args.rate)
+    time_scale = check_time_scale(args.time_scale)
     return ServerSettings(
-        rate=parse_limit(args.rate),
+        rate=rate,
         strategy=check_strategy(args.strategy),
         latency=parse_latency(args.latency),
         seed=args.seed,
-        time_scale=check_time_scale(args.time_scale),
+        time_scale=time_scale,
         fault=Fault(error_rate=args.error_rate, stall_after=args.stall_after),
+        workers=check_workers(args.workers),
+        storage=check_storage(args.storage, rate, time_scale),
+        log=check_shared(args.workers, args.storage, args.log),
     )
+
+
+def prepare_redis(settings: ServerSettings) -> None:
+    """Check that Redis answers, and clear what an earlier server left there
+    (counters, log, draw numbering), so that this one starts fresh."""
+    import redis
+
+    from mock_server.redis_store import clear_server_state
+
+    try:
+        uri = settings.shared_uri or ""
+        client = redis.Redis.from_url(uri, socket_connect_timeout=3)
+        clear_server_state(client, settings.seed)
+        client.close()
+    except (redis.RedisError, ValueError) as exc:
+        fail(
+            f"cannot use Redis at {settings.shared_uri}: {exc} "
+            "(start one with `redis-server --port PORT --save ''`)"
+        )
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -167,19 +217,31 @@ def main(argv: list[str] | None = None) -> int:
     # server's main cost and its whole output.
     logging.getLogger("slowapi").setLevel(logging.ERROR)
 
-    from mock_server.app import asgi_app
+    from mock_server.app import asgi_app, warm_up
 
+    if settings.shared:
+        prepare_redis(settings)
     sock = bind(args.host, args.port)
     host, port = sock.getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host
-    config = uvicorn.Config(
-        asgi_app(settings),
-        log_level="info" if args.access_log else "warning",
-        access_log=args.access_log,
-        timeout_graceful_shutdown=1,
-        backlog=2048,
-    )
-    server = uvicorn.Server(config)
-    print(f"{READY_PREFIX}http://{shown}:{port} ({settings.describe()})", flush=True)
+
+    def make_config(worker: int | None) -> uvicorn.Config:
+        return uvicorn.Config(
+            asgi_app(settings, worker),
+            log_level="info" if args.access_log else "warning",
+            access_log=args.access_log,
+            timeout_graceful_shutdown=1,
+            backlog=2048,
+        )
+
+    def ready() -> None:
+        print(f"{READY_PREFIX}http://{shown}:{port} ({settings.describe()})", flush=True)
+
+    if settings.workers > 1:
+        from mock_server.workers import serve
+
+        return serve(sock, settings.workers, make_config, ready, warm_up)
+    server = uvicorn.Server(make_config(None))
+    ready()
     server.run(sockets=[sock])
     return 0

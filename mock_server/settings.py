@@ -77,16 +77,34 @@ class ServerSettings:
     seed: int | None = None
     time_scale: float = 1.0
     fault: Fault = Fault()
+    workers: int = 1
+    storage: str = "memory://"
+    log: str | None = None
+
+    @property
+    def shared_uri(self) -> str | None:
+        """The Redis that keeps the log, the latency draw and /reset common to
+        all workers: the limiter's own, or `--log`'s; None keeps them in memory."""
+        return self.storage if self.storage.startswith("redis://") else self.log
+
+    @property
+    def shared(self) -> bool:
+        return self.shared_uri is not None
 
     def scaled(self, seconds: float) -> float:
         """Scenario seconds to wall-clock seconds."""
         return seconds * self.time_scale
 
     def describe(self) -> str:
-        return (
+        text = (
             f"limit {self.rate.text} ({self.strategy}), latency {self.latency} s, "
             f"seed {self.seed}, time scale {self.time_scale:g}"
         )
+        if self.workers > 1 or self.shared:
+            text += f", {self.workers} workers, storage {self.storage}"
+            if self.log is not None:
+                text += f", log {self.log}"
+        return text
 
 
 _LATENCY = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(?:-\s*(\d+(?:\.\d+)?))?\s*$")
@@ -131,3 +149,41 @@ def check_strategy(text: str) -> Strategy:
     if text not in STRATEGIES:
         raise SettingsError(f"strategy {text!r} is unknown: use one of {', '.join(STRATEGIES)}")
     return text  # type: ignore[return-value]
+
+
+def check_workers(value: int) -> int:
+    if not 1 <= value <= 64:
+        raise SettingsError(f"--workers {value} must be between 1 and 64 processes")
+    return value
+
+
+def check_shared(workers: int, storage: str, log: str | None) -> str | None:
+    """Several workers need one place for the log; it can only be Redis."""
+    if log is not None and not log.startswith("redis://"):
+        raise SettingsError(f"--log {log!r} must be a Redis URL: redis://HOST:PORT/DB")
+    if workers > 1 and not storage.startswith("redis://") and log is None:
+        raise SettingsError(
+            f"--workers {workers} keeps one log for all workers in Redis: pass --storage "
+            "redis://HOST:PORT/DB (one limit for all), or --log redis://HOST:PORT/DB to keep "
+            "memory:// counters per worker (the pitfall)"
+        )
+    return log
+
+
+def check_storage(uri: str, rate: Rate, time_scale: float) -> str:
+    """`memory://` (each worker its own counters) or `redis://HOST:PORT/DB` (one
+    limit shared by all workers); a Redis window must be whole milliseconds."""
+    if uri == "memory://":
+        return uri
+    if not uri.startswith("redis://"):
+        raise SettingsError(
+            f"--storage {uri!r} is not supported: use memory:// or redis://HOST:PORT/DB"
+        )
+    window_ms = rate.window * time_scale * 1000
+    if round(window_ms) < 1 or abs(window_ms - round(window_ms)) > 1e-6:
+        raise SettingsError(
+            f"with Redis storage the limit's window times the time scale must be a whole "
+            f"number of milliseconds (Redis expires keys to the millisecond): {rate.text} at "
+            f"time scale {time_scale:g} is {window_ms:g} ms; pick a time scale such as 0.1"
+        )
+    return uri

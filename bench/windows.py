@@ -1,0 +1,98 @@
+"""What the server accepted per window of its limit, read from its own log.
+
+The measure that tells one shared limit from N private ones. With one
+limiter shared through Redis, every log entry carries the reset time of the
+window it was counted in, and the windows are read from those stamps: at
+most the limit accepted in each, by construction, and the count checks it.
+With `memory://` storage and N workers each worker's own windows hold at
+most the limit, but the others accept meanwhile; judged against the windows
+one limiter for the whole server would have opened, the server accepts up
+to N times the limit in one window.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+# Two stamps of one window's reset differ by up to a millisecond with Redis
+# (PTTL is whole milliseconds) and by microseconds in memory.
+RESET_TOLERANCE = 0.003
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """One window of one limiter, in wall seconds (`time.time()`)."""
+
+    opened: float
+    reset: float
+    accepted: int  # accepted while it was open, by any worker
+    arrived: int  # decided (accepted or not) while it was open, by any worker
+
+
+def _instant(entry: dict[str, Any]) -> float:
+    return (float(entry["wall"]) + float(entry["wall_after"])) / 2
+
+
+def limiter_windows(log: list[dict[str, Any]], window: float, shared: bool) -> list[Window]:
+    """Every window of the limit, with what was decided in it.
+
+    `window` is the limit's window in wall seconds (scaled). `shared`: all
+    workers counted in one limiter (Redis), whose windows are read from the
+    log's own stamps. Otherwise each worker counted alone, and the windows
+    are those one limiter for the whole server would have opened (at the
+    first request after the previous one closed): the limit as the operator
+    meant it, against which the workers' private counters are judged.
+    """
+    decided = sorted(
+        (e for e in log if e.get("wall") is not None and e.get("window_reset") is not None),
+        key=_instant,
+    )
+    groups: list[tuple[float, list[dict[str, Any]]]] = []
+    for entry in decided:
+        if shared:
+            reset = float(entry["window_reset"])
+            match = [g for g in groups if abs(g[0] - reset) <= RESET_TOLERANCE]
+        else:
+            reset = _instant(entry) + window
+            match = [groups[-1]] if groups and _instant(entry) < groups[-1][0] else []
+        if match:
+            match[0][1].append(entry)
+        else:
+            groups.append((reset, [entry]))
+    return [
+        Window(
+            opened=reset - window,
+            reset=reset,
+            accepted=sum(1 for e in members if e["accepted"]),
+            arrived=len(members),
+        )
+        for reset, members in groups
+        if any(e["accepted"] for e in members)
+    ]
+
+
+def max_accepted_per_window(log: list[dict[str, Any]], window: float, shared: bool) -> int:
+    return max((w.accepted for w in limiter_windows(log, window, shared)), default=0)
+
+
+def max_arrived_per_window(log: list[dict[str, Any]], window: float, shared: bool) -> int:
+    return max((w.arrived for w in limiter_windows(log, window, shared)), default=0)
+
+
+def bound_makespan(log: list[dict[str, Any]], limit: int, window: float) -> float:
+    """The shortest makespan any client that respects the limit could have had,
+    given the latencies the server drew (scenario seconds, like `drawn`).
+
+    The k-th accepted request (k from 0) cannot be sent before window
+    floor(k / limit) opens, and it takes the k-th draw: the best schedule,
+    `limit` sends at the start of each window, finishes at
+    max_k(floor(k / limit) * window + drawn_k).
+    """
+    accepted = [e for e in log if e.get("drawn") is not None]
+    accepted.sort(key=lambda e: (e.get("rank") or 0, e["decided"]))
+    return max(
+        (math.floor(k / limit) * window + float(e["drawn"]) for k, e in enumerate(accepted)),
+        default=0.0,
+    )

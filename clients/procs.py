@@ -1,0 +1,168 @@
+"""`--client-procs P`: one batch split over P client processes, started together.
+
+This is how evaluation platforms scale out: P worker processes, each with a
+share of the requests and its own event loop, all drawing on one API quota.
+With a limiter in each process (`token_bucket`), the processes together send
+P times the rate; with `shared_window` they share one limit through Redis.
+
+Process p gets the requests `p, p + P, p + 2P, ...` of the batch, so that
+every process has work until the end. Each child is `python -m clients.procs`,
+fed its job as one JSON line on stdin; it imports everything, says `ready`,
+and starts its batch when the parent writes `go` to all of them at once. It
+sends back its log lines as they come and its attempts at the end; the
+parent puts the attempts on one clock (the run starts at the earliest child
+start, on `time.monotonic()`, which all processes share) and renumbers the
+requests, so the result is one `ClientRun` like any other client's.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+from dataclasses import asdict, replace
+from typing import Any
+
+from clients.config import ClientConfig, ConfigError
+from clients.recorder import OnLine
+from clients.records import Attempt, ClientRun
+
+MAX_PROCS = 64
+
+
+def split(n: int, procs: int) -> list[list[int]]:
+    """Request indices of each process: round-robin, none left empty."""
+    procs = min(procs, n)
+    return [list(range(p, n, procs)) for p in range(procs)]
+
+
+def label(name: str, procs: int) -> str:
+    """How a run of `name` over `procs` processes is named in records."""
+    return name if procs == 1 else f"{name}_x{procs}"
+
+
+def run_procs(
+    name: str,
+    config: ClientConfig,
+    procs: int,
+    on_line: OnLine | None = None,
+    start_timeout: float = 60.0,
+) -> ClientRun:
+    """Run `name` in `procs` processes over `config.n` requests; blocks until all end.
+
+    Raises ConfigError if `procs` is out of range or a child fails to start
+    or to report.
+    """
+    if not 1 <= procs <= MAX_PROCS:
+        raise ConfigError(f"--client-procs {procs} must be between 1 and {MAX_PROCS}")
+    parts = split(config.n, procs)
+    children: list[subprocess.Popen[str]] = []
+    try:
+        for index, requests in enumerate(parts):
+            job = {
+                "name": name,
+                "index": index,
+                "lines": on_line is not None,
+                "config": asdict(replace(config, n=len(requests))),
+            }
+            child = subprocess.Popen(
+                [sys.executable, "-m", "clients.procs"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                text=True,
+                bufsize=1,
+                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            )
+            assert child.stdin is not None
+            child.stdin.write(json.dumps(job) + "\n")
+            child.stdin.flush()
+            children.append(child)
+        for index, child in enumerate(children):
+            assert child.stdout is not None
+            first = child.stdout.readline().strip()
+            if first != "ready":
+                raise ConfigError(f"client process {index} did not start: {first or 'no output'}")
+        for child in children:  # as close to together as the parent can
+            assert child.stdin is not None
+            child.stdin.write("go\n")
+            child.stdin.flush()
+        results: list[dict[str, Any] | None] = [None] * len(children)
+        lock = threading.Lock()
+
+        def read(index: int, child: subprocess.Popen[str]) -> None:
+            assert child.stdout is not None
+            for raw in child.stdout:
+                kind, _, rest = raw.rstrip("\n").partition(" ")
+                if kind == "line" and on_line is not None:
+                    with lock:
+                        on_line(f"[proc {index}] {rest}")
+                elif kind == "result":
+                    results[index] = json.loads(rest)
+
+        readers = [
+            threading.Thread(target=read, args=(i, c), daemon=True) for i, c in enumerate(children)
+        ]
+        for reader in readers:
+            reader.start()
+        for reader, child in zip(readers, children, strict=True):
+            reader.join()
+            child.wait()
+    finally:
+        for child in children:
+            if child.poll() is None:
+                child.kill()
+                child.wait()
+            for pipe in (child.stdin, child.stdout):
+                if pipe is not None:
+                    pipe.close()
+    missing = [i for i, r in enumerate(results) if r is None]
+    if missing:
+        raise ConfigError(f"client process {missing[0]} ended without a result")
+    runs = [ClientRun.from_dict(r) for r in results if r is not None]
+    return merge(label(name, len(parts)), config.n, runs, parts)
+
+
+def merge(client: str, n: int, runs: list[ClientRun], parts: list[list[int]]) -> ClientRun:
+    """One run from the runs of the processes: one clock, global request numbers."""
+    started = min(run.started for run in runs)
+    attempts: list[Attempt] = []
+    for run, requests in zip(runs, parts, strict=True):
+        shift = run.started - started
+        for a in run.attempts:
+            attempts.append(
+                replace(
+                    a,
+                    request=requests[a.request],
+                    queued=a.queued + shift,
+                    sent=a.sent + shift,
+                    finished=a.finished + shift,
+                )
+            )
+    attempts.sort(key=lambda a: (a.request, a.attempt))
+    makespan = max((a.finished for a in attempts), default=0.0)
+    return ClientRun(
+        client=client, n=n, started=started, attempts=tuple(attempts), makespan=makespan
+    )
+
+
+def child_main() -> int:  # pragma: no cover - runs in the child processes
+    from clients import run_client
+
+    job = json.loads(sys.stdin.readline())
+    config = ClientConfig(**job["config"])
+
+    def line(text: str) -> None:
+        print(f"line {text}", flush=True)
+
+    print("ready", flush=True)
+    if sys.stdin.readline().strip() != "go":
+        return 1
+    run = run_client(job["name"], config, line if job["lines"] else None)
+    print(f"result {json.dumps(run.to_dict())}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(child_main())

@@ -1,0 +1,228 @@
+"""The server's shared state on Redis, for `--workers N --storage redis://...`.
+
+Three things must be one across all worker processes, or each worker would
+keep its own: the limiter's counters, the arrival log, and the latency draw.
+
+- `MillisecondRedisStorage`: limits' own Redis storage, with its windows set
+  in milliseconds. limits sets a fixed window's expiry with `EXPIRE`, which
+  takes whole seconds: at time scale 0.1 a `2/second` window is 0.1 s, which
+  Redis refuses ("value is not an integer"). This storage keeps limits'
+  algorithms and keys and changes only the unit: `PEXPIRE`/`PTTL` instead of
+  `EXPIRE`/`TTL` (so a window's reset is also read to the millisecond, where
+  `TTL` would round it to a second). A scaled window must therefore be a
+  whole number of milliseconds; `check_window` says so up front.
+- `SharedLog`: every worker writes its `/chat` entries to one Redis hash, and
+  `/log` reads them all back, in arrival order.
+- `SharedDraws`: the k-th request accepted by any worker gets the k-th draw of
+  `random.Random(seed)`, exactly as a single process would give it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import time
+from collections.abc import Callable
+from dataclasses import asdict
+from typing import TYPE_CHECKING, Any
+
+import redis
+from limits.storage import RedisStorage
+
+if TYPE_CHECKING:
+    from mock_server.app import LogEntry
+
+SCHEME = "ratebench+redis"
+PREFIX = "ratebench:server"
+
+# limits' incr_expire.lua, with PEXPIRE: the fixed window opens at the first hit.
+INCR_PEXPIRE = """
+local current = redis.call('incrby', KEYS[1], tonumber(ARGV[2]))
+if tonumber(current) == tonumber(ARGV[2]) then
+    redis.call('pexpire', KEYS[1], ARGV[1])
+end
+return current
+"""
+
+# limits' acquire_moving_window.lua, with PEXPIRE (ARGV[5]: the window in ms).
+ACQUIRE_MOVING_WINDOW = """
+local timestamp = tonumber(ARGV[1])
+local limit = tonumber(ARGV[2])
+local expiry = tonumber(ARGV[3])
+local amount = tonumber(ARGV[4])
+if amount > limit then
+    return false
+end
+local entry = redis.call('lindex', KEYS[1], limit - amount)
+if entry and tonumber(entry) >= timestamp - expiry then
+    return false
+end
+for i = 1, amount do
+    redis.call('lpush', KEYS[1], timestamp)
+end
+redis.call('ltrim', KEYS[1], 0, limit - 1)
+redis.call('pexpire', KEYS[1], ARGV[5])
+return true
+"""
+
+
+class RedisWindowError(ValueError):
+    """A window Redis cannot hold to the millisecond."""
+
+
+def milliseconds(seconds: float) -> int:
+    """`seconds` as whole milliseconds; RedisWindowError if it is not one."""
+    ms = round(seconds * 1000)
+    if ms < 1 or abs(seconds * 1000 - ms) > 1e-6:
+        raise RedisWindowError(f"a window of {seconds:g} s is not a whole number of milliseconds")
+    return ms
+
+
+class MillisecondRedisStorage(RedisStorage):
+    """limits' `RedisStorage`, with expiries in milliseconds.
+
+    Registered with limits under the scheme `ratebench+redis://`, so that
+    slowapi builds it from its `storage_uri` like any other storage; the URI
+    is otherwise a plain `redis://` one.
+    """
+
+    STORAGE_SCHEME = [SCHEME]  # noqa: RUF012  # limits reads it from the class body
+
+    def __init__(self, uri: str, **options: Any) -> None:
+        super().__init__(uri.replace(f"{SCHEME}://", "redis://", 1), **options)
+
+    def initialize_storage(self, uri: str) -> None:
+        super().initialize_storage(uri)
+        self.connection: redis.Redis = self.storage
+        self.lua_incr_pexpire = self.connection.register_script(INCR_PEXPIRE)
+        self.lua_acquire_moving_window_ms = self.connection.register_script(ACQUIRE_MOVING_WINDOW)
+
+    def incr(self, key: str, expiry: float, amount: int = 1) -> int:
+        return int(self.lua_incr_pexpire([self.prefixed_key(key)], [milliseconds(expiry), amount]))
+
+    def get_expiry(self, key: str) -> float:
+        pttl = int(self.connection.pttl(self.prefixed_key(key)))
+        return max(pttl, 0) / 1000 + time.time()
+
+    def acquire_entry(self, key: str, limit: int, expiry: float, amount: int = 1) -> bool:
+        return bool(
+            self.lua_acquire_moving_window_ms(
+                [self.prefixed_key(key)],
+                [time.time(), limit, expiry, amount, milliseconds(expiry)],
+            )
+        )
+
+
+def limiter_uri(storage: str) -> str:
+    """The `storage_uri` to hand slowapi for `--storage`."""
+    if storage.startswith("redis://"):
+        return SCHEME + storage[len("redis") :]
+    return storage
+
+
+class SharedLog:
+    """The arrival log of every worker, in one Redis hash.
+
+    Each entry is written (whole, as JSON) when the limiter has decided it,
+    again when its status is known (before the first byte of the response
+    leaves, so a client never holds an answer the log does not show), and
+    once more when the response has left. `clear` records the instant of the
+    reset, and `entries` leaves out anything that arrived before it: a request
+    still in flight across a reset cannot reappear in the new log.
+    """
+
+    def __init__(self, client: redis.Redis) -> None:
+        self.client = client
+        self.key = f"{PREFIX}:log"
+        self.reset_key = f"{PREFIX}:log-reset"
+        self.worker = os.getpid()
+
+    def save(self, entry: LogEntry) -> None:
+        self.client.hset(self.key, f"{self.worker}:{entry.seq}", json.dumps(asdict(entry)))
+
+    def entries(self) -> list[dict[str, Any]]:
+        with self.client.pipeline() as pipe:
+            pipe.hvals(self.key)
+            pipe.get(self.reset_key)
+            values, reset = pipe.execute()
+        since = float(reset) if reset is not None else float("-inf")
+        entries = [json.loads(v) for v in values]
+        entries = sorted((e for e in entries if e["arrival"] >= since), key=lambda e: e["arrival"])
+        for seq, entry in enumerate(entries):
+            entry["seq"] = seq  # the order all workers together saw them in
+        return entries
+
+    def clear(self) -> None:
+        with self.client.pipeline() as pipe:
+            pipe.delete(self.key)
+            pipe.set(self.reset_key, repr(time.monotonic()))
+            pipe.execute()
+
+
+class SharedDraws:
+    """The k-th accepted request of the whole server gets the k-th draw.
+
+    A Redis counter numbers accepted requests across workers; each worker
+    keeps its own `random.Random(seed)` and steps it forward to draw k (draws
+    are cheap, and k only grows). `/reset?seed=S` stores the seed and zeroes
+    the counter; a worker that sees a new generation starts its generator
+    over. Unseeded, every worker draws from its own unseeded generator.
+    """
+
+    def __init__(self, client: redis.Redis, seed: int | None) -> None:
+        self.client = client
+        self.counter = f"{PREFIX}:accepted"
+        self.seed_key = f"{PREFIX}:seed"
+        self.generation_key = f"{PREFIX}:generation"
+        self.generation: int | None = None
+        self.seed = seed
+        self.rng = random.Random(seed)
+        self.drawn = 0  # draws taken from self.rng
+
+    def draw(self, draw_one: Callable[[random.Random], float]) -> tuple[int, float]:
+        """Number this accepted request (k, from 1, across all workers) and
+        return it with draw number k of the seeded sequence."""
+        with self.client.pipeline(transaction=True) as pipe:
+            pipe.incr(self.counter)
+            pipe.get(self.seed_key)
+            pipe.get(self.generation_key)
+            k, seed, generation = pipe.execute()
+        k, generation = int(k), int(generation or 0)
+        if generation != self.generation:
+            self.generation = generation
+            if seed is not None:
+                self.seed = None if seed == b"none" else int(seed)
+            self.rng = random.Random(self.seed)
+            self.drawn = 0
+        if self.seed is not None:
+            # Other workers took draws drawn+1 .. k-1: step over them.
+            while self.drawn < k - 1:
+                draw_one(self.rng)
+                self.drawn += 1
+        self.drawn += 1
+        return k, draw_one(self.rng)
+
+    def reset(self, seed: int | None) -> None:
+        with self.client.pipeline(transaction=True) as pipe:
+            pipe.set(self.counter, 0)
+            pipe.set(self.seed_key, "none" if seed is None else str(seed))
+            pipe.incr(self.generation_key)
+            pipe.execute()
+
+    def current_generation(self) -> int:
+        """How many resets this server has had (the limiter reads it before a hit)."""
+        return int(self.client.get(self.generation_key) or 0)
+
+    def accepted(self) -> int:
+        return int(self.client.get(self.counter) or 0)
+
+
+def clear_server_state(client: redis.Redis, seed: int | None) -> None:
+    """Forget what an earlier server left in this Redis database: limits'
+    counters, the shared log and the draw numbering."""
+    stale = [*client.scan_iter(f"{RedisStorage.PREFIX}:*"), *client.scan_iter(f"{PREFIX}:*")]
+    if stale:
+        client.delete(*stale)
+    SharedLog(client).clear()
+    SharedDraws(client, seed).reset(seed)
