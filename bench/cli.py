@@ -23,7 +23,7 @@ from bench.results import ResultsError, load_runs, new_run_dir
 from bench.runner import BenchAborted, BenchSettings, Job, check_url, run_bench
 from bench.stats import makespan_seconds, server_rejections
 from bench.summary import format_summary, write_summary
-from clients import CLIENTS
+from clients import CLIENTS, LOCAL_CLIENTS, NEEDS_REDIS
 from clients.config import RETRY_NAMES, ClientConfig, ConfigError
 from mock_server.process import ServerError
 from mock_server.settings import (
@@ -64,7 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--clients",
         default=",".join(DEFAULT_CLIENTS),
-        help=f"comma-separated clients, or 'all' (known: {', '.join(CLIENTS)}; "
+        help=f"comma-separated clients, or 'all' (every client that needs no Redis) "
+        f"(known: {', '.join(CLIENTS)}; "
         f"default: {','.join(DEFAULT_CLIENTS)})",
     )
     parser.add_argument("--runs", type=int, default=10, help="runs per client (default: 10)")
@@ -145,7 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def settings_from_args(args: argparse.Namespace) -> BenchSettings:
     names = (
-        list(CLIENTS)
+        list(LOCAL_CLIENTS)
         if args.clients == "all"
         else [c.strip() for c in args.clients.split(",") if c.strip()]
     )
@@ -154,6 +155,18 @@ def settings_from_args(args: argparse.Namespace) -> BenchSettings:
         raise UsageError(
             f"unknown client {', '.join(unknown) or '(none)'}: choose from {', '.join(CLIENTS)}"
         )
+    if NEEDS_REDIS.intersection(names):
+        from clients.redis_limiter import check_redis
+
+        url = ClientConfig().redis_url
+        try:
+            check_redis(url)
+        except ConfigError:
+            raise UsageError(
+                f"{', '.join(sorted(NEEDS_REDIS.intersection(names)))} needs a Redis at {url}: "
+                "start one there (`redis-server --save ''`), or see `python -m bench redis`, "
+                "which starts its own"
+            ) from None
     if args.runs < 1:
         raise UsageError(f"--runs {args.runs}: need at least 1 run per client")
     if args.runs > 10_000:

@@ -48,6 +48,12 @@ CLIENTS: dict[str, Client] = {
 }
 
 
+# Clients that need a service besides the mock server: `--clients all` leaves
+# them out, and the bench checks the service before it starts them.
+NEEDS_REDIS: frozenset[str] = frozenset({shared_window.NAME})
+LOCAL_CLIENTS: tuple[str, ...] = tuple(name for name in CLIENTS if name not in NEEDS_REDIS)
+
+
 def run_client(name: str, config: ClientConfig, on_line: OnLine | None = None) -> ClientRun:
     """Run client `name` on `config`; blocks until the batch is done or its deadline passed.
 
@@ -62,4 +68,4 @@ def run_client(name: str, config: ClientConfig, on_line: OnLine | None = None) -
     return client(config, on_line)
 
 
-__all__ = ["CLIENTS", "Client", "ClientConfig", "ClientRun", "ConfigError", "run_client"]
+__all__ = ["CLIENTS", "LOCAL_CLIENTS", "NEEDS_REDIS", "Client", "ClientConfig", "ClientRun", "ConfigError", "run_client"]
