@@ -294,6 +294,9 @@ def test_never_rejected_and_never_more_than_two_per_window(
     hits = sorted(log, key=lambda e: e["wall"])
     for first, third in zip(hits, hits[L:], strict=False):
         assert third["wall_after"] - first["wall"] >= WINDOW, (first, third)
-    # Two go at once, then the client waits: it never waits when it need not.
+    # Two go at once (well within a window, however busy the machine), then
+    # the third waits for the first to leave the window: no waiting when
+    # there is no need to.
     sends = sorted(a.sent for a in run.attempts)
-    assert sends[1] - sends[0] < 0.005
+    assert sends[1] - sends[0] < WINDOW / 2
+    assert sends[2] - sends[0] >= WINDOW
