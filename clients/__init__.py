@@ -62,10 +62,17 @@ def run_client(name: str, config: ClientConfig, on_line: OnLine | None = None) -
     try:
         client = CLIENTS[name]
     except KeyError:
-        raise ConfigError(
-            f"unknown client {name!r}; known clients: {', '.join(CLIENTS)}"
-        ) from None
+        raise ConfigError(f"unknown client {name!r}; known clients: {', '.join(CLIENTS)}") from None
     return client(config, on_line)
 
 
-__all__ = ["CLIENTS", "LOCAL_CLIENTS", "NEEDS_REDIS", "Client", "ClientConfig", "ClientRun", "ConfigError", "run_client"]
+__all__ = [
+    "CLIENTS",
+    "LOCAL_CLIENTS",
+    "NEEDS_REDIS",
+    "Client",
+    "ClientConfig",
+    "ClientRun",
+    "ConfigError",
+    "run_client",
+]

@@ -81,8 +81,14 @@ SyncSend = Callable[[float], Reply]  # takes its timeout in wall seconds
 AsyncSleep = Callable[[float], Awaitable[None]]
 
 
-def _after_reply(recorder: Recorder, policy: RetryPolicy, request: int, attempt: int,
-                 reply: Reply, finished: float) -> None:
+def _after_reply(
+    recorder: Recorder,
+    policy: RetryPolicy,
+    request: int,
+    attempt: int,
+    reply: Reply,
+    finished: float,
+) -> None:
     """Log the attempt's end the way the write-up did."""
     if reply.outcome == "ok":
         recorder.line(loglines.success(request, finished, reply.body))
@@ -92,9 +98,16 @@ def _after_reply(recorder: Recorder, policy: RetryPolicy, request: int, attempt:
         recorder.line(loglines.fail_final(request, finished))
 
 
-async def call_with_retries(request: int, send: AsyncSend, *, limiter: AsyncLimiter,
-                            policy: RetryPolicy, recorder: Recorder, time_scale: float,
-                            sleep: AsyncSleep = asyncio.sleep) -> bool:
+async def call_with_retries(
+    request: int,
+    send: AsyncSend,
+    *,
+    limiter: AsyncLimiter,
+    policy: RetryPolicy,
+    recorder: Recorder,
+    time_scale: float,
+    sleep: AsyncSleep = asyncio.sleep,
+) -> bool:
     """Send request `request` until it succeeds or runs out of attempts.
 
     Returns True if an attempt came back `ok`. Never raises for an HTTP or
@@ -113,26 +126,50 @@ async def call_with_retries(request: int, send: AsyncSend, *, limiter: AsyncLimi
         try:
             reply = await send()
         except asyncio.CancelledError:
-            recorder.record(request, attempt, queued=queued, sent=sent, finished=recorder.now(),
-                            status=None, outcome="timeout", limiter_wait=waited)
+            recorder.record(
+                request,
+                attempt,
+                queued=queued,
+                sent=sent,
+                finished=recorder.now(),
+                status=None,
+                outcome="timeout",
+                limiter_wait=waited,
+            )
             raise
         except Exception as exc:  # a bug in `send` must not lose the record
             reply = Reply(None, "error", detail=repr(exc))
         finally:
             limiter.release()
         finished = recorder.now()
-        recorder.record(request, attempt, queued=queued, sent=sent, finished=finished,
-                        status=reply.status, outcome=reply.outcome, limiter_wait=waited)
+        recorder.record(
+            request,
+            attempt,
+            queued=queued,
+            sent=sent,
+            finished=finished,
+            status=reply.status,
+            outcome=reply.outcome,
+            limiter_wait=waited,
+        )
         _after_reply(recorder, policy, request, attempt, reply, finished)
         if reply.outcome == "ok":
             return True
     return False
 
 
-def call_with_retries_sync(request: int, send: SyncSend, *, limiter: SyncLimiter,
-                           policy: RetryPolicy, recorder: Recorder, time_scale: float,
-                           deadline: float, request_timeout: float,
-                           stop: threading.Event | None = None) -> bool:
+def call_with_retries_sync(
+    request: int,
+    send: SyncSend,
+    *,
+    limiter: SyncLimiter,
+    policy: RetryPolicy,
+    recorder: Recorder,
+    time_scale: float,
+    deadline: float,
+    request_timeout: float,
+    stop: threading.Event | None = None,
+) -> bool:
     """The thread twin of `call_with_retries`; blocks the calling thread.
 
     A blocked thread cannot be cancelled, so the deadline (`deadline`, wall
@@ -164,8 +201,16 @@ def call_with_retries_sync(request: int, send: SyncSend, *, limiter: SyncLimiter
         finally:
             limiter.release()
         finished = recorder.now()
-        recorder.record(request, attempt, queued=queued, sent=sent, finished=finished,
-                        status=reply.status, outcome=reply.outcome, limiter_wait=waited)
+        recorder.record(
+            request,
+            attempt,
+            queued=queued,
+            sent=sent,
+            finished=finished,
+            status=reply.status,
+            outcome=reply.outcome,
+            limiter_wait=waited,
+        )
         _after_reply(recorder, policy, request, attempt, reply, finished)
         if reply.outcome == "ok":
             return True

@@ -27,8 +27,9 @@ class Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"error: {message} (see python -m clients --help)\n")
 
 
-def _number(kind: Callable[[str], float], minimum: float, strict: bool,
-            what: str) -> Callable[[str], float]:
+def _number(
+    kind: Callable[[str], float], minimum: float, strict: bool, what: str
+) -> Callable[[str], float]:
     def parse(text: str) -> float:
         try:
             value = kind(text)
@@ -37,6 +38,7 @@ def _number(kind: Callable[[str], float], minimum: float, strict: bool,
         if not math.isfinite(value) or value < minimum or (strict and value == minimum):
             raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
         return value
+
     return parse
 
 
@@ -66,51 +68,108 @@ def build_parser() -> Parser:
         ),
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    parser.add_argument("name", metavar="NAME",
-                        help=f"which client: {', '.join(CLIENTS)}")
+    parser.add_argument("name", metavar="NAME", help=f"which client: {', '.join(CLIENTS)}")
     parser.add_argument("--url", default=d.url, help="the endpoint to call")
     parser.add_argument("-n", type=whole_at_least_1, default=d.n, help="requests in the batch")
-    parser.add_argument("--retry", choices=RETRY_NAMES, default=d.retry,
-                        help="retry sleeps: exponential doubles (3, 6, 12, 24 s), writeup "
-                             "squares as the write-up's code did (3, 9, 81, 6561 s), none "
-                             "makes one attempt")
-    parser.add_argument("--attempts", type=whole_at_least_1, default=d.attempts,
-                        help="attempts per request, the first included")
-    parser.add_argument("--first-sleep", type=seconds_at_least_0, default=d.first_sleep,
-                        help="first retry sleep, scenario seconds")
-    parser.add_argument("--time-scale", type=positive, default=d.time_scale,
-                        help="multiplies every duration (0.1 runs ten times faster)")
-    parser.add_argument("--workers", type=whole_at_least_1, default=d.workers,
-                        help="threads of thread_pool")
-    parser.add_argument("--rate", type=positive, default=d.rate,
-                        help="token bucket refill, tokens per scenario second")
-    parser.add_argument("--capacity", type=whole_at_least_1, default=d.capacity,
-                        help="token bucket capacity, whole tokens")
-    parser.add_argument("--initial-tokens", type=whole_at_least_0, default=d.initial_tokens,
-                        help="tokens in the bucket at the start")
-    parser.add_argument("--deadline", type=seconds_positive, default=d.deadline,
-                        help="scenario seconds after which the run stops and counts "
-                             "unfinished requests as failed")
-    parser.add_argument("--request-timeout", type=seconds_positive, default=d.request_timeout,
-                        help="scenario seconds one attempt may take")
-    parser.add_argument("--client-procs", type=whole_at_least_1, default=1, metavar="P",
-                        help="split the batch over P client processes started together; "
-                             "each token_bucket process has its own bucket (P times the "
-                             "rate between them), shared_window processes share one limit")
-    parser.add_argument("--redis", default=d.redis_url, metavar="URL",
-                        help="the Redis that holds shared_window's limit")
-    parser.add_argument("--json", type=Path, metavar="FILE",
-                        help="also write every attempt of the run to FILE as JSON")
+    parser.add_argument(
+        "--retry",
+        choices=RETRY_NAMES,
+        default=d.retry,
+        help="retry sleeps: exponential doubles (3, 6, 12, 24 s), writeup "
+        "squares as the write-up's code did (3, 9, 81, 6561 s), none "
+        "makes one attempt",
+    )
+    parser.add_argument(
+        "--attempts",
+        type=whole_at_least_1,
+        default=d.attempts,
+        help="attempts per request, the first included",
+    )
+    parser.add_argument(
+        "--first-sleep",
+        type=seconds_at_least_0,
+        default=d.first_sleep,
+        help="first retry sleep, scenario seconds",
+    )
+    parser.add_argument(
+        "--time-scale",
+        type=positive,
+        default=d.time_scale,
+        help="multiplies every duration (0.1 runs ten times faster)",
+    )
+    parser.add_argument(
+        "--workers", type=whole_at_least_1, default=d.workers, help="threads of thread_pool"
+    )
+    parser.add_argument(
+        "--rate",
+        type=positive,
+        default=d.rate,
+        help="token bucket refill, tokens per scenario second",
+    )
+    parser.add_argument(
+        "--capacity",
+        type=whole_at_least_1,
+        default=d.capacity,
+        help="token bucket capacity, whole tokens",
+    )
+    parser.add_argument(
+        "--initial-tokens",
+        type=whole_at_least_0,
+        default=d.initial_tokens,
+        help="tokens in the bucket at the start",
+    )
+    parser.add_argument(
+        "--deadline",
+        type=seconds_positive,
+        default=d.deadline,
+        help="scenario seconds after which the run stops and counts unfinished requests as failed",
+    )
+    parser.add_argument(
+        "--request-timeout",
+        type=seconds_positive,
+        default=d.request_timeout,
+        help="scenario seconds one attempt may take",
+    )
+    parser.add_argument(
+        "--client-procs",
+        type=whole_at_least_1,
+        default=1,
+        metavar="P",
+        help="split the batch over P client processes started together; "
+        "each token_bucket process has its own bucket (P times the "
+        "rate between them), shared_window processes share one limit",
+    )
+    parser.add_argument(
+        "--redis",
+        default=d.redis_url,
+        metavar="URL",
+        help="the Redis that holds shared_window's limit",
+    )
+    parser.add_argument(
+        "--json",
+        type=Path,
+        metavar="FILE",
+        help="also write every attempt of the run to FILE as JSON",
+    )
     return parser
 
 
 def _config(args: argparse.Namespace) -> ClientConfig:
     retry: RetryName = args.retry
     return ClientConfig(
-        url=args.url, n=args.n, workers=args.workers, rate=args.rate, capacity=args.capacity,
-        initial_tokens=args.initial_tokens, attempts=args.attempts, retry=retry,
-        first_sleep=args.first_sleep, time_scale=args.time_scale, deadline=args.deadline,
-        request_timeout=args.request_timeout, redis_url=args.redis,
+        url=args.url,
+        n=args.n,
+        workers=args.workers,
+        rate=args.rate,
+        capacity=args.capacity,
+        initial_tokens=args.initial_tokens,
+        attempts=args.attempts,
+        retry=retry,
+        first_sleep=args.first_sleep,
+        time_scale=args.time_scale,
+        deadline=args.deadline,
+        request_timeout=args.request_timeout,
+        redis_url=args.redis,
     )
 
 
@@ -122,11 +181,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         if args.name not in CLIENTS:
-            raise ConfigError(f"unknown client {args.name!r}; known clients: "
-                              f"{', '.join(CLIENTS)}")
+            raise ConfigError(f"unknown client {args.name!r}; known clients: {', '.join(CLIENTS)}")
         if args.initial_tokens > args.capacity:
-            raise ConfigError(f"--initial-tokens ({args.initial_tokens}) cannot exceed "
-                              f"--capacity ({args.capacity})")
+            raise ConfigError(
+                f"--initial-tokens ({args.initial_tokens}) cannot exceed "
+                f"--capacity ({args.capacity})"
+            )
         config = _config(args)
         if args.json is not None:
             check_writable(args.json)

@@ -24,8 +24,7 @@ def address(url: str) -> tuple[str, int]:
         raise ConfigError(f"--url {url!r} is not a valid URL: {exc}") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigError(
-            f"--url {url!r} is not a valid URL; expected something like "
-            "http://127.0.0.1:8000/chat"
+            f"--url {url!r} is not a valid URL; expected something like http://127.0.0.1:8000/chat"
         )
     return parts.hostname, port or (443 if parts.scheme == "https" else 80)
 

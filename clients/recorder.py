@@ -21,8 +21,9 @@ class Recorder:
     so worker threads may call them concurrently and lines never interleave.
     """
 
-    def __init__(self, client: str, n: int, on_line: OnLine | None = None,
-                 clock: Clock = time.monotonic) -> None:
+    def __init__(
+        self, client: str, n: int, on_line: OnLine | None = None, clock: Clock = time.monotonic
+    ) -> None:
         self.client = client
         self.n = n
         self.clock = clock
@@ -41,12 +42,28 @@ class Recorder:
             with self._lock:
                 self._on_line(text)
 
-    def record(self, request: int, attempt: int, *, queued: float, sent: float,
-               finished: float, status: int | None, outcome: Outcome,
-               limiter_wait: float = 0.0) -> Attempt:
-        record = Attempt(request=request, attempt=attempt, queued=queued, sent=sent,
-                         finished=finished, status=status, outcome=outcome,
-                         limiter_wait=limiter_wait)
+    def record(
+        self,
+        request: int,
+        attempt: int,
+        *,
+        queued: float,
+        sent: float,
+        finished: float,
+        status: int | None,
+        outcome: Outcome,
+        limiter_wait: float = 0.0,
+    ) -> Attempt:
+        record = Attempt(
+            request=request,
+            attempt=attempt,
+            queued=queued,
+            sent=sent,
+            finished=finished,
+            status=status,
+            outcome=outcome,
+            limiter_wait=limiter_wait,
+        )
         with self._lock:
             self._attempts.append(record)
         return record
@@ -60,5 +77,10 @@ class Recorder:
         with self._lock:
             attempts = sorted(self._attempts, key=lambda a: (a.request, a.attempt))
         makespan = max((a.finished for a in attempts), default=0.0)
-        return ClientRun(client=self.client, n=self.n, started=self.started,
-                         attempts=tuple(attempts), makespan=makespan)
+        return ClientRun(
+            client=self.client,
+            n=self.n,
+            started=self.started,
+            attempts=tuple(attempts),
+            makespan=makespan,
+        )

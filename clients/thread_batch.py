@@ -23,8 +23,14 @@ from clients.retry import RetryPolicy
 SyncLimiterFactory = Callable[[ClientConfig], SyncLimiter]
 
 
-def run_thread_batch(client: str, config: ClientConfig, make_limiter: SyncLimiterFactory,
-                     on_line: OnLine | None = None, *, threads: int | None = None) -> ClientRun:
+def run_thread_batch(
+    client: str,
+    config: ClientConfig,
+    make_limiter: SyncLimiterFactory,
+    on_line: OnLine | None = None,
+    *,
+    threads: int | None = None,
+) -> ClientRun:
     """Run the batch on `threads` threads (default `config.workers`); blocks until
     done or the deadline passes.
 
@@ -39,9 +45,18 @@ def run_thread_batch(client: str, config: ClientConfig, make_limiter: SyncLimite
     stop = threading.Event()
     with ThreadPoolExecutor(threads or config.workers, thread_name_prefix=client) as pool:
         futures = [
-            pool.submit(call_with_retries_sync, i, send, limiter=limiter, policy=policy,
-                        recorder=recorder, time_scale=config.time_scale, deadline=deadline,
-                        request_timeout=config.scaled(config.request_timeout), stop=stop)
+            pool.submit(
+                call_with_retries_sync,
+                i,
+                send,
+                limiter=limiter,
+                policy=policy,
+                recorder=recorder,
+                time_scale=config.time_scale,
+                deadline=deadline,
+                request_timeout=config.scaled(config.request_timeout),
+                stop=stop,
+            )
             for i in range(config.n)
         ]
         try:

@@ -18,8 +18,11 @@ NAME = "token_bucket"
 
 def make_limiter(config: ClientConfig) -> BucketLimiter:
     # config.rate is per scenario second; the bucket counts wall seconds.
-    bucket = TokenBucket(rate=config.rate / config.time_scale, capacity=config.capacity,
-                         initial_tokens=config.initial_tokens)
+    bucket = TokenBucket(
+        rate=config.rate / config.time_scale,
+        capacity=config.capacity,
+        initial_tokens=config.initial_tokens,
+    )
     return BucketLimiter(bucket)
 
 

@@ -31,7 +31,12 @@ def scripted(fake: FakeTime, replies: list[Reply], latency: float = 0.25) -> Asy
 
 def test_classify() -> None:
     assert [classify(s) for s in (200, 429, 500, 201, 404)] == [
-        "ok", "rate_limited", "error", "error", "error"]
+        "ok",
+        "rate_limited",
+        "error",
+        "error",
+        "error",
+    ]
 
 
 def test_retries_until_ok_and_records_every_attempt() -> None:
@@ -41,12 +46,21 @@ def test_retries_until_ok_and_records_every_attempt() -> None:
         fake = FakeTime()
         recorder = Recorder("t", 1, lines.append, clock=fake.clock)
         send = scripted(fake, [LIMITED, LIMITED, OK])
-        [ok] = await fake.run(call_with_retries(
-            4, send, limiter=NoLimit(), policy=RetryPolicy(), recorder=recorder,
-            time_scale=1.0, sleep=fake.sleep))
+        [ok] = await fake.run(
+            call_with_retries(
+                4,
+                send,
+                limiter=NoLimit(),
+                policy=RetryPolicy(),
+                recorder=recorder,
+                time_scale=1.0,
+                sleep=fake.sleep,
+            )
+        )
         attempts = recorder.result().attempts
-        assert [(a.attempt, a.queued, a.sent, a.finished, a.status, a.outcome)
-                for a in attempts] == [
+        assert [
+            (a.attempt, a.queued, a.sent, a.finished, a.status, a.outcome) for a in attempts
+        ] == [
             (0, 0.0, 0.0, 0.25, 429, "rate_limited"),
             (1, 3.25, 3.25, 3.5, 429, "rate_limited"),
             (2, 9.5, 9.5, 9.75, 200, "ok"),
@@ -69,8 +83,17 @@ def test_retry_sleeps_follow_the_time_scale() -> None:
         fake = FakeTime()
         recorder = Recorder("t", 1, clock=fake.clock)
         send = scripted(fake, [LIMITED, OK], latency=0.0)
-        await fake.run(call_with_retries(0, send, limiter=NoLimit(), policy=RetryPolicy(),
-                                         recorder=recorder, time_scale=0.1, sleep=fake.sleep))
+        await fake.run(
+            call_with_retries(
+                0,
+                send,
+                limiter=NoLimit(),
+                policy=RetryPolicy(),
+                recorder=recorder,
+                time_scale=0.1,
+                sleep=fake.sleep,
+            )
+        )
         return [a.sent for a in recorder.result().attempts]
 
     assert asyncio.run(main()) == pytest.approx([0.0, 0.3])
@@ -83,26 +106,47 @@ def test_out_of_attempts_is_a_failure_not_an_exception() -> None:
         fake = FakeTime()
         recorder = Recorder("t", 1, lines.append, clock=fake.clock)
         send = scripted(fake, [LIMITED] * 5)
-        [ok] = await fake.run(call_with_retries(
-            0, send, limiter=NoLimit(), policy=RetryPolicy("writeup"), recorder=recorder,
-            time_scale=1.0, sleep=fake.sleep))
+        [ok] = await fake.run(
+            call_with_retries(
+                0,
+                send,
+                limiter=NoLimit(),
+                policy=RetryPolicy("writeup"),
+                recorder=recorder,
+                time_scale=1.0,
+                sleep=fake.sleep,
+            )
+        )
         assert len(recorder.result().attempts) == 5
         assert recorder.result().failed == 1
         return ok
 
     assert asyncio.run(main()) is False
     fails = [line.split(": ", 1)[1] for line in lines if "FAIL" in line]
-    assert fails == ["retry in 3 seconds", "retry in 9 seconds", "retry in 81 seconds",
-                     "retry in 6561 seconds", "hit max retry limit"]
+    assert fails == [
+        "retry in 3 seconds",
+        "retry in 9 seconds",
+        "retry in 81 seconds",
+        "retry in 6561 seconds",
+        "hit max retry limit",
+    ]
 
 
 def test_policy_none_sends_once() -> None:
     async def main() -> int:
         fake = FakeTime()
         recorder = Recorder("t", 1, clock=fake.clock)
-        await fake.run(call_with_retries(0, scripted(fake, [LIMITED]), limiter=NoLimit(),
-                                         policy=RetryPolicy("none"), recorder=recorder,
-                                         time_scale=1.0, sleep=fake.sleep))
+        await fake.run(
+            call_with_retries(
+                0,
+                scripted(fake, [LIMITED]),
+                limiter=NoLimit(),
+                policy=RetryPolicy("none"),
+                recorder=recorder,
+                time_scale=1.0,
+                sleep=fake.sleep,
+            )
+        )
         return len(recorder.result().attempts)
 
     assert asyncio.run(main()) == 1
@@ -115,8 +159,17 @@ def test_limiter_wait_is_recorded_and_every_attempt_pays_a_token() -> None:
         bucket = TokenBucket(2.0, 2, clock=fake.clock, sleep=fake.sleep)
         send = scripted(fake, [LIMITED, OK], latency=0.0)
         policy = RetryPolicy(first_sleep=0.0)
-        await fake.run(call_with_retries(0, send, limiter=BucketLimiter(bucket), policy=policy,
-                                         recorder=recorder, time_scale=1.0, sleep=fake.sleep))
+        await fake.run(
+            call_with_retries(
+                0,
+                send,
+                limiter=BucketLimiter(bucket),
+                policy=policy,
+                recorder=recorder,
+                time_scale=1.0,
+                sleep=fake.sleep,
+            )
+        )
         first, retry = recorder.result().attempts
         assert (first.queued, first.sent, first.limiter_wait) == (0.0, 0.5, 0.5)
         # The retry became ready at 0.5 and waited for the next token, at 1.0.
@@ -129,9 +182,17 @@ def test_cancelled_on_the_wire_is_recorded_as_timeout() -> None:
     async def main() -> None:
         fake = FakeTime()
         recorder = Recorder("t", 1, clock=fake.clock)
-        task = asyncio.ensure_future(call_with_retries(
-            0, scripted(fake, [OK], latency=10.0), limiter=NoLimit(), policy=RetryPolicy(),
-            recorder=recorder, time_scale=1.0, sleep=fake.sleep))
+        task = asyncio.ensure_future(
+            call_with_retries(
+                0,
+                scripted(fake, [OK], latency=10.0),
+                limiter=NoLimit(),
+                policy=RetryPolicy(),
+                recorder=recorder,
+                time_scale=1.0,
+                sleep=fake.sleep,
+            )
+        )
         await fake._settle()
         fake.now = 2.0
         task.cancel()
@@ -139,7 +200,11 @@ def test_cancelled_on_the_wire_is_recorded_as_timeout() -> None:
             await task
         [attempt] = recorder.result().attempts
         assert (attempt.sent, attempt.finished, attempt.status, attempt.outcome) == (
-            0.0, 2.0, None, "timeout")
+            0.0,
+            2.0,
+            None,
+            "timeout",
+        )
 
     asyncio.run(main())
 
@@ -150,8 +215,14 @@ def test_a_send_that_raises_is_recorded_as_error() -> None:
 
     async def main() -> None:
         recorder = Recorder("t", 1)
-        ok = await call_with_retries(0, broken, limiter=NoLimit(), policy=RetryPolicy("none"),
-                                     recorder=recorder, time_scale=1.0)
+        ok = await call_with_retries(
+            0,
+            broken,
+            limiter=NoLimit(),
+            policy=RetryPolicy("none"),
+            recorder=recorder,
+            time_scale=1.0,
+        )
         assert ok is False
         assert [a.outcome for a in recorder.result().attempts] == ["error"]
 
@@ -180,12 +251,22 @@ def test_sync_loop_retries_and_records() -> None:
         clock.now += 1.0
         return next(replies)
 
-    ok = call_with_retries_sync(2, send, limiter=NoLimitSync(),
-                                policy=RetryPolicy(first_sleep=0.0), recorder=recorder,
-                                time_scale=1.0, deadline=100.0, request_timeout=60.0)
+    ok = call_with_retries_sync(
+        2,
+        send,
+        limiter=NoLimitSync(),
+        policy=RetryPolicy(first_sleep=0.0),
+        recorder=recorder,
+        time_scale=1.0,
+        deadline=100.0,
+        request_timeout=60.0,
+    )
     assert ok is True
     assert [(a.attempt, a.sent, a.finished, a.outcome) for a in recorder.result().attempts] == [
-        (0, 0.0, 1.0, "error"), (1, 1.0, 2.0, "timeout"), (2, 2.0, 3.0, "ok")]
+        (0, 0.0, 1.0, "error"),
+        (1, 1.0, 2.0, "timeout"),
+        (2, 2.0, 3.0, "ok"),
+    ]
     assert timeouts == [60.0, 60.0, 60.0]
     assert lines[-1] == "[Request 2] SUCCESS 3.00: receive hello world"
 
@@ -200,9 +281,16 @@ def test_sync_loop_stops_at_the_deadline() -> None:
         clock.now += 7.0
         return LIMITED
 
-    ok = call_with_retries_sync(0, send, limiter=NoLimitSync(),
-                                policy=RetryPolicy(first_sleep=0.0), recorder=recorder,
-                                time_scale=1.0, deadline=10.0, request_timeout=60.0)
+    ok = call_with_retries_sync(
+        0,
+        send,
+        limiter=NoLimitSync(),
+        policy=RetryPolicy(first_sleep=0.0),
+        recorder=recorder,
+        time_scale=1.0,
+        deadline=10.0,
+        request_timeout=60.0,
+    )
     assert ok is False
     # Attempt 1 starts at 7 s with 3 s to go: its timeout is cut to end by the deadline.
     assert timeouts == [10.0, 3.0]
@@ -217,8 +305,16 @@ def test_sync_loop_starts_nothing_once_stopped() -> None:
         stop.set()  # as if Ctrl-C arrived while this attempt was on the wire
         return LIMITED
 
-    ok = call_with_retries_sync(0, send, limiter=NoLimitSync(), policy=RetryPolicy(),
-                                recorder=recorder, time_scale=1.0, deadline=100.0,
-                                request_timeout=1.0, stop=stop)
+    ok = call_with_retries_sync(
+        0,
+        send,
+        limiter=NoLimitSync(),
+        policy=RetryPolicy(),
+        recorder=recorder,
+        time_scale=1.0,
+        deadline=100.0,
+        request_timeout=1.0,
+        stop=stop,
+    )
     assert ok is False
     assert len(recorder.result().attempts) == 1  # and no 3 s retry sleep either

@@ -47,18 +47,33 @@ def test_help_says_the_defaults_reproduce_the_write_up() -> None:
     result = run_cli("clients", "--help")
     assert result.returncode == 0
     text = " ".join(result.stdout.split())
-    for fragment in ("reproduce the write-up", "http://127.0.0.1:8000/chat",
-                     "python -m mock_server", "thread_pool, naive_gather, token_bucket"):
+    for fragment in (
+        "reproduce the write-up",
+        "http://127.0.0.1:8000/chat",
+        "python -m mock_server",
+        "thread_pool, naive_gather, token_bucket",
+    ):
         assert fragment in text
 
 
 @pytest.mark.e2e
-def test_a_run_prints_the_write_up_log_and_writes_json(start_server: StartServer,
-                                                       tmp_path: Path) -> None:
+def test_a_run_prints_the_write_up_log_and_writes_json(
+    start_server: StartServer, tmp_path: Path
+) -> None:
     server = start_server(seed=1, time_scale=0.05)
     out = tmp_path / "run.json"
-    result = run_cli("clients", "thread_pool", "--url", server.chat_url, "-n", "4",
-                     "--time-scale", "0.05", "--json", str(out))
+    result = run_cli(
+        "clients",
+        "thread_pool",
+        "--url",
+        server.chat_url,
+        "-n",
+        "4",
+        "--time-scale",
+        "0.05",
+        "--json",
+        str(out),
+    )
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0] == "=== 0.00 Start All Tasks ==="
@@ -72,7 +87,15 @@ def test_a_run_prints_the_write_up_log_and_writes_json(start_server: StartServer
 @pytest.mark.e2e
 def test_exit_1_when_some_requests_failed(start_server: StartServer) -> None:
     server = start_server(seed=1, time_scale=0.05)
-    result = run_cli("clients", "naive_gather", "--url", server.chat_url, "--retry", "none",
-                     "--time-scale", "0.05")
+    result = run_cli(
+        "clients",
+        "naive_gather",
+        "--url",
+        server.chat_url,
+        "--retry",
+        "none",
+        "--time-scale",
+        "0.05",
+    )
     assert result.returncode == 1, result.stderr
     assert result.stdout.count("hit max retry limit") == 8

@@ -20,8 +20,9 @@ WINDOW = 1.0 * SCALE  # the server's 2/second window, compressed
 pytestmark = pytest.mark.e2e
 
 
-def run_against(start_server: StartServer, name: str, **knobs: Any) -> tuple[
-        ClientRun, list[dict[str, Any]]]:
+def run_against(
+    start_server: StartServer, name: str, **knobs: Any
+) -> tuple[ClientRun, list[dict[str, Any]]]:
     server = start_server(seed=1, time_scale=SCALE)
     run = run_client(name, ClientConfig(url=server.chat_url, time_scale=SCALE, **knobs))
     return run, server.log()
@@ -57,8 +58,7 @@ def test_thread_pool_never_has_more_than_two_in_flight(start_server: StartServer
     assert run.makespan >= 10 * 2 * SCALE / 2
 
 
-def test_naive_gather_is_rejected_eight_times_then_twenty_in_all(
-        start_server: StartServer) -> None:
+def test_naive_gather_is_rejected_eight_times_then_twenty_in_all(start_server: StartServer) -> None:
     run, log = run_against(start_server, "naive_gather")
     first_round = log[:10]
     assert sum(not e["accepted"] for e in first_round) == 8
@@ -68,11 +68,20 @@ def test_naive_gather_is_rejected_eight_times_then_twenty_in_all(
     assert run.rejections == 20
     assert run.completed == 10
     assert sorted(a.attempt for a in run.attempts if a.outcome == "ok") == [
-        0, 0, 1, 1, 2, 2, 3, 3, 4, 4]
+        0,
+        0,
+        1,
+        1,
+        2,
+        2,
+        3,
+        3,
+        4,
+        4,
+    ]
 
 
-def test_token_bucket_sends_at_most_two_per_window_and_completes(
-        start_server: StartServer) -> None:
+def test_token_bucket_sends_at_most_two_per_window_and_completes(start_server: StartServer) -> None:
     run, _log = run_against(start_server, "token_bucket")
     sends = sorted(a.sent for a in run.attempts)
     # Never more than capacity (2) sends in any window, as the client sees them

@@ -12,8 +12,16 @@ import pytest
 from clients.recorder import Recorder
 from clients.records import Attempt, ClientRun, RecordError
 
-GOOD: dict[str, Any] = {"request": 0, "attempt": 0, "queued": 0.0, "sent": 0.5,
-                        "finished": 3.0, "status": 200, "outcome": "ok", "limiter_wait": 0.5}
+GOOD: dict[str, Any] = {
+    "request": 0,
+    "attempt": 0,
+    "queued": 0.0,
+    "sent": 0.5,
+    "finished": 3.0,
+    "status": 200,
+    "outcome": "ok",
+    "limiter_wait": 0.5,
+}
 
 
 @pytest.mark.parametrize(
@@ -35,8 +43,10 @@ def test_impossible_attempts_are_refused(change: dict[str, Any], fragment: str) 
 
 
 def test_run_round_trips_through_json() -> None:
-    attempts = (Attempt(**GOOD),
-                Attempt(**{**GOOD, "request": 1, "status": 429, "outcome": "rate_limited"}))
+    attempts = (
+        Attempt(**GOOD),
+        Attempt(**{**GOOD, "request": 1, "status": 429, "outcome": "rate_limited"}),
+    )
     run = ClientRun(client="token_bucket", n=3, started=123.4, attempts=attempts, makespan=3.0)
     data = json.loads(json.dumps(run.to_dict()))
     assert (data["completed"], data["rejections"]) == (1, 1)
@@ -55,10 +65,8 @@ def test_recorder_times_are_from_the_run_start() -> None:
     now[0] = 1002.5
     assert recorder.now() == 2.5
     recorder.record(1, 0, queued=0.0, sent=1.0, finished=2.5, status=200, outcome="ok")
-    recorder.record(0, 1, queued=1.0, sent=1.0, finished=2.0, status=429,
-                    outcome="rate_limited")
-    recorder.record(0, 0, queued=0.0, sent=0.0, finished=0.5, status=429,
-                    outcome="rate_limited")
+    recorder.record(0, 1, queued=1.0, sent=1.0, finished=2.0, status=429, outcome="rate_limited")
+    recorder.record(0, 0, queued=0.0, sent=0.0, finished=0.5, status=429, outcome="rate_limited")
     run = recorder.result()
     assert run.started == 1000.0
     assert run.makespan == 2.5

@@ -62,8 +62,9 @@ def test_deadline_ends_a_run_against_a_silent_server(name: str, silent_url: str)
 
 @pytest.mark.parametrize("name", NAMES)
 def test_request_timeout_bounds_each_attempt(name: str, silent_url: str) -> None:
-    config = ClientConfig(url=silent_url, n=2, retry="none", request_timeout=0.3,
-                          rate=1000.0, deadline=60.0)
+    config = ClientConfig(
+        url=silent_url, n=2, retry="none", request_timeout=0.3, rate=1000.0, deadline=60.0
+    )
     run = run_client(name, config)
     assert [a.outcome for a in run.attempts] == ["timeout", "timeout"]
     assert all(0.25 <= a.finished - a.sent < 2.0 for a in run.attempts)

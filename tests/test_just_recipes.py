@@ -26,8 +26,15 @@ def just(*args: str) -> subprocess.CompletedProcess[str]:
         if os.environ.get("CI"):
             pytest.fail("just is not on PATH: the README's commands install it with pip")
         pytest.skip("just is not installed here: python3 -m pip install rust-just")
-    return subprocess.run([exe, *args], cwd=ROOT, capture_output=True, text=True, timeout=120,
-                          stdin=subprocess.DEVNULL, check=False)
+    return subprocess.run(
+        [exe, *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
 
 
 @pytest.mark.parametrize(

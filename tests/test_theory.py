@@ -340,8 +340,9 @@ class _NoTimer:
 
 
 @pytest.mark.parametrize("strategy", STRATEGIES)
-def test_models_agree_with_limits_itself(strategy: Strategy, monkeypatch: pytest.MonkeyPatch
-                                         ) -> None:
+def test_models_agree_with_limits_itself(
+    strategy: Strategy, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # The same random hits through limits' own memory storage on a fake clock.
     now = [0.0]
     monkeypatch.setattr(limits.storage.memory, "time", SimpleNamespace(time=lambda: now[0]))
@@ -404,7 +405,14 @@ def test_from_client_config_carries_the_knobs() -> None:
     cfg = ClientConfig(n=7, workers=3, rate=4.0, capacity=4, retry="writeup")
     s = from_client_config(cfg, limit=4, window=2.0, strategy="moving-window", margin=0.02)
     assert (s.n, s.workers, s.rate, s.capacity, s.retry, s.limit, s.window, s.margin) == (
-        7, 3, 4.0, 4, "writeup", 4, 2.0, 0.02
+        7,
+        3,
+        4.0,
+        4,
+        "writeup",
+        4,
+        2.0,
+        0.02,
     )
     assert s.deadline == cfg.deadline
 

@@ -55,8 +55,9 @@ class FakeTime:
         return [t.result() for t in tasks]
 
 
-def make_bucket(fake: FakeTime, rate: float = 2.0, capacity: int = 2,
-                initial_tokens: int = 0) -> TokenBucket:
+def make_bucket(
+    fake: FakeTime, rate: float = 2.0, capacity: int = 2, initial_tokens: int = 0
+) -> TokenBucket:
     return TokenBucket(rate, capacity, initial_tokens, clock=fake.clock, sleep=fake.sleep)
 
 
@@ -64,8 +65,9 @@ def run(main: Callable[[FakeTime], Coroutine[Any, Any, None]]) -> None:
     asyncio.run(main(FakeTime()))
 
 
-def grant_times(fake: FakeTime, bucket: TokenBucket, n: int,
-                starts: list[float] | None = None) -> Awaitable[list[float]]:
+def grant_times(
+    fake: FakeTime, bucket: TokenBucket, n: int, starts: list[float] | None = None
+) -> Awaitable[list[float]]:
     """Start n acquirers (at fake `starts`, default all at 0); when did each get its token?"""
     starts = starts or [0.0] * n
 
