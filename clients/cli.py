@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from clients import CLIENTS, run_client, shared_window
-from clients.config import RETRY_NAMES, ClientConfig, ConfigError, RetryName
+from clients.config import RETRY_NAMES, SERVER_STRATEGIES, ClientConfig, ConfigError, RetryName
 from clients.preflight import check_reachable, check_writable
 from clients.procs import run_procs
 from clients.redis_limiter import check_redis
@@ -140,6 +140,13 @@ def build_parser() -> Parser:
         "rate between them), shared_window processes share one limit",
     )
     parser.add_argument(
+        "--server-strategy",
+        default=d.server_strategy,
+        choices=SERVER_STRATEGIES,
+        help="the limits strategy the server is known to use; sliding_window also keeps "
+        "the sliding-window counter's rule when told so",
+    )
+    parser.add_argument(
         "--redis",
         default=d.redis_url,
         metavar="URL",
@@ -170,6 +177,7 @@ def _config(args: argparse.Namespace) -> ClientConfig:
         deadline=args.deadline,
         request_timeout=args.request_timeout,
         redis_url=args.redis,
+        server_strategy=args.server_strategy,
     )
 
 
