@@ -114,8 +114,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--error-rate",
         type=float,
         default=0.0,
-        help="fault injection: the server answers 500 to this share of accepted requests "
-        "(default: 0)",
+        help="fault injection: the server answers this share of accepted requests with an "
+        "error (default: 0)",
+    )
+    parser.add_argument(
+        "--error-kind",
+        choices=("500", "garbage"),
+        default="500",
+        help="what --error-rate answers: a 500, or a 200 whose body is not JSON (default: 500)",
     )
     parser.add_argument(
         "--stall-after",
@@ -201,6 +207,7 @@ def settings_from_args(args: argparse.Namespace) -> BenchSettings:
         url=args.url,
         deadline=args.deadline,
         error_rate=args.error_rate,
+        error_kind=args.error_kind,
         stall_after=args.stall_after,
     )
     try:
@@ -341,6 +348,21 @@ def plot(argv: list[str]) -> int:
     return 0
 
 
+def replay_command(argv: list[str]) -> int:
+    parser = OneLineParser(
+        prog="python -m bench replay",
+        description="Replay every run of a results directory through theory's model of its "
+        "client, on the latencies the server drew in that run: what was luck of the draw, "
+        "and what the client or the machine added.",
+    )
+    parser.add_argument("results_dir", type=Path, help="a directory written by python -m bench")
+    args = parser.parse_args(argv)
+    from bench.replay import format_replay, replay_runs
+
+    print(format_replay(replay_runs(load_runs(args.results_dir))))
+    return 0
+
+
 def load(argv: list[str]) -> int:
     parser = OneLineParser(
         prog="python -m bench load",
@@ -384,7 +406,13 @@ def main(argv: list[str] | None = None) -> int:
     from bench.shared_limit import main as shared_limit
     from bench.sweep import main as sweep
 
-    commands = {"plot": plot, "load": load, "sweep": sweep, "redis": shared_limit}
+    commands = {
+        "plot": plot,
+        "replay": replay_command,
+        "load": load,
+        "sweep": sweep,
+        "redis": shared_limit,
+    }
     # From here on SIGINT and SIGTERM unwind the stack like Ctrl-C, so that
     # every `with` (the server process above all) is closed on the way out.
     signal.signal(signal.SIGTERM, _raise_interrupt)

@@ -39,6 +39,7 @@ class BenchSettings:
     url: str | None = None
     deadline: float = 600.0
     error_rate: float = 0.0
+    error_kind: str = "500"
     stall_after: int | None = None
 
     def client_config(self, chat_url: str) -> ClientConfig:
@@ -88,7 +89,12 @@ def server_for(settings: BenchSettings) -> Iterator[tuple[str, MockServer | None
     if settings.url is not None:
         yield check_url(settings.url), None
         return
-    faults: tuple[str, ...] = ("--error-rate", repr(settings.error_rate))
+    faults: tuple[str, ...] = (
+        "--error-rate",
+        repr(settings.error_rate),
+        "--error-kind",
+        settings.error_kind,
+    )
     if settings.stall_after is not None:
         faults += ("--stall-after", str(settings.stall_after))
     server = MockServer(
@@ -157,6 +163,14 @@ def run_one(
     return record
 
 
+def describe_fault(attempt: Attempt) -> str:
+    if attempt.status == 200:
+        return "HTTP 200 with a body that is not the answer"
+    if attempt.status is not None:
+        return f"HTTP {attempt.status}"
+    return "timeout" if attempt.outcome == "timeout" else "no HTTP answer"
+
+
 def fault_reason(attempts: tuple[Attempt, ...]) -> str | None:
     """Why a run cannot be trusted as a measurement of the client, or None.
 
@@ -164,11 +178,7 @@ def fault_reason(attempts: tuple[Attempt, ...]) -> str | None:
     not the answer, a connection refused, an attempt that never came back)
     means the server misbehaved, and the run must not be averaged in.
     """
-    faults = Counter(
-        f"HTTP {a.status}" if a.status is not None else a.outcome
-        for a in attempts
-        if a.outcome in ("error", "timeout")
-    )
+    faults = Counter(describe_fault(a) for a in attempts if a.outcome in ("error", "timeout"))
     if not faults:
         return None
     listed = ", ".join(f"{count} × {what}" for what, count in faults.most_common())

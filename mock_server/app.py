@@ -21,7 +21,7 @@ from typing import Any
 
 import redis
 from fastapi import FastAPI, Request, Response
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
 from limits import RateLimitItem
 from limits.limits import Granularity
 from slowapi import Limiter
@@ -273,6 +273,8 @@ def create_app(settings: ServerSettings, worker: int | None = None) -> FastAPI:
             await asyncio.Event().wait()  # never set: the request hangs until the client gives up
         await asyncio.sleep(latency)
         if fault.error_rate and state["rng"].random() < fault.error_rate:
+            if fault.error_kind == "garbage":  # a proxy's error page, say: 200 but not JSON
+                return HTMLResponse("<html><body>upstream hiccup (injected)</body></html>")
             return PlainTextResponse("internal error (injected)", status_code=500)
         return "hello world"
 
@@ -377,6 +379,7 @@ def settings_dict(settings: ServerSettings) -> dict[str, Any]:
         "seed": settings.seed,
         "time_scale": settings.time_scale,
         "error_rate": settings.fault.error_rate,
+        "error_kind": settings.fault.error_kind,
         "stall_after": settings.fault.stall_after,
         "workers": settings.workers,
         "storage": settings.storage,

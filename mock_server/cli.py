@@ -95,7 +95,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--error-rate",
         type=float,
         default=0.0,
-        help="fault injection: probability that an accepted request answers 500 (default: 0)",
+        help="fault injection: probability that an accepted request answers with an error "
+        "instead of the answer (default: 0)",
+    )
+    parser.add_argument(
+        "--error-kind",
+        choices=("500", "garbage"),
+        default="500",
+        help="what --error-rate answers: a 500, or a 200 whose body is HTML, not JSON "
+        "(default: 500)",
     )
     parser.add_argument(
         "--stall-after",
@@ -149,7 +157,9 @@ def settings_from_args(args: argparse.Namespace) -> ServerSettings:
         latency=parse_latency(args.latency),
         seed=args.seed,
         time_scale=time_scale,
-        fault=Fault(error_rate=args.error_rate, stall_after=args.stall_after),
+        fault=Fault(
+            error_rate=args.error_rate, error_kind=args.error_kind, stall_after=args.stall_after
+        ),
         workers=check_workers(args.workers),
         storage=check_storage(args.storage, rate, time_scale),
         log=check_shared(args.workers, args.storage, args.log),

@@ -60,12 +60,15 @@ class Rate:
 class Fault:
     """Faults to inject, for testing how clients and the bench cope.
 
-    `error_rate`: probability that an accepted request answers 500 instead of
-    200. `stall_after`: after this many accepted requests, every further
-    accepted request hangs (never answers) - a server that accepts but stalls.
+    `error_rate`: probability that an accepted request answers with an error
+    instead of "hello world": a 500 (`error_kind` "500"), or a 200 whose body
+    is an HTML page instead of JSON (`error_kind` "garbage"). `stall_after`:
+    after this many accepted requests, every further accepted request hangs
+    (never answers) - a server that accepts but stalls.
     """
 
     error_rate: float = 0.0
+    error_kind: str = "500"
     stall_after: int | None = None
 
 

@@ -115,3 +115,31 @@ def test_server_death_mid_run_stops_the_bench_with_a_clear_message(tmp_path: Pat
     assert runs[0]["status"] == "ok"
     assert runs[-1]["status"] == "failed"
     assert "died" in runs[-1]["reason"]
+
+
+def test_garbage_bodies_mark_runs_failed(tmp_path: Path) -> None:
+    result = run_cli(
+        "bench",
+        "--clients",
+        "thread_pool",
+        "--runs",
+        "1",
+        "--time-scale",
+        "0.05",
+        "--error-rate",
+        "1",
+        "--error-kind",
+        "garbage",
+        "--retry",
+        "none",
+        "--out",
+        str(tmp_path),
+        "--name",
+        "g",
+        timeout=120,
+    )
+    assert result.returncode == 1, result.stderr
+    [run] = load_runs(tmp_path / "g")
+    assert run["status"] == "failed"
+    assert "body that is not the answer" in run["reason"]
+    assert run["completed"] == 0
