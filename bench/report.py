@@ -30,6 +30,7 @@ from bench.plots import (
     ok_runs,
     representative_run,
 )
+from bench.replay import replay_runs
 from bench.results import REPORT_FILE, load_runs
 from bench.stats import ClientStats, client_stats, server_rejections, speedups
 from bench.theory import exact_makespan
@@ -699,6 +700,30 @@ def build_report(run_dir: Path) -> str:
             f"{does} {predicts} {measured_text(stats[client], client_runs)}",
             "",
         ]
+    replayed = replay_runs(runs)
+    if replayed:
+        out += [
+            "## Luck or method",
+            "",
+            "A handful of runs is a small sample of latency draws. Each run below is "
+            "replayed through theory's model of its client on the very latencies the server "
+            "drew in that run (`python -m bench replay`), so what remains between measured "
+            "and replayed is the client's and the machine's own doing.",
+            "",
+            "| client | runs | measured mean (s) | replayed mean (s) | worst gap (s) | "
+            "best possible on the same draws (s) |",
+            "|---|---|---|---|---|---|",
+        ]
+        for row in replayed:
+            out.append(
+                f"| {row.client} | {row.runs} | {row.measured:.3f} | "
+                + " | ".join(
+                    "—" if x is None else f"{x:.3f}"
+                    for x in (row.replayed, row.worst_gap, row.best_possible)
+                )
+                + " |"
+            )
+        out.append("")
     out += [
         "## All clients on one time axis",
         "",

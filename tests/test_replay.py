@@ -1,0 +1,57 @@
+"""Replay: a run's own latency draws through theory's model of its client."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from bench.predict import theory_scenario
+from bench.replay import replay, replay_runs, server_draws
+from bench.runner import BenchSettings
+from bench.theory import PREDICTORS
+
+
+def run_with_draws(client: str, draws: list[int], makespan: float) -> dict[str, Any]:
+    # Logged in arrival order; the order of acceptance is the order of decision.
+    log = [
+        {"arrival": 0.0, "decided": float(k), "accepted": True, "drawn": d}
+        for k, d in reversed(list(enumerate(draws)))
+    ]
+    return {
+        "client": client,
+        "status": "ok",
+        "scenario": BenchSettings().scenario(),
+        "time_scale": 1.0,
+        "makespan": makespan,
+        "wall_start": 0.0,
+        "server_log": log,
+    }
+
+
+def test_draws_come_back_in_the_order_the_server_accepted_them() -> None:
+    assert server_draws(run_with_draws("token_bucket", [5, 2, 3], 1.0)) == [5.0, 2.0, 3.0]
+
+
+def test_token_bucket_replay_is_its_schedule_on_the_same_draws() -> None:
+    # Sends at 0.5, 1.0, ..., 5.0 s; the k-th accepted takes the k-th draw.
+    draws = [5, 2, 2, 2, 2, 2, 2, 2, 2, 4]
+    run = run_with_draws("token_bucket", draws, 9.0)
+    expected = max(0.5 * (k + 1) + d for k, d in enumerate(draws))  # 9.0
+    scenario = theory_scenario(run["scenario"])
+    assert replay(PREDICTORS["token_bucket"], scenario, run) == pytest.approx(expected, abs=0.01)
+
+
+def test_replay_rows_say_what_was_luck() -> None:
+    draws = [2] * 10
+    rows = replay_runs([run_with_draws("thread_pool", draws, 10.05)])
+    [row] = rows
+    # Two workers, five 2 s requests each: 10 s, and the best schedule 4 + 2 = 6 s.
+    assert row.replayed == pytest.approx(10.0, abs=0.01)
+    assert row.worst_gap == pytest.approx(0.05, abs=0.01)
+    assert row.best_possible == pytest.approx(6.0, abs=0.05)
+
+
+def test_a_run_with_fewer_accepted_draws_than_the_model_needs_is_not_replayed() -> None:
+    rows = replay_runs([run_with_draws("token_bucket", [2, 2, 2], 3.0)])
+    assert rows[0].replayed is None
