@@ -30,7 +30,7 @@ from collections import Counter, defaultdict, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
-from typing import TYPE_CHECKING, Literal, get_args
+from typing import Literal, get_args
 
 from bench.simulate import (
     STRATEGIES,
@@ -47,12 +47,10 @@ from bench.simulate import (
     request_process,
     worker_process,
 )
+from clients.config import RETRY_NAMES, ClientConfig, RetryName
 
-if TYPE_CHECKING:
-    from clients.config import ClientConfig
-
-RetryName = Literal["exponential", "writeup", "none"]
-RETRY_NAMES: tuple[str, ...] = get_args(RetryName)
+# The client knobs' defaults (the write-up's values) have one home: ClientConfig.
+_CLIENT = ClientConfig()
 LatencyKind = Literal["randint", "uniform"]
 LATENCY_KINDS: tuple[str, ...] = get_args(LatencyKind)
 
@@ -90,20 +88,20 @@ class Scenario:
       failed; None: runs go to the end.
     """
 
-    n: int = 10
+    n: int = _CLIENT.n
     limit: int = 2
     window: float = 1.0
     strategy: Strategy = "fixed-window"
     latency_lo: float = 2
     latency_hi: float = 5
     latency: LatencyKind = "randint"
-    workers: int = 2
-    rate: float = 2.0
-    capacity: int = 2
-    initial_tokens: int = 0
-    attempts: int = 5
-    retry: RetryName = "exponential"
-    first_sleep: float = 3.0
+    workers: int = _CLIENT.workers
+    rate: float = _CLIENT.rate
+    capacity: int = _CLIENT.capacity
+    initial_tokens: int = _CLIENT.initial_tokens
+    attempts: int = _CLIENT.attempts
+    retry: RetryName = _CLIENT.retry
+    first_sleep: float = _CLIENT.first_sleep
     margin: float = 0.02
     overshoot: float = 0.0001
     jitter: float = 0.0
