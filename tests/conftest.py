@@ -70,3 +70,35 @@ def assert_one_line_error(result: subprocess.CompletedProcess[str], *fragments: 
     assert "Traceback" not in result.stderr
     for fragment in fragments:
         assert fragment.lower() in lines[0].lower(), lines[0]
+
+
+class _NoTimer:
+    """Stands in for limits' background expiry thread, which would read the fake clock."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        pass
+
+    def start(self) -> None:
+        pass
+
+    def is_alive(self) -> bool:
+        return True
+
+    def cancel(self) -> None:
+        pass
+
+
+def fake_limits_clock(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """Put limits' memory storage on a fake time.time(): set `now[0]` to move it.
+
+    Its background expiry timer is switched off, since it would read the fake
+    clock from another thread."""
+    import threading
+    from types import SimpleNamespace
+
+    import limits.storage.memory
+
+    now = [0.0]
+    monkeypatch.setattr(limits.storage.memory, "time", SimpleNamespace(time=lambda: now[0]))
+    monkeypatch.setattr(threading, "Timer", _NoTimer)
+    return now

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-import threading
-from types import SimpleNamespace
 from typing import Any
 
 import limits
@@ -25,7 +23,7 @@ from clients import CLIENTS, ClientConfig, ConfigError, run_client
 from clients.config import SERVER_STRATEGIES
 from clients.sliding_log import EPSILON, SlidingLog, SlidingLogLimiter
 from clients.sliding_window import MARGIN, NAME, make_limiter
-from tests.conftest import StartServer
+from tests.conftest import StartServer, fake_limits_clock
 
 L, T, M = 2, 1.0, 0.01
 
@@ -126,22 +124,6 @@ def test_counter_rule_puts_a_send_near_an_edge_in_the_later_window() -> None:
     assert log.counts(103) == (0, 0)
 
 
-class _NoTimer:
-    """Stands in for limits' background expiry thread, which would read the fake clock."""
-
-    def __init__(self, *args: object, **kwargs: object) -> None:
-        pass
-
-    def start(self) -> None:
-        pass
-
-    def is_alive(self) -> bool:
-        return True
-
-    def cancel(self) -> None:
-        pass
-
-
 def limits_rejections(
     strategy: str,
     counter: bool,
@@ -157,9 +139,7 @@ def limits_rejections(
     a moving window rejects two decisions exactly T apart), in decision
     order, on a fake time.time() that starts `phase` into a clock window.
     """
-    now = [0.0]
-    monkeypatch.setattr(limits.storage.memory, "time", SimpleNamespace(time=lambda: now[0]))
-    monkeypatch.setattr(threading, "Timer", _NoTimer)
+    now = fake_limits_clock(monkeypatch)
     limiter = limits.strategies.STRATEGIES[strategy](limits.storage.MemoryStorage())
     item = limits.parse("2/second")
     sends = greedy(SlidingLog(L, T, M, counter=counter), 10, 1000.0 + phase)

@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import itertools
 import random
-import threading
 from dataclasses import replace
 from fractions import Fraction
-from types import SimpleNamespace
 from typing import Any
 
 import limits
@@ -44,6 +42,7 @@ from bench.theory import (
     thread_pool_exact,
 )
 from clients.config import ClientConfig
+from tests.conftest import fake_limits_clock
 
 WRITEUP = Scenario()
 #: A scenario whose latency is always 3 s, so every makespan can be worked out by hand.
@@ -323,30 +322,12 @@ def test_moving_window_rejects_hits_exactly_a_window_apart() -> None:
     assert [server.hit(t) for t in (0.0, 1.0, 1.5)] == [True, False, True]
 
 
-class _NoTimer:
-    """Stands in for limits' background expiry thread, which would read the fake clock."""
-
-    def __init__(self, *args: object, **kwargs: object) -> None:
-        pass
-
-    def start(self) -> None:
-        pass
-
-    def is_alive(self) -> bool:
-        return True
-
-    def cancel(self) -> None:
-        pass
-
-
 @pytest.mark.parametrize("strategy", STRATEGIES)
 def test_models_agree_with_limits_itself(
     strategy: Strategy, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # The same random hits through limits' own memory storage on a fake clock.
-    now = [0.0]
-    monkeypatch.setattr(limits.storage.memory, "time", SimpleNamespace(time=lambda: now[0]))
-    monkeypatch.setattr(threading, "Timer", _NoTimer)
+    now = fake_limits_clock(monkeypatch)
     storage = limits.storage.MemoryStorage()
     limiter = limits.strategies.STRATEGIES[strategy](storage)
     item = limits.parse("3/2 seconds")
