@@ -33,7 +33,7 @@ from bench.plots import (
 from bench.replay import replay_runs
 from bench.results import REPORT_FILE, load_runs
 from bench.stats import ClientStats, client_stats, server_rejections, speedups
-from bench.theory import exact_makespan
+from bench.theory import bound, exact_makespan
 from clients.config import ClientConfig
 from clients.retry import retry_sleep
 from mock_server.settings import SettingsError, parse_latency, parse_limit
@@ -347,7 +347,7 @@ def _adaptive(scenario: dict[str, Any], writeup: bool) -> tuple[str, str]:
         + (
             " (8 + 6 + 4 + 2 = 20 × 429), but the waves go one window apart, so the last pair "
             f"leaves at about 4 s and the batch takes about the bound, "
-            f"{_exact_schedule([float(k // 2) for k in range(10)]):.2f} s: here a 429 costs "
+            f"{bound().mean:.2f} s: here a 429 costs "
             "nothing, the fixed backoff schedule did."
             if writeup
             else ", but one window apart instead of a backoff schedule apart."
@@ -373,8 +373,7 @@ def _sliding_window(scenario: dict[str, Any], writeup: bool) -> tuple[str, str]:
         "Theory: the best schedule that keeps the limit, 2 sends at t = 0, 1, 2, 3, 4 s, "
         "late only by the margins"
         + (
-            f": about {_exact_schedule([float(k // 2) for k in range(10)]):.2f} s, "
-            "and no 429 under any of the three server strategies."
+            f": about {bound().mean:.2f} s, and no 429 under any of the three server strategies."
             if writeup
             else ", and no 429."
         )
