@@ -23,7 +23,7 @@ from bench.results import ResultsError, load_runs, new_run_dir
 from bench.runner import BenchAborted, BenchSettings, Job, check_url, run_bench
 from bench.stats import makespan_seconds, server_rejections
 from bench.summary import format_summary, write_summary
-from clients import CLIENTS, LOCAL_CLIENTS, NEEDS_REDIS
+from clients import REGISTRY, WRITEUP_CLIENTS, local_clients, spec
 from clients.config import RETRY_NAMES, ClientConfig, ConfigError
 from mock_server.process import ServerError
 from mock_server.settings import (
@@ -34,7 +34,7 @@ from mock_server.settings import (
     parse_limit,
 )
 
-DEFAULT_CLIENTS = ("thread_pool", "naive_gather", "token_bucket")
+DEFAULT_CLIENTS = WRITEUP_CLIENTS
 
 
 class UsageError(Exception):
@@ -65,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--clients",
         default=",".join(DEFAULT_CLIENTS),
         help=f"comma-separated clients, or 'all' (every client that needs no Redis) "
-        f"(known: {', '.join(CLIENTS)}; "
+        f"(known: {', '.join(REGISTRY)}; "
         f"default: {','.join(DEFAULT_CLIENTS)})",
     )
     parser.add_argument("--runs", type=int, default=10, help="runs per client (default: 10)")
@@ -152,24 +152,25 @@ def build_parser() -> argparse.ArgumentParser:
 
 def settings_from_args(args: argparse.Namespace) -> BenchSettings:
     names = (
-        list(LOCAL_CLIENTS)
+        list(local_clients())
         if args.clients == "all"
         else [c.strip() for c in args.clients.split(",") if c.strip()]
     )
-    unknown = [c for c in names if c not in CLIENTS]
+    unknown = [c for c in names if c not in REGISTRY]
     if unknown or not names:
         raise UsageError(
-            f"unknown client {', '.join(unknown) or '(none)'}: choose from {', '.join(CLIENTS)}"
+            f"unknown client {', '.join(unknown) or '(none)'}: choose from {', '.join(REGISTRY)}"
         )
-    if NEEDS_REDIS.intersection(names):
-        from clients.redis_limiter import check_redis
+    needs_redis = sorted(c for c in names if "redis" in spec(c).needs)
+    if needs_redis:
+        from clients.limiters.redis_log import check_redis
 
         url = ClientConfig().redis_url
         try:
             check_redis(url)
         except ConfigError:
             raise UsageError(
-                f"{', '.join(sorted(NEEDS_REDIS.intersection(names)))} needs a Redis at {url}: "
+                f"{', '.join(needs_redis)} needs a Redis at {url}: "
                 "start one there (`redis-server --save ''`), or see `python -m bench redis`, "
                 "which starts its own"
             ) from None

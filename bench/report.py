@@ -35,7 +35,7 @@ from bench.results import REPORT_FILE, load_runs
 from bench.stats import ClientStats, client_stats, server_rejections, speedups
 from bench.theory import bound, exact_makespan
 from clients.config import ClientConfig
-from clients.retry import retry_sleep
+from clients.infra.retry import retry_sleep
 from mock_server.settings import SettingsError, parse_latency, parse_limit
 
 # -- send-to-arrival matching -------------------------------------------------

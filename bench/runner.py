@@ -19,7 +19,7 @@ from typing import Any, cast
 from bench.results import RUN_SCHEMA, RunLog
 from clients import run_client
 from clients.config import ClientConfig, RetryName, ServerStrategy
-from clients.records import Attempt
+from clients.infra.records import Attempt
 from mock_server.process import MockServer, ServerError, fetch_log, reset_server
 
 

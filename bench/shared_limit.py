@@ -31,17 +31,17 @@ from typing import Any, NoReturn
 from bench.results import RunLog, new_run_dir, write_json
 from bench.runner import fault_reason
 from bench.windows import bound_makespan, max_accepted_per_window, max_arrived_per_window
-from clients import shared_window, token_bucket_client
 from clients.config import ClientConfig, ConfigError
-from clients.procs import label, run_procs
-from clients.redis_limiter import DEFAULT_KEY, clear
+from clients.infra.procs import label, run_procs
+from clients.limiters.redis_log import DEFAULT_KEY, clear
 from mock_server.process import MockServer, fetch_log, reset_server
 from mock_server.redis_process import RedisServer, RedisUnavailable
 from mock_server.settings import SettingsError, check_storage, check_time_scale, parse_limit
 
 SCHEMA = "ratebench.shared-limit-run/1"
 STORAGES = ("memory", "redis")
-CLIENTS = (token_bucket_client.NAME, shared_window.NAME)
+# The cautionary case (a bucket in each process) and the fix (one log in Redis).
+CLIENTS = ("token_bucket", "shared_window")
 
 
 class UsageError(Exception):
@@ -70,7 +70,7 @@ def cell_name(storage: str, client: str, settings: SharedLimitSettings) -> str:
 @contextlib.contextmanager
 def redis_for(settings: SharedLimitSettings) -> Iterator[str]:
     if settings.redis is not None:
-        from clients.redis_limiter import check_redis
+        from clients.limiters.redis_log import check_redis
 
         check_redis(settings.redis)
         yield settings.redis

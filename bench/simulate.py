@@ -8,7 +8,7 @@ Clients are written as generators that read almost like the real code: they
 `yield Sleep(seconds)`, `yield Send(request, attempt)` (which resumes with
 True for 200, False for 429) or `yield Park(queue)` (wait until someone
 wakes them). A limiter is a plug-in with `acquire` (a generator) and
-`release`, the same two hooks as `clients.limiter`, so a client model is
+`release`, the same two hooks as `clients.limiters.base`, so a client model is
 one pairing of a concurrency model and a limiter.
 
 The three server models follow limits 5.x with memory storage, line by line
@@ -38,7 +38,7 @@ from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol, get_args
 
-from clients.sliding_log import SlidingLog
+from clients.limiters.sliding_log import SlidingLog
 
 Strategy = Literal["fixed-window", "moving-window", "sliding-window-counter"]
 STRATEGIES: tuple[Strategy, ...] = get_args(Strategy)
@@ -285,7 +285,7 @@ class Simulation:
 
 
 class Limiter(Protocol):
-    """The two hooks of `clients.limiter`, as generators over the engine's commands."""
+    """The two hooks of `clients.limiters.base`, as generators over the engine's commands."""
 
     def acquire(self, sim: Simulation) -> Generator[Command, bool, None]:
         """Wait until an attempt may go."""
@@ -340,7 +340,7 @@ class TokenBucketModel:
 
 
 class SlidingLogModel:
-    """The `sliding_window` client's own rule (`clients.sliding_log.SlidingLog`) in virtual time.
+    """The `sliding_window` client's own rule (`SlidingLog`) in virtual time.
 
     At most `limit` sends in any trailing `window + margin` seconds, each as
     early as allowed. With `phase` set (the server is a sliding-window

@@ -33,7 +33,7 @@ from bench.results import RUN_SCHEMA, ResultsError, RunLog, write_json
 from bench.runner import BenchSettings, Job, run_one, server_for
 from bench.stats import makespan_seconds, server_rejections
 from bench.theory import PREDICTORS, littles_law, predict
-from clients import CLIENTS
+from clients import REGISTRY
 from clients.config import ClientConfig, ConfigError
 
 SWEEP_FILE = "sweep.jsonl"
@@ -274,7 +274,7 @@ def main(argv: list[str]) -> int:
         epilog="Example: python -m bench sweep workers=1,2,4,7,10,16 --client thread_pool",
     )
     parser.add_argument("knob", metavar="KNOB=V1,V2,...", nargs="?", help="the knob and its values")
-    parser.add_argument("--client", help=f"one of {', '.join(CLIENTS)}")
+    parser.add_argument("--client", help=f"one of {', '.join(REGISTRY)}")
     parser.add_argument("--runs", type=int, default=3, help="runs per value (default: 3)")
     parser.add_argument("--time-scale", type=float, default=1.0, help="(default: 1)")
     parser.add_argument("--seed", type=int, default=0, help="run i uses seed SEED+i (default: 0)")
@@ -298,8 +298,8 @@ def main(argv: list[str]) -> int:
             "give KNOB=V1,V2,... and --client NAME, e.g. workers=1,2,4 --client thread_pool"
         )
     knob, values = parse_knob(args.knob)
-    if args.client not in CLIENTS:
-        raise ConfigError(f"unknown client {args.client!r}: choose from {', '.join(CLIENTS)}")
+    if args.client not in REGISTRY:
+        raise ConfigError(f"unknown client {args.client!r}: choose from {', '.join(REGISTRY)}")
     if not 1 <= args.runs <= 1000:
         raise ConfigError(f"--runs {args.runs}: need between 1 and 1000 runs per value")
     if not args.time_scale > 0:

@@ -78,7 +78,7 @@ class Scenario:
     - `rate` (tokens per second), `capacity`, `initial_tokens`: the bucket.
     - `attempts`, `retry`, `first_sleep`: the retry schedule.
     - `margin`: seconds the sliding-window client adds to the window
-      (`clients.sliding_window.MARGIN`, 20 ms of wall time, over the time scale).
+      (`clients.catalog.sliding_window.MARGIN`, 20 ms of wall time, over the time scale).
     - `overshoot`: seconds every client sleep wakes late (real timers do;
       this also settles exact ties at window edges as a real run does).
     - `jitter`: a hit reaches the server up to this many seconds after it is sent.
@@ -167,7 +167,7 @@ class Scenario:
 
         `exponential` doubles, `writeup` squares (3, 9, 81, 6561 s, the
         write-up's code as written), `none` makes a single attempt. Matches
-        `clients.retry`.
+        `clients.infra.retry`.
         """
         if self.retry == "none":
             return ()

@@ -1,30 +1,46 @@
 """Interchangeable clients that send the same batch to a rate-limited endpoint.
 
-Every client has the same entry point, `run(config, on_line=None) ->
-ClientRun`, and returns the same record; `run_client` picks one by name so
-that callers never branch on the kind.
+Every client is one module under `clients/catalog/` with a `SPEC` (what it is,
+for the bench, the theory and the report) and a `run(config, on_line=None) ->
+ClientRun` (the batch itself). `REGISTRY` lists those modules, in the order
+reports show them; a new client is one module plus one line there.
+
+Listing the specs is cheap: a catalog module imports what it runs with
+(aiohttp, requests, redis, ...) only inside `run`, so `python -m clients
+NAME` loads what NAME needs and nothing else.
 """
 
 from __future__ import annotations
 
-from typing import Protocol
+import importlib
+from functools import cache
+from types import ModuleType
+from typing import TYPE_CHECKING, Protocol, cast
 
-from clients import (
-    adaptive,
-    aiolimiter_client,
-    aiometer_client,
-    async_semaphore,
-    naive_gather,
-    shared_window,
-    sliding_window,
-    thread_pool,
-    threads_bucket,
-    threads_unbounded,
-    token_bucket_client,
-)
 from clients.config import ClientConfig, ConfigError
-from clients.recorder import OnLine
-from clients.records import ClientRun
+from clients.infra.records import ClientRun
+from clients.spec import ClientSpec
+
+if TYPE_CHECKING:
+    from clients.infra.recorder import OnLine
+
+#: Every client, by module under clients/catalog/, in the order reports use.
+REGISTRY: tuple[str, ...] = (
+    "thread_pool",
+    "naive_gather",
+    "token_bucket",
+    "sliding_window",
+    "threads_bucket",
+    "async_semaphore",
+    "threads_unbounded",
+    "aiolimiter",
+    "aiometer",
+    "adaptive",
+    "shared_window",
+)
+
+#: What `--clients` means when not given: the write-up's three.
+WRITEUP_CLIENTS: tuple[str, ...] = ("thread_pool", "naive_gather", "token_bucket")
 
 
 class Client(Protocol):
@@ -33,25 +49,26 @@ class Client(Protocol):
     def __call__(self, config: ClientConfig, on_line: OnLine | None = None) -> ClientRun: ...
 
 
-CLIENTS: dict[str, Client] = {
-    thread_pool.NAME: thread_pool.run,
-    naive_gather.NAME: naive_gather.run,
-    token_bucket_client.NAME: token_bucket_client.run,
-    sliding_window.NAME: sliding_window.run,
-    threads_bucket.NAME: threads_bucket.run,
-    async_semaphore.NAME: async_semaphore.run,
-    threads_unbounded.NAME: threads_unbounded.run,
-    aiolimiter_client.NAME: aiolimiter_client.run,
-    aiometer_client.NAME: aiometer_client.run,
-    adaptive.NAME: adaptive.run,
-    shared_window.NAME: shared_window.run,
-}
+@cache
+def _module(name: str) -> ModuleType:
+    if name not in REGISTRY:
+        raise ConfigError(f"unknown client {name!r}; known clients: {', '.join(REGISTRY)}")
+    return importlib.import_module(f"clients.catalog.{name}")
 
 
-# Clients that need a service besides the mock server: `--clients all` leaves
-# them out, and the bench checks the service before it starts them.
-NEEDS_REDIS: frozenset[str] = frozenset({shared_window.NAME})
-LOCAL_CLIENTS: tuple[str, ...] = tuple(name for name in CLIENTS if name not in NEEDS_REDIS)
+def spec(name: str) -> ClientSpec:
+    """The spec of client `name`; ConfigError naming the known clients if there is none."""
+    return cast(ClientSpec, _module(name).SPEC)
+
+
+def specs() -> tuple[ClientSpec, ...]:
+    """Every registered client's spec, in registry order."""
+    return tuple(spec(name) for name in REGISTRY)
+
+
+def local_clients() -> tuple[str, ...]:
+    """The clients that need nothing besides the mock server (`--clients all`)."""
+    return tuple(s.name for s in specs() if s.local)
 
 
 def run_client(name: str, config: ClientConfig, on_line: OnLine | None = None) -> ClientRun:
@@ -59,20 +76,20 @@ def run_client(name: str, config: ClientConfig, on_line: OnLine | None = None) -
 
     Raises ConfigError for an unknown name.
     """
-    try:
-        client = CLIENTS[name]
-    except KeyError:
-        raise ConfigError(f"unknown client {name!r}; known clients: {', '.join(CLIENTS)}") from None
+    client = cast(Client, _module(name).run)
     return client(config, on_line)
 
 
 __all__ = [
-    "CLIENTS",
-    "LOCAL_CLIENTS",
-    "NEEDS_REDIS",
+    "REGISTRY",
+    "WRITEUP_CLIENTS",
     "Client",
     "ClientConfig",
     "ClientRun",
+    "ClientSpec",
     "ConfigError",
+    "local_clients",
     "run_client",
+    "spec",
+    "specs",
 ]

@@ -8,23 +8,15 @@ import math
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import NoReturn
 
-from clients import CLIENTS, run_client, shared_window
+from clients import REGISTRY, run_client, spec
 from clients.config import RETRY_NAMES, SERVER_STRATEGIES, ClientConfig, ConfigError, RetryName
-from clients.preflight import check_reachable, check_writable
-from clients.procs import run_procs
-from clients.redis_limiter import check_redis
+from clients.infra.oneline import EXIT_USAGE, OneLineParser
+from clients.infra.preflight import check_reachable, check_writable
+from clients.infra.procs import run_procs
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_FAILED = 0, 1
 DEFAULTS = ClientConfig()
-
-
-class Parser(argparse.ArgumentParser):
-    """argparse, but a usage error is one line on stderr and exit status 2."""
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(EXIT_USAGE, f"error: {message} (see python -m clients --help)\n")
 
 
 def _number(
@@ -49,9 +41,9 @@ seconds_at_least_0 = _number(float, 0, False, "a number of seconds of at least 0
 positive = _number(float, 0, True, "a number greater than 0")
 
 
-def build_parser() -> Parser:
+def build_parser() -> OneLineParser:
     d = DEFAULTS
-    parser = Parser(
+    parser = OneLineParser(
         prog="python -m clients",
         description=(
             "Send a batch of GET requests to a rate-limited endpoint with one client and "
@@ -68,7 +60,7 @@ def build_parser() -> Parser:
         ),
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    parser.add_argument("name", metavar="NAME", help=f"which client: {', '.join(CLIENTS)}")
+    parser.add_argument("name", metavar="NAME", help=f"which client: {', '.join(REGISTRY)}")
     parser.add_argument("--url", default=d.url, help="the endpoint to call")
     parser.add_argument("-n", type=whole_at_least_1, default=d.n, help="requests in the batch")
     parser.add_argument(
@@ -188,8 +180,7 @@ def _print_line(line: str) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        if args.name not in CLIENTS:
-            raise ConfigError(f"unknown client {args.name!r}; known clients: {', '.join(CLIENTS)}")
+        needs = spec(args.name).needs  # ConfigError for an unknown name
         if args.initial_tokens > args.capacity:
             raise ConfigError(
                 f"--initial-tokens ({args.initial_tokens}) cannot exceed "
@@ -199,7 +190,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.json is not None:
             check_writable(args.json)
         check_reachable(config.url)
-        if args.name == shared_window.NAME:
+        if "redis" in needs:
+            from clients.limiters.redis_log import check_redis
+
             check_redis(config.redis_url)
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -14,7 +14,7 @@ import psutil
 import pytest
 
 from bench.results import RUN_SCHEMA, SUMMARY_SCHEMA, load_runs
-from clients.records import ClientRun
+from clients.infra.records import ClientRun
 from tests.conftest import assert_one_line_error, run_cli
 
 pytestmark = pytest.mark.e2e

@@ -7,11 +7,17 @@ import threading
 
 import pytest
 
-from clients.attempts import AsyncSend, Reply, call_with_retries, call_with_retries_sync, classify
-from clients.limiter import BucketLimiter, NoLimit, NoLimitSync
-from clients.recorder import Recorder
-from clients.retry import RetryPolicy
-from clients.token_bucket import TokenBucket
+from clients.infra.attempts import (
+    AsyncSend,
+    Reply,
+    call_with_retries,
+    call_with_retries_sync,
+    classify,
+)
+from clients.infra.recorder import Recorder
+from clients.infra.retry import RetryPolicy
+from clients.limiters.base import BucketLimiter, NoLimit, NoLimitSync
+from clients.limiters.bucket import TokenBucket
 from tests.test_token_bucket import FakeTime
 
 OK = Reply(200, "ok", "hello world")

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from clients.recorder import Recorder
-from clients.records import Attempt, ClientRun, RecordError
+from clients.infra.recorder import Recorder
+from clients.infra.records import Attempt, ClientRun, RecordError
 
 GOOD: dict[str, Any] = {
     "request": 0,

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from clients import CLIENTS, ClientConfig, ConfigError, run_client
+from clients import REGISTRY, ClientConfig, ConfigError, run_client
 
 NAMES = ["thread_pool", "naive_gather", "token_bucket"]
 
@@ -34,9 +34,9 @@ def refused_url() -> str:
 
 def test_registry_names_the_three_write_up_clients() -> None:
     # The write-up's three come first; the matrix and library clients follow.
-    assert list(CLIENTS)[:3] == NAMES
-    assert {"threads_bucket", "async_semaphore", "threads_unbounded"} <= set(CLIENTS)
-    assert {"aiolimiter", "aiometer", "adaptive"} <= set(CLIENTS)
+    assert list(REGISTRY)[:3] == NAMES
+    assert {"threads_bucket", "async_semaphore", "threads_unbounded"} <= set(REGISTRY)
+    assert {"aiolimiter", "aiometer", "adaptive"} <= set(REGISTRY)
 
 
 def test_unknown_client_names_the_known_ones() -> None:

@@ -23,7 +23,7 @@ import pytest
 
 from bench.windows import bound_makespan, max_accepted_per_window, max_arrived_per_window
 from clients.config import ClientConfig
-from clients.procs import run_procs
+from clients.infra.procs import run_procs
 from mock_server.redis_process import RedisServer, redis_server_path
 from tests.conftest import StartServer, assert_one_line_error, fire, run_cli
 

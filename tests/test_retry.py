@@ -7,7 +7,7 @@ import math
 import pytest
 
 from clients.config import ClientConfig, ConfigError
-from clients.retry import RetryPolicy, retry_sleep
+from clients.infra.retry import RetryPolicy, retry_sleep
 
 
 def test_exponential_doubles_from_three_seconds() -> None:

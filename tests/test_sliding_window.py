@@ -19,10 +19,10 @@ import limits.storage.memory
 import limits.strategies
 import pytest
 
-from clients import CLIENTS, ClientConfig, ConfigError, run_client
+from clients import REGISTRY, ClientConfig, ConfigError, run_client
+from clients.catalog.sliding_window import MARGIN, NAME, make_limiter
 from clients.config import SERVER_STRATEGIES
-from clients.sliding_log import EPSILON, SlidingLog, SlidingLogLimiter
-from clients.sliding_window import MARGIN, NAME, make_limiter
+from clients.limiters.sliding_log import EPSILON, SlidingLog, SlidingLogLimiter
 from tests.conftest import StartServer, fake_limits_clock
 
 L, T, M = 2, 1.0, 0.01
@@ -248,7 +248,7 @@ def test_client_takes_its_limit_and_window_from_the_config() -> None:
 
 
 def test_client_is_registered() -> None:
-    assert NAME in CLIENTS
+    assert NAME in REGISTRY
 
 
 # --- end to end, checked from the server's log ---------------------------------------

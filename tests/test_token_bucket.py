@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 import pytest
 
-from clients.token_bucket import TokenBucket
+from clients.limiters.bucket import TokenBucket
 
 T = TypeVar("T")
 

@@ -14,19 +14,35 @@ import contextvars
 import functools
 import time
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
-import aiometer
-
-# anyio (under aiometer) imports its asyncio backend on first use, about 30 ms
-# that would count as the first start's delay; import it with the client.
-import anyio._backends._asyncio  # noqa: F401
-
-from clients.async_batch import Job, run_async_batch
 from clients.config import ClientConfig
-from clients.recorder import OnLine
-from clients.records import ClientRun
+from clients.infra.recorder import OnLine
+from clients.infra.records import ClientRun
+from clients.spec import ClientSpec
+
+if TYPE_CHECKING:
+    from clients.infra.async_batch import Job
 
 NAME = "aiometer"
+
+SPEC = ClientSpec(
+    name=NAME,
+    concurrency="asyncio",
+    policy="paced starts",
+    summary="aiohttp requests started by aiometer.run_all(max_per_second=rate)",
+    explain=(
+        "aiometer meters when each request's job starts (one every 1/rate, the first at t = "
+        "0), not each attempt: a job's retries go unmetered. Evenly spaced starts keep at "
+        "most L sends in a window anchored at a send."
+    ),
+    paces=True,
+    caps_in_flight=False,
+    model=None,
+    no_model=(
+        "aiometer meters job starts inside its own scheduler, which the simulator does not model"
+    ),
+)
 
 # When aiometer let the current task's job start (time.monotonic()); set in
 # the job's own task, so every job sees its own.
@@ -63,6 +79,8 @@ async def _stamped(job: Job) -> bool:
 
 
 async def _run_all(jobs: Sequence[Job], *, max_per_second: float) -> object:
+    import aiometer
+
     return await aiometer.run_all(
         [functools.partial(_stamped, job) for job in jobs], max_per_second=max_per_second
     )
@@ -70,6 +88,12 @@ async def _run_all(jobs: Sequence[Job], *, max_per_second: float) -> object:
 
 def run(config: ClientConfig, on_line: OnLine | None = None) -> ClientRun:
     """Send the batch; blocks until every request finished or the deadline passed."""
+    # anyio (under aiometer) imports its asyncio backend on first use, about
+    # 30 ms that would count as the first start's delay: import it now.
+    import anyio._backends._asyncio  # noqa: F401
+
+    from clients.infra.async_batch import run_async_batch
+
     # max_per_second counts wall seconds: the scenario's rate over the time scale.
     run_all = functools.partial(_run_all, max_per_second=config.rate / config.time_scale)
     return run_async_batch(NAME, config, lambda _config: StartMeter(), on_line, run_all=run_all)

@@ -2,7 +2,7 @@
 
 The best a client can do without ever breaking "L per T" is L sends at
 t = 0, T, 2T, ... (the bound). This client gets there: a sliding log of its
-send times (`clients.sliding_log`) lets a send go as soon as fewer than L of
+send times (`clients.limiters.sliding_log`) lets a send go as soon as fewer than L of
 the last sends lie in the trailing T + m seconds. L is `config.capacity`,
 T is `capacity / rate` (1 s for the write-up's 2 per second), scaled by the
 time scale like every other duration.
@@ -37,7 +37,7 @@ worst gap on a quiet machine and above the worst on a busy one. It costs
 4 x 20 ms on the bound's 8.29 s (1.01 x the bound).
 
 Against limits' sliding-window counter "L in any T" is not enough (see
-`clients.sliding_log`): after L hits early in one clock-aligned window the
+`clients.limiters.sliding_log`): after L hits early in one clock-aligned window the
 counter still rejects hits in the next one until it is well under way, so a
 plain log is rejected in about half the runs. When told the server uses the
 counter (`config.server_strategy`, as an API's documentation would say
@@ -63,13 +63,33 @@ against a fixed or moving window, is the log alone: 1.007 x the bound.
 
 from __future__ import annotations
 
-from clients.async_batch import run_async_batch
+from typing import TYPE_CHECKING
+
 from clients.config import ClientConfig, ConfigError
-from clients.recorder import OnLine
-from clients.records import ClientRun
-from clients.sliding_log import SlidingLog, SlidingLogLimiter
+from clients.infra.recorder import OnLine
+from clients.infra.records import ClientRun
+from clients.spec import ClientSpec, Model
+
+if TYPE_CHECKING:
+    from clients.limiters.sliding_log import SlidingLogLimiter
 
 NAME = "sliding_window"
+
+SPEC = ClientSpec(
+    name=NAME,
+    concurrency="asyncio",
+    policy="sliding log",
+    summary="asyncio + aiohttp + at most L sends in any T + margin",
+    explain=(
+        "Keeps a log of its own send times and lets a send go as soon as fewer than L of them"
+        " lie in the trailing window plus a small margin for the trip to the server: L sends "
+        "at t = 0, T, 2T, ..., the best schedule there is. Told that the server runs a "
+        "sliding-window counter, it keeps the counter's rule too."
+    ),
+    paces=True,
+    caps_in_flight=False,
+    model=Model("tasks", "sliding_log"),
+)
 
 #: Wall seconds added to the window; see the module docstring for the measured gap.
 MARGIN = 0.020
@@ -77,6 +97,8 @@ MARGIN = 0.020
 
 def make_limiter(config: ClientConfig) -> SlidingLogLimiter:
     """The limiter for `config`; ConfigError if the scaled window is not above the margin."""
+    from clients.limiters.sliding_log import SlidingLog, SlidingLogLimiter
+
     window = config.scaled(config.capacity / config.rate)
     if window <= MARGIN:
         raise ConfigError(
@@ -95,4 +117,6 @@ def make_limiter(config: ClientConfig) -> SlidingLogLimiter:
 
 def run(config: ClientConfig, on_line: OnLine | None = None) -> ClientRun:
     """Send the batch; blocks until every request finished or the deadline passed."""
+    from clients.infra.async_batch import run_async_batch
+
     return run_async_batch(NAME, config, make_limiter, on_line)

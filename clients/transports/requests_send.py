@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import requests
 
-from clients.attempts import Reply, classify, reopens_in
+from clients.infra.attempts import Reply, classify, reopens_in
 
 
 def send(url: str, timeout: float) -> Reply:

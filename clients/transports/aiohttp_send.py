@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import aiohttp
 
-from clients.attempts import Reply, classify, reopens_in
+from clients.infra.attempts import Reply, classify, reopens_in
 
 
 async def send(session: aiohttp.ClientSession, url: str) -> Reply:

@@ -22,11 +22,11 @@ import threading
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
-from clients import loglines
-from clients.limiter import AsyncLimiter, SyncLimiter
-from clients.recorder import Recorder
-from clients.records import Outcome
-from clients.retry import RetryPolicy
+from clients.infra import loglines
+from clients.infra.recorder import Recorder
+from clients.infra.records import Outcome
+from clients.infra.retry import RetryPolicy
+from clients.limiters.base import AsyncLimiter, SyncLimiter
 
 
 @dataclass(frozen=True, slots=True)

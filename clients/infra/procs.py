@@ -6,7 +6,7 @@ With a limiter in each process (`token_bucket`), the processes together send
 P times the rate; with `shared_window` they share one limit through Redis.
 
 Process p gets the requests `p, p + P, p + 2P, ...` of the batch, so that
-every process has work until the end. Each child is `python -m clients.procs`,
+every process has work until the end. Each child is `python -m clients.infra.procs`,
 fed its job as one JSON line on stdin; it imports everything, says `ready`,
 and starts its batch when the parent writes `go` to all of them at once. It
 sends back its log lines as they come and its attempts at the end; the
@@ -26,8 +26,8 @@ from dataclasses import asdict, replace
 from typing import Any
 
 from clients.config import ClientConfig, ConfigError
-from clients.recorder import OnLine
-from clients.records import Attempt, ClientRun
+from clients.infra.recorder import OnLine
+from clients.infra.records import Attempt, ClientRun
 
 MAX_PROCS = 64
 
@@ -68,7 +68,7 @@ def run_procs(
                 "config": asdict(replace(config, n=len(requests))),
             }
             child = subprocess.Popen(
-                [sys.executable, "-m", "clients.procs"],
+                [sys.executable, "-m", "clients.infra.procs"],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 text=True,

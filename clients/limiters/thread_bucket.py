@@ -11,7 +11,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from clients.token_bucket import BucketState, Clock
+from clients.limiters.bucket import BucketState, Clock
 
 Sleep = Callable[[float], None]
 

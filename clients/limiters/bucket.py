@@ -28,7 +28,7 @@ AsyncSleep = Callable[[float], Awaitable[None]]
 class BucketState:
     """The write-up's bucket arithmetic, without a lock or a way to wait.
 
-    `TokenBucket` (asyncio) and `clients.thread_bucket.ThreadTokenBucket`
+    `TokenBucket` (asyncio) and `clients.limiters.thread_bucket.ThreadTokenBucket`
     (threads) add those two, so both concurrency models run the very same
     refill and take rules. `rate` is in tokens per wall-clock second;
     `capacity` and `initial_tokens` are whole tokens; `clock` reads seconds

@@ -13,13 +13,14 @@ from collections.abc import Awaitable, Callable, Sequence
 
 import aiohttp
 
-from clients import http_aiohttp, loglines
-from clients.attempts import AsyncSend, call_with_retries
 from clients.config import ClientConfig
-from clients.limiter import AsyncLimiter
-from clients.recorder import OnLine, Recorder
-from clients.records import ClientRun
-from clients.retry import RetryPolicy
+from clients.infra import loglines
+from clients.infra.attempts import AsyncSend, call_with_retries
+from clients.infra.recorder import OnLine, Recorder
+from clients.infra.records import ClientRun
+from clients.infra.retry import RetryPolicy
+from clients.limiters.base import AsyncLimiter
+from clients.transports import aiohttp_send as http_aiohttp
 
 # Built inside the run, after its clock has started: a token bucket counts
 # its first token from its creation, as the write-up's did.

@@ -4,7 +4,7 @@ A limiter has two hooks, called around every HTTP attempt (retries
 included): `acquire()` before it is sent, returning the seconds spent
 waiting, and `release()` once it has finished, whatever the outcome. A token
 bucket only needs the first; a semaphore ("at most N at once") needs both.
-The retry loops in `clients.attempts` call them and never ask which limiter
+The retry loops in `clients.infra.attempts` call them and never ask which limiter
 they hold, so a new client is a new pairing of limiter and runner.
 """
 
@@ -13,12 +13,13 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-import aiolimiter
+from clients.limiters.bucket import TokenBucket
+from clients.limiters.thread_bucket import ThreadTokenBucket
 
-from clients.thread_bucket import ThreadTokenBucket
-from clients.token_bucket import TokenBucket
+if TYPE_CHECKING:
+    import aiolimiter
 
 
 class AsyncLimiter(Protocol):

@@ -1,7 +1,7 @@
 """Client `shared_window`: asyncio.gather + aiohttp + one limit shared through Redis.
 
 The token-bucket client's shape, with the bucket replaced by a sliding log
-in Redis (`clients.redis_limiter`): every attempt, retries included, takes a
+in Redis (`clients.limiters.redis_log`): every attempt, retries included, takes a
 place in the log first. Any number of these clients, in any number of
 processes (`python -m clients shared_window --client-procs 4`), share one
 limit of `capacity` sends per `capacity / rate` scenario seconds: the
@@ -13,14 +13,38 @@ trip to the server.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from clients.async_batch import Job, gather_all, run_async_batch
 from clients.config import ClientConfig
-from clients.recorder import OnLine
-from clients.records import ClientRun
-from clients.redis_limiter import DEFAULT_KEY, RedisSlidingLog
+from clients.infra.recorder import OnLine
+from clients.infra.records import ClientRun
+from clients.spec import ClientSpec
+
+if TYPE_CHECKING:
+    from clients.infra.async_batch import Job
+    from clients.limiters.redis_log import RedisSlidingLog
 
 NAME = "shared_window"
+
+SPEC = ClientSpec(
+    name=NAME,
+    concurrency="asyncio",
+    policy="shared sliding log",
+    summary="asyncio + aiohttp + one sliding log in Redis shared by every process",
+    explain=(
+        "The token-bucket client's shape with the bucket replaced by a sliding log in Redis, "
+        "checked and appended by one Lua script: any number of processes share one limit of L"
+        " sends per T, and together reach the bound."
+    ),
+    paces=True,
+    caps_in_flight=False,
+    model=None,
+    no_model=(
+        "it shares one limit between processes through Redis, whose clock and trips the "
+        "simulator does not model"
+    ),
+    needs=frozenset({"redis"}),
+)
 
 # The margin per window: 2 % of it, and never under 15 ms of wall time. With
 # 4 server workers, 4 client processes and Redis on 2 cores, a send reaches
@@ -30,19 +54,23 @@ MARGIN_SHARE = 0.02
 MARGIN_FLOOR = 0.015
 
 
-def make_limiter(config: ClientConfig, key: str = DEFAULT_KEY) -> RedisSlidingLog:
+def make_limiter(config: ClientConfig, key: str | None = None) -> RedisSlidingLog:
+    from clients.limiters.redis_log import DEFAULT_KEY, RedisSlidingLog
+
     window = config.scaled(config.capacity / config.rate)  # wall seconds
     return RedisSlidingLog(
         config.redis_url,
         limit=config.capacity,
         window=window,
         margin=max(MARGIN_SHARE * window, MARGIN_FLOOR),
-        key=key,
+        key=DEFAULT_KEY if key is None else key,
     )
 
 
 def run(config: ClientConfig, on_line: OnLine | None = None) -> ClientRun:
     """Send the batch; blocks until every request finished or the deadline passed."""
+    from clients.infra.async_batch import gather_all, run_async_batch
+
     limiter = make_limiter(config)
 
     async def run_all(jobs: Sequence[Job]) -> object:

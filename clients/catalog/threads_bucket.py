@@ -9,17 +9,38 @@ the write-up's 2 threads the pool would cap it at 2 in flight, as in
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from clients.config import ClientConfig
-from clients.limiter import ThreadBucketLimiter
-from clients.recorder import OnLine
-from clients.records import ClientRun
-from clients.thread_batch import run_thread_batch
-from clients.thread_bucket import ThreadTokenBucket
+from clients.infra.recorder import OnLine
+from clients.infra.records import ClientRun
+from clients.spec import ClientSpec, Model
+
+if TYPE_CHECKING:
+    from clients.limiters.base import ThreadBucketLimiter
 
 NAME = "threads_bucket"
 
+SPEC = ClientSpec(
+    name=NAME,
+    concurrency="threads",
+    policy="token bucket",
+    summary="a thread per request + requests + the write-up's bucket, thread-safe",
+    explain=(
+        "The threaded twin of `token_bucket`: one thread per request, each taking a token "
+        "from the same bucket before every attempt. It paces exactly like the asyncio client:"
+        " threads were never the problem, the cap on requests in flight was."
+    ),
+    paces=True,
+    caps_in_flight=False,
+    model=Model("tasks", "token_bucket"),
+)
+
 
 def make_limiter(config: ClientConfig) -> ThreadBucketLimiter:
+    from clients.limiters.base import ThreadBucketLimiter
+    from clients.limiters.thread_bucket import ThreadTokenBucket
+
     # config.rate is per scenario second; the bucket counts wall seconds.
     bucket = ThreadTokenBucket(
         rate=config.rate / config.time_scale,
@@ -31,4 +52,6 @@ def make_limiter(config: ClientConfig) -> ThreadBucketLimiter:
 
 def run(config: ClientConfig, on_line: OnLine | None = None) -> ClientRun:
     """Send the batch; blocks until every request finished or the deadline passed."""
+    from clients.infra.thread_batch import run_thread_batch
+
     return run_thread_batch(NAME, config, make_limiter, on_line, threads=config.n)

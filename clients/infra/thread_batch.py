@@ -12,13 +12,14 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
-from clients import http_requests, loglines
-from clients.attempts import call_with_retries_sync
 from clients.config import ClientConfig
-from clients.limiter import SyncLimiter
-from clients.recorder import OnLine, Recorder
-from clients.records import ClientRun
-from clients.retry import RetryPolicy
+from clients.infra import loglines
+from clients.infra.attempts import call_with_retries_sync
+from clients.infra.recorder import OnLine, Recorder
+from clients.infra.records import ClientRun
+from clients.infra.retry import RetryPolicy
+from clients.limiters.base import SyncLimiter
+from clients.transports import requests_send as http_requests
 
 SyncLimiterFactory = Callable[[ClientConfig], SyncLimiter]
 

@@ -18,15 +18,37 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+from typing import TYPE_CHECKING
 
-from clients.async_batch import run_async_batch
-from clients.attempts import AsyncSend, Reply
 from clients.config import ClientConfig
-from clients.recorder import OnLine
-from clients.records import ClientRun
-from clients.reopen_gate import ReopenGate
+from clients.infra.recorder import OnLine
+from clients.infra.records import ClientRun
+from clients.spec import ClientSpec
+
+if TYPE_CHECKING:
+    from clients.infra.attempts import AsyncSend, Reply
+    from clients.limiters.reopen_gate import ReopenGate
 
 NAME = "adaptive"
+
+SPEC = ClientSpec(
+    name=NAME,
+    concurrency="asyncio",
+    policy="reopen gate",
+    summary="asyncio + aiohttp, greedy, waiting exactly until the server says the window reopens",
+    explain=(
+        "Sends greedily and lets each 429 say when to try again: the server's `X-RateLimit-"
+        "Reset-After` shuts a gate shared by every request until the window reopens. As many "
+        "429s as the naive client, but one window apart instead of a doubling backoff: the "
+        "429s were never the cost, the fixed backoff was."
+    ),
+    paces=False,
+    caps_in_flight=False,
+    model=None,
+    no_model=(
+        "it waits for the server's X-RateLimit-Reset-After, which the server models do not announce"
+    ),
+)
 MARGIN = 0.01  # scenario seconds added to the server's wait: timers and clocks are not exact
 
 
@@ -39,6 +61,9 @@ async def _listen(send: AsyncSend, gate: ReopenGate, fallback: float) -> Reply:
 
 def run(config: ClientConfig, on_line: OnLine | None = None) -> ClientRun:
     """Send the batch; blocks until every request finished or the deadline passed."""
+    from clients.infra.async_batch import run_async_batch
+    from clients.limiters.reopen_gate import ReopenGate
+
     gate = ReopenGate(margin=config.scaled(MARGIN))
     fallback = config.scaled(config.first_sleep)
     # The gate does all the waiting: no fixed sleep between attempts.

@@ -6,7 +6,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from clients.records import Attempt, ClientRun, Outcome
+from clients.infra.records import Attempt, ClientRun, Outcome
 
 Clock = Callable[[], float]
 OnLine = Callable[[str], None]

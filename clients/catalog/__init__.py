@@ -1,0 +1,1 @@
+"""One module per client, named as the client is; `clients.REGISTRY` lists them."""

@@ -1,0 +1,1 @@
+"""The limiting policies, each written once: what an attempt waits for before it goes."""

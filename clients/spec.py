@@ -1,0 +1,122 @@
+"""What a client is, as plain data: the one place the bench, theory and report read.
+
+Every module under `clients/catalog/` declares a `SPEC` and a `run(config,
+on_line) -> ClientRun`. The bench, the theory, the sweep, the matrix, the
+report and the progress bar read the spec and never a client's name, so a new
+client is one module plus one line in `clients.REGISTRY`.
+
+A catalog module imports only this module and `clients.config` at its top;
+what it needs to run (aiohttp, requests, redis, aiometer, ...) it imports
+inside `run`, so that listing the clients costs nothing and `python -m clients
+NAME` loads only what NAME needs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, get_args
+
+#: How the batch's requests run at once: threads of `requests`, asyncio tasks of
+#: `aiohttp`, or several processes.
+Concurrency = Literal["threads", "asyncio", "processes"]
+CONCURRENCIES: tuple[str, ...] = get_args(Concurrency)
+
+#: The limiting policy, the other axis of the teaching matrix.
+Policy = Literal[
+    "no limit",
+    "at most N in flight",
+    "token bucket",
+    "leaky bucket",
+    "paced starts",
+    "sliding log",
+    "reopen gate",
+    "shared sliding log",
+]
+POLICIES: tuple[str, ...] = get_args(Policy)
+
+#: The endpoint a client speaks: the write-up's `GET /chat` (an OpenAI-compatible
+#: endpoint joins it later).
+Api = Literal["chat"]
+APIS: tuple[str, ...] = get_args(Api)
+
+#: Services a client needs besides the mock server.
+Need = Literal["redis"]
+NEEDS: tuple[str, ...] = get_args(Need)
+
+#: How the simulator runs the client's requests: one task per request, all
+#: started at t = 0 ("tasks"), or `workers` pool threads that each take the next
+#: request when free and stay blocked through its sends and retry sleeps
+#: ("workers").
+Shape = Literal["tasks", "workers"]
+SHAPES: tuple[str, ...] = get_args(Shape)
+
+
+class SpecError(ValueError):
+    """A spec that leaves out something the bench needs; the message names it."""
+
+
+@dataclass(frozen=True, slots=True)
+class Model:
+    """The client as theory runs it: its request shape under the simulator.
+
+    `limiter` names the policy the simulator plugs into that shape (the same
+    limiter code the client runs, in virtual time).
+    """
+
+    shape: Shape
+    limiter: Literal["none", "token_bucket", "sliding_log", "semaphore"]
+
+
+@dataclass(frozen=True, slots=True)
+class ClientSpec:
+    """One client, described for everything that is not the client itself.
+
+    - `name`: what users type (`python -m clients NAME`, `--clients NAME`).
+    - `concurrency`, `policy`: the two axes of the teaching matrix.
+    - `api`: the endpoint it talks to; `needs`: services it needs (Redis).
+    - `paces`: it spaces its own sends in time, so its rate knob decides its
+      throughput (a sweep of `rate` means something for it).
+    - `caps_in_flight`: at most `workers` attempts are on the wire at once,
+      so Little's law (in flight / latency) bounds its throughput.
+    - `summary`: one sentence for tables; `explain`: two or three sentences
+      for the report, saying what it does and why it behaves as it does.
+    - `model`: how theory simulates it, or None with `no_model` saying why.
+    """
+
+    name: str
+    concurrency: Concurrency
+    policy: Policy
+    summary: str
+    explain: str
+    paces: bool
+    caps_in_flight: bool
+    model: Model | None
+    no_model: str = ""
+    api: Api = "chat"
+    needs: frozenset[Need] = frozenset()
+
+    def __post_init__(self) -> None:
+        if not self.name.isidentifier():
+            raise SpecError(f"client name {self.name!r} must be a Python identifier")
+        checks = {
+            "concurrency": (self.concurrency, CONCURRENCIES),
+            "policy": (self.policy, POLICIES),
+            "api": (self.api, APIS),
+        }
+        for field, (value, allowed) in checks.items():
+            if value not in allowed:
+                raise SpecError(f"{self.name}: {field} must be one of {allowed}, got {value!r}")
+        for need in self.needs:
+            if need not in NEEDS:
+                raise SpecError(f"{self.name}: needs must be among {NEEDS}, got {need!r}")
+        if not self.summary.strip() or not self.explain.strip():
+            raise SpecError(f"{self.name}: summary and explain must say something")
+        if self.model is None and not self.no_model.strip():
+            raise SpecError(f"{self.name}: no theory model, so no_model must say why")
+        if self.model is not None and self.model.shape not in SHAPES:
+            raise SpecError(f"{self.name}: model shape must be one of {SHAPES}")
+
+    @property
+    def local(self) -> bool:
+        """True if it needs nothing besides the mock server (`--clients all` runs it)."""
+        return not self.needs

@@ -1,0 +1,1 @@
+"""One HTTP attempt, turned into a `Reply` (never an exception), per HTTP library."""
