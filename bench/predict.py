@@ -6,10 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 from bench.theory import (
-    PREDICTORS,
     Scenario,
     bound,
     from_client_config,
+    model_for,
     predict,
     scenario_bound,
 )
@@ -53,7 +53,7 @@ def theory_fields(scenario: dict[str, Any], client: str, runs: int = SIM_RUNS) -
     s = theory_scenario(scenario)
     mean, stdev = best_possible(s)
     fields: dict[str, Any] = {"bound": mean, "bound_stddev": stdev}
-    if client in PREDICTORS:
+    if model_for(client) is not None:
         p = predict(client, s, runs=runs, seed=0)
         fields.update(
             predicted_mean=p.makespan.mean,
@@ -74,7 +74,7 @@ def format_simulation(scenario: dict[str, Any], clients: list[str], runs: int = 
         "",
     ]
     for number, client in enumerate(clients, start=1):
-        if client not in PREDICTORS:
+        if model_for(client) is None:
             lines += [f"Model {number}: {client}", "  no model for this client", ""]
             continue
         p = predict(client, s, runs=runs, seed=0)

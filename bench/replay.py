@@ -17,7 +17,7 @@ from typing import Any
 
 from bench.predict import theory_scenario
 from bench.stats import makespan_seconds
-from bench.theory import PREDICTORS, ClientModel, Scenario
+from bench.theory import BEST_SCHEDULE, ClientModel, Scenario, model_for
 
 
 class DrawsUsedUp(Exception):
@@ -84,13 +84,13 @@ def replay_runs(runs: list[dict[str, Any]]) -> list[ReplayRow]:
     if not ok:
         return []
     scenario = theory_scenario(ok[0]["scenario"])
-    best = PREDICTORS["sliding_window"]
+    best = BEST_SCHEDULE
     best_scenario = replace(scenario, margin=0.0)
     rows = []
     for client in dict.fromkeys(r["client"] for r in ok):
         mine = [r for r in ok if r["client"] == client]
         measured = [makespan_seconds(r) for r in mine]
-        model = PREDICTORS.get(client)
+        model = model_for(client)
         replays = [replay(model, scenario, r) if model else None for r in mine]
         pairs = [(m, p) for m, p in zip(measured, replays, strict=True) if p is not None]
         bounds = [replay(best, best_scenario, r) for r in mine]

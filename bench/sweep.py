@@ -32,7 +32,7 @@ from bench.predict import best_possible, theory_scenario
 from bench.results import RUN_SCHEMA, ResultsError, RunLog, write_json
 from bench.runner import BenchSettings, Job, run_one, server_for
 from bench.stats import makespan_seconds, server_rejections
-from bench.theory import PREDICTORS, littles_law, predict
+from bench.theory import littles_law, model_for, predict
 from clients import REGISTRY
 from clients.config import ClientConfig, ConfigError
 
@@ -175,7 +175,7 @@ def theory_for(record: dict[str, Any]) -> dict[str, Any]:
         "little_bottleneck": bottleneck,
         "bound": best_possible(s)[0],
     }
-    if client in PREDICTORS:
+    if model_for(client) is not None:
         p = predict(client, s, runs=SIM_RUNS, seed=0)
         fields.update(
             predicted_mean=p.makespan.mean,

@@ -17,8 +17,8 @@ The write-up's scenario (the `Scenario()` defaults) gives, under the
 fixed window: bound 8.29 s ± 0.72; thread pool 18.46 ± 1.96; token bucket
 9.11 ± 0.72; naive gather 20 rejections and about 49 s.
 
-Client models are data (`ClientModel`: a concurrency model and a limiter), so
-a new client is one entry in `PREDICTORS`.
+Client models are data (`ClientModel`: a concurrency model and a limiter),
+read from each client's spec (`model_for`).
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from typing import Literal, get_args
 
+import clients
 from bench.simulate import (
     STRATEGIES,
     Limiter,
@@ -556,26 +557,24 @@ class ClientModel:
         )
 
 
-#: Every client the bench knows, by its name in `clients/`.
-PREDICTORS: dict[str, ClientModel] = {
-    "thread_pool": ClientModel(
-        "workers", "none", "ThreadPoolExecutor(workers) + requests, blocking retries"
-    ),
-    "naive_gather": ClientModel("tasks", "none", "asyncio.gather over all, no limiter"),
-    "token_bucket": ClientModel("tasks", "token_bucket", "asyncio + the write-up's bucket"),
-    "sliding_window": ClientModel(
-        "tasks",
-        "sliding_log_counter",
-        "asyncio + at most L sends in any T + margin (+ the counter's rule against one)",
-    ),
-    "threads_bucket": ClientModel(
-        "tasks", "token_bucket", "a thread per request + a thread-safe bucket"
-    ),
-    "async_semaphore": ClientModel(
-        "tasks", "semaphore", "asyncio + Semaphore(workers) held per attempt"
-    ),
-    "threads_unbounded": ClientModel("tasks", "none", "a thread per request, no limiter"),
-}
+#: The best schedule as a model: L sends at t = 0, T, 2T, ... (a sliding log
+#: with no margin). Replays run it on a run's own latency draws.
+BEST_SCHEDULE = ClientModel("tasks", "sliding_log", "L sends per window, at once")
+
+
+def model_for(client: str) -> ClientModel | None:
+    """The theory model of registered client `client`, from its spec; None if it has none.
+
+    Raises ConfigError (from the registry) for an unknown name.
+    """
+    spec = clients.spec(client)
+    if spec.model is None:
+        return None
+    limiter = spec.model.limiter
+    # The sliding-log client follows the sliding-window counter's rule too when
+    # told the server uses it; its model does the same.
+    kind: LimiterKind = "sliding_log_counter" if limiter == "sliding_log" else limiter
+    return ClientModel(spec.model.shape, kind, spec.summary)
 
 
 @dataclass(frozen=True, slots=True)
@@ -610,15 +609,16 @@ def predict(
     seed: int = 0,
     scale: float = 1.0,
 ) -> Prediction:
-    """Simulate `runs` batches of a client (a `PREDICTORS` name or a model).
+    """Simulate `runs` batches of a client (a registered name or a model).
 
     Deterministic for a given seed. About 2000 runs a second per client
     for the default scenario.
     """
     if isinstance(client, str):
-        if client not in PREDICTORS:
-            raise TheoryError(f"no model for client {client!r}: use one of {', '.join(PREDICTORS)}")
-        model, name = PREDICTORS[client], client
+        found = model_for(client)
+        if found is None:
+            raise TheoryError(f"no model for client {client!r}: {clients.spec(client).no_model}")
+        model, name = found, client
     else:
         model, name = client, client.description or "custom"
     if runs < 1:
@@ -660,7 +660,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     print(f"Little's law, thread pool:     {littles_law(10, 2, 3.5, 2, 1.0).makespan:.2f} s")
     for strategy in STRATEGIES:
         print(f"-- {strategy} ({args.runs} runs, seed {args.seed})")
-        for name in PREDICTORS:
+        for name in (s.name for s in clients.specs() if s.model is not None):
             p = predict(name, replace(base, strategy=strategy), runs=args.runs, seed=args.seed)
             print(f"  {p}")
 

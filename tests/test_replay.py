@@ -9,7 +9,7 @@ import pytest
 from bench.predict import theory_scenario
 from bench.replay import replay, replay_runs, server_draws
 from bench.runner import BenchSettings
-from bench.theory import PREDICTORS
+from bench.theory import model_for
 
 
 def run_with_draws(client: str, draws: list[int], makespan: float) -> dict[str, Any]:
@@ -39,7 +39,7 @@ def test_token_bucket_replay_is_its_schedule_on_the_same_draws() -> None:
     run = run_with_draws("token_bucket", draws, 9.0)
     expected = max(0.5 * (k + 1) + d for k, d in enumerate(draws))  # 9.0
     scenario = theory_scenario(run["scenario"])
-    assert replay(PREDICTORS["token_bucket"], scenario, run) == pytest.approx(expected, abs=0.01)
+    assert replay(model_for("token_bucket"), scenario, run) == pytest.approx(expected, abs=0.01)
 
 
 def test_replay_rows_say_what_was_luck() -> None:

@@ -18,6 +18,7 @@ import limits.storage.memory
 import limits.strategies
 import pytest
 
+import clients
 from bench.simulate import (
     STRATEGIES,
     FixedWindow,
@@ -27,7 +28,6 @@ from bench.simulate import (
     make_server,
 )
 from bench.theory import (
-    PREDICTORS,
     Bound,
     ClientModel,
     Scenario,
@@ -37,6 +37,7 @@ from bench.theory import (
     exact_makespan,
     from_client_config,
     littles_law,
+    model_for,
     predict,
     scenario_bound,
     thread_pool_exact,
@@ -133,7 +134,7 @@ def test_thread_pool_with_constant_latency(strategy: Strategy) -> None:
 
 
 def test_token_bucket_sends_one_every_half_second() -> None:
-    trace = PREDICTORS["token_bucket"].run(FIXED_3S, random.Random(0))
+    trace = model_for("token_bucket").run(FIXED_3S, random.Random(0))
     sends = [a.sent for a in trace.attempts]
     assert sends == pytest.approx([0.5 * (k + 1) for k in range(10)], abs=0.01)
     assert [a.request for a in trace.attempts] == list(range(10))
@@ -149,7 +150,7 @@ def test_naive_gather_is_rejected_exactly_twenty_times(strategy: Strategy) -> No
     assert p.failed.max == 0
     # The last two go at 45 s; E[max of two randint(2, 5)] = 33/8 s.
     assert p.makespan.mean == approx(45 + 33 / 8, 0.15)
-    trace = PREDICTORS["naive_gather"].run(scenario, random.Random(0))
+    trace = model_for("naive_gather").run(scenario, random.Random(0))
     rounds = sorted({round(a.sent) for a in trace.attempts})
     assert rounds == [0, 3, 9, 21, 45]
     accepted = [sum(a.accepted for a in trace.attempts if round(a.sent) == t) for t in rounds]
@@ -158,7 +159,7 @@ def test_naive_gather_is_rejected_exactly_twenty_times(strategy: Strategy) -> No
 
 def test_naive_gather_with_the_writeups_squared_sleeps() -> None:
     # Sleeps 3, 9, 81, 6561 s: rounds at 0, 3, 12, 93 and 6654 s.
-    trace = PREDICTORS["naive_gather"].run(replace(FIXED_3S, retry="writeup"), random.Random(0))
+    trace = model_for("naive_gather").run(replace(FIXED_3S, retry="writeup"), random.Random(0))
     assert sorted({round(a.sent) for a in trace.attempts}) == [0, 3, 12, 93, 6654]
     assert trace.makespan == approx(6654 + 3, 0.01)
 
@@ -189,7 +190,7 @@ def test_semaphore_is_the_thread_pool_when_nothing_is_rejected() -> None:
 
 def test_sliding_window_client_sends_two_per_window_plus_margin() -> None:
     s = replace(FIXED_3S, margin=0.01, overshoot=0.0)
-    trace = PREDICTORS["sliding_window"].run(s, random.Random(0))
+    trace = model_for("sliding_window").run(s, random.Random(0))
     assert [a.sent for a in trace.attempts] == pytest.approx(
         [(k // 2) * 1.01 for k in range(10)], abs=1e-9
     )
@@ -234,9 +235,7 @@ def test_sliding_window_counter_rejects_a_burst_at_a_clock_window_edge() -> None
     assert late.rejections == 0
     # The sliding_window client, told the server's strategy, keeps the
     # counter's rule too: its 4th send waits until half way through window 1.
-    client = PREDICTORS["sliding_window"].run(
-        replace(s, phase=0.2, overshoot=0.0), random.Random(0)
-    )
+    client = model_for("sliding_window").run(replace(s, phase=0.2, overshoot=0.0), random.Random(0))
     assert client.rejections == 0
     assert [a.sent for a in client.attempts][:4] == pytest.approx(
         [0.0, 0.0, 1.01, 1.3 + 1e-5], abs=1e-9
@@ -259,10 +258,14 @@ def test_scale_multiplies_times_not_counts() -> None:
     assert fast.rejections == full.rejections
 
 
-def test_every_client_name_has_a_model() -> None:
-    for name in PREDICTORS:
-        assert predict(name, runs=3).runs == 3
-    with pytest.raises(TheoryError, match="no model for client"):
+def test_every_registered_client_has_a_model_or_says_why_not() -> None:
+    for spec in clients.specs():
+        if spec.model is None:
+            with pytest.raises(TheoryError, match="no model for client"):
+                predict(spec.name, runs=3)
+        else:
+            assert predict(spec.name, runs=3).runs == 3
+    with pytest.raises(clients.ConfigError, match="unknown client"):
         predict("telepathy")
 
 
@@ -299,7 +302,7 @@ def test_simulated_servers_keep_their_limit(client: str) -> None:
     for strategy in ("fixed-window", "moving-window"):
         scenario = replace(WRITEUP, strategy=strategy)
         for seed in range(20):
-            trace = PREDICTORS[client].run(scenario, random.Random(seed))
+            trace = model_for(client).run(scenario, random.Random(seed))
             accepted = [a.arrived for a in trace.attempts if a.accepted]
             if strategy == "moving-window":
                 for t in accepted:
