@@ -25,13 +25,12 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import asdict
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import redis
 from limits.storage import RedisStorage
 
-if TYPE_CHECKING:
-    from mock_server.app import LogEntry
+from mock_server.log import LogEntry
 
 SCHEME = "ratebench+redis"
 PREFIX = "ratebench:server"
