@@ -5,9 +5,8 @@ from __future__ import annotations
 import argparse
 import errno
 import socket
-import sys
-from typing import NoReturn
 
+from clients.infra.oneline import OneLineParser, fail
 from mock_server.settings import (
     STRATEGIES,
     Fault,
@@ -23,18 +22,6 @@ from mock_server.settings import (
 )
 
 READY_PREFIX = "ratebench mock server listening on "
-
-
-class OneLineParser(argparse.ArgumentParser):
-    """argparse, but a bad flag is one line on stderr and exit status 2."""
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(2, f"error: {message} (see --help)\n")
-
-
-def fail(message: str) -> NoReturn:
-    print(f"error: {message}", file=sys.stderr)
-    raise SystemExit(2)
 
 
 def build_parser() -> argparse.ArgumentParser:
