@@ -16,7 +16,6 @@ even a SIGKILL of the parent leaves workers behind.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import os
 import select
 import signal
@@ -29,6 +28,8 @@ from types import FrameType
 from typing import Any
 
 import uvicorn
+
+from mock_server.child import die_with_parent
 
 WarmUp = Callable[[Any], Awaitable[None]]
 
@@ -58,12 +59,6 @@ class ReadyServer(uvicorn.Server):
             self.on_ready()
 
 
-def _die_with_parent() -> None:
-    with contextlib.suppress(Exception):
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-
-
 def _child(
     index: int,
     sock: socket.socket,
@@ -74,7 +69,7 @@ def _child(
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     if sys.platform == "linux":
-        _die_with_parent()
+        die_with_parent()
 
     def ready() -> None:
         os.write(ready_fd, bytes([index]))
