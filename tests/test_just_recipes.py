@@ -62,6 +62,13 @@ def test_a_corrupted_runs_file_through_the_recipe(tmp_path: Path) -> None:
 def test_every_recipe_the_readme_names_is_listed() -> None:
     listed = just("--list").stdout
     readme = (ROOT / "README.md").read_text()
-    for recipe in ("bench", "bench-quick", "test", "lint", "serve", "client"):
+    for recipe in ("bench", "bench-quick", "bench-redis", "test", "lint", "serve", "client"):
         assert f"    {recipe} " in listed
         assert f"just {recipe}" in readme
+
+
+def test_no_recipe_installs_system_packages() -> None:
+    # Redis and everything else come from uv.lock: no recipe needs root or apt.
+    justfile = (ROOT / "justfile").read_text()
+    assert "apt-get" not in justfile
+    assert "sudo" not in justfile
