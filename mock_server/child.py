@@ -88,8 +88,9 @@ class ChildServer:
             self._start()
         except BaseException:
             # Ctrl-C while waiting for it, or a child that never answered:
-            # never leave the process behind.
-            self.stop()
+            # never leave the process (or its files) behind. The error
+            # already quotes what it printed.
+            self.close()
             raise
         return self
 
