@@ -22,7 +22,6 @@ from bench.results import (
 from bench.scenario import Scenario
 from bench.stats import percentile, representative_run
 from bench.summary import write_summary
-from clients.config import ClientConfig
 from clients.infra.records import Attempt, Outcome
 
 SCALE = 0.1
