@@ -20,7 +20,7 @@ from bench.shared_limit import (
     summarize,
 )
 from clients.infra.oneline import OneLineParser, UsageError
-from mock_server.settings import check_storage, parse_limit
+from mock_server.settings import Rate, check_storage
 
 
 def main(argv: list[str]) -> int:
@@ -72,7 +72,8 @@ def main(argv: list[str]) -> int:
     scenario = Scenario(
         latency=parse_latency(args.latency), n=args.n, time_scale=args.time_scale, seed=args.seed
     )
-    check_storage("redis://", parse_limit(str(scenario.limit)), args.time_scale)
+    limit = scenario.limit
+    check_storage("redis://", Rate(str(limit), limit.count, limit.window), args.time_scale)
     settings = SharedLimitSettings(
         scenario=scenario,
         workers=args.workers,
