@@ -656,11 +656,6 @@ class Record(Protocol):
     def to_dict(self) -> dict[str, Any]: ...
 
 
-def machine() -> Machine:
-    """This machine, for stamping a run as it is made."""
-    return Machine.here()
-
-
 def new_run_dir(out: Path, name: str | None = None) -> Path:
     """Create `out/<timestamp>/` (or `out/<name>/`) and point `out/latest` at it."""
     stamp = name or datetime.now(UTC).strftime("%Y%m%d-%H%M%S")

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from clients.config import SERVER_STRATEGIES, ClientConfig, ConfigError, ServerStrategy
@@ -284,9 +284,6 @@ class Scenario:
             margin=MARGIN / self.time_scale,
         )
 
-    def with_n(self, n: int) -> Scenario:
-        return replace(self, n=n)
-
     # -- records -------------------------------------------------------------------
 
     def to_dict(self) -> dict[str, Any]:
@@ -398,11 +395,6 @@ def parse_scenario(
         seed=seed,
         faults=faults,
     )
-
-
-def overrides_of(config: ClientConfig, names: tuple[str, ...]) -> Overrides:
-    """The (name, value) pairs of `config` for the knobs `names` (as a record stores them)."""
-    return tuple((name, getattr(config, name)) for name in names)
 
 
 def config_to_dict(config: ClientConfig) -> dict[str, Any]:
