@@ -61,9 +61,14 @@ def _little(ctx: Context) -> str:
             f"{e.little_makespan:.1f} s, a little more since the slowest of the {workers} "
             "queues ends the batch."
         )
+    if e.little_bottleneck == "limit":
+        return (
+            text + f", more than the limit of {limit:g} requests/s: the limit, not the cap, "
+            "sets the pace, and sends beyond it meet 429s."
+        )
     return (
-        text + f", more than the limit of {limit:g} requests/s: the limit, not the cap, sets "
-        "the pace, and sends beyond it meet 429s."
+        text + f", but the {e.little_bottleneck} allows {e.little_throughput:.2f} requests/s: "
+        f"about {e.little_makespan:.1f} s for {ctx.scenario.n} requests."
     )
 
 
