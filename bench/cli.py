@@ -7,10 +7,12 @@ line on stderr and exit status 2, with nothing already recorded lost.
 
 from __future__ import annotations
 
+import importlib
 import signal
 import sys
 from collections.abc import Callable
 from types import FrameType
+from typing import cast
 
 from bench.commands import Interrupted
 from bench.results import ResultsError
@@ -18,7 +20,6 @@ from bench.scenario import ScenarioError
 from clients.config import ConfigError
 from clients.infra.oneline import UsageError, fail
 from mock_server.process import ServerError
-from mock_server.redis_process import RedisUnavailable
 from mock_server.settings import SettingsError
 
 
@@ -26,30 +27,32 @@ def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
     raise Interrupted(signum)
 
 
-def _commands() -> dict[str, Callable[[list[str]], int]]:
-    from bench.commands import compare, load, plot, redis, replay, sweep
+#: Each command's module under bench/commands/, imported only when it runs:
+#: `python -m bench plot` needs matplotlib, a bad flag to the bench does not.
+COMMANDS = {
+    "plot": "plot",
+    "replay": "replay",
+    "load": "load",
+    "sweep": "sweep",
+    "redis": "redis",
+}
 
-    return {
-        "": compare.main,
-        "plot": plot.main,
-        "replay": replay.main,
-        "load": load.main,
-        "sweep": sweep.main,
-        "redis": redis.main,
-    }
+
+def _command(name: str) -> Callable[[list[str]], int]:
+    module = importlib.import_module(f"bench.commands.{name}")
+    return cast(Callable[[list[str]], int], module.main)
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    commands = _commands()
     # From here on SIGINT and SIGTERM unwind the stack like Ctrl-C, so that
     # every `with` (the server process above all) is closed on the way out.
     signal.signal(signal.SIGTERM, _raise_interrupt)
     signal.signal(signal.SIGINT, _raise_interrupt)
     try:
-        if argv and argv[0] in commands and argv[0]:
-            return commands[argv[0]](argv[1:])
-        return commands[""](argv)
+        if argv and argv[0] in COMMANDS:
+            return _command(COMMANDS[argv[0]])(argv[1:])
+        return _command("compare")(argv)
     except (
         UsageError,
         ResultsError,
@@ -57,7 +60,6 @@ def main(argv: list[str] | None = None) -> int:
         ConfigError,
         SettingsError,
         ScenarioError,
-        RedisUnavailable,
     ) as exc:
         fail(str(exc))
     except Interrupted as exc:

@@ -20,6 +20,7 @@ from bench.shared_limit import (
     summarize,
 )
 from clients.infra.oneline import OneLineParser, UsageError
+from mock_server.redis_process import RedisUnavailable
 from mock_server.settings import Rate, check_storage
 
 
@@ -89,9 +90,12 @@ def main(argv: list[str]) -> int:
         flush=True,
     )
     began = time.monotonic()
-    records = run_all(
-        settings, run_dir, lambda record: print(run_line(record), file=sys.stderr, flush=True)
-    )
+    try:
+        records = run_all(
+            settings, run_dir, lambda record: print(run_line(record), file=sys.stderr, flush=True)
+        )
+    except RedisUnavailable as exc:
+        raise UsageError(str(exc)) from None
     rows = summarize(records)
     write_json(
         run_dir / "summary.json",
