@@ -20,7 +20,7 @@ from bench.results import RUNS_FILE, Machine, RunLog, RunRecord, SweepPoint, ser
 from bench.scenario import Overrides, Scenario
 from clients import WRITEUP_CLIENTS, run_client
 from clients.config import ClientConfig
-from clients.infra.records import Attempt
+from clients.infra.records import Attempt, ClientRun
 from mock_server.process import MockServer, ServerError, fetch_log, reset_server
 
 
@@ -97,41 +97,52 @@ def run_one(
     machine: Machine,
     sweep: SweepPoint | None = None,
 ) -> RunRecord:
-    """Reset the server, run the client, and join its attempts with the server's log."""
-    reset_server(base, seed=job.seed)
+    """Reset the server, run the client, and join its attempts with the server's log.
+
+    A server that dies (or stops answering) before or during the run gives a
+    failed record saying so, never an exception: the run is kept, and the
+    caller decides whether the bench can go on.
+    """
     config = plan.client_config(f"{base}/chat")
+
+    def record(
+        wall_start: float, result: ClientRun, entries: list[dict[str, Any]], reason: str | None
+    ) -> RunRecord:
+        return RunRecord(
+            client=job.client,
+            run=job.run,
+            seed=job.seed,
+            scenario=plan.scenario,
+            config=config,
+            overrides=tuple(name for name, _ in plan.overrides),
+            machine=machine,
+            wall_start=wall_start,
+            started=result.started,
+            makespan=result.makespan,
+            attempts=result.attempts,
+            server_log=server_entries(entries),
+            status="ok" if reason is None else "failed",
+            reason=reason,
+            sweep=sweep,
+        )
+
+    def server_failed(what: str, exc: ServerError) -> str:
+        if server is not None and not server.alive():
+            return f"the mock server died {what}"
+        return f"the server did not answer {what}: {exc}"
+
+    try:
+        reset_server(base, seed=job.seed)
+    except ServerError as exc:
+        never = ClientRun(job.client, config.n, time.monotonic(), (), 0.0)
+        return record(time.time(), never, [], server_failed("before the run", exc))
     wall_start = time.time()
     result = run_client(job.client, config)
-    reason: str | None = None
-    entries: list[dict[str, Any]] = []
     try:
         entries = fetch_log(base)["entries"]
     except ServerError as exc:
-        alive = server.alive() if server is not None else False
-        reason = (
-            "the mock server died during the run"
-            if server is not None and not alive
-            else f"the server's log could not be read: {exc}"
-        )
-    else:
-        reason = fault_reason(result.attempts)
-    return RunRecord(
-        client=job.client,
-        run=job.run,
-        seed=job.seed,
-        scenario=plan.scenario,
-        config=config,
-        overrides=tuple(name for name, _ in plan.overrides),
-        machine=machine,
-        wall_start=wall_start,
-        started=result.started,
-        makespan=result.makespan,
-        attempts=result.attempts,
-        server_log=server_entries(entries),
-        status="ok" if reason is None else "failed",
-        reason=reason,
-        sweep=sweep,
-    )
+        return record(wall_start, result, [], server_failed("during the run", exc))
+    return record(wall_start, result, entries, fault_reason(result.attempts))
 
 
 def describe_fault(attempt: Attempt) -> str:
