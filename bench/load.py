@@ -15,13 +15,15 @@ Two measurements against a real server process on this machine:
 from __future__ import annotations
 
 import asyncio
-import statistics
 import time
 from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
 
+import clients
+from bench.results import server_entries
+from bench.stats import percentile as _percentile
 from mock_server.process import MockServer
 
 
@@ -37,13 +39,9 @@ class LoadResult:
     errors: int
 
 
-def percentile(values: list[float], q: float) -> float:
-    """The q-th percentile (0-100), by linear interpolation between closest ranks."""
-    if not values:
-        return float("nan")
-    if len(values) == 1:
-        return values[0]
-    return statistics.quantiles(values, n=100, method="inclusive")[max(0, min(98, round(q) - 1))]
+def percentile(values: list[float], q: int) -> float:
+    """`bench.stats.percentile`, or NaN when a measurement got no answer at all."""
+    return _percentile(values, q) if values else float("nan")
 
 
 async def _hammer(
@@ -82,7 +80,7 @@ def measure(
         results, errors, elapsed = asyncio.run(
             _hammer(server.chat_url, requests, concurrency, timeout)
         )
-        log = server.log()
+        entries = server_entries(server.log())
     statuses: dict[int, int] = {}
     for _, _, status in results:
         statuses[status] = statuses.get(status, 0) + 1
@@ -91,9 +89,9 @@ def measure(
         (finish - sent - drawn) * 1000 for sent, finish, status in results if status == 200
     ]
     server_added = [
-        (e["left"] - e["arrival"] - e["latency"]) * 1000
-        for e in log
-        if e["accepted"] and e["left"] is not None
+        (e.left - e.arrival - e.latency) * 1000
+        for e in entries
+        if e.accepted and e.left is not None and e.latency is not None
     ]
     return LoadResult(
         requests,
@@ -102,9 +100,18 @@ def measure(
         statuses,
         client_added,
         server_added,
-        accepted=sum(1 for e in log if e["accepted"]),
+        accepted=sum(1 for e in entries if e.accepted),
         errors=errors,
     )
+
+
+def overhead_clients() -> tuple[str, str]:
+    """Threads + requests vs asyncio + aiohttp, picked by spec: the thread pool
+    (at most N in flight, here 100) and asyncio with no limit."""
+    specs = clients.specs()
+    pool = next(s.name for s in specs if (s.concurrency, s.caps_in_flight) == ("threads", True))
+    gather = next(s.name for s in specs if (s.concurrency, s.policy) == ("asyncio", "no limit"))
+    return pool, gather
 
 
 def client_overhead(requests: int) -> dict[str, float]:
@@ -117,9 +124,9 @@ def client_overhead(requests: int) -> dict[str, float]:
 
     cpu: dict[str, float] = {}
     with MockServer(rate="1000000/second", latency="0", seed=0) as server:
-        for name, workers in (("thread_pool", 100), ("naive_gather", 100)):
+        for name in overhead_clients():
             server.reset()
-            config = ClientConfig(url=server.chat_url, n=requests, workers=workers, retry="none")
+            config = ClientConfig(url=server.chat_url, n=requests, workers=100, retry="none")
             before = time.process_time()
             run = run_client(name, config)
             spent = time.process_time() - before

@@ -9,12 +9,11 @@ may draw many times in one process, and tests run in parallel).
 
 from __future__ import annotations
 
-import json
 import re
 import statistics
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import matplotlib
 
@@ -27,9 +26,11 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-from bench.results import SUMMARY_FILE, load_runs
-from bench.stats import makespan_seconds, server_rejections
-from mock_server.settings import SettingsError, parse_latency, parse_limit
+from bench.results import RunRecord, TheoryRecord, load_runs, load_theory
+from bench.stats import by_client, ok_runs, representative_run
+
+if TYPE_CHECKING:
+    from bench.sweep import SweepSummary
 
 TIMELINE_FILE = "timeline.png"
 THROUGHPUT_FILE = "throughput.png"
@@ -60,83 +61,25 @@ def client_colour(index: int) -> str:
     return palette[index % len(palette)]
 
 
-def ok_runs(runs: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The runs that could be measured; failed runs never enter a figure's data."""
-    return [r for r in runs if r.get("status") == "ok"]
-
-
-def by_client(runs: Sequence[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
-    """Runs grouped by client, in the order clients first appear (the bench's order)."""
-    grouped: dict[str, list[dict[str, Any]]] = {}
-    for run in runs:
-        grouped.setdefault(str(run["client"]), []).append(run)
-    return grouped
-
-
-def representative_run(runs: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """The run whose makespan is closest to the median of `runs`.
-
-    A median run rather than the mean: one slow outlier (a retry at a
-    window's edge) must not decide which run a reader sees. Ties go to the
-    earlier run, so re-drawing is deterministic.
-    """
-    if not runs:
-        raise ValueError("no runs to choose from")
-    median = statistics.median(makespan_seconds(r) for r in runs)
-    return min(runs, key=lambda r: abs(makespan_seconds(r) - median))
-
-
-def limit_per_second(scenario: dict[str, Any]) -> float | None:
-    """The server limit as requests per scenario second (2/second -> 2.0).
-
-    None when the scenario names no usable rate, so that a plot can skip the
-    line instead of failing on an old or hand-edited record.
-    """
-    rate = scenario.get("rate")
-    if not isinstance(rate, str):
-        return None
-    try:
-        parsed = parse_limit(rate)
-    except SettingsError:
-        return None
-    return parsed.amount / parsed.window
-
-
-def load_summary(run_dir: Path) -> dict[str, Any] | None:
-    """summary.json if present and readable; plots must work without it."""
-    path = run_dir / SUMMARY_FILE
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
-
-
 def _save(fig: Figure, path: Path) -> Path:
     FigureCanvasAgg(fig)
     fig.savefig(path, dpi=DPI)
     return path
 
 
-def _scaled(run: dict[str, Any], seconds: float) -> float:
-    return seconds / float(run["time_scale"])
-
-
 # -- timeline ---------------------------------------------------------------
 
 
-def _draw_run_timeline(ax: Axes, run: dict[str, Any]) -> None:
+def _draw_run_timeline(ax: Axes, run: RunRecord) -> None:
     """One run: a row per request, a bar per attempt, waits, sleeps and 429s."""
-    attempts = sorted(run["attempts"], key=lambda a: (a["request"], a["attempt"]))
-    n = int(run.get("n", 1 + max((a["request"] for a in attempts), default=0)))
+    attempts = sorted(run.attempts, key=lambda a: (a.request, a.attempt))
+    n = run.n
     height = 0.6
+    seconds = run.scenario.seconds
     previous_end: dict[int, float] = {}
     for a in attempts:
-        row = int(a["request"])
-        queued = _scaled(run, float(a["queued"]))
-        sent = _scaled(run, float(a["sent"]))
-        finished = _scaled(run, float(a["finished"]))
-        outcome = str(a["outcome"])
+        row = a.request
+        queued, sent, finished = seconds(a.queued), seconds(a.sent), seconds(a.finished)
         # The retry sleep is the gap between one attempt's end and the next
         # attempt becoming ready; a thin line keeps it visible as time spent.
         if row in previous_end and queued > previous_end[row]:
@@ -159,15 +102,15 @@ def _draw_run_timeline(ax: Axes, run: dict[str, Any]) -> None:
         ax.broken_barh(
             [(sent, max(finished - sent, 0.0))],
             (row - height / 2, height),
-            facecolors=OUTCOME_COLOURS.get(outcome, "#7f7f7f"),
+            facecolors=OUTCOME_COLOURS.get(a.outcome, "#7f7f7f"),
             edgecolor="black",
             linewidth=0.4,
         )
-        if outcome == "rate_limited":
+        if a.outcome == "rate_limited":
             # A rejected attempt lasts milliseconds: the bar alone would vanish.
             ax.plot(sent, row, marker="x", color="#d62728", markersize=7, mew=2)
         previous_end[row] = finished
-    ax.axvline(makespan_seconds(run), color="black", linestyle="--", linewidth=1.2)
+    ax.axvline(run.seconds, color="black", linestyle="--", linewidth=1.2)
     ax.set_ylim(n - 0.5, -0.5)  # request 0 on top, as a reader reads the batch
     ax.set_yticks(range(n))
     ax.set_yticklabels([str(i) for i in range(n)], fontsize=7)
@@ -197,7 +140,7 @@ def _timeline_legend() -> list[Any]:
 
 
 def draw_timeline(
-    runs: Sequence[dict[str, Any]], path: Path, clients: Sequence[str] | None = None
+    runs: Sequence[RunRecord], path: Path, clients: Sequence[str] | None = None
 ) -> Path:
     """`timeline.png`: each client's median run, one panel per client.
 
@@ -212,16 +155,16 @@ def draw_timeline(
         groups = {c: g for c, g in groups.items() if c in clients}
     if not groups:
         return _empty_figure(path, "Timeline", "no finished run to draw")
-    heights = [max(2.0, 0.28 * float(g[0].get("n", 10)) + 0.9) for g in groups.values()]
+    heights = [max(2.0, 0.28 * g[0].n + 0.9) for g in groups.values()]
     fig = Figure(figsize=(11, sum(heights) + 1.6), layout="constrained")
     axes = fig.subplots(len(groups), 1, sharex=True, squeeze=False, height_ratios=heights)
     for ax, (client, client_runs) in zip(axes[:, 0], groups.items(), strict=True):
         run = representative_run(client_runs)
         _draw_run_timeline(ax, run)
         ax.set_title(
-            f"{client}: run {int(run['run']) + 1} of {len(client_runs)} (closest to the "
-            f"median), makespan {makespan_seconds(run):.1f} s, "
-            f"{server_rejections(run)} × 429 in the server's log",
+            f"{client}: run {run.run + 1} of {len(client_runs)} (closest to the "
+            f"median), makespan {run.seconds:.1f} s, "
+            f"{run.rejections} × 429 in the server's log",
             fontsize=10,
             loc="left",
         )
@@ -245,14 +188,12 @@ def draw_timeline(
 # -- throughput -------------------------------------------------------------
 
 
-def completion_curve(run: dict[str, Any]) -> list[float]:
+def completion_curve(run: RunRecord) -> list[float]:
     """Sorted finish times (scenario seconds) of the successful attempts."""
-    return sorted(
-        _scaled(run, float(a["finished"])) for a in run["attempts"] if a["outcome"] == "ok"
-    )
+    return sorted(run.scenario.seconds(a.finished) for a in run.attempts if a.outcome == "ok")
 
 
-def draw_throughput(runs: Sequence[dict[str, Any]], path: Path) -> Path:
+def draw_throughput(runs: Sequence[RunRecord], path: Path) -> Path:
     """`throughput.png`: completed requests against scenario seconds.
 
     A bold step line per client for its median run, thin lines for its other
@@ -274,24 +215,23 @@ def draw_throughput(runs: Sequence[dict[str, Any]], path: Path) -> Path:
             times = completion_curve(run)
             xs = [0.0, *times]
             ys = list(range(len(xs)))
-            longest = max(longest, makespan_seconds(run))
+            longest = max(longest, run.seconds)
             most = max(most, len(times))
             if run is chosen:
                 ax.step(xs, ys, where="post", color=colour, linewidth=2.2, label=client)
             else:
                 ax.step(xs, ys, where="post", color=colour, linewidth=0.8, alpha=0.35)
-    scenario = good[0].get("scenario", {})
-    slope = limit_per_second(scenario)
-    if slope is not None:
-        end = min(longest, most / slope) if most else longest
-        ax.plot(
-            [0.0, end],
-            [0.0, slope * end],
-            color="black",
-            linestyle="--",
-            linewidth=1.2,
-            label=f"server limit ({scenario.get('rate')}): {slope:g} sends/s, from t = 0",
-        )
+    limit = good[0].scenario.limit
+    slope = limit.per_second
+    end = min(longest, most / slope) if most else longest
+    ax.plot(
+        [0.0, end],
+        [0.0, slope * end],
+        color="black",
+        linestyle="--",
+        linewidth=1.2,
+        label=f"server limit ({limit}): {slope:g} sends/s, from t = 0",
+    )
     ax.plot([], [], color="grey", linewidth=0.8, alpha=0.5, label="other runs (thin lines)")
     ax.set_xlim(left=0)
     ax.set_ylim(0, most + 0.5)
@@ -306,7 +246,7 @@ def draw_throughput(runs: Sequence[dict[str, Any]], path: Path) -> Path:
 # -- rejections -------------------------------------------------------------
 
 
-def draw_rejections(runs: Sequence[dict[str, Any]], path: Path) -> Path:
+def draw_rejections(runs: Sequence[RunRecord], path: Path) -> Path:
     """`rejections.png`: 429s per run per client, counted in the server's log.
 
     Grouped bars, one group per run; a black tick marks the client's own
@@ -315,7 +255,7 @@ def draw_rejections(runs: Sequence[dict[str, Any]], path: Path) -> Path:
     groups = by_client(ok_runs(runs))
     if not groups:
         return _empty_figure(path, "Rejections", "no finished run to draw")
-    run_numbers = sorted({int(r["run"]) for g in groups.values() for r in g})
+    run_numbers = sorted({r.run for g in groups.values() for r in g})
     fig = Figure(figsize=(max(7.0, 1.0 + 0.55 * len(run_numbers) * len(groups)), 4.8))
     fig.set_layout_engine("constrained")
     ax = fig.add_subplot()
@@ -323,14 +263,14 @@ def draw_rejections(runs: Sequence[dict[str, Any]], path: Path) -> Path:
     label_bars = len(run_numbers) * len(groups) <= 60
     disagreement = False
     for index, (client, client_runs) in enumerate(groups.items()):
-        by_run = {int(r["run"]): r for r in client_runs}
+        by_run = {r.run: r for r in client_runs}
         xs = [
             i + (index - (len(groups) - 1) / 2) * width
             for i, n in enumerate(run_numbers)
             if n in by_run
         ]
         present = [n for n in run_numbers if n in by_run]
-        counts = [server_rejections(by_run[n]) for n in present]
+        counts = [by_run[n].rejections for n in present]
         mean = statistics.fmean(counts)
         bars = ax.bar(
             xs,
@@ -342,7 +282,7 @@ def draw_rejections(runs: Sequence[dict[str, Any]], path: Path) -> Path:
         if label_bars:
             # Zero-height bars are invisible; the number says "none" outright.
             ax.bar_label(bars, fontsize=7, padding=1)
-        own = [int(by_run[n].get("rejections", 0)) for n in present]
+        own = [by_run[n].client_rejections for n in present]
         for x, server, client_count in zip(xs, counts, own, strict=True):
             if server != client_count:
                 disagreement = True
@@ -371,37 +311,22 @@ def draw_rejections(runs: Sequence[dict[str, Any]], path: Path) -> Path:
 # -- makespan ---------------------------------------------------------------
 
 
-def _number(value: Any) -> float | None:
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
-
-
-def draw_makespan(
-    runs: Sequence[dict[str, Any]], summary: dict[str, Any] | None, path: Path
-) -> Path:
+def draw_makespan(runs: Sequence[RunRecord], theory: TheoryRecord | None, path: Path) -> Path:
     """`makespan.png`: each client's makespans (scenario seconds) over its runs.
 
-    A box plot with every run as a point; when summary.json carries theory's
-    fields, each client's `predicted_mean` ± `predicted_stddev` as a diamond
-    with error bar, and its `bound` (or the top-level one) as a dashed line.
+    A box plot with every run as a point; from the stored theory, each
+    client's predicted mean ± σ as a diamond with error bar, and the bound
+    as a dashed line (one across the plot when every client shares it).
     """
     groups = by_client(ok_runs(runs))
     if not groups:
         return _empty_figure(path, "Makespan", "no finished run to draw")
-    theory: dict[str, dict[str, Any]] = {}
-    top_bound: float | None = None
-    if summary is not None:
-        for result in summary.get("results", []):
-            if isinstance(result, dict) and "command" in result:
-                theory[str(result["command"])] = result
-        top_bound = _number(summary.get("bound"))
-        bounds = {_number(r.get("bound")) for r in theory.values()}
-        if top_bound is None and len(bounds) == 1:
-            # One bound shared by every client (the usual case): one line across.
-            top_bound = bounds.pop()
+    shared = theory.bound if theory is not None else None
+    top_bound = shared[0] if shared is not None else None
     names = list(groups)
     fig = Figure(figsize=(max(6.5, 2.2 * len(names) + 1.5), 5.2), layout="constrained")
     ax = fig.add_subplot()
-    data = [[makespan_seconds(r) for r in groups[c]] for c in names]
+    data = [[r.seconds for r in groups[c]] for c in names]
     positions = list(range(1, len(names) + 1))
     ax.boxplot(
         data,
@@ -423,14 +348,14 @@ def draw_makespan(
             zorder=3,
             s=28,
         )
-        result = theory.get(names[index], {})
-        predicted = _number(result.get("predicted_mean"))
-        spread = _number(result.get("predicted_stddev"))
-        if predicted is not None:
+        expected = theory.for_client(names[index]) if theory is not None else None
+        if expected is None:
+            continue
+        if expected.predicted_mean is not None:
             ax.errorbar(
                 pos + 0.33,
-                predicted,
-                yerr=spread if spread is not None else None,
+                expected.predicted_mean,
+                yerr=expected.predicted_stddev,
                 fmt="D",
                 color="#6a3d9a",
                 capsize=4,
@@ -438,10 +363,9 @@ def draw_makespan(
                 label="_nolegend_" if shown_prediction else "theory: predicted mean ± σ",
             )
             shown_prediction = True
-        client_bound = _number(result.get("bound"))
-        if client_bound is not None and client_bound != top_bound:
+        if expected.bound != top_bound:
             ax.hlines(
-                client_bound,
+                expected.bound,
                 pos - 0.4,
                 pos + 0.4,
                 colors="black",
@@ -486,20 +410,25 @@ def client_timeline_file(client: str) -> str:
     return "timeline-" + re.sub(r"[^A-Za-z0-9_-]", "_", client) + ".png"
 
 
-def draw_all(run_dir: Path) -> list[Path]:
-    """Draw every plot of `run_dir` from its runs.jsonl (and summary.json when
-    present) into the same directory; returns the paths written.
+def draw_all(
+    run_dir: Path,
+    runs: Sequence[RunRecord] | None = None,
+    theory: TheoryRecord | None = None,
+) -> list[Path]:
+    """Draw every plot of `run_dir` into it; returns the paths written.
 
+    `runs` and `theory` are read from the directory's files unless given.
     Besides the four comparison figures, one `timeline-<client>.png` per
     client, so that the report can show each client next to its explanation.
     """
-    runs = load_runs(run_dir)
-    summary = load_summary(run_dir)
+    if runs is None:
+        runs = load_runs(run_dir)
+        theory = load_theory(run_dir)
     paths = [
         draw_timeline(runs, run_dir / TIMELINE_FILE),
         draw_throughput(runs, run_dir / THROUGHPUT_FILE),
         draw_rejections(runs, run_dir / REJECTIONS_FILE),
-        draw_makespan(runs, summary, run_dir / MAKESPAN_FILE),
+        draw_makespan(runs, theory, run_dir / MAKESPAN_FILE),
     ]
     for client in by_client(ok_runs(runs)):
         paths.append(draw_timeline(runs, run_dir / client_timeline_file(client), [client]))
@@ -509,59 +438,60 @@ def draw_all(run_dir: Path) -> list[Path]:
 # -- sweep ------------------------------------------------------------------
 
 
-def draw_sweep(summary: dict[str, Any], path: Path) -> Path:
+def draw_sweep(summary: SweepSummary, path: Path) -> Path:
     """`sweep-<knob>.png`: makespan and 429s against one knob, theory drawn over them.
 
     Left, every run's makespan (points), their mean (line), Little's law's
     n / throughput (dashed) and the simulator's mean ± σ (band) where it
     has a model; right, 429s per run and the simulator's. A dotted line
     marks where Little's law moves the bottleneck from the client to the
-    server's limit.
+    server's limit. Theory's figures are the stored ones.
     """
-    knob = str(summary["knob"])
-    rows = [r for r in summary["values"] if "times" in r]
+    knob = summary.knob
+    rows = sorted((r for r in summary.rows if r.times), key=lambda r: r.value)
     if not rows:
         return _empty_figure(path, f"Sweep of {knob}", "no finished run to draw")
-    rows.sort(key=lambda r: float(r["value"]))
-    xs = [float(r["value"]) for r in rows]
+    xs = [r.value for r in rows]
     fig = Figure(figsize=(12.5, 5.0), layout="constrained")
     ax_time, ax_rej = fig.subplots(1, 2)
     colour = client_colour(0)
     for r in rows:
-        ax_time.scatter(
-            [float(r["value"])] * len(r["times"]),
-            r["times"],
-            color=colour,
-            edgecolor="black",
-            linewidth=0.4,
-            s=24,
-            zorder=3,
-        )
-        ax_rej.scatter(
-            [float(r["value"])] * len(r["rejections"]),
-            r["rejections"],
-            color=colour,
-            edgecolor="black",
-            linewidth=0.4,
-            s=24,
-            zorder=3,
-        )
-    ax_time.plot(xs, [r["mean"] for r in rows], color=colour, marker="o", label="measured mean")
+        for ax, values in ((ax_time, r.times), (ax_rej, r.rejections)):
+            ax.scatter(
+                [r.value] * len(values),
+                list(values),
+                color=colour,
+                edgecolor="black",
+                linewidth=0.4,
+                s=24,
+                zorder=3,
+            )
+    ax_time.plot(xs, [r.mean for r in rows], color=colour, marker="o", label="measured mean")
     ax_rej.plot(
-        xs, [r["mean_rejections"] for r in rows], color=colour, marker="o", label="measured mean"
+        xs, [r.mean_rejections for r in rows], color=colour, marker="o", label="measured mean"
     )
-    ax_time.plot(
-        xs,
-        [r["little_makespan"] for r in rows],
-        color="black",
-        linestyle="--",
-        label="Little's law: n / min(in flight ÷ mean latency, limit)",
-    )
-    simulated = [r for r in rows if "predicted_mean" in r]
+    little = [
+        (r.value, r.expected.little_makespan)
+        for r in rows
+        if r.expected is not None and r.expected.little_makespan is not None
+    ]
+    if little:
+        ax_time.plot(
+            [x for x, _ in little],
+            [y for _, y in little],
+            color="black",
+            linestyle="--",
+            label="Little's law: n / min(in flight ÷ mean latency, limit)",
+        )
+    simulated = [
+        (r.value, r.expected)
+        for r in rows
+        if r.expected is not None and r.expected.predicted_mean is not None
+    ]
     if simulated:
-        sx = [float(r["value"]) for r in simulated]
-        mean = [float(r["predicted_mean"]) for r in simulated]
-        spread = [float(r["predicted_stddev"]) for r in simulated]
+        sx = [x for x, _ in simulated]
+        mean = [e.predicted_mean or 0.0 for _, e in simulated]
+        spread = [e.predicted_stddev or 0.0 for _, e in simulated]
         ax_time.plot(sx, mean, color="#6a3d9a", marker="D", label="simulator: mean ± σ")
         ax_time.fill_between(
             sx,
@@ -572,19 +502,20 @@ def draw_sweep(summary: dict[str, Any], path: Path) -> Path:
         )
         ax_rej.plot(
             sx,
-            [float(r["predicted_rejections"]) for r in simulated],
+            [e.predicted_rejections or 0.0 for _, e in simulated],
             color="#6a3d9a",
             marker="D",
             label="simulator: mean",
         )
-    bound = _number(rows[0].get("bound"))
-    if bound is not None and all(_number(r.get("bound")) == bound for r in rows):
+    bounds = {r.expected.bound for r in rows if r.expected is not None}
+    if len(bounds) == 1 and all(r.expected is not None for r in rows):
+        bound = bounds.pop()
         ax_time.axhline(
             bound, color="grey", linestyle=":", label=f"best possible without a 429 ({bound:.2f} s)"
         )
     # Where Little's law says the limit, not the client, becomes the bottleneck,
     # and where the first sends alone already overflow the server's window.
-    for edge, text, colour_ in _sweep_edges(summary, knob):
+    for edge, text, colour_ in _sweep_edges(summary):
         for ax in (ax_time, ax_rej):
             ax.axvline(edge, color=colour_, linestyle=":", linewidth=1.2)
         ax_rej.text(
@@ -597,8 +528,8 @@ def draw_sweep(summary: dict[str, Any], path: Path) -> Path:
             fontsize=8,
             color=colour_,
         )
-    client = summary["client"]
-    runs = max(int(r["runs"]) for r in rows)
+    client = summary.client
+    runs = max(r.runs for r in rows)
     plural = "run" if runs == 1 else "runs"
     ax_time.set_title(f"{client}: makespan against {knob} ({runs} {plural} per value)")
     ax_time.set_xlabel(knob)
@@ -618,31 +549,26 @@ def draw_sweep(summary: dict[str, Any], path: Path) -> Path:
     return _save(fig, path)
 
 
-def _sweep_edges(summary: dict[str, Any], knob: str) -> list[tuple[float, str, str]]:
+def _sweep_edges(summary: SweepSummary) -> list[tuple[float, str, str]]:
     """(knob value, label, colour) of the lines worth marking on a workers sweep.
 
     More workers than the limit's burst overflow the first window at once
     (429s from there on); past limit × mean latency, Little's law says the
     limit, not the workers, caps the throughput.
     """
-    if knob != "workers":
+    if summary.knob != "workers":
         return []
-    scenario = summary.get("scenario", {})
-    try:
-        rate = parse_limit(str(scenario.get("rate", "")))
-        latency = parse_latency(str(scenario.get("latency", ""))).mean
-    except SettingsError:
-        return []
-    crossover = rate.amount / rate.window * latency
+    limit, latency = summary.scenario.limit, summary.scenario.latency.mean
+    crossover = limit.per_second * latency
     return [
         (
-            rate.amount + 0.5,
-            f" more than {rate.amount} at t = 0:\n the first window\n rejects the rest",
+            limit.count + 0.5,
+            f" more than {limit.count} at t = 0:\n the first window\n rejects the rest",
             "#ff7f0e",
         ),
         (
             crossover,
-            f" {crossover:g} = {rate.amount / rate.window:g}/s × {latency:g} s:\n"
+            f" {crossover:g} = {limit.per_second:g}/s × {latency:g} s:\n"
             " Little's law's\n limit-bound from here",
             "#d62728",
         ),

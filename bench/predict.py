@@ -1,45 +1,39 @@
-"""Theory beside every measurement: the bound and each client's prediction
-for the scenario a bench ran, computed from the scenario alone."""
+"""Theory, once: what theory expects of each client, computed when the runs are made.
+
+`theory_for_runs` is called at the end of `python -m bench` and of a sweep,
+and its `TheoryRecord` is stored beside the runs (theory.json): the bound,
+Little's law, the simulator's prediction, the exact makespan of a fixed send
+schedule, and every run replayed on its own latency draws. Summary, plots
+and report read that file and never run theory themselves, so re-drawing is
+quick and gives the same figures on any machine.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
 
+import clients
+from bench.replay import replay_runs
+from bench.results import Expected, RunRecord, SweepPoint, TheoryRecord
+from bench.scenario import Overrides, Scenario
+from bench.schedules import fixed_sends
 from bench.theory import (
-    Scenario,
+    Scenario as TheoryScenario,
+)
+from bench.theory import (
     bound,
-    from_client_config,
+    exact_makespan,
+    littles_law,
     model_for,
     predict,
     scenario_bound,
 )
-from clients.catalog.sliding_window import MARGIN
 from clients.config import ClientConfig
-from mock_server.settings import parse_latency, parse_limit
 
 SIM_RUNS = 4000  # standard error of a predicted mean: about 0.03 s
 
 
-def theory_scenario(scenario: dict[str, Any]) -> Scenario:
-    """The theory's Scenario for a bench's settings (as stored in runs.jsonl)."""
-    rate = parse_limit(scenario["rate"])
-    latency = parse_latency(scenario["latency"])
-    config = ClientConfig(
-        n=scenario["n"], retry=scenario["retry"], deadline=scenario.get("deadline", 600.0)
-    )
-    return from_client_config(
-        config,
-        limit=rate.amount,
-        window=rate.window,
-        strategy=scenario["strategy"],
-        latency_lo=latency.low,
-        latency_hi=latency.high,
-        # The client's margin is wall time, the same at every time scale.
-        margin=MARGIN / float(scenario.get("time_scale", 1.0)),
-    )
-
-
-def best_possible(s: Scenario) -> tuple[float, float]:
+def best_possible(s: TheoryScenario) -> tuple[float, float]:
     """(mean, σ) of the bound: exact for whole-second latencies."""
     if s.latency == "randint":
         b = bound(s.n, s.limit, s.window, int(s.latency_lo), int(s.latency_hi))
@@ -48,32 +42,79 @@ def best_possible(s: Scenario) -> tuple[float, float]:
     return b.mean, b.stdev
 
 
-def theory_fields(scenario: dict[str, Any], client: str, runs: int = SIM_RUNS) -> dict[str, Any]:
-    """`predicted_*` and `bound` for one client, in scenario seconds; {} if no model."""
-    s = theory_scenario(scenario)
+def expect(
+    client: str,
+    scenario: Scenario,
+    config: ClientConfig,
+    sweep: SweepPoint | None = None,
+    sim_runs: int = SIM_RUNS,
+) -> Expected:
+    """Everything theory says about `client` run with `config` in `scenario`."""
+    spec = clients.spec(client)
+    s = scenario.theory(config)
     mean, stdev = best_possible(s)
-    fields: dict[str, Any] = {"bound": mean, "bound_stddev": stdev}
+    # Little's law: in flight / mean latency, capped by the limit; a client that
+    # paces itself cannot go faster than its own rate either.
+    in_flight = config.workers if spec.caps_in_flight else s.n
+    little = littles_law(s.n, in_flight, s.mean_latency, s.limit, s.window)
+    throughput, bottleneck = little.throughput, str(little.bottleneck)
+    if spec.paces and config.rate < throughput:
+        throughput, bottleneck = config.rate, "client rate"
+    sends = fixed_sends(spec, scenario, config)
+    schedule = (
+        exact_makespan(sends, int(s.latency_lo), int(s.latency_hi)).mean
+        if sends and s.latency == "randint"
+        else None
+    )
+    predicted: dict[str, float] = {}
     if model_for(client) is not None:
-        p = predict(client, s, runs=runs, seed=0)
-        fields.update(
-            predicted_mean=p.makespan.mean,
-            predicted_stddev=p.makespan.stdev,
-            predicted_rejections=p.rejections.mean,
-        )
-    return fields
+        p = predict(client, s, runs=sim_runs, seed=0)
+        predicted = {
+            "predicted_mean": p.makespan.mean,
+            "predicted_stddev": p.makespan.stdev,
+            "predicted_rejections": p.rejections.mean,
+            "predicted_failed": p.failed.mean,
+        }
+    return Expected(
+        client=client,
+        bound=mean,
+        bound_stddev=stdev,
+        sweep=sweep,
+        little_throughput=throughput,
+        little_makespan=s.n / throughput,
+        little_bottleneck=bottleneck,
+        no_model=None if predicted else spec.no_model,
+        schedule=schedule,
+        **predicted,
+    )
 
 
-def format_simulation(scenario: dict[str, Any], clients: list[str], runs: int = SIM_RUNS) -> str:
+def theory_for_runs(runs: Sequence[RunRecord], sim_runs: int = SIM_RUNS) -> TheoryRecord:
+    """Theory for every client (and sweep value) of `runs`, and every run replayed."""
+    first: dict[tuple[str, SweepPoint | None], RunRecord] = {}
+    for run in runs:
+        first.setdefault((run.client, run.sweep), run)
+    expected = tuple(
+        expect(client, run.scenario, run.config, sweep, sim_runs)
+        for (client, sweep), run in first.items()
+    )
+    return TheoryRecord(expected=expected, replays=tuple(replay_runs(runs)), sim_runs=sim_runs)
+
+
+def format_simulation(
+    scenario: Scenario, names: Sequence[str], overrides: Overrides = (), runs: int = SIM_RUNS
+) -> str:
     """The comparison as theory predicts it, in the summary's layout."""
-    s = theory_scenario(scenario)
+    config = scenario.client_config("http://127.0.0.1/chat", overrides)
+    s = scenario.theory(config)
     mean, stdev = best_possible(s)
     lines = [
         f"Predicted by simulation ({runs} virtual runs each; no server), "
-        f"limit {scenario['rate']} ({scenario['strategy']}), {scenario['n']} requests, "
-        f"latency {scenario['latency']} s:",
+        f"limit {scenario.limit} ({scenario.limit.strategy}), {scenario.n} requests, "
+        f"latency {scenario.latency} s:",
         "",
     ]
-    for number, client in enumerate(clients, start=1):
+    for number, client in enumerate(names, start=1):
         if model_for(client) is None:
             lines += [f"Model {number}: {client}", "  no model for this client", ""]
             continue

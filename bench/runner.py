@@ -12,52 +12,35 @@ import contextlib
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
-from bench.results import RUN_SCHEMA, RunLog
-from clients import run_client
-from clients.config import ClientConfig, RetryName, ServerStrategy
-from clients.infra.records import Attempt
+from bench.results import RUNS_FILE, Machine, RunLog, RunRecord, SweepPoint, server_entries
+from bench.scenario import Overrides, Scenario
+from clients import WRITEUP_CLIENTS, run_client
+from clients.config import ClientConfig
+from clients.infra.records import Attempt, ClientRun
 from mock_server.process import MockServer, ServerError, fetch_log, reset_server
 
 
 @dataclass(frozen=True, slots=True)
-class BenchSettings:
-    """A whole comparison. Durations in scenario seconds (time scale 1)."""
+class BenchPlan:
+    """A whole comparison: which clients, how many runs each, in what scenario.
 
-    clients: tuple[str, ...] = ("thread_pool", "naive_gather", "token_bucket")
+    `overrides`: client knobs the user set (`--retry`, `--deadline`, a sweep's
+    knob), applied on top of what the scenario derives. `url`: a mock server
+    already running, instead of the bench's own.
+    """
+
+    clients: tuple[str, ...] = WRITEUP_CLIENTS
     runs: int = 10
-    n: int = 10
-    time_scale: float = 1.0
-    seed: int = 0
-    retry: RetryName = "exponential"
-    rate: str = "2/second"
-    strategy: str = "fixed-window"
-    latency: str = "2-5"
+    scenario: Scenario = field(default_factory=Scenario)
+    overrides: Overrides = ()
     url: str | None = None
-    deadline: float = 600.0
-    error_rate: float = 0.0
-    error_kind: str = "500"
-    stall_after: int | None = None
 
     def client_config(self, chat_url: str) -> ClientConfig:
-        return ClientConfig(
-            url=chat_url,
-            n=self.n,
-            retry=self.retry,
-            time_scale=self.time_scale,
-            deadline=self.deadline,
-            # Clients that follow the server's rule are told which it is, as an
-            # API's documentation would say; ClientConfig checks the name.
-            server_strategy=cast(ServerStrategy, self.strategy),
-        )
-
-    def scenario(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["clients"] = list(self.clients)
-        return data
+        return self.scenario.client_config(chat_url, self.overrides)
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,12 +53,12 @@ class Job:
     seed: int
 
 
-def schedule(settings: BenchSettings) -> list[Job]:
+def schedule(plan: BenchPlan) -> list[Job]:
     """Interleaved: run 0 of every client, then run 1 of every client, ..."""
     jobs: list[Job] = []
-    for run in range(settings.runs):
-        for client in settings.clients:
-            jobs.append(Job(len(jobs), run, client, settings.seed + run))
+    for run in range(plan.runs):
+        for client in plan.clients:
+            jobs.append(Job(len(jobs), run, client, plan.scenario.seed + run))
     return jobs
 
 
@@ -84,28 +67,12 @@ class BenchAborted(RuntimeError):
 
 
 @contextlib.contextmanager
-def server_for(settings: BenchSettings) -> Iterator[tuple[str, MockServer | None]]:
+def server_for(plan: BenchPlan) -> Iterator[tuple[str, MockServer | None]]:
     """The base URL of a mock server: a fresh process, or `--url`'s after a check."""
-    if settings.url is not None:
-        yield check_url(settings.url), None
+    if plan.url is not None:
+        yield check_url(plan.url), None
         return
-    faults: tuple[str, ...] = (
-        "--error-rate",
-        repr(settings.error_rate),
-        "--error-kind",
-        settings.error_kind,
-    )
-    if settings.stall_after is not None:
-        faults += ("--stall-after", str(settings.stall_after))
-    server = MockServer(
-        rate=settings.rate,
-        strategy=settings.strategy,
-        latency=settings.latency,
-        seed=settings.seed,
-        time_scale=settings.time_scale,
-        extra_args=faults,
-    )
-    with server:
+    with MockServer(**plan.scenario.server_kwargs()) as server:
         yield server.url, server
 
 
@@ -123,44 +90,59 @@ def check_url(url: str) -> str:
 
 
 def run_one(
-    settings: BenchSettings, job: Job, base: str, server: MockServer | None
-) -> dict[str, Any]:
-    """Reset the server, run the client, and join its attempts with the server's log."""
-    reset_server(base, seed=job.seed)
-    config = settings.client_config(f"{base}/chat")
+    plan: BenchPlan,
+    job: Job,
+    base: str,
+    server: MockServer | None,
+    machine: Machine,
+    sweep: SweepPoint | None = None,
+) -> RunRecord:
+    """Reset the server, run the client, and join its attempts with the server's log.
+
+    A server that dies (or stops answering) before or during the run gives a
+    failed record saying so, never an exception: the run is kept, and the
+    caller decides whether the bench can go on.
+    """
+    config = plan.client_config(f"{base}/chat")
+
+    def record(
+        wall_start: float, result: ClientRun, entries: list[dict[str, Any]], reason: str | None
+    ) -> RunRecord:
+        return RunRecord(
+            client=job.client,
+            run=job.run,
+            seed=job.seed,
+            scenario=plan.scenario,
+            config=config,
+            overrides=tuple(name for name, _ in plan.overrides),
+            machine=machine,
+            wall_start=wall_start,
+            started=result.started,
+            makespan=result.makespan,
+            attempts=result.attempts,
+            server_log=server_entries(entries),
+            status="ok" if reason is None else "failed",
+            reason=reason,
+            sweep=sweep,
+        )
+
+    def server_failed(what: str, exc: ServerError) -> str:
+        if server is not None and not server.alive():
+            return f"the mock server died {what}"
+        return f"the server did not answer {what}: {exc}"
+
+    try:
+        reset_server(base, seed=job.seed)
+    except ServerError as exc:
+        never = ClientRun(job.client, config.n, time.monotonic(), (), 0.0)
+        return record(time.time(), never, [], server_failed("before the run", exc))
     wall_start = time.time()
     result = run_client(job.client, config)
-    record: dict[str, Any] = {
-        "schema": RUN_SCHEMA,
-        "client": job.client,
-        "run": job.run,
-        "seed": job.seed,
-        "time_scale": settings.time_scale,
-        "scenario": settings.scenario(),
-        "wall_start": wall_start,
-        **result.to_dict(),
-        "status": "ok",
-        "reason": None,
-    }
     try:
-        log = fetch_log(base)
+        entries = fetch_log(base)["entries"]
     except ServerError as exc:
-        alive = server.alive() if server is not None else False
-        record["status"] = "failed"
-        record["reason"] = (
-            "the mock server died during the run"
-            if server is not None and not alive
-            else f"the server's log could not be read: {exc}"
-        )
-        record["server_log"] = []
-        return record
-    record["server_log"] = log["entries"]
-    record["server_settings"] = log["settings"]
-    reason = fault_reason(result.attempts)
-    if reason is not None:
-        record["status"] = "failed"
-        record["reason"] = reason
-    return record
+        return record(wall_start, result, [], server_failed("during the run", exc))
+    return record(wall_start, result, entries, fault_reason(result.attempts))
 
 
 def describe_fault(attempt: Attempt) -> str:
@@ -186,11 +168,11 @@ def fault_reason(attempts: tuple[Attempt, ...]) -> str | None:
 
 
 def run_bench(
-    settings: BenchSettings,
+    plan: BenchPlan,
     run_dir: Path,
     on_start: Callable[[Job], None] = lambda job: None,
-    on_done: Callable[[Job, dict[str, Any]], None] = lambda job, rec: None,
-) -> list[dict[str, Any]]:
+    on_done: Callable[[Job, RunRecord], None] = lambda job, rec: None,
+) -> list[RunRecord]:
     """Run every job in order, appending each record to `run_dir/runs.jsonl`.
 
     Returns the records. A run the server spoiled is recorded as failed, with
@@ -198,15 +180,16 @@ def run_bench(
     raised after the failed run is recorded. KeyboardInterrupt propagates
     after the server is stopped, with every finished run already on disk.
     """
-    log = RunLog(run_dir / "runs.jsonl")
-    records: list[dict[str, Any]] = []
-    with server_for(settings) as (base, server):
-        for job in schedule(settings):
+    log = RunLog(run_dir / RUNS_FILE)
+    here = Machine.here()
+    records: list[RunRecord] = []
+    with server_for(plan) as (base, server):
+        for job in schedule(plan):
             on_start(job)
-            record = run_one(settings, job, base, server)
+            record = run_one(plan, job, base, server, here)
             log.append(record)
             records.append(record)
             on_done(job, record)
             if server is not None and not server.alive():
-                raise BenchAborted(f"run {job.run} of {job.client} failed: {record['reason']}")
+                raise BenchAborted(f"run {job.run} of {job.client} failed: {record.reason}")
     return records

@@ -7,8 +7,25 @@ so a bench at time scale 0.1 reads like one at full scale.
 from __future__ import annotations
 
 import statistics
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from bench.results import RunRecord
+
+
+def percentile(values: Sequence[float], q: int) -> float:
+    """The q-th percentile (0-100) of `values`, linear between closest ranks.
+
+    The standard library's `statistics.quantiles(method="inclusive")`, which is
+    numpy's default; one value is its own every percentile. ValueError if empty.
+    """
+    if not values:
+        raise ValueError("a percentile needs at least one value")
+    if not 0 <= q <= 100:
+        raise ValueError(f"q must be between 0 and 100, got {q}")
+    if len(values) == 1 or q in (0, 100):
+        return min(values) if q == 0 else max(values) if q == 100 else values[0]
+    return statistics.quantiles(values, n=100, method="inclusive")[q - 1]
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,17 +34,17 @@ class ClientStats:
 
     `times` are makespans (batch start to last response) in scenario seconds;
     `rejections` the 429s each run got, as the server logged them;
-    `failed_runs` runs that could not be measured (server died, ...), kept
-    apart so they never enter the mean.
+    `client_rejections` as the client counted them; `incomplete` requests
+    that never succeeded, per run; `failed_runs` runs that could not be
+    measured (server died, ...), kept apart so they never enter the mean.
     """
 
     client: str
-    times: list[float]
-    rejections: list[int]
-    client_rejections: list[int]
-    incomplete: list[int]
+    times: tuple[float, ...]
+    rejections: tuple[int, ...]
+    client_rejections: tuple[int, ...]
+    incomplete: tuple[int, ...]
     failed_runs: int = 0
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def runs(self) -> int:
@@ -57,57 +74,54 @@ class ClientStats:
     def mean_rejections(self) -> float:
         return statistics.fmean(self.rejections) if self.rejections else 0.0
 
-    def as_hyperfine(self) -> dict[str, Any]:
-        """One entry of hyperfine's `--export-json` `results[]`, plus our fields."""
-        return {
-            "command": self.client,
-            "mean": self.mean,
-            "stddev": self.stddev,
-            "median": self.median,
-            "min": self.min,
-            "max": self.max,
-            "times": self.times,
-            "exit_codes": [0 if i == 0 else 1 for i in self.incomplete],
-            "rejections": self.rejections,
-            "client_rejections": self.client_rejections,
-            "incomplete_requests": self.incomplete,
-            "failed_runs": self.failed_runs,
-            **self.extra,
-        }
+    @property
+    def mean_client_rejections(self) -> float:
+        return statistics.fmean(self.client_rejections) if self.client_rejections else 0.0
 
 
-def makespan_seconds(run: dict[str, Any]) -> float:
-    return float(run["makespan"]) / float(run["time_scale"])
-
-
-def server_rejections(run: dict[str, Any]) -> int:
-    return sum(1 for e in run["server_log"] if e.get("accepted") is False)
-
-
-def client_stats(runs: list[dict[str, Any]]) -> dict[str, ClientStats]:
+def client_stats(runs: Sequence[RunRecord]) -> dict[str, ClientStats]:
     """Group finished runs by client, in the order clients first appear."""
-    order: list[str] = []
-    grouped: dict[str, list[dict[str, Any]]] = {}
-    for run in runs:
-        name = run["client"]
-        if name not in grouped:
-            order.append(name)
-            grouped[name] = []
-        grouped[name].append(run)
+    grouped = by_client(runs)
     result = {}
-    for name in order:
-        good = [r for r in grouped[name] if r["status"] == "ok"]
+    for name, mine in grouped.items():
+        good = [r for r in mine if r.ok]
         if not good:
             continue
         result[name] = ClientStats(
             client=name,
-            times=[makespan_seconds(r) for r in good],
-            rejections=[server_rejections(r) for r in good],
-            client_rejections=[int(r["rejections"]) for r in good],
-            incomplete=[int(r["n"]) - int(r["completed"]) for r in good],
-            failed_runs=len(grouped[name]) - len(good),
+            times=tuple(r.seconds for r in good),
+            rejections=tuple(r.rejections for r in good),
+            client_rejections=tuple(r.client_rejections for r in good),
+            incomplete=tuple(r.incomplete for r in good),
+            failed_runs=len(mine) - len(good),
         )
     return result
+
+
+def by_client(runs: Sequence[RunRecord]) -> dict[str, list[RunRecord]]:
+    """Runs grouped by client, in the order clients first appear (the bench's order)."""
+    grouped: dict[str, list[RunRecord]] = {}
+    for run in runs:
+        grouped.setdefault(run.client, []).append(run)
+    return grouped
+
+
+def ok_runs(runs: Sequence[RunRecord]) -> list[RunRecord]:
+    """The runs that could be measured; failed runs never enter a figure's data."""
+    return [r for r in runs if r.ok]
+
+
+def representative_run(runs: Sequence[RunRecord]) -> RunRecord:
+    """The run whose makespan is closest to the median of `runs`.
+
+    A median run rather than the mean: one slow outlier (a retry at a
+    window's edge) must not decide which run a reader sees. Ties go to the
+    earlier run, so re-drawing is deterministic.
+    """
+    if not runs:
+        raise ValueError("no runs to choose from")
+    median = statistics.median(r.seconds for r in runs)
+    return min(runs, key=lambda r: abs(r.seconds - median))
 
 
 def speedups(stats: dict[str, ClientStats]) -> tuple[str, list[tuple[str, float, float]]]:

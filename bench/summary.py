@@ -1,12 +1,25 @@
-"""The hyperfine-style summary: printed, and saved as hyperfine's JSON layout."""
+"""The hyperfine-style summary: printed, and saved as hyperfine's JSON layout.
+
+Built from the run records and the stored theory alone; nothing here runs
+theory, so `python -m bench plot` gives the figures the bench gave.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from bench.predict import theory_fields
-from bench.results import SUMMARY_FILE, SUMMARY_SCHEMA, machine, write_json
+from bench.results import (
+    SUMMARY_FILE,
+    SUMMARY_SCHEMA,
+    Expected,
+    RunRecord,
+    TheoryRecord,
+    machines,
+    write_json,
+)
+from bench.scenario import config_to_dict
 from bench.stats import ClientStats, client_stats, speedups
 
 TIME_NOTE = (
@@ -16,56 +29,69 @@ TIME_NOTE = (
 )
 
 
-def build_summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
+def hyperfine_entry(stats: ClientStats, expected: Expected | None) -> dict[str, Any]:
+    """One entry of hyperfine's `--export-json` `results[]`, plus 429s and theory."""
+    entry: dict[str, Any] = {
+        "command": stats.client,
+        "mean": stats.mean,
+        "stddev": stats.stddev,
+        "median": stats.median,
+        "min": stats.min,
+        "max": stats.max,
+        "times": list(stats.times),
+        "exit_codes": [0 if i == 0 else 1 for i in stats.incomplete],
+        "rejections": list(stats.rejections),
+        "client_rejections": list(stats.client_rejections),
+        "incomplete_requests": list(stats.incomplete),
+        "failed_runs": stats.failed_runs,
+    }
+    if expected is not None:
+        entry.update(bound=expected.bound, bound_stddev=expected.bound_stddev)
+        if expected.predicted_mean is not None:
+            entry.update(
+                predicted_mean=expected.predicted_mean,
+                predicted_stddev=expected.predicted_stddev,
+                predicted_rejections=expected.predicted_rejections,
+            )
+        entry["measured_over_bound"] = stats.mean / expected.bound
+    return entry
+
+
+def build_summary(runs: Sequence[RunRecord], theory: TheoryRecord | None) -> dict[str, Any]:
     """summary.json: hyperfine's `--export-json` layout (`results[]`) plus ours."""
     stats = client_stats(runs)
-    scenario = runs[0]["scenario"]
-    failed = [
-        {"client": r["client"], "run": r["run"], "reason": r["reason"]}
-        for r in runs
-        if r["status"] != "ok"
-    ]
-    results = []
-    for client, s in stats.items():
-        entry = s.as_hyperfine()
-        entry.update(theory_fields(scenario, client))
-        entry["measured_over_bound"] = s.mean / entry["bound"]
-        results.append(entry)
+    found = machines(runs)
     return {
         "schema": SUMMARY_SCHEMA,
         "time_unit": "scenario seconds",
         "note": TIME_NOTE,
-        "scenario": scenario,
-        "machine": machine(),
-        "results": results,
-        "failed_runs": failed,
+        "scenario": runs[0].scenario.to_dict(),
+        "client_config": {
+            k: v for k, v in config_to_dict(runs[0].config).items() if not k.endswith("url")
+        },
+        "clients": list(dict.fromkeys(r.client for r in runs)),
+        "runs_per_client": max(r.run for r in runs) + 1,
+        "machine": found[0].to_dict() if found else None,
+        "results": [
+            hyperfine_entry(s, theory.for_client(c) if theory else None) for c, s in stats.items()
+        ],
+        "failed_runs": [
+            {"client": r.client, "run": r.run, "reason": r.reason} for r in runs if not r.ok
+        ],
     }
 
 
-def write_summary(run_dir: Path, runs: list[dict[str, Any]]) -> dict[str, Any]:
-    summary = build_summary(runs)
+def write_summary(
+    run_dir: Path, runs: Sequence[RunRecord], theory: TheoryRecord | None
+) -> dict[str, Any]:
+    summary = build_summary(runs, theory)
     write_json(run_dir / SUMMARY_FILE, summary)
     return summary
 
 
-def stats_from_summary(summary: dict[str, Any]) -> dict[str, ClientStats]:
-    return {
-        r["command"]: ClientStats(
-            client=r["command"],
-            times=r["times"],
-            rejections=r["rejections"],
-            client_rejections=r["client_rejections"],
-            incomplete=r["incomplete_requests"],
-            failed_runs=r["failed_runs"],
-            extra={k: v for k, v in r.items() if k.startswith(("predicted", "bound"))},
-        )
-        for r in summary["results"]
-    }
-
-
-def format_summary(summary: dict[str, Any]) -> str:
+def format_summary(runs: Sequence[RunRecord], theory: TheoryRecord | None) -> str:
     """The text hyperfine would print, with 429s and theory beside each client."""
-    stats = stats_from_summary(summary)
+    stats = client_stats(runs)
     lines: list[str] = []
     for number, s in enumerate(stats.values(), start=1):
         lines.append(f"Benchmark {number}: {s.client}")
@@ -80,18 +106,17 @@ def format_summary(summary: dict[str, Any]) -> str:
         unfinished = sum(s.incomplete)
         if unfinished:
             lines.append(f"  Warning: {unfinished} requests never succeeded across the runs")
-        predicted = s.extra.get("predicted_mean")
-        bound = s.extra.get("bound")
-        if bound:
+        e = theory.for_client(s.client) if theory else None
+        if e is not None and e.bound:
             told = (
-                f"{predicted:8.3f} s ± {s.extra.get('predicted_stddev', 0.0):6.3f} s predicted, "
-                f"{s.extra.get('predicted_rejections', 0.0):.1f} × 429; "
-                if predicted is not None
+                f"{e.predicted_mean:8.3f} s ± {e.predicted_stddev or 0.0:6.3f} s predicted, "
+                f"{e.predicted_rejections or 0.0:.1f} × 429; "
+                if e.predicted_mean is not None
                 else ""
             )
             lines.append(
                 f"  Theory:            {told}"
-                f"measured {s.mean / bound:.2f} × the best possible ({bound:.2f} s)"
+                f"measured {s.mean / e.bound:.2f} × the best possible ({e.bound:.2f} s)"
             )
         lines.append("")
     if len(stats) > 1:
@@ -101,7 +126,8 @@ def format_summary(summary: dict[str, Any]) -> str:
         for client, ratio, err in rows:
             lines.append(f"  {ratio:6.2f} ± {err:.2f} times faster than {client}")
         lines.append("")
-    for fail in summary.get("failed_runs", []):
-        lines.append(f"Failed: run {fail['run']} of {fail['client']}: {fail['reason']}")
+    for r in runs:
+        if not r.ok:
+            lines.append(f"Failed: run {r.run} of {r.client}: {r.reason}")
     lines.append(TIME_NOTE)
     return "\n".join(lines)

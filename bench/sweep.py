@@ -1,10 +1,11 @@
-"""`python -m bench sweep KNOB=V1,V2,... --client NAME`: one knob, many values, with theory.
+"""A sweep: one client, one knob, many values, with theory.
 
-For each value the client runs `--runs` times against a fresh mock server
+For each value the client runs several times against a fresh mock server
 (the bench's own `run_one`, so every run is reset, reseeded and joined with
-the server's log). Every run goes to `sweep.jsonl` as soon as it ends; then
+the server's log). Every run goes to `sweep.jsonl` as soon as it ends; theory
+for every value is computed once at the end and stored (theory.json); then
 `sweep.json` (per-value figures beside theory's) and `sweep-<knob>.png`
-(makespan and 429s against the knob) are drawn from that file alone.
+(makespan and 429s against the knob) are drawn from those files alone.
 
 Theory for each value:
 
@@ -17,55 +18,42 @@ Theory for each value:
 
 from __future__ import annotations
 
-import argparse
-import dataclasses
-import json
 import statistics
-import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
-from bench.predict import best_possible, theory_scenario
-from bench.results import RUN_SCHEMA, ResultsError, RunLog, write_json
-from bench.runner import BenchSettings, Job, run_one, server_for
-from bench.stats import makespan_seconds, server_rejections
-from bench.theory import littles_law, model_for, predict
-from clients import REGISTRY
+from bench.results import (
+    Expected,
+    Machine,
+    ResultsError,
+    RunLog,
+    RunRecord,
+    SweepPoint,
+    TheoryRecord,
+    load_runs,
+    upgrade_theory,
+    write_json,
+    write_theory,
+)
+from bench.runner import BenchPlan, Job, run_one, server_for
+from bench.scenario import Scenario
 from clients.config import ClientConfig, ConfigError
 
 SWEEP_FILE = "sweep.jsonl"
 SWEEP_SUMMARY = "sweep.json"
-SWEEP_SCHEMA = "ratebench.sweep/1"
+SWEEP_SCHEMA = "ratebench.sweep/2"
 SIM_RUNS = 2000
 
 # Knob name -> (parser, what it sets). Client knobs are `ClientConfig`'s
 # fields; `n` is the batch size, shared by client and theory.
 KNOBS: dict[str, tuple[Callable[[str], float], str]] = {
-    "workers": (int, "threads in the pool, or attempts in flight (thread_pool, async_semaphore)"),
+    "workers": (int, "threads in the pool, or attempts in flight (clients that cap them)"),
     "n": (int, "requests in the batch"),
-    "rate": (float, "the client's bucket refill, tokens per second (bucket clients, aiometer)"),
-    "capacity": (int, "the client's bucket capacity, whole tokens (bucket clients, aiolimiter)"),
+    "rate": (float, "the client's own pace, sends or tokens per second (clients that pace)"),
+    "capacity": (int, "the client's bucket capacity or burst, whole tokens (bucket clients)"),
 }
-# Clients whose requests in flight are capped by `workers`; the others have
-# one task or thread per request.
-BOUNDED = {"thread_pool", "async_semaphore"}
-# Clients that pace themselves at `rate` (their limiter's refill).
-PACED = {"token_bucket", "threads_bucket", "aiolimiter", "aiometer"}
-
-
-@dataclass(frozen=True, slots=True)
-class SweepSettings(BenchSettings):
-    """A bench of one client with one client knob set (`knobs`: name, value)."""
-
-    knobs: tuple[tuple[str, float], ...] = ()
-
-    def client_config(self, chat_url: str) -> ClientConfig:
-        base = BenchSettings.client_config(self, chat_url)
-        knobs: dict[str, Any] = dict(self.knobs)
-        return dataclasses.replace(base, **knobs)
 
 
 def parse_knob(text: str) -> tuple[str, list[float]]:
@@ -92,244 +80,210 @@ def parse_knob(text: str) -> tuple[str, list[float]]:
     return name, parsed
 
 
-def settings_for(base: BenchSettings, knob: str, value: float) -> SweepSettings:
-    fields = {f.name: getattr(base, f.name) for f in dataclasses.fields(BenchSettings)}
+def plan_for(base: BenchPlan, knob: str, value: float) -> BenchPlan:
+    """The bench plan of one value: `n` changes the scenario, other knobs override."""
     if knob == "n":
-        fields["n"] = int(value)
-        return SweepSettings(**fields)
-    return SweepSettings(**fields, knobs=((knob, value),))
-
-
-def knob_config(record: dict[str, Any]) -> dict[str, Any]:
-    """The client knobs a sweep run used (ClientConfig's defaults for the others)."""
-    defaults = ClientConfig()
-    knobs = dict(record["scenario"].get("knobs", ()))
-    return {
-        "workers": knobs.get("workers", defaults.workers),
-        "rate": knobs.get("rate", defaults.rate),
-        "capacity": knobs.get("capacity", defaults.capacity),
-        "n": int(record["scenario"]["n"]),
-    }
+        return replace(base, scenario=replace(base.scenario, n=int(value)))
+    kind, _ = KNOBS[knob]
+    setting = int(value) if kind is int else float(value)
+    return replace(base, overrides=(*base.overrides, (knob, setting)))
 
 
 def run_sweep(
-    base: BenchSettings,
+    base: BenchPlan,
     knob: str,
     values: Sequence[float],
     run_dir: Path,
-    on_done: Callable[[float, dict[str, Any]], None] = lambda value, record: None,
-) -> list[dict[str, Any]]:
+    on_done: Callable[[float, RunRecord], None] = lambda value, record: None,
+) -> list[RunRecord]:
     """Every value's runs, each value against a fresh server; records appended to sweep.jsonl."""
     log = RunLog(run_dir / SWEEP_FILE)
-    records: list[dict[str, Any]] = []
+    here = Machine.here()
+    records: list[RunRecord] = []
     (client,) = base.clients
     for value in values:
-        settings = settings_for(base, knob, value)
-        with server_for(settings) as (url, server):
-            for run in range(settings.runs):
-                job = Job(len(records), run, client, settings.seed + run)
-                record = run_one(settings, job, url, server)
-                record["sweep"] = {"knob": knob, "value": value}
+        plan = plan_for(base, knob, value)
+        point = SweepPoint(knob, float(value))
+        with server_for(plan) as (url, server):
+            for run in range(plan.runs):
+                job = Job(len(records), run, client, plan.scenario.seed + run)
+                record = run_one(plan, job, url, server, here, sweep=point)
                 log.append(record)
                 records.append(record)
                 on_done(value, record)
     return records
 
 
-def load_sweep(run_dir: Path) -> list[dict[str, Any]]:
-    path = run_dir / SWEEP_FILE
-    if not path.is_file():
+def load_sweep(run_dir: Path) -> list[RunRecord]:
+    """The runs of a sweep directory; ResultsError if they are not a sweep's."""
+    if not (run_dir / SWEEP_FILE).is_file():
         raise ResultsError(
             f"{run_dir} has no {SWEEP_FILE}: give a directory written by bench sweep"
         )
-    records = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError:
-            raise ResultsError(f"{path}:{number} is not valid JSON: delete that line") from None
-        if record.get("schema") != RUN_SCHEMA or "sweep" not in record:
-            raise ResultsError(f"{path}:{number} is not a sweep run record")
-        records.append(record)
-    if not records:
-        raise ResultsError(f"{path} holds no runs")
+    records = load_runs(run_dir, SWEEP_FILE)
+    for number, record in enumerate(records, start=1):
+        if record.sweep is None:
+            raise ResultsError(f"{run_dir / SWEEP_FILE}: run {number} is not a sweep run record")
     return records
 
 
-def theory_for(record: dict[str, Any]) -> dict[str, Any]:
-    """Little's law and (when the client has a model) the simulator, for one value's scenario."""
-    client = str(record["client"])
-    knob, value = record["sweep"]["knob"], record["sweep"]["value"]
-    knobs = knob_config(record)
-    s = dataclasses.replace(theory_scenario(record["scenario"]), **{knob: value})
-    in_flight = knobs["workers"] if client in BOUNDED else knobs["n"]
-    little = littles_law(s.n, int(in_flight), s.mean_latency, s.limit, s.window)
-    throughput, bottleneck = little.throughput, str(little.bottleneck)
-    if client in PACED and knobs["rate"] < throughput:
-        throughput, bottleneck = float(knobs["rate"]), "client rate"
-    fields: dict[str, Any] = {
-        "little_throughput": throughput,
-        "little_makespan": s.n / throughput,
-        "little_bottleneck": bottleneck,
-        "bound": best_possible(s)[0],
-    }
-    if model_for(client) is not None:
-        p = predict(client, s, runs=SIM_RUNS, seed=0)
-        fields.update(
-            predicted_mean=p.makespan.mean,
-            predicted_stddev=p.makespan.stdev,
-            predicted_rejections=p.rejections.mean,
-            predicted_failed=p.failed.mean,
-        )
-    return fields
+@dataclass(frozen=True, slots=True)
+class SweepRow:
+    """One value's measured figures (scenario seconds) and theory's."""
+
+    value: float
+    runs: int
+    failed_runs: int
+    times: tuple[float, ...]
+    rejections: tuple[int, ...]
+    incomplete: tuple[int, ...]
+    expected: Expected | None
+
+    @property
+    def mean(self) -> float:
+        return statistics.fmean(self.times)
+
+    @property
+    def stddev(self) -> float:
+        return statistics.stdev(self.times) if len(self.times) > 1 else 0.0
+
+    @property
+    def mean_rejections(self) -> float:
+        return statistics.fmean(self.rejections)
+
+    def to_dict(self) -> dict[str, Any]:
+        row: dict[str, Any] = {
+            "value": self.value,
+            "runs": self.runs,
+            "failed_runs": self.failed_runs,
+        }
+        if self.times:
+            row.update(
+                times=list(self.times),
+                mean=self.mean,
+                stddev=self.stddev,
+                rejections=list(self.rejections),
+                mean_rejections=self.mean_rejections,
+                incomplete_requests=list(self.incomplete),
+            )
+        e = self.expected
+        if e is not None:
+            if e.little_makespan is not None:
+                row.update(
+                    little_throughput=e.little_throughput,
+                    little_makespan=e.little_makespan,
+                    little_bottleneck=e.little_bottleneck,
+                )
+            row["bound"] = e.bound
+            if e.predicted_mean is not None:
+                row.update(
+                    predicted_mean=e.predicted_mean,
+                    predicted_stddev=e.predicted_stddev,
+                    predicted_rejections=e.predicted_rejections,
+                    predicted_failed=e.predicted_failed,
+                )
+        return row
 
 
-def summarise(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
+@dataclass(frozen=True, slots=True)
+class SweepSummary:
     """sweep.json: per value, the measured figures and theory's."""
-    by_value: dict[float, list[dict[str, Any]]] = {}
+
+    client: str
+    knob: str
+    scenario: Scenario
+    rows: tuple[SweepRow, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema": SWEEP_SCHEMA,
+            "client": self.client,
+            "knob": self.knob,
+            "time_unit": "scenario seconds",
+            "scenario": self.scenario.to_dict(),
+            "values": [r.to_dict() for r in self.rows],
+        }
+
+
+def summarise(records: Sequence[RunRecord], theory: TheoryRecord | None) -> SweepSummary:
+    """Per value, the measured figures and the stored theory's; no theory is run here."""
+    by_value: dict[float, list[RunRecord]] = {}
     for record in records:
-        by_value.setdefault(float(record["sweep"]["value"]), []).append(record)
+        assert record.sweep is not None  # load_sweep checked it
+        by_value.setdefault(record.sweep.value, []).append(record)
     rows = []
     for value, runs in by_value.items():
-        good = [r for r in runs if r["status"] == "ok"]
-        row: dict[str, Any] = {
-            "value": value,
-            "runs": len(good),
-            "failed_runs": len(runs) - len(good),
-        }
-        if good:
-            times = [makespan_seconds(r) for r in good]
-            rejections = [server_rejections(r) for r in good]
-            row.update(
-                times=times,
-                mean=statistics.fmean(times),
-                stddev=statistics.stdev(times) if len(times) > 1 else 0.0,
-                rejections=rejections,
-                mean_rejections=statistics.fmean(rejections),
-                incomplete_requests=[int(r["n"]) - int(r["completed"]) for r in good],
+        good = [r for r in runs if r.ok]
+        first = runs[0]
+        rows.append(
+            SweepRow(
+                value=value,
+                runs=len(good),
+                failed_runs=len(runs) - len(good),
+                times=tuple(r.seconds for r in good),
+                rejections=tuple(r.rejections for r in good),
+                incomplete=tuple(r.incomplete for r in good),
+                expected=theory.for_client(first.client, first.sweep) if theory else None,
             )
-        row.update(theory_for(runs[0]))
-        rows.append(row)
+        )
     first = records[0]
-    return {
-        "schema": SWEEP_SCHEMA,
-        "client": first["client"],
-        "knob": first["sweep"]["knob"],
-        "time_unit": "scenario seconds",
-        "scenario": {k: v for k, v in first["scenario"].items() if k != "knobs"},
-        "values": rows,
-    }
+    assert first.sweep is not None
+    return SweepSummary(
+        client=first.client,
+        knob=first.sweep.knob,
+        # The scenario without the knob: n's runs each carry their own n.
+        scenario=first.scenario,
+        rows=tuple(rows),
+    )
 
 
-def format_sweep(summary: dict[str, Any]) -> str:
-    knob = summary["knob"]
+def format_sweep(summary: SweepSummary) -> str:
+    knob = summary.knob
     lines = [
-        f"Sweep of {knob} for {summary['client']} (scenario seconds; theory: Little's law "
+        f"Sweep of {knob} for {summary.client} (scenario seconds; theory: Little's law "
         "n / min(in flight / mean latency, limit), and the simulator where it has a model)",
         f"  {knob:>8}  {'measured':>16}  {'429s':>5}  {'Little':>7}  {'simulated':>16}  "
         f"{'sim 429s':>8}  bottleneck",
     ]
-    for row in summary["values"]:
-        measured = f"{row['mean']:7.2f} ± {row['stddev']:5.2f}" if "mean" in row else "—"
+    for row in summary.rows:
+        e = row.expected
+        measured = f"{row.mean:7.2f} ± {row.stddev:5.2f}" if row.times else "—"
         simulated = (
-            f"{row['predicted_mean']:7.2f} ± {row['predicted_stddev']:5.2f}"
-            if "predicted_mean" in row
+            f"{e.predicted_mean:7.2f} ± {e.predicted_stddev or 0.0:5.2f}"
+            if e is not None and e.predicted_mean is not None
             else "—"
         )
-        sim_rej = f"{row['predicted_rejections']:8.1f}" if "predicted_rejections" in row else "—"
+        sim_rej = (
+            f"{e.predicted_rejections:8.1f}"
+            if e is not None and e.predicted_rejections is not None
+            else "—"
+        )
+        little = (
+            f"{e.little_makespan:7.2f}" if e is not None and e.little_makespan is not None else "—"
+        )
+        bottleneck = e.little_bottleneck if e is not None and e.little_bottleneck else "—"
         lines.append(
-            f"  {row['value']:>8g}  {measured:>16}  {row.get('mean_rejections', 0.0):5.1f}  "
-            f"{row['little_makespan']:7.2f}  {simulated:>16}  {sim_rej:>8}  "
-            f"{row['little_bottleneck']}"
+            f"  {row.value:>8g}  {measured:>16}  "
+            f"{row.mean_rejections if row.times else 0.0:5.1f}  "
+            f"{little:>7}  {simulated:>16}  {sim_rej:>8}  {bottleneck}"
         )
     return "\n".join(lines)
 
 
-def write_outputs(run_dir: Path) -> dict[str, Any]:
-    """sweep.json and the plot, from sweep.jsonl alone."""
+def write_outputs(run_dir: Path) -> SweepSummary:
+    """sweep.json and the plot, from sweep.jsonl and the stored theory alone."""
     from bench.plots import draw_sweep
 
-    summary = summarise(load_sweep(run_dir))
-    write_json(run_dir / SWEEP_SUMMARY, summary)
-    draw_sweep(summary, run_dir / f"sweep-{summary['knob']}.png")
+    summary = summarise(load_sweep(run_dir), upgrade_theory(run_dir))
+    write_json(run_dir / SWEEP_SUMMARY, summary.to_dict())
+    draw_sweep(summary, run_dir / f"sweep-{summary.knob}.png")
     return summary
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        self.exit(2, f"error: {message} (see python -m bench sweep --help)\n")
+def finish(run_dir: Path, records: Sequence[RunRecord]) -> SweepSummary:
+    """At the end of a sweep: theory once (Little's law, the simulator, replays),
+    stored, then the outputs from the files."""
+    from bench.predict import theory_for_runs
 
-
-def main(argv: list[str]) -> int:
-    parser = _Parser(
-        prog="python -m bench sweep",
-        description=(
-            "Run one client at several values of one knob and plot makespan and 429s "
-            "against it, with theory's prediction (Little's law, and the simulator where it "
-            "has a model of the client). Each value runs against a fresh mock server. "
-            f"Knobs: {'; '.join(f'{k}: {what}' for k, (_, what) in KNOBS.items())}."
-        ),
-        epilog="Example: python -m bench sweep workers=1,2,4,7,10,16 --client thread_pool",
-    )
-    parser.add_argument("knob", metavar="KNOB=V1,V2,...", nargs="?", help="the knob and its values")
-    parser.add_argument("--client", help=f"one of {', '.join(REGISTRY)}")
-    parser.add_argument("--runs", type=int, default=3, help="runs per value (default: 3)")
-    parser.add_argument("--time-scale", type=float, default=1.0, help="(default: 1)")
-    parser.add_argument("--seed", type=int, default=0, help="run i uses seed SEED+i (default: 0)")
-    parser.add_argument("--out", default="results", help="directory for results (default: results)")
-    parser.add_argument(
-        "--name", default=None, help="directory under OUT (default: sweep-KNOB-<timestamp>)"
-    )
-    parser.add_argument(
-        "--replot",
-        type=Path,
-        metavar="DIR",
-        help="re-draw sweep.json and the plot of a sweep directory from its sweep.jsonl, "
-        "without running anything",
-    )
-    args = parser.parse_args(argv)
-    if args.replot is not None:
-        print(format_sweep(write_outputs(args.replot)))
-        return 0
-    if args.knob is None or args.client is None:
-        raise ConfigError(
-            "give KNOB=V1,V2,... and --client NAME, e.g. workers=1,2,4 --client thread_pool"
-        )
-    knob, values = parse_knob(args.knob)
-    if args.client not in REGISTRY:
-        raise ConfigError(f"unknown client {args.client!r}: choose from {', '.join(REGISTRY)}")
-    if not 1 <= args.runs <= 1000:
-        raise ConfigError(f"--runs {args.runs}: need between 1 and 1000 runs per value")
-    if not args.time_scale > 0:
-        raise ConfigError(f"--time-scale {args.time_scale} must be greater than 0")
-    base = BenchSettings(
-        clients=(args.client,), runs=args.runs, time_scale=args.time_scale, seed=args.seed
-    )
-    name = args.name or f"sweep-{knob}-{datetime.now(UTC).strftime('%Y%m%d-%H%M%S')}"
-    run_dir = Path(args.out) / name
-    try:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        if (run_dir / SWEEP_FILE).exists():
-            raise ConfigError(f"{run_dir / SWEEP_FILE} exists: pick another --name")
-    except OSError as exc:
-        raise ResultsError(f"cannot write under {run_dir}: {exc.strerror or exc}") from None
-    print(
-        f"sweep {knob} = {', '.join(f'{v:g}' for v in values)} for {args.client}, "
-        f"{args.runs} runs each, time scale {args.time_scale:g} → {run_dir}",
-        file=sys.stderr,
-    )
-
-    def on_done(value: float, record: dict[str, Any]) -> None:
-        what = (
-            f"{makespan_seconds(record):8.2f} s  {server_rejections(record):3d} × 429"
-            if record["status"] == "ok"
-            else f"FAILED: {record['reason']}"
-        )
-        print(f"  {knob}={value:g}  run {record['run'] + 1}  {what}", file=sys.stderr, flush=True)
-
-    run_sweep(base, knob, values, run_dir, on_done)
-    print(format_sweep(write_outputs(run_dir)))
-    print(f"\nResults: {run_dir}")
-    return 0
+    write_theory(run_dir, theory_for_runs(records, SIM_RUNS))
+    return write_outputs(run_dir)

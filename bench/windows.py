@@ -13,8 +13,15 @@ to N times the limit in one window.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from bench.results import ServerEntry, server_entries
+
+#: A server's log: typed entries, or its `/log` entries as fetched (tests read
+#: them straight from a server).
+Log = Iterable[ServerEntry | Mapping[str, Any]]
 
 # Two stamps of one window's reset differ by up to a millisecond with Redis
 # (PTTL is whole milliseconds) and by microseconds in memory.
@@ -31,11 +38,12 @@ class Window:
     arrived: int  # decided (accepted or not) while it was open, by any worker
 
 
-def _instant(entry: dict[str, Any]) -> float:
-    return (float(entry["wall"]) + float(entry["wall_after"])) / 2
+def _instant(entry: ServerEntry) -> float:
+    wall = entry.wall or 0.0
+    return (wall + (entry.wall_after if entry.wall_after is not None else wall)) / 2
 
 
-def limiter_windows(log: list[dict[str, Any]], window: float, shared: bool) -> list[Window]:
+def limiter_windows(log: Log, window: float, shared: bool) -> list[Window]:
     """Every window of the limit, with what was decided in it.
 
     `window` is the limit's window in wall seconds (scaled). `shared`: all
@@ -46,13 +54,13 @@ def limiter_windows(log: list[dict[str, Any]], window: float, shared: bool) -> l
     meant it, against which the workers' private counters are judged.
     """
     decided = sorted(
-        (e for e in log if e.get("wall") is not None and e.get("window_reset") is not None),
+        (e for e in server_entries(log) if e.wall is not None and e.window_reset is not None),
         key=_instant,
     )
-    groups: list[tuple[float, list[dict[str, Any]]]] = []
+    groups: list[tuple[float, list[ServerEntry]]] = []
     for entry in decided:
-        if shared:
-            reset = float(entry["window_reset"])
+        if shared and entry.window_reset is not None:
+            reset = entry.window_reset
             match = [g for g in groups if abs(g[0] - reset) <= RESET_TOLERANCE]
         else:
             reset = _instant(entry) + window
@@ -65,23 +73,23 @@ def limiter_windows(log: list[dict[str, Any]], window: float, shared: bool) -> l
         Window(
             opened=reset - window,
             reset=reset,
-            accepted=sum(1 for e in members if e["accepted"]),
+            accepted=sum(1 for e in members if e.accepted),
             arrived=len(members),
         )
         for reset, members in groups
-        if any(e["accepted"] for e in members)
+        if any(e.accepted for e in members)
     ]
 
 
-def max_accepted_per_window(log: list[dict[str, Any]], window: float, shared: bool) -> int:
+def max_accepted_per_window(log: Log, window: float, shared: bool) -> int:
     return max((w.accepted for w in limiter_windows(log, window, shared)), default=0)
 
 
-def max_arrived_per_window(log: list[dict[str, Any]], window: float, shared: bool) -> int:
+def max_arrived_per_window(log: Log, window: float, shared: bool) -> int:
     return max((w.arrived for w in limiter_windows(log, window, shared)), default=0)
 
 
-def bound_makespan(log: list[dict[str, Any]], limit: int, window: float) -> float:
+def bound_makespan(log: Log, limit: int, window: float) -> float:
     """The shortest makespan any client that respects the limit could have had,
     given the latencies the server drew (scenario seconds, like `drawn`).
 
@@ -90,9 +98,9 @@ def bound_makespan(log: list[dict[str, Any]], limit: int, window: float) -> floa
     `limit` sends at the start of each window, finishes at
     max_k(floor(k / limit) * window + drawn_k).
     """
-    accepted = [e for e in log if e.get("drawn") is not None]
-    accepted.sort(key=lambda e: (e.get("rank") or 0, e["decided"]))
+    accepted = [e for e in server_entries(log) if e.drawn is not None]
+    accepted.sort(key=lambda e: (e.rank or 0, e.decided or e.arrival))
     return max(
-        (math.floor(k / limit) * window + float(e["drawn"]) for k, e in enumerate(accepted)),
+        (math.floor(k / limit) * window + (e.drawn or 0.0) for k, e in enumerate(accepted)),
         default=0.0,
     )

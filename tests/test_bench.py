@@ -13,8 +13,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from bench.results import RUN_SCHEMA, SUMMARY_SCHEMA, load_runs
-from clients.infra.records import ClientRun
+from bench.results import RUN_SCHEMA, SUMMARY_SCHEMA, THEORY_FILE, load_runs
 from tests.conftest import assert_one_line_error, run_cli
 
 pytestmark = pytest.mark.e2e
@@ -39,18 +38,23 @@ def test_bench_writes_runs_summary_and_report(tmp_path: Path) -> None:
     run_dir = tmp_path / "b"
     assert (tmp_path / "latest").resolve() == run_dir.resolve()
 
-    runs = load_runs(run_dir)
+    runs = load_runs(run_dir)  # every line validates as a typed record
+    lines = (run_dir / "runs.jsonl").read_text().splitlines()
+    assert all(json.loads(line)["schema"] == RUN_SCHEMA for line in lines)
     # Interleaved: A B C A B C.
-    assert [r["client"] for r in runs] == ["thread_pool", "naive_gather", "token_bucket"] * 2
+    assert [r.client for r in runs] == ["thread_pool", "naive_gather", "token_bucket"] * 2
     for r in runs:
-        assert r["schema"] == RUN_SCHEMA
-        assert r["status"] == "ok"
-        ClientRun.from_dict(r)  # every attempt validates
-        assert len(r["server_log"]) == len(r["attempts"])  # the server saw every send
+        assert r.ok
+        assert len(r.server_log) == len(r.attempts)  # the server saw every send
+        assert r.machine is not None  # stamped when the run was made
+        assert r.overrides == ()
+        assert r.config.time_scale == float(SCALE)
     # Run i of every client faced the same seed.
-    assert {r["seed"] for r in runs if r["run"] == 1} == {1}
-    naive = [r for r in runs if r["client"] == "naive_gather"]
-    assert all(sum(not e["accepted"] for e in r["server_log"]) == 20 for r in naive)
+    assert {r.seed for r in runs if r.run == 1} == {1}
+    naive = [r for r in runs if r.client == "naive_gather"]
+    assert all(r.rejections == 20 for r in naive)
+    # Theory was computed once, with the runs, and stored beside them.
+    assert (run_dir / THEORY_FILE).is_file()
 
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["schema"] == SUMMARY_SCHEMA
@@ -95,13 +99,16 @@ def test_plot_redraws_from_files_alone(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     run_dir = tmp_path / "p"
+    first = json.loads((run_dir / "summary.json").read_text())
+    assert "predicted_mean" in first["results"][0]
     for png in run_dir.glob("*.png"):
         png.unlink()
     (run_dir / "report.md").unlink()
     (run_dir / "summary.json").unlink()
     redrawn = run_cli("bench", "plot", str(run_dir))
     assert redrawn.returncode == 0, redrawn.stderr
-    assert (run_dir / "summary.json").is_file()
+    # The same figures, theory's included: they were stored, not recomputed.
+    assert json.loads((run_dir / "summary.json").read_text()) == first
     assert (run_dir / "report.md").is_file()
     assert (run_dir / "timeline.png").is_file()
 
@@ -146,7 +153,7 @@ def test_interrupt_keeps_finished_runs_and_stops_the_server(tmp_path: Path, sign
     assert "Traceback" not in err
     runs = load_runs(tmp_path / "i")  # every line whole
     assert len(runs) >= 2
-    assert all(r["status"] == "ok" for r in runs)
+    assert all(r.ok for r in runs)
     _gone, alive = psutil.wait_procs(children, timeout=10)
     assert not alive, f"left behind: {alive}"
     assert (tmp_path / "i" / "summary.json").is_file()
@@ -195,6 +202,8 @@ def test_plot_on_a_directory_that_is_not_a_results_directory(tmp_path: Path) -> 
     assert_one_line_error(run_cli("bench", "plot", str(tmp_path / "missing")), "not a directory")
     (tmp_path / "runs.jsonl").write_text('{"schema": "ratebench.bench-run/1", "cli')
     assert_one_line_error(run_cli("bench", "plot", str(tmp_path)), "corrupted")
+    (tmp_path / "runs.jsonl").write_text('{"schema": "ratebench.bench-run/9", "client": "x"}\n')
+    assert_one_line_error(run_cli("bench", "plot", str(tmp_path)), "not a ratebench run record")
 
 
 def test_help_explains(tmp_path: Path) -> None:

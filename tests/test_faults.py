@@ -40,9 +40,9 @@ def test_500s_mark_runs_failed_and_keep_them_out_of_the_figures(tmp_path: Path) 
     assert "Traceback" not in result.stderr
     runs = load_runs(tmp_path / "e")
     assert len(runs) == 3  # every run kept
-    failed = [r for r in runs if r["status"] == "failed"]
+    failed = [r for r in runs if not r.ok]
     assert failed, "half the answers were 500s: some run must be marked failed"
-    assert all("HTTP 500" in r["reason"] for r in failed)
+    assert all("HTTP 500" in (r.reason or "") for r in failed)
     summary = json.loads((tmp_path / "e" / "summary.json").read_text())
     assert len(summary["failed_runs"]) == len(failed)
     measured = sum(len(entry["times"]) for entry in summary["results"])
@@ -74,9 +74,9 @@ def test_a_stalled_server_ends_at_the_deadline(tmp_path: Path) -> None:
     assert result.returncode == 1, result.stderr
     assert elapsed < 60
     [run] = load_runs(tmp_path / "s")
-    assert run["status"] == "failed"
-    assert "timeout" in run["reason"]
-    assert run["completed"] == 2
+    assert run.status == "failed"
+    assert "timeout" in (run.reason or "")
+    assert run.completed == 2
 
 
 def test_server_death_mid_run_stops_the_bench_with_a_clear_message(tmp_path: Path) -> None:
@@ -112,9 +112,9 @@ def test_server_death_mid_run_stops_the_bench_with_a_clear_message(tmp_path: Pat
     assert "died" in err
     assert "Traceback" not in err
     runs = load_runs(tmp_path / "d")
-    assert runs[0]["status"] == "ok"
-    assert runs[-1]["status"] == "failed"
-    assert "died" in runs[-1]["reason"]
+    assert runs[0].status == "ok"
+    assert runs[-1].status == "failed"
+    assert "died" in (runs[-1].reason or "")
 
 
 def test_garbage_bodies_mark_runs_failed(tmp_path: Path) -> None:
@@ -140,6 +140,6 @@ def test_garbage_bodies_mark_runs_failed(tmp_path: Path) -> None:
     )
     assert result.returncode == 1, result.stderr
     [run] = load_runs(tmp_path / "g")
-    assert run["status"] == "failed"
-    assert "body that is not the answer" in run["reason"]
-    assert run["completed"] == 0
+    assert run.status == "failed"
+    assert "body that is not the answer" in (run.reason or "")
+    assert run.completed == 0

@@ -2,93 +2,89 @@
 
 from __future__ import annotations
 
-import json
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from bench.plots import client_timeline_file, draw_all, representative_run
-from bench.report import clock_gaps, match_arrivals, percentile, write_report
-from bench.results import RUN_SCHEMA
+from bench.matching import clock_gaps, match_arrivals
+from bench.plots import client_timeline_file, draw_all
+from bench.report import write_report
+from bench.results import (
+    Expected,
+    Machine,
+    RunLog,
+    RunRecord,
+    ServerEntry,
+    TheoryRecord,
+    write_theory,
+)
+from bench.scenario import Scenario
+from bench.stats import percentile, representative_run
 from bench.summary import write_summary
+from clients.infra.records import Attempt, Outcome
 
 SCALE = 0.1
 STARTED = 100.0  # raw monotonic seconds at the batch's start
-SCENARIO = {
-    "clients": ["thread_pool", "naive_gather", "token_bucket"],
-    "runs": 2,
-    "n": 4,
-    "time_scale": SCALE,
-    "seed": 0,
-    "retry": "exponential",
-    "rate": "2/second",
-    "strategy": "fixed-window",
-    "latency": "2-5",
-    "url": None,
-    "deadline": 600.0,
-}
+SCENARIO = Scenario(n=4, time_scale=SCALE)
+CONFIG = SCENARIO.client_config("http://127.0.0.1:8000/chat")
+MACHINE = Machine(python="3.11.7", platform="Linux-test", cpus=2, hostname="bench-host")
 
 
 def attempt(
-    request: int, number: int, queued: float, sent: float, finished: float, outcome: str = "ok"
-) -> dict[str, Any]:
+    request: int, number: int, queued: float, sent: float, finished: float, outcome: Outcome = "ok"
+) -> Attempt:
     """One attempt; times in scenario seconds, stored as wall seconds like the bench."""
-    return {
-        "request": request,
-        "attempt": number,
-        "queued": queued * SCALE,
-        "sent": sent * SCALE,
-        "finished": finished * SCALE,
-        "status": 200 if outcome == "ok" else 429,
-        "outcome": outcome,
-        "limiter_wait": (sent - queued) * SCALE,
-    }
+    return Attempt(
+        request=request,
+        attempt=number,
+        queued=queued * SCALE,
+        sent=sent * SCALE,
+        finished=finished * SCALE,
+        status=200 if outcome == "ok" else 429,
+        outcome=outcome,
+        limiter_wait=(sent - queued) * SCALE,
+    )
 
 
-def server_entry(seq: int, a: dict[str, Any]) -> dict[str, Any]:
+def server_entry(seq: int, a: Attempt) -> ServerEntry:
     """What the server would have logged for attempt `a`: arrival 1 ms after the send."""
-    arrival = STARTED + a["sent"] + 0.001
-    ok = a["outcome"] == "ok"
-    latency = a["finished"] - a["sent"] - 0.002
-    return {
-        "seq": seq,
-        "arrival": arrival,
-        "accepted": ok,
-        "status": a["status"],
-        "decided": arrival + 0.0001,
-        "wall": 1.7e9 + arrival,
-        "window_reset": 1.7e9 + arrival + 0.05,
-        "drawn": round(latency / SCALE) if ok else None,
-        "latency": latency if ok else None,
-        "left": STARTED + a["finished"] - 0.0005,
-    }
+    arrival = STARTED + a.sent + 0.001
+    ok = a.outcome == "ok"
+    latency = a.finished - a.sent - 0.002
+    return ServerEntry(
+        seq=seq,
+        arrival=arrival,
+        accepted=ok,
+        status=a.status,
+        decided=arrival + 0.0001,
+        wall=1.7e9 + arrival,
+        window_reset=1.7e9 + arrival + 0.05,
+        drawn=round(latency / SCALE) if ok else None,
+        latency=latency if ok else None,
+        left=STARTED + a.finished - 0.0005,
+    )
 
 
-def run_record(client: str, run: int, attempts: list[dict[str, Any]]) -> dict[str, Any]:
-    ordered = sorted(attempts, key=lambda a: a["sent"])
-    return {
-        "schema": RUN_SCHEMA,
-        "client": client,
-        "run": run,
-        "seed": run,
-        "time_scale": SCALE,
-        "scenario": SCENARIO,
-        "wall_start": 1.7e9,
-        "n": 4,
-        "started": STARTED,
-        "makespan": max(a["finished"] for a in attempts),
-        "completed": sum(a["outcome"] == "ok" for a in attempts),
-        "rejections": sum(a["outcome"] == "rate_limited" for a in attempts),
-        "attempts": attempts,
-        "status": "ok",
-        "reason": None,
-        "server_log": [server_entry(i, a) for i, a in enumerate(ordered)],
-        "server_settings": {"rate": "2/second", "limit": 2, "window": 1.0, "time_scale": SCALE},
-    }
+def run_record(client: str, run: int, attempts: list[Attempt]) -> RunRecord:
+    ordered = sorted(attempts, key=lambda a: a.sent)
+    return RunRecord(
+        client=client,
+        run=run,
+        seed=run,
+        scenario=SCENARIO,
+        config=CONFIG,
+        overrides=(),
+        machine=MACHINE,
+        wall_start=1.7e9,
+        started=STARTED,
+        makespan=max(a.finished for a in attempts),
+        attempts=tuple(attempts),
+        server_log=tuple(server_entry(i, a) for i, a in enumerate(ordered)),
+    )
 
 
-def thread_pool(run: int) -> dict[str, Any]:
+def thread_pool(run: int) -> RunRecord:
     slow = 1.0 * run  # the second run is a little slower
     return run_record(
         "thread_pool",
@@ -102,7 +98,7 @@ def thread_pool(run: int) -> dict[str, Any]:
     )
 
 
-def naive_gather(run: int) -> dict[str, Any]:
+def naive_gather(run: int) -> RunRecord:
     return run_record(
         "naive_gather",
         run,
@@ -118,7 +114,7 @@ def naive_gather(run: int) -> dict[str, Any]:
     )
 
 
-def token_bucket(run: int) -> dict[str, Any]:
+def token_bucket(run: int) -> RunRecord:
     return run_record(
         "token_bucket",
         run,
@@ -126,17 +122,30 @@ def token_bucket(run: int) -> dict[str, Any]:
     )
 
 
+def hand_made_runs() -> list[RunRecord]:
+    """Two runs of three clients, and a third run of one that failed."""
+    runs = [make(r) for r in range(2) for make in (thread_pool, naive_gather, token_bucket)]
+    runs.append(replace(token_bucket(2), status="failed", reason="server died mid-run"))
+    return runs
+
+
+def write_results(run_dir: Path, runs: list[RunRecord], theory: TheoryRecord | None) -> Path:
+    log = RunLog(run_dir / "runs.jsonl")
+    for record in runs:
+        log.append(record)
+    if theory is not None:
+        write_theory(run_dir, theory)
+    write_summary(run_dir, runs, theory)
+    return run_dir
+
+
+def hand_theory(clients: list[str], **fields: float) -> TheoryRecord:
+    return TheoryRecord(expected=tuple(Expected(client=c, **fields) for c in clients))
+
+
 @pytest.fixture
 def results_dir(tmp_path: Path) -> Path:
-    runs = [make(r) for r in range(2) for make in (thread_pool, naive_gather, token_bucket)]
-    failed = token_bucket(2)
-    failed.update(status="failed", reason="server died mid-run")
-    runs.append(failed)
-    with (tmp_path / "runs.jsonl").open("w", encoding="utf-8") as f:
-        for record in runs:
-            f.write(json.dumps(record) + "\n")
-    write_summary(tmp_path, runs)
-    return tmp_path
+    return write_results(tmp_path, hand_made_runs(), None)
 
 
 def is_png(path: Path) -> bool:
@@ -166,20 +175,28 @@ def test_plots_and_report(results_dir: Path) -> None:
     assert "about 9.1 s" not in text
 
 
-def test_theory_fields_are_drawn_when_present(results_dir: Path) -> None:
-    summary_path = results_dir / "summary.json"
-    summary = json.loads(summary_path.read_text(encoding="utf-8"))
-    # Set theory's fields by hand, whatever the summary computed for them.
-    for result in summary["results"]:
-        result.update(predicted_mean=7.0, predicted_stddev=1.0, bound=4.0)
-    summary["bound"] = 4.0
-    summary_path.write_text(json.dumps(summary), encoding="utf-8")
+def test_stored_theory_is_drawn_and_summarised(results_dir: Path) -> None:
+    # Theory's fields by hand: the report and summary show what theory.json says.
+    theory = hand_theory(
+        ["thread_pool", "naive_gather", "token_bucket"],
+        predicted_mean=7.0,
+        predicted_stddev=1.0,
+        bound=4.0,
+        bound_stddev=0.5,
+    )
+    write_theory(results_dir, theory)
     text = write_report(results_dir).read_text(encoding="utf-8")
     assert "| 7.00 ± 1.00 | 2.12 |" in text  # thread pool: 8.5 / 4.0
+    assert "Theory's model of this client predicts 7.00 s ± 1.00 s" in text
     assert is_png(results_dir / "makespan.png")
+    summary = write_summary(results_dir, hand_made_runs(), theory)
+    pool = summary["results"][0]
+    assert (pool["predicted_mean"], pool["bound"], pool["measured_over_bound"]) == (7.0, 4.0, 2.125)
+    # The machine is the one that made the runs, not this one.
+    assert summary["machine"]["hostname"] == "bench-host"
 
 
-def test_plots_without_summary(results_dir: Path) -> None:
+def test_plots_without_summary_or_theory(results_dir: Path) -> None:
     (results_dir / "summary.json").unlink()
     paths = draw_all(results_dir)
     assert all(is_png(p) for p in paths)
@@ -187,7 +204,7 @@ def test_plots_without_summary(results_dir: Path) -> None:
 
 def test_representative_run_is_closest_to_median() -> None:
     runs = [thread_pool(0), thread_pool(1), thread_pool(5)]  # 8, 9, 13 s
-    assert representative_run(runs)["run"] == 1
+    assert representative_run(runs).run == 1
 
 
 def test_matcher_pairs_nearest_unused() -> None:

@@ -2,31 +2,37 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
-from bench.predict import theory_scenario
-from bench.replay import replay, replay_runs, server_draws
-from bench.runner import BenchSettings
+from bench.replay import replay, replay_rows, replay_runs, server_draws
+from bench.results import RunRecord, ServerEntry
+from bench.scenario import Scenario
 from bench.theory import model_for
 
+SCENARIO = Scenario()
+CONFIG = SCENARIO.client_config("http://127.0.0.1:8000/chat")
 
-def run_with_draws(client: str, draws: list[int], makespan: float) -> dict[str, Any]:
+
+def run_with_draws(client: str, draws: list[int], makespan: float) -> RunRecord:
     # Logged in arrival order; the order of acceptance is the order of decision.
-    log = [
-        {"arrival": 0.0, "decided": float(k), "accepted": True, "drawn": d}
+    log = tuple(
+        ServerEntry(seq=k, arrival=0.0, decided=float(k), accepted=True, drawn=d)
         for k, d in reversed(list(enumerate(draws)))
-    ]
-    return {
-        "client": client,
-        "status": "ok",
-        "scenario": BenchSettings().scenario(),
-        "time_scale": 1.0,
-        "makespan": makespan,
-        "wall_start": 0.0,
-        "server_log": log,
-    }
+    )
+    return RunRecord(
+        client=client,
+        run=0,
+        seed=0,
+        scenario=SCENARIO,
+        config=CONFIG,
+        overrides=(),
+        machine=None,
+        wall_start=0.0,
+        started=0.0,
+        makespan=makespan,
+        attempts=(),
+        server_log=log,
+    )
 
 
 def test_draws_come_back_in_the_order_the_server_accepted_them() -> None:
@@ -38,14 +44,15 @@ def test_token_bucket_replay_is_its_schedule_on_the_same_draws() -> None:
     draws = [5, 2, 2, 2, 2, 2, 2, 2, 2, 4]
     run = run_with_draws("token_bucket", draws, 9.0)
     expected = max(0.5 * (k + 1) + d for k, d in enumerate(draws))  # 9.0
-    scenario = theory_scenario(run["scenario"])
-    assert replay(model_for("token_bucket"), scenario, run) == pytest.approx(expected, abs=0.01)
+    model = model_for("token_bucket")
+    assert model is not None
+    assert replay(model, SCENARIO.theory(CONFIG), run) == pytest.approx(expected, abs=0.01)
 
 
 def test_replay_rows_say_what_was_luck() -> None:
     draws = [2] * 10
-    rows = replay_runs([run_with_draws("thread_pool", draws, 10.05)])
-    [row] = rows
+    run = run_with_draws("thread_pool", draws, 10.05)
+    [row] = replay_rows([run], replay_runs([run]))
     # Two workers, five 2 s requests each: 10 s, and the best schedule 4 + 2 = 6 s.
     assert row.replayed == pytest.approx(10.0, abs=0.01)
     assert row.worst_gap == pytest.approx(0.05, abs=0.01)
@@ -53,5 +60,6 @@ def test_replay_rows_say_what_was_luck() -> None:
 
 
 def test_a_run_with_fewer_accepted_draws_than_the_model_needs_is_not_replayed() -> None:
-    rows = replay_runs([run_with_draws("token_bucket", [2, 2, 2], 3.0)])
-    assert rows[0].replayed is None
+    run = run_with_draws("token_bucket", [2, 2, 2], 3.0)
+    [row] = replay_rows([run], replay_runs([run]))
+    assert row.replayed is None

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from bench.results import THEORY_FILE, load_theory
 from bench.sweep import SWEEP_FILE, SWEEP_SUMMARY, load_sweep, parse_knob, summarise
 from clients.config import ConfigError
 from tests.conftest import assert_one_line_error, run_cli
@@ -46,10 +47,15 @@ def test_a_short_workers_sweep_records_runs_theory_and_a_plot(tmp_path: Path) ->
     assert result.returncode == 0, result.stderr
     run_dir = tmp_path / "s"
     records = load_sweep(run_dir)
-    assert [r["sweep"]["value"] for r in records] == [2, 4]
-    assert all(r["status"] == "ok" and r["completed"] == 10 for r in records)
+    assert [r.sweep.value for r in records if r.sweep] == [2, 4]
+    assert all(r.ok and r.completed == 10 for r in records)
+    # The knob is recorded as an override of the client's default.
+    assert [(r.overrides, r.config.workers) for r in records] == [
+        (("workers",), 2),
+        (("workers",), 4),
+    ]
     # 2 workers never exceed the window; 4 sent at t = 0 overflow it at once.
-    rejections = [sum(not e["accepted"] for e in r["server_log"]) for r in records]
+    rejections = [r.rejections for r in records]
     assert rejections[0] == 0
     assert rejections[1] >= 2
     summary = json.loads((run_dir / SWEEP_SUMMARY).read_text())
@@ -61,8 +67,10 @@ def test_a_short_workers_sweep_records_runs_theory_and_a_plot(tmp_path: Path) ->
     assert four["predicted_rejections"] > 2
     assert (run_dir / "sweep-workers.png").stat().st_size > 10_000
     assert (run_dir / SWEEP_FILE).is_file()
-    # Re-drawn from the file alone, the figures are the same.
-    assert summarise(records)["values"][0]["times"] == two["times"]
+    assert (run_dir / THEORY_FILE).is_file()
+    # Re-drawn from the files alone, the figures are the same, theory's included.
+    assert summarise(records, load_theory(run_dir)).to_dict()["values"] == summary["values"]
     replot = run_cli("bench", "sweep", "--replot", str(run_dir))
     assert replot.returncode == 0, replot.stderr
     assert "workers" in replot.stdout
+    assert json.loads((run_dir / SWEEP_SUMMARY).read_text()) == summary

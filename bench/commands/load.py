@@ -1,0 +1,46 @@
+"""`python -m bench load`: how much the mock server itself adds, on this machine."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from clients.infra.oneline import OneLineParser, UsageError
+
+
+def main(argv: list[str]) -> int:
+    parser = OneLineParser(
+        prog="python -m bench load",
+        description="Measure the mock server itself on this machine: the latency it adds "
+        "over the drawn one with many requests in flight, and how many 429s per "
+        "second it can answer. Starts its own server; sends only to 127.0.0.1.",
+    )
+    parser.add_argument(
+        "--requests", type=int, default=2000, help="requests per measurement (default: 2000)"
+    )
+    parser.add_argument(
+        "--concurrency", type=int, default=300, help="requests kept in flight (default: 300)"
+    )
+    parser.add_argument(
+        "--latency",
+        type=float,
+        default=1.0,
+        help="the fixed latency the server draws, seconds (default: 1)",
+    )
+    parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    args = parser.parse_args(argv)
+    if not 1 <= args.requests <= 100_000:
+        raise UsageError(f"--requests {args.requests} must be between 1 and 100000")
+    if not 1 <= args.concurrency <= 5_000:
+        raise UsageError(f"--concurrency {args.concurrency} must be between 1 and 5000")
+    if not 0 <= args.latency <= 60:
+        raise UsageError(f"--latency {args.latency} must be between 0 and 60 seconds")
+    from bench.load import run_load
+
+    figures = run_load(args.requests, args.concurrency, args.latency)
+    if args.json is not None:
+        try:
+            args.json.write_text(json.dumps(figures, indent=2) + "\n")
+        except OSError as exc:
+            raise UsageError(f"cannot write --json {args.json}: {exc.strerror}") from None
+    return 0

@@ -1,0 +1,32 @@
+"""`python -m bench plot DIR`: re-draw summary, plots and report from saved files.
+
+It reads runs.jsonl and the theory stored beside it, and runs nothing: no
+client, no server, no simulation.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bench.results import load_runs, upgrade_theory
+from bench.summary import format_summary, write_summary
+from clients.infra.oneline import OneLineParser
+
+
+def main(argv: list[str]) -> int:
+    parser = OneLineParser(
+        prog="python -m bench plot",
+        description="Re-draw the plots and report.md of a results "
+        "directory from its files, without re-running anything.",
+    )
+    parser.add_argument("results_dir", type=Path, help="a directory written by python -m bench")
+    args = parser.parse_args(argv)
+    runs = load_runs(args.results_dir)  # before matplotlib loads: bad input fails fast
+    theory = upgrade_theory(args.results_dir)
+    write_summary(args.results_dir, runs, theory)
+    print(format_summary(runs, theory))
+    from bench.report import write_report
+
+    write_report(args.results_dir, runs, theory)
+    print(f"\nRe-drawn: {args.results_dir}")
+    return 0

@@ -1,0 +1,98 @@
+"""`python -m bench sweep KNOB=V1,V2,... --client NAME`: one knob against theory."""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bench.results import ResultsError, RunRecord
+from bench.runner import BenchPlan
+from bench.scenario import Scenario
+from bench.sweep import (
+    KNOBS,
+    SWEEP_FILE,
+    finish,
+    format_sweep,
+    parse_knob,
+    run_sweep,
+    write_outputs,
+)
+from clients import REGISTRY, WRITEUP_CLIENTS
+from clients.config import ConfigError
+from clients.infra.oneline import OneLineParser
+
+EXAMPLE = f"workers=1,2,4,7,10,16 --client {WRITEUP_CLIENTS[0]}"
+
+
+def main(argv: list[str]) -> int:
+    parser = OneLineParser(
+        prog="python -m bench sweep",
+        description=(
+            "Run one client at several values of one knob and plot makespan and 429s "
+            "against it, with theory's prediction (Little's law, and the simulator where it "
+            "has a model of the client). Each value runs against a fresh mock server. "
+            f"Knobs: {'; '.join(f'{k}: {what}' for k, (_, what) in KNOBS.items())}."
+        ),
+        epilog=f"Example: python -m bench sweep {EXAMPLE}",
+    )
+    parser.add_argument("knob", metavar="KNOB=V1,V2,...", nargs="?", help="the knob and its values")
+    parser.add_argument("--client", help=f"one of {', '.join(REGISTRY)}")
+    parser.add_argument("--runs", type=int, default=3, help="runs per value (default: 3)")
+    parser.add_argument("--time-scale", type=float, default=1.0, help="(default: 1)")
+    parser.add_argument("--seed", type=int, default=0, help="run i uses seed SEED+i (default: 0)")
+    parser.add_argument("--out", default="results", help="directory for results (default: results)")
+    parser.add_argument(
+        "--name", default=None, help="directory under OUT (default: sweep-KNOB-<timestamp>)"
+    )
+    parser.add_argument(
+        "--replot",
+        type=Path,
+        metavar="DIR",
+        help="re-draw sweep.json and the plot of a sweep directory from its sweep.jsonl "
+        "and stored theory, without running anything",
+    )
+    args = parser.parse_args(argv)
+    if args.replot is not None:
+        print(format_sweep(write_outputs(args.replot)))
+        return 0
+    if args.knob is None or args.client is None:
+        raise ConfigError(f"give KNOB=V1,V2,... and --client NAME, e.g. {EXAMPLE}")
+    knob, values = parse_knob(args.knob)
+    if args.client not in REGISTRY:
+        raise ConfigError(f"unknown client {args.client!r}: choose from {', '.join(REGISTRY)}")
+    if not 1 <= args.runs <= 1000:
+        raise ConfigError(f"--runs {args.runs}: need between 1 and 1000 runs per value")
+    if not args.time_scale > 0:
+        raise ConfigError(f"--time-scale {args.time_scale} must be greater than 0")
+    base = BenchPlan(
+        clients=(args.client,),
+        runs=args.runs,
+        scenario=Scenario(time_scale=args.time_scale, seed=args.seed),
+    )
+    name = args.name or f"sweep-{knob}-{datetime.now(UTC).strftime('%Y%m%d-%H%M%S')}"
+    run_dir = Path(args.out) / name
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        if (run_dir / SWEEP_FILE).exists():
+            raise ConfigError(f"{run_dir / SWEEP_FILE} exists: pick another --name")
+    except OSError as exc:
+        raise ResultsError(f"cannot write under {run_dir}: {exc.strerror or exc}") from None
+    print(
+        f"sweep {knob} = {', '.join(f'{v:g}' for v in values)} for {args.client}, "
+        f"{args.runs} runs each, time scale {args.time_scale:g} → {run_dir}",
+        file=sys.stderr,
+    )
+
+    def on_done(value: float, record: RunRecord) -> None:
+        what = (
+            f"{record.seconds:8.2f} s  {record.rejections:3d} × 429"
+            if record.ok
+            else f"FAILED: {record.reason}"
+        )
+        print(f"  {knob}={value:g}  run {record.run + 1}  {what}", file=sys.stderr, flush=True)
+
+    records = run_sweep(base, knob, values, run_dir, on_done)
+    print(format_sweep(finish(run_dir, records)))
+    print(f"\nResults: {run_dir}")
+    return 0

@@ -1,0 +1,119 @@
+"""The typed scenario: parsed once, and what derives from it."""
+
+from __future__ import annotations
+
+import pytest
+
+from bench.scenario import (
+    Faults,
+    Latency,
+    Limit,
+    Scenario,
+    ScenarioError,
+    parse_latency,
+    parse_scenario,
+)
+from clients.config import ClientConfig, ConfigError
+
+
+def test_the_write_ups_scenario_is_the_default() -> None:
+    scenario = parse_scenario()
+    assert scenario == Scenario()
+    assert (scenario.limit.count, scenario.limit.window, scenario.limit.strategy) == (
+        2,
+        1.0,
+        "fixed-window",
+    )
+    assert (scenario.latency.kind, scenario.latency.mean) == ("randint", 3.5)
+    assert str(scenario.limit) == "2/second"
+    assert str(scenario.latency) == "2-5"
+
+
+def test_strings_are_parsed_once_into_numbers() -> None:
+    scenario = parse_scenario(rate="10/5 seconds", latency="0.5-1.5", n=4, time_scale=0.1)
+    assert (scenario.limit.count, scenario.limit.window) == (10, 5.0)
+    assert str(scenario.limit) == "10/5seconds"
+    assert scenario.latency == Latency("uniform", 0.5, 1.5)
+    assert scenario.seconds(0.25) == pytest.approx(2.5)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "fragment"),
+    [
+        ({"rate": "2/sec0nd"}, "rate"),
+        ({"latency": "5-2"}, "inverted"),
+        ({"time_scale": -1.0}, "time scale"),
+        ({"n": 0}, "n must be"),
+        ({"strategy": "leaky"}, "strategy"),
+    ],
+)
+def test_bad_input_says_what_is_wrong(kwargs: dict[str, object], fragment: str) -> None:
+    with pytest.raises(ScenarioError, match=fragment):
+        parse_scenario(**kwargs)  # type: ignore[arg-type]
+
+
+def test_faults_are_checked_where_they_are_made() -> None:
+    with pytest.raises(ScenarioError, match="--error-rate"):
+        Faults(error_rate=2.0)
+    with pytest.raises(ScenarioError, match="--stall-after"):
+        Faults(stall_after=-1)
+
+
+def test_a_latency_kind_must_follow_its_bounds() -> None:
+    with pytest.raises(ScenarioError, match="kind"):
+        Latency("uniform", 2, 5)
+    assert parse_latency("3") == Latency("randint", 3, 3)
+
+
+def test_server_arguments_come_from_the_scenario() -> None:
+    scenario = Scenario(seed=7, time_scale=0.1, faults=Faults(0.5, "garbage", 3))
+    kwargs = scenario.server_kwargs(seed=9)
+    assert kwargs["rate"] == "2/second"
+    assert kwargs["latency"] == "2-5"
+    assert (kwargs["seed"], kwargs["time_scale"]) == (9, 0.1)
+    assert kwargs["extra_args"] == (
+        "--error-rate",
+        "0.5",
+        "--error-kind",
+        "garbage",
+        "--stall-after",
+        "3",
+    )
+    assert Scenario().server_kwargs()["extra_args"] == ()
+
+
+def test_client_knobs_derive_from_the_scenario_unless_overridden() -> None:
+    scenario = Scenario(limit=Limit(10, 5.0, "moving-window"), n=4, time_scale=0.1)
+    config = scenario.client_config("http://127.0.0.1:1/chat")
+    assert (config.n, config.time_scale, config.server_strategy) == (4, 0.1, "moving-window")
+    assert (config.rate, config.capacity) == (2.0, 10)
+    assert config.workers == ClientConfig().workers
+    tuned = scenario.client_config("http://127.0.0.1:1/chat", (("workers", 7), ("retry", "none")))
+    assert (tuned.workers, tuned.retry) == (7, "none")
+    with pytest.raises(ConfigError, match="cannot be overridden"):
+        scenario.client_config("http://127.0.0.1:1/chat", {"n": 3})
+    with pytest.raises(ConfigError, match="workers"):
+        scenario.client_config("http://127.0.0.1:1/chat", {"workers": 0})
+
+
+def test_theory_gets_the_same_scenario() -> None:
+    scenario = Scenario(limit=Limit(3, 2.0, "moving-window"), n=6)
+    config = scenario.client_config("http://127.0.0.1:1/chat", {"workers": 3})
+    theory = scenario.theory(config)
+    assert (theory.n, theory.limit, theory.window, theory.strategy) == (6, 3, 2.0, "moving-window")
+    assert (theory.latency, theory.latency_lo, theory.latency_hi) == ("randint", 2, 5)
+    assert (theory.workers, theory.rate, theory.capacity) == (3, 1.5, 3)
+
+
+def test_a_scenario_survives_its_record() -> None:
+    scenario = Scenario(
+        limit=Limit(3, 2.0, "sliding-window-counter"),
+        latency=Latency("uniform", 0.5, 1.5),
+        n=7,
+        time_scale=0.2,
+        seed=4,
+        faults=Faults(0.1, "500", None),
+    )
+    assert Scenario.from_dict(scenario.to_dict()) == scenario
+    with pytest.raises(ScenarioError, match="not a scenario record"):
+        Scenario.from_dict({"n": 3})
