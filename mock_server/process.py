@@ -7,6 +7,7 @@ server prints once it listens.
 
 from __future__ import annotations
 
+import http.client
 import json
 import sys
 import urllib.error
@@ -110,7 +111,9 @@ def _request(url: str, method: str, timeout: float) -> Any:
     try:
         with urllib.request.urlopen(req, timeout=timeout) as resp:
             return json.loads(resp.read())
-    except (urllib.error.URLError, OSError, json.JSONDecodeError) as exc:
+    # A server that dies mid-answer raises http.client.IncompleteRead, which is
+    # neither a URLError nor an OSError.
+    except (urllib.error.URLError, OSError, http.client.HTTPException, json.JSONDecodeError) as exc:
         raise ServerError(f"mock server at {url} did not answer: {exc}") from exc
 
 
