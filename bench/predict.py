@@ -13,8 +13,7 @@ from bench.theory import (
     predict,
     scenario_bound,
 )
-from clients.catalog.sliding_window import MARGIN
-from clients.config import ClientConfig
+from clients.config import MARGIN, ClientConfig
 from mock_server.settings import parse_latency, parse_limit
 
 SIM_RUNS = 4000  # standard error of a predicted mean: about 0.03 s

@@ -88,10 +88,11 @@ def test_aiolimiter_bursts_two_then_its_third_send_is_rejected(start_server: Sta
     assert run.completed == 10
     sends = first_sends(run)
     # AsyncLimiter(2, 1) starts with room for 2: a burst at t = 0, then one
-    # every 0.5 s as the level leaks.
+    # every 0.5 s as the level leaks, counted from the burst (a grant that a
+    # busy machine wakes late does not push the next one back).
     assert sends[1] < 0.1 * scale
-    for before, after in itertools.pairwise(sends[1:]):
-        assert after - before >= 0.5 * scale - 0.002
+    for k, t in enumerate(sends[2:], start=1):
+        assert t - sends[0] >= k * 0.5 * scale - 0.002
     # The fixed window opened at the first hit; the burst filled it and the
     # third send, half a window later, is the window's third hit.
     by_arrival = sorted(log, key=lambda e: e["arrival"])
