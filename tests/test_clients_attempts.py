@@ -119,13 +119,8 @@ def random_source() -> Any:
 
 
 def test_classify() -> None:
-    assert [classify(s) for s in (200, 429, 500, 201, 404)] == [
-        "ok",
-        "rate_limited",
-        "error",
-        "error",
-        "error",
-    ]
+    statuses = (200, 429, 500, 201, 404)
+    assert [classify(s) for s in statuses] == ["ok", "rate_limited", "error", "error", "error"]
 
 
 @pytest.mark.parametrize("driver", DRIVERS)
@@ -376,7 +371,9 @@ def test_thread_driver_retries_and_records() -> None:
     assert lines[-1] == "[Request 2] SUCCESS 3.00: receive hello world"
 
 
-def test_thread_driver_stops_at_the_deadline() -> None:
+def seven_second_429s(first_sleep: float) -> tuple[list[float], list[float], int]:
+    """One request whose attempts each take 7 s and get a 429, deadline 10 s:
+    (timeouts given to send, sleeps slept, attempts recorded)."""
     clock = FakeThreadTime()
     recorder = Recorder("t", 1, clock=clock.clock)
     timeouts: list[float] = []
@@ -387,32 +384,21 @@ def test_thread_driver_stops_at_the_deadline() -> None:
         return LIMITED
 
     driver = ThreadDriver(recorder, send, deadline=10.0, request_timeout=60.0, sleep=clock.sleep)
-    ok = driver.drive(request_loop(0, NoLimit(), RetryPolicy(), recorder, proceed=driver.proceed))
+    policy = RetryPolicy(first_sleep=first_sleep)
+    ok = driver.drive(request_loop(0, NoLimit(), policy, recorder, proceed=driver.proceed))
     assert not ok
-    # Attempt 1 would start at 7 + 3 s, at the deadline: its sleep is cut to
-    # end there, and it never starts.
-    assert timeouts == [10.0]
-    assert clock.slept == [3.0]
-    assert len(recorder.result().attempts) == 1
+    return timeouts, clock.slept, len(recorder.result().attempts)
+
+
+def test_thread_driver_cuts_a_sleep_at_the_deadline_and_starts_nothing_after_it() -> None:
+    # The retry would start at 7 + 3 s, at the deadline: its sleep ends there
+    # and the attempt never starts.
+    assert seven_second_429s(first_sleep=3.0) == ([10.0], [3.0], 1)
 
 
 def test_thread_driver_shortens_the_last_timeout_to_end_by_the_deadline() -> None:
-    clock = FakeThreadTime()
-    recorder = Recorder("t", 1, clock=clock.clock)
-    timeouts: list[float] = []
-
-    def send(timeout: float) -> Reply:
-        timeouts.append(timeout)
-        clock.now += 7.0
-        return LIMITED
-
-    driver = ThreadDriver(recorder, send, deadline=10.0, request_timeout=60.0, sleep=clock.sleep)
-    policy = RetryPolicy(first_sleep=0.0)
-    ok = driver.drive(request_loop(0, NoLimit(), policy, recorder, proceed=driver.proceed))
-    assert not ok
-    # Attempt 1 starts at 7 s with 3 s to go: its timeout is cut to end by the deadline.
-    assert timeouts == [10.0, 3.0]
-    assert len(recorder.result().attempts) == 2
+    # The retry starts at 7 s with 3 s to go: its timeout is cut to end by the deadline.
+    assert seven_second_429s(first_sleep=0.0) == ([10.0, 3.0], [0.0], 2)
 
 
 def test_thread_driver_starts_nothing_once_stopped() -> None:
