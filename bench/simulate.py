@@ -188,6 +188,8 @@ class Simulation:
     - `jitter`: a hit reaches the server `uniform(0, jitter)` seconds after it
       was sent; 0 by default.
     - `deadline`: scenario seconds after which the run stops; None: never.
+      The generators still running then are closed, as the asyncio driver
+      cancels its tasks: an attempt on the wire is recorded as a timeout.
     """
 
     def __init__(
@@ -210,6 +212,7 @@ class Simulation:
         self.log: list[SimAttempt] = []
         self._heap: list[tuple[float, int, Callable[[], None]]] = []
         self._order = 0
+        self._started: list[Steps[object]] = []
 
     def __repr__(self) -> str:
         return f"<Simulation now={self.now:g}s events={len(self._heap)} attempts={len(self.log)}>"
@@ -225,6 +228,7 @@ class Simulation:
 
     def start(self, steps: Steps[object]) -> None:
         """Start a generator now (after those already started at this time)."""
+        self._started.append(steps)
         self.at(self.now, lambda: self._step(steps, None))
 
     def run(self) -> bool:
@@ -233,6 +237,8 @@ class Simulation:
             when, _, action = heapq.heappop(self._heap)
             if self.deadline is not None and when > self.deadline:
                 self.now = self.deadline
+                for steps in self._started:
+                    steps.close()
                 return False
             self.now = when
             action()

@@ -18,7 +18,9 @@ fixed window: bound 8.29 s ± 0.72; thread pool 18.46 ± 1.96; token bucket
 9.11 ± 0.72; naive gather 20 rejections and about 49 s.
 
 Client models are data (`ClientModel`: a concurrency model and a limiter),
-read from each client's spec (`model_for`).
+read from each client's spec (`model_for`). Running one drives the clients'
+own request loop and limiter classes in the simulator, so theory models the
+code that runs.
 """
 
 from __future__ import annotations

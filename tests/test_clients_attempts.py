@@ -254,6 +254,27 @@ def test_a_send_that_raises_is_recorded_as_error(driver: str) -> None:
     assert [a.outcome for a in recorder.result().attempts] == ["error"]
 
 
+def test_the_simulators_deadline_ends_the_loops_as_asyncio_cancels_them() -> None:
+    # Two requests of 10 s through a semaphore of 1, deadline at 4 s: the one
+    # on the wire is recorded as a timeout at 4 s, the one waiting not at all.
+    sim = Simulation(
+        ScriptedServer(iter([True, True])), lambda rng: 10.0, random_source(), deadline=4.0
+    )
+    recorder = Recorder("t", 2, clock=sim.clock)
+    slots = Semaphore(1, clock=sim.clock)
+    for r in range(2):
+        sim.start(request_loop(r, slots, RetryPolicy(), recorder))
+    assert not sim.run()
+    [attempt] = recorder.result().attempts
+    assert (attempt.request, attempt.sent, attempt.finished, attempt.outcome) == (
+        0,
+        0.0,
+        4.0,
+        "timeout",
+    )
+    assert len(slots.waiters) == 0
+
+
 # --- the shapes ----------------------------------------------------------------------
 
 
