@@ -45,9 +45,9 @@ class ThreadDriver:
     A blocked thread cannot be cancelled, so the deadline (`deadline`, wall
     seconds from the run's start) is enforced from inside: `proceed` tells
     the request loop to start no attempt after it, sleeps are cut short at
-    it (a generator that would sleep past it is closed), and each attempt's
-    timeout (`request_timeout`, wall seconds) is shortened so it ends by
-    then. `stop()` (Ctrl-C) ends sleeps and waits at once and starts no
+    it (a generator that asks to sleep once it has passed is closed), and
+    each attempt's timeout (`request_timeout`, wall seconds) is shortened so
+    it ends by then. `stop()` (Ctrl-C) ends sleeps and waits at once and starts no
     further attempt; an attempt on the wire finishes. `sleep` (default: a
     wait that `stop()` interrupts) may be replaced by tests.
     """

@@ -48,9 +48,8 @@ from clients.limiters.base import Clock, Limiter, Semaphore
 # is far above the rounding of `t / T` for t ~ 1.7e9 s on time.time(),
 # and far below anything a makespan can show.
 EPSILON = 1e-5
-# A wait shorter than a nanosecond is float rounding (`earliest` adds and
-# subtracts times near 1.7e9 s), and could be too small to move a virtual
-# clock at all: the send goes now.
+# A wait shorter than a nanosecond is float rounding, and could be too small
+# to move the simulator's virtual clock at all: the send goes now.
 ROUNDING = 1e-9
 
 
