@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
+import math
 import random
 import time
 from collections.abc import Awaitable, Callable, Generator
@@ -138,13 +139,34 @@ def grant_times(
     return granted, [waits_by[i] for i in range(len(starts))]
 
 
+class LastReading:
+    """A clock that remembers its last reading."""
+
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+        self.last = math.nan
+
+    def __call__(self) -> float:
+        self.last = self.clock()
+        return self.last
+
+
 def thread_grant_times(
     make: Callable[[Clock], Limiter], starts: list[float]
 ) -> tuple[list[float], Limiter]:
-    """Grant times (real seconds from the start, in order of grant) for a thread per waiter."""
+    """Grant times (real seconds from the start, in order of grant) for a thread per waiter.
+
+    A grant's time is the limiter's own last clock reading, taken in the same
+    step as the grant: a thread preempted right after it cannot make it late.
+    """
     recorder = Recorder("test", len(starts), clock=time.monotonic)
-    limiter = make(recorder.now)
+    reading = LastReading(recorder.now)
+    limiter = make(reading)
     driver = ThreadDriver(recorder)
     granted: list[float] = []
-    driver.run([waiter(limiter, recorder.now, s, granted) for s in starts], name="waiter")
+
+    def last() -> float:
+        return reading.last
+
+    driver.run([waiter(limiter, last, s, granted) for s in starts], name="waiter")
     return granted, limiter

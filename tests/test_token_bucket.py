@@ -210,14 +210,14 @@ def test_threads_pace_like_the_other_drivers() -> None:
 @pytest.mark.parametrize("seed", range(3))
 def test_threads_never_overdraw(seed: int) -> None:
     # 24 threads against a fast bucket: the thread driver's lock is what keeps
-    # each take whole. Each grant's time is read in the same locked step as
-    # the take, so the bound holds to within the clock's resolution.
+    # each take whole. Each grant's time is the bucket's own reading, so the
+    # bound holds exactly, however late the threads run.
     rng = random.Random(seed)
     rate, capacity, initial = 200.0, 3, 1
     starts = [rng.choice([0.0, 0.0, 0.01, 0.03]) for _ in range(24)]
     times, _ = thread_grant_times(bucket(rate, capacity, initial), starts)
     assert len(times) == 24
-    never_overdrawn(times, rate, capacity, initial, slack=1e-3)
+    never_overdrawn(times, rate, capacity, initial, slack=1e-9)
 
 
 @pytest.mark.parametrize(
