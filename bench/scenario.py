@@ -271,7 +271,7 @@ class Scenario:
         from bench.theory import from_client_config
 
         # The sliding-log policy's margin lives with the one client that keeps it.
-        from clients.catalog.sliding_window import MARGIN
+        from clients.config import MARGIN
 
         return from_client_config(
             config,

@@ -4,12 +4,11 @@ Nothing here sleeps or opens a socket. Time is a float of scenario seconds
 that jumps from event to event (an event heap), so a run that would take 49 s
 on the wall clock takes microseconds.
 
-Clients are written as generators that read almost like the real code: they
-`yield Sleep(seconds)`, `yield Send(request, attempt)` (which resumes with
-True for 200, False for 429) or `yield Park(queue)` (wait until someone
-wakes them). A limiter is a plug-in with `acquire` (a generator) and
-`release`, the same two hooks as `clients.limiters.base`, so a client model is
-one pairing of a concurrency model and a limiter.
+What runs in it is the clients' own code: the request loop
+(`clients.infra.loop`) and the limiters (`clients.limiters`) are generators
+of steps (`clients.infra.steps`: sleep, send, park), and `Simulation` is
+their third driver, beside asyncio and threads. It answers each `Send`
+from a model of the server's limiter instead of a socket.
 
 The three server models follow limits 5.x with memory storage, line by line
 where it matters (`limits/storage/memory.py`):
@@ -33,12 +32,12 @@ from __future__ import annotations
 import heapq
 import math
 import random
-from collections import deque
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal, Protocol, get_args
 
-from clients.limiters.sliding_log import SlidingLog
+from clients.infra.attempts import Reply
+from clients.infra.steps import Park, Send, Sleep, Steps, unsupported
 
 Strategy = Literal["fixed-window", "moving-window", "sliding-window-counter"]
 STRATEGIES: tuple[Strategy, ...] = get_args(Strategy)
@@ -148,38 +147,17 @@ def make_server(strategy: Strategy, limit: int, window: float, phase: float = 0.
     raise ValueError(f"strategy must be one of {', '.join(STRATEGIES)}, got {strategy!r}")
 
 
-# --- the event engine ----------------------------------------------------------------
+# --- the driver: the clients' own request loops, in virtual time -------------------
 
-
-@dataclass(frozen=True, slots=True)
-class Sleep:
-    """Resume after `seconds` (plus the engine's timer overshoot when > 0)."""
-
-    seconds: float
-
-
-@dataclass(frozen=True, slots=True)
-class Send:
-    """One HTTP attempt; resumes with True (200) or False (429) when the answer is back."""
-
-    request: int
-    attempt: int
-
-
-@dataclass(frozen=True, slots=True)
-class Park:
-    """Wait, appended to `queue`, until a `Simulation.wake` resumes this process."""
-
-    queue: deque[Process]
-
-
-Command = Sleep | Send | Park
-Process = Generator[Command, bool, None]
+#: A reply to hand back to the request loop: the server's status only (no
+#: body, no headers), as the clients' transports would turn it into a `Reply`.
+OK = Reply(200, "ok", "hello world")
+REJECTED = Reply(429, "rate_limited")
 
 
 @dataclass(frozen=True, slots=True)
 class SimAttempt:
-    """One attempt as the model saw it; times in scenario seconds from the batch's start."""
+    """One attempt as the server saw it; times in scenario seconds from the batch's start."""
 
     request: int
     attempt: int
@@ -191,10 +169,15 @@ class SimAttempt:
 
 
 class Simulation:
-    """One batch: processes, a server model and a heap of (time, order, action) events.
+    """One batch: the request loops, a server model and a heap of (time, order, action) events.
 
-    Events at the same time run in the order they were scheduled (FIFO),
-    which is the order the event loop or the thread pool would take them in.
+    The third driver of `clients.infra.steps`, beside asyncio and threads:
+    it carries out the steps of the clients' own request loops and limiters
+    in virtual time (`clock()`, scenario seconds), each step at once, so
+    code between two yields is atomic here too. Events at the same time run
+    in the order they were scheduled (FIFO), which is the order the event
+    loop or the thread pool would take them in. `Await` steps (asyncio-only
+    limiters) cannot run here.
 
     - `latency(rng)`: seconds an accepted hit takes, drawn only for accepted
       hits, in order of acceptance, as the mock server does.
@@ -205,6 +188,8 @@ class Simulation:
     - `jitter`: a hit reaches the server `uniform(0, jitter)` seconds after it
       was sent; 0 by default.
     - `deadline`: scenario seconds after which the run stops; None: never.
+      The generators still running then are closed, as the asyncio driver
+      cancels its tasks: an attempt on the wire is recorded as a timeout.
     """
 
     def __init__(
@@ -227,22 +212,24 @@ class Simulation:
         self.log: list[SimAttempt] = []
         self._heap: list[tuple[float, int, Callable[[], None]]] = []
         self._order = 0
+        self._started: list[Steps[object]] = []
 
     def __repr__(self) -> str:
         return f"<Simulation now={self.now:g}s events={len(self._heap)} attempts={len(self.log)}>"
+
+    def clock(self) -> float:
+        """Virtual time, scenario seconds since the batch's start: the limiters' clock."""
+        return self.now
 
     def at(self, when: float, action: Callable[[], None]) -> None:
         """Run `action` at `when` scenario seconds (never before now)."""
         heapq.heappush(self._heap, (max(when, self.now), self._order, action))
         self._order += 1
 
-    def start(self, process: Process) -> None:
-        """Start a process now (after those already started at this time)."""
-        self.at(self.now, lambda: self._run(process, None))
-
-    def wake(self, process: Process) -> None:
-        """Resume a parked process now."""
-        self.at(self.now, lambda: self._run(process, True))
+    def start(self, steps: Steps[object]) -> None:
+        """Start a generator now (after those already started at this time)."""
+        self._started.append(steps)
+        self.at(self.now, lambda: self._step(steps, None))
 
     def run(self) -> bool:
         """Run until no event is left; False if the deadline cut the run short."""
@@ -250,27 +237,32 @@ class Simulation:
             when, _, action = heapq.heappop(self._heap)
             if self.deadline is not None and when > self.deadline:
                 self.now = self.deadline
+                for steps in self._started:
+                    steps.close()
                 return False
             self.now = when
             action()
         return True
 
-    def _run(self, process: Process, value: bool | None) -> None:
+    def _step(self, steps: Steps[object], value: object) -> None:
         try:
-            command = next(process) if value is None else process.send(value)
+            step = steps.send(value)
         except StopIteration:
             return
-        if isinstance(command, Sleep):
-            wait = command.seconds + (self.overshoot if command.seconds > 0 else 0.0)
-            self.at(self.now + wait, lambda: self._run(process, True))
-        elif isinstance(command, Send):
+        if isinstance(step, Sleep):
+            wait = step.seconds + (self.overshoot if step.seconds > 0 else 0.0)
+            self.at(self.now + wait, lambda: self._step(steps, None))
+        elif isinstance(step, Send):
             sent = self.now
             arrives = sent + (self.rng.uniform(0, self.jitter) if self.jitter > 0 else 0.0)
-            self.at(arrives, lambda: self._arrive(process, command, sent))
+            self.at(arrives, lambda: self._arrive(steps, step, sent))
+        elif isinstance(step, Park):
+            step.queue.park(step, lambda: self.at(self.now, lambda: self._step(steps, None)))
         else:
-            command.queue.append(process)
+            steps.close()
+            raise unsupported(step, "simulator")
 
-    def _arrive(self, process: Process, send: Send, sent: float) -> None:
+    def _arrive(self, steps: Steps[object], send: Send, sent: float) -> None:
         accepted = self.server.hit(self.now)
         # A 429 comes back at once; only accepted hits draw a latency.
         latency = self.latency(self.rng) if accepted else 0.0
@@ -278,151 +270,4 @@ class Simulation:
         self.log.append(
             SimAttempt(send.request, send.attempt, sent, self.now, accepted, finished, latency)
         )
-        self.at(finished, lambda: self._run(process, accepted))
-
-
-# --- limiters (the client's own policy) ---------------------------------------------
-
-
-class Limiter(Protocol):
-    """The two hooks of `clients.limiters.base`, as generators over the engine's commands."""
-
-    def acquire(self, sim: Simulation) -> Generator[Command, bool, None]:
-        """Wait until an attempt may go."""
-        ...
-
-    def release(self, sim: Simulation) -> None:
-        """The attempt that acquired has finished (200 or 429)."""
-        ...
-
-
-class NoLimit:
-    """Every attempt goes at once."""
-
-    def acquire(self, sim: Simulation) -> Generator[Command, bool, None]:
-        return
-        yield  # pragma: no cover - makes this a generator
-
-    def release(self, sim: Simulation) -> None:
-        pass
-
-
-class TokenBucketModel:
-    """The write-up's bucket: whole tokens, `last_update` moved only when a token is added.
-
-    `rate` in tokens per scenario second. A waiter short of tokens sleeps
-    `(need - tokens) / rate` and tries again; the lock never contends in the
-    model because nothing awaits while holding it.
-    """
-
-    def __init__(self, rate: float, capacity: int, initial_tokens: int) -> None:
-        self.rate = rate
-        self.capacity = capacity
-        self.tokens = initial_tokens
-        self.last_update = 0.0
-
-    def __repr__(self) -> str:
-        return f"<TokenBucketModel tokens={self.tokens}/{self.capacity} rate={self.rate:g}/s>"
-
-    def acquire(self, sim: Simulation) -> Generator[Command, bool, None]:
-        while True:
-            new_tokens = int((sim.now - self.last_update) * self.rate)
-            if new_tokens > 0:
-                self.tokens = min(self.capacity, self.tokens + new_tokens)
-                self.last_update = sim.now
-            if self.tokens >= 1:
-                self.tokens -= 1
-                return
-            yield Sleep((1 - self.tokens) / self.rate)
-
-    def release(self, sim: Simulation) -> None:
-        pass
-
-
-class SlidingLogModel:
-    """The `sliding_window` client's own rule (`SlidingLog`) in virtual time.
-
-    At most `limit` sends in any trailing `window + margin` seconds, each as
-    early as allowed. With `phase` set (the server is a sliding-window
-    counter whose clock reads `now + phase`) it keeps the counter's rule as
-    well, on that clock, as the client does when told the server's strategy.
-    """
-
-    def __init__(
-        self, limit: int, window: float, margin: float, phase: float | None = None
-    ) -> None:
-        self.rule = SlidingLog(limit, window, margin, counter=phase is not None)
-        self.phase = phase or 0.0
-
-    def __repr__(self) -> str:
-        return f"<SlidingLogModel {self.rule!r} phase={self.phase:.3f}>"
-
-    def acquire(self, sim: Simulation) -> Generator[Command, bool, None]:
-        while True:
-            clock = sim.now + self.phase
-            at = self.rule.earliest(clock)
-            # A wait shorter than a nanosecond is float rounding, and could be
-            # too small to move `sim.now` at all.
-            if at <= clock + 1e-9:
-                self.rule.record(clock)
-                return
-            yield Sleep(at - clock)
-
-    def release(self, sim: Simulation) -> None:
-        pass
-
-
-class SemaphoreModel:
-    """At most `slots` attempts in flight; held per attempt, not during retry sleeps.
-
-    Released slots go to parked waiters first come, first served, as
-    asyncio.Semaphore does.
-    """
-
-    def __init__(self, slots: int) -> None:
-        self.free = slots
-        self.waiters: deque[Process] = deque()
-
-    def __repr__(self) -> str:
-        return f"<SemaphoreModel free={self.free} waiters={len(self.waiters)}>"
-
-    def acquire(self, sim: Simulation) -> Generator[Command, bool, None]:
-        if self.free > 0:
-            self.free -= 1
-            return
-        yield Park(self.waiters)  # woken by `release`, which hands its slot over
-
-    def release(self, sim: Simulation) -> None:
-        if self.waiters:
-            sim.wake(self.waiters.popleft())
-        else:
-            self.free += 1
-
-
-# --- clients -------------------------------------------------------------------------
-
-
-def request_process(
-    request: int, sleeps: Sequence[float], limiter: Limiter, sim: Simulation
-) -> Process:
-    """One request's attempts: acquire, send, and on a 429 sleep `sleeps[k]` and retry.
-
-    `len(sleeps) + 1` attempts in all; no sleep after the last failure (the
-    request is then failed at once).
-    """
-    for attempt in range(len(sleeps) + 1):
-        if attempt:
-            yield Sleep(sleeps[attempt - 1])
-        yield from limiter.acquire(sim)
-        ok = yield Send(request, attempt)
-        limiter.release(sim)
-        if ok:
-            return
-
-
-def worker_process(
-    queue: deque[int], sleeps: Sequence[float], limiter: Limiter, sim: Simulation
-) -> Process:
-    """A pool thread: takes the next request when free; blocked during sends and sleeps."""
-    while queue:
-        yield from request_process(queue.popleft(), sleeps, limiter, sim)
+        self.at(finished, lambda: self._step(steps, OK if accepted else REJECTED))

@@ -18,7 +18,9 @@ fixed window: bound 8.29 s ± 0.72; thread pool 18.46 ± 1.96; token bucket
 9.11 ± 0.72; naive gather 20 rejections and about 49 s.
 
 Client models are data (`ClientModel`: a concurrency model and a limiter),
-read from each client's spec (`model_for`).
+read from each client's spec (`model_for`). Running one drives the clients'
+own request loop and limiter classes in the simulator, so theory models the
+code that runs.
 """
 
 from __future__ import annotations
@@ -26,29 +28,22 @@ from __future__ import annotations
 import math
 import random
 import statistics
-from collections import Counter, defaultdict, deque
+from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from typing import Literal, get_args
 
 import clients
-from bench.simulate import (
-    STRATEGIES,
-    Limiter,
-    NoLimit,
-    Process,
-    SemaphoreModel,
-    SimAttempt,
-    Simulation,
-    SlidingLogModel,
-    Strategy,
-    TokenBucketModel,
-    make_server,
-    request_process,
-    worker_process,
-)
-from clients.config import RETRY_NAMES, ClientConfig, RetryName
+from bench.simulate import STRATEGIES, SimAttempt, Simulation, Strategy, make_server
+from clients.config import MARGIN, RETRY_NAMES, ClientConfig, RetryName
+from clients.infra.loop import processes, request_loop
+from clients.infra.recorder import Recorder
+from clients.infra.retry import RetryPolicy
+from clients.infra.steps import Steps
+from clients.limiters.base import Clock, Limiter, NoLimit, Semaphore
+from clients.limiters.bucket import TokenBucket
+from clients.limiters.sliding_log import SlidingLog, SlidingLogLimiter
 
 # The client knobs' defaults (the write-up's values) have one home: ClientConfig.
 _CLIENT = ClientConfig()
@@ -79,7 +74,7 @@ class Scenario:
     - `rate` (tokens per second), `capacity`, `initial_tokens`: the bucket.
     - `attempts`, `retry`, `first_sleep`: the retry schedule.
     - `margin`: seconds the sliding-window client adds to the window
-      (`clients.catalog.sliding_window.MARGIN`, 20 ms of wall time, over the time scale).
+      (`clients.config.MARGIN`, 20 ms of wall time; over the time scale).
     - `overshoot`: seconds every client sleep wakes late (real timers do;
       this also settles exact ties at window edges as a real run does).
     - `jitter`: a hit reaches the server up to this many seconds after it is sent.
@@ -103,7 +98,7 @@ class Scenario:
     attempts: int = _CLIENT.attempts
     retry: RetryName = _CLIENT.retry
     first_sleep: float = _CLIENT.first_sleep
-    margin: float = 0.02
+    margin: float = MARGIN
     overshoot: float = 0.0001
     jitter: float = 0.0
     phase: float | None = None
@@ -163,24 +158,19 @@ class Scenario:
         """Seconds an accepted request takes on average."""
         return (self.latency_lo + self.latency_hi) / 2
 
+    @property
+    def retry_policy(self) -> RetryPolicy:
+        """The clients' own retry policy for this scenario's knobs."""
+        return RetryPolicy(self.retry, self.attempts, self.first_sleep)
+
     def retry_sleeps(self) -> tuple[float, ...]:
         """Seconds slept after each failed attempt but the last: (3, 6, 12, 24) by default.
 
         `exponential` doubles, `writeup` squares (3, 9, 81, 6561 s, the
-        write-up's code as written), `none` makes a single attempt. Matches
-        `clients.infra.retry`.
+        write-up's code as written), `none` makes a single attempt: the
+        schedule of `clients.infra.retry`, which the simulated clients follow.
         """
-        if self.retry == "none":
-            return ()
-        sleeps: list[float] = []
-        sleep = self.first_sleep
-        for _ in range(self.attempts - 1):
-            sleeps.append(sleep)
-            try:
-                sleep = sleep * 2 if self.retry == "exponential" else sleep**2
-            except OverflowError:  # the squared schedule outgrows a float by attempt 12
-                sleep = math.inf
-        return tuple(sleeps)
+        return tuple(self.retry_policy.schedule())
 
     def draw_latency(self, rng: random.Random) -> float:
         """One accepted request's latency in seconds, drawn as the mock server does."""
@@ -486,17 +476,19 @@ Concurrency = Literal["tasks", "workers"]
 LimiterKind = Literal["none", "token_bucket", "sliding_log", "sliding_log_counter", "semaphore"]
 
 
-def _make_limiter(kind: LimiterKind, s: Scenario, phase: float) -> Limiter:
+def _make_limiter(kind: LimiterKind, s: Scenario, phase: float, clock: Clock) -> Limiter:
+    """The client's own limiter for a scenario, on the simulator's clock (scenario seconds)."""
     if kind == "token_bucket":
-        return TokenBucketModel(s.rate, s.capacity, s.initial_tokens)
-    if kind == "sliding_log":
-        return SlidingLogModel(s.limit, s.window, s.margin)
-    if kind == "sliding_log_counter":
-        # Told the server's strategy, the client keeps the counter's rule too.
-        counter = s.strategy == "sliding-window-counter"
-        return SlidingLogModel(s.limit, s.window, s.margin, phase if counter else None)
+        return TokenBucket(s.rate, s.capacity, s.initial_tokens, clock=clock)
+    if kind in ("sliding_log", "sliding_log_counter"):
+        # Told the server's strategy, the client keeps the counter's rule too,
+        # on the server's clock: `phase` into a clock-aligned window at t = 0.
+        counter = kind == "sliding_log_counter" and s.strategy == "sliding-window-counter"
+        log = SlidingLog(s.limit, s.window, s.margin, counter=counter)
+        offset = phase if counter else 0.0
+        return SlidingLogLimiter(log, clock=lambda: clock() + offset)
     if kind == "semaphore":
-        return SemaphoreModel(s.workers)
+        return Semaphore(s.workers, clock=clock)
     return NoLimit()
 
 
@@ -523,6 +515,9 @@ class ClientModel:
     - `limiter`: acquired before every attempt, retries included.
       `"sliding_log"` keeps "L in any T + margin" only; `"sliding_log_counter"`
       adds the sliding-window counter's rule when the server uses it.
+
+    `run` drives the clients' own request loop (`clients.infra.loop`) and
+    limiter classes (`clients.limiters`) in virtual time.
     """
 
     concurrency: Concurrency
@@ -537,16 +532,15 @@ class ClientModel:
         sim = Simulation(
             server, s.draw_latency, rng, overshoot=s.overshoot, jitter=s.jitter, deadline=s.deadline
         )
-        limiter = _make_limiter(self.limiter, s, phase)
-        sleeps = s.retry_sleeps()
-        processes: list[Process]
-        if self.concurrency == "workers":
-            queue = deque(range(s.n))
-            processes = [worker_process(queue, sleeps, limiter, sim) for _ in range(s.workers)]
-        else:
-            processes = [request_process(r, sleeps, limiter, sim) for r in range(s.n)]
-        for process in processes:
-            sim.start(process)
+        limiter = _make_limiter(self.limiter, s, phase, sim.clock)
+        recorder = Recorder(self.description or "model", s.n, clock=sim.clock)
+        policy = s.retry_policy
+
+        def loop(request: int) -> Steps[bool]:
+            return request_loop(request, limiter, policy, recorder)
+
+        for steps in processes(self.concurrency, s.n, s.workers, loop):
+            sim.start(steps)
         completed = sim.run()
         log = tuple(sim.log)
         succeeded = {a.request for a in log if a.accepted and a.finished <= sim.now}

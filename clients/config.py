@@ -12,6 +12,13 @@ RETRY_NAMES: tuple[str, ...] = get_args(RetryName)
 ServerStrategy = Literal["fixed-window", "moving-window", "sliding-window-counter"]
 SERVER_STRATEGIES: tuple[str, ...] = get_args(ServerStrategy)
 
+#: Wall seconds a client that sends at a window's very edge adds to the window:
+#: the gap between its send and the server limiter's decision, measured from the
+#: server's log (see `clients.catalog.sliding_window`). Wall time, not scaled:
+#: the gap is the machine's, not the scenario's. Theory's `Scenario.margin`
+#: defaults to it (in scenario seconds at time scale 1).
+MARGIN = 0.020
+
 
 class ConfigError(ValueError):
     """A knob with a value no run can use; the message says how to fix it."""

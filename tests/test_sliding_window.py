@@ -22,8 +22,11 @@ import pytest
 from clients import REGISTRY, ClientConfig, ConfigError, run_client
 from clients.catalog.sliding_window import MARGIN, NAME, make_limiter
 from clients.config import SERVER_STRATEGIES
+from clients.infra.async_batch import drive
+from clients.limiters.base import Clock
 from clients.limiters.sliding_log import EPSILON, SlidingLog, SlidingLogLimiter
 from tests.conftest import StartServer, fake_limits_clock
+from tests.drivers import FAKE_DRIVERS, Driver, FakeTime, grant_times
 
 L, T, M = 2, 1.0, 0.01
 
@@ -183,55 +186,51 @@ def test_the_log_alone_is_rejected_by_the_counter_in_about_half_the_phases(
     assert all(rejected[97:])
 
 
-# --- the asyncio limiter on fake time ------------------------------------------------
+# --- the limiter on fake time, under asyncio and the simulator ----------------------
 
 
-def test_limiter_lets_waiting_tasks_through_in_order_on_fake_time() -> None:
-    now = [50.0]
+@pytest.mark.parametrize("driver", FAKE_DRIVERS)
+def test_limiter_lets_waiting_requests_through_in_order_on_fake_time(driver: Driver) -> None:
+    limiters: list[SlidingLogLimiter] = []
 
-    async def fake_sleep(seconds: float) -> None:
-        now[0] += seconds
-        await asyncio.sleep(0)
+    def make(clock: Clock) -> SlidingLogLimiter:
+        limiters.append(SlidingLogLimiter(SlidingLog(L, T, M), clock=lambda: 50.0 + clock()))
+        return limiters[-1]
 
-    limiter = SlidingLogLimiter(SlidingLog(L, T, M), clock=lambda: now[0], sleep=fake_sleep)
-    granted: list[tuple[int, float, float]] = []
-
-    async def task(i: int) -> None:
-        asked = now[0]
-        waited = await limiter.acquire()
-        granted.append((i, now[0], now[0] - asked - waited))
-        limiter.release()
-
-    async def main() -> None:
-        await asyncio.gather(*(task(i) for i in range(6)))
-
-    asyncio.run(main())
-    assert [i for i, _, _ in granted] == list(range(6))  # first come, first served
-    assert [t for _, t, _ in granted] == approx([50.0 + (k // 2) * (T + M) for k in range(6)])
-    assert [w for _, _, w in granted] == approx([0.0] * 6)  # it reports what it waited
+    # The limiter's clock reads 50 s when the driver's reads 0.
+    granted, waits = grant_times(driver, make, [0.0] * 6)
+    schedule = [(k // 2) * (T + M) for k in range(6)]
+    assert granted == approx(schedule)
+    assert limiters[0].log.sent[-1] == approx(50.0 + schedule[-1])
+    # First come, first served: waiter k got the k-th place, and says how long it waited.
+    assert waits == approx(schedule)
+    [limiter] = limiters
     assert limiter.waiters == 0
     assert "waiters=0" in repr(limiter)
 
 
 def test_a_cancelled_waiter_logs_nothing() -> None:
-    now = [0.0]
+    async def main() -> SlidingLogLimiter:
+        fake = FakeTime()
+        limiter = SlidingLogLimiter(SlidingLog(1, T, M), clock=fake.clock)
+        await drive(limiter.acquire(), sleep=fake.sleep)
+        sleeping = asyncio.ensure_future(drive(limiter.acquire(), sleep=fake.sleep))
+        queued = asyncio.ensure_future(drive(limiter.acquire(), sleep=fake.sleep))
+        await fake.settle()
+        assert limiter.waiters == 2
+        sleeping.cancel()  # its turn passes to `queued`, which sleeps in turn
+        await fake.settle()
+        assert not queued.done()
+        queued.cancel()
+        await fake.settle()
+        assert sleeping.cancelled()
+        assert queued.cancelled()
+        return limiter
 
-    async def fake_sleep(seconds: float) -> None:
-        await asyncio.sleep(3600)  # never ends: the task is cancelled first
-
-    limiter = SlidingLogLimiter(SlidingLog(1, T, M), clock=lambda: now[0], sleep=fake_sleep)
-
-    async def main() -> None:
-        await limiter.acquire()
-        waiter = asyncio.create_task(limiter.acquire())
-        await asyncio.sleep(0)
-        waiter.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await waiter
-
-    asyncio.run(main())
+    limiter = asyncio.run(main())
     assert list(limiter.log.sent) == [0.0]
     assert limiter.waiters == 0
+    assert limiter._turn.free == 1
 
 
 def test_client_takes_its_limit_and_window_from_the_config() -> None:

@@ -17,7 +17,6 @@ either header shuts the gate for the first retry sleep (3 s).
 from __future__ import annotations
 
 import dataclasses
-import functools
 from typing import TYPE_CHECKING
 
 from clients.config import ClientConfig
@@ -26,7 +25,6 @@ from clients.infra.records import ClientRun
 from clients.spec import ClientSpec
 
 if TYPE_CHECKING:
-    from clients.infra.attempts import AsyncSend, Reply
     from clients.limiters.reopen_gate import ReopenGate
 
 NAME = "adaptive"
@@ -52,26 +50,18 @@ SPEC = ClientSpec(
 MARGIN = 0.01  # scenario seconds added to the server's wait: timers and clocks are not exact
 
 
-async def _listen(send: AsyncSend, gate: ReopenGate, fallback: float) -> Reply:
-    reply = await send()
-    if reply.outcome == "rate_limited":
-        gate.close_for(reply.reopens_in if reply.reopens_in is not None else fallback)
-    return reply
+def make_limiter(config: ClientConfig) -> ReopenGate:
+    """The gate: every 429 it observes shuts it for the wait the server announced."""
+    from clients.limiters.reopen_gate import ReopenGate
+
+    return ReopenGate(margin=config.scaled(MARGIN), fallback=config.scaled(config.first_sleep))
 
 
 def run(config: ClientConfig, on_line: OnLine | None = None) -> ClientRun:
     """Send the batch; blocks until every request finished or the deadline passed."""
     from clients.infra.async_batch import run_async_batch
-    from clients.limiters.reopen_gate import ReopenGate
 
-    gate = ReopenGate(margin=config.scaled(MARGIN))
-    fallback = config.scaled(config.first_sleep)
+    gate = make_limiter(config)
     # The gate does all the waiting: no fixed sleep between attempts.
     no_sleep = dataclasses.replace(config, first_sleep=0.0)
-    return run_async_batch(
-        NAME,
-        no_sleep,
-        lambda _config: gate,
-        on_line,
-        wrap_send=lambda send: functools.partial(_listen, send, gate, fallback),
-    )
+    return run_async_batch(NAME, no_sleep, lambda _config: gate, on_line)

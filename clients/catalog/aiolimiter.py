@@ -55,6 +55,10 @@ def make_limiter(config: ClientConfig) -> LeakyBucketLimiter:
 
 def run(config: ClientConfig, on_line: OnLine | None = None) -> ClientRun:
     """Send the batch; blocks until every request finished or the deadline passed."""
+    # Imported before the batch's clock starts: aiolimiter reads its version
+    # through importlib.metadata, about 10 ms, which would delay the first send.
+    import aiolimiter  # noqa: F401
+
     from clients.infra.async_batch import run_async_batch
 
     return run_async_batch(NAME, config, make_limiter, on_line)

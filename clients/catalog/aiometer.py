@@ -10,10 +10,8 @@ window's edges.
 
 from __future__ import annotations
 
-import contextvars
 import functools
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from clients.config import ClientConfig
@@ -44,45 +42,14 @@ SPEC = ClientSpec(
     ),
 )
 
-# When aiometer let the current task's job start (time.monotonic()); set in
-# the job's own task, so every job sees its own.
-_started: contextvars.ContextVar[float | None] = contextvars.ContextVar(
-    "aiometer_job_started", default=None
-)
-
-
-class StartMeter:
-    """Reports the wait aiometer imposed before a job started as the limiter
-    wait of that job's first attempt; later attempts wait for nothing."""
-
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
-        self.clock = clock
-        self.created = clock()  # built as the batch starts, like the buckets
-
-    async def acquire(self) -> float:
-        started = _started.get()
-        if started is None:
-            return 0.0
-        _started.set(None)
-        return max(0.0, started - self.created)
-
-    def release(self) -> None:
-        pass
-
-    def __repr__(self) -> str:
-        return "<StartMeter aiometer>"
-
-
-async def _stamped(job: Job) -> bool:
-    _started.set(time.monotonic())
-    return await job()
-
 
 async def _run_all(jobs: Sequence[Job], *, max_per_second: float) -> object:
     import aiometer
 
+    from clients.limiters.start_meter import stamped
+
     return await aiometer.run_all(
-        [functools.partial(_stamped, job) for job in jobs], max_per_second=max_per_second
+        [functools.partial(stamped, job) for job in jobs], max_per_second=max_per_second
     )
 
 
@@ -95,6 +62,7 @@ def run(config: ClientConfig, on_line: OnLine | None = None) -> ClientRun:
     import anyio._backends._asyncio  # noqa: F401
 
     from clients.infra.async_batch import run_async_batch
+    from clients.limiters.start_meter import StartMeter
 
     # max_per_second counts wall seconds: the scenario's rate over the time scale.
     run_all = functools.partial(_run_all, max_per_second=config.rate / config.time_scale)

@@ -39,6 +39,6 @@ SPEC = ClientSpec(
 def run(config: ClientConfig, on_line: OnLine | None = None) -> ClientRun:
     """Send the batch; blocks until every request finished or the deadline passed."""
     from clients.infra.async_batch import run_async_batch
-    from clients.limiters.base import SemaphoreLimiter
+    from clients.limiters.base import Semaphore
 
-    return run_async_batch(NAME, config, lambda c: SemaphoreLimiter(c.workers), on_line)
+    return run_async_batch(NAME, config, lambda c: Semaphore(c.workers), on_line)

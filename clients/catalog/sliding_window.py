@@ -33,7 +33,8 @@ a 2-core machine:
 The largest gaps were mostly sends that open a new connection. The gap is
 the machine's (connection set-up, uvicorn, slowapi), not the scenario's,
 so the margin is in wall seconds and is not scaled: 20 ms, twice the
-worst gap on a quiet machine and above the worst on a busy one. It costs
+worst gap on a quiet machine and above the worst on a busy one. It is
+`clients.config.MARGIN`, which theory's scenario takes as well. It costs
 4 x 20 ms on the bound's 8.29 s (1.01 x the bound).
 
 Against limits' sliding-window counter "L in any T" is not enough (see
@@ -65,7 +66,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from clients.config import ClientConfig, ConfigError
+from clients.config import MARGIN, ClientConfig, ConfigError
 from clients.infra.recorder import OnLine
 from clients.infra.records import ClientRun
 from clients.spec import ClientSpec, Model
@@ -90,9 +91,6 @@ SPEC = ClientSpec(
     caps_in_flight=False,
     model=Model("tasks", "sliding_log"),
 )
-
-#: Wall seconds added to the window; see the module docstring for the measured gap.
-MARGIN = 0.020
 
 
 def make_limiter(config: ClientConfig) -> SlidingLogLimiter:

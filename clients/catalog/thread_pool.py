@@ -39,6 +39,6 @@ SPEC = ClientSpec(
 def run(config: ClientConfig, on_line: OnLine | None = None) -> ClientRun:
     """Send the batch; blocks until every request finished or the deadline passed."""
     from clients.infra.thread_batch import run_thread_batch
-    from clients.limiters.base import NoLimitSync
+    from clients.limiters.base import NoLimit
 
-    return run_thread_batch(NAME, config, lambda _config: NoLimitSync(), on_line)
+    return run_thread_batch(NAME, config, lambda _config: NoLimit(), on_line, shape="workers")

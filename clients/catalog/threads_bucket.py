@@ -1,7 +1,8 @@
-"""Client `threads_bucket`: a thread per request + requests + a thread-safe token bucket.
+"""Client `threads_bucket`: a thread per request + requests + the write-up's token bucket.
 
-The threaded twin of `token_bucket`: the same bucket (rate 2/s, capacity 2,
-starting empty, whole tokens), taken before every attempt. The pool has one
+The threaded twin of `token_bucket`: the same bucket, the very same class
+(rate 2/s, capacity 2, starting empty, whole tokens), taken before every
+attempt; the thread driver runs it one step at a time, as asyncio does. The pool has one
 thread per request, so that the bucket, not the pool, is what limits it; with
 the write-up's 2 threads the pool would cap it at 2 in flight, as in
 `thread_pool`. Threads themselves were never the problem.
@@ -17,7 +18,7 @@ from clients.infra.records import ClientRun
 from clients.spec import ClientSpec, Model
 
 if TYPE_CHECKING:
-    from clients.limiters.base import ThreadBucketLimiter
+    pass
 
 NAME = "threads_bucket"
 
@@ -37,21 +38,11 @@ SPEC = ClientSpec(
 )
 
 
-def make_limiter(config: ClientConfig) -> ThreadBucketLimiter:
-    from clients.limiters.base import ThreadBucketLimiter
-    from clients.limiters.thread_bucket import ThreadTokenBucket
-
-    # config.rate is per scenario second; the bucket counts wall seconds.
-    bucket = ThreadTokenBucket(
-        rate=config.rate / config.time_scale,
-        capacity=config.capacity,
-        initial_tokens=config.initial_tokens,
-    )
-    return ThreadBucketLimiter(bucket)
-
-
 def run(config: ClientConfig, on_line: OnLine | None = None) -> ClientRun:
     """Send the batch; blocks until every request finished or the deadline passed."""
+    from clients.catalog.token_bucket import make_limiter
     from clients.infra.thread_batch import run_thread_batch
 
-    return run_thread_batch(NAME, config, make_limiter, on_line, threads=config.n)
+    # The very bucket `token_bucket` uses (one class for every driver), and a
+    # thread per request.
+    return run_thread_batch(NAME, config, make_limiter, on_line, shape="tasks")

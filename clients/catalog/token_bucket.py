@@ -14,7 +14,7 @@ from clients.infra.records import ClientRun
 from clients.spec import ClientSpec, Model
 
 if TYPE_CHECKING:
-    from clients.limiters.base import BucketLimiter
+    from clients.limiters.bucket import TokenBucket
 
 NAME = "token_bucket"
 
@@ -35,17 +35,16 @@ SPEC = ClientSpec(
 )
 
 
-def make_limiter(config: ClientConfig) -> BucketLimiter:
-    from clients.limiters.base import BucketLimiter
+def make_limiter(config: ClientConfig) -> TokenBucket:
+    """The write-up's bucket for `config`; `threads_bucket` takes the same one."""
     from clients.limiters.bucket import TokenBucket
 
     # config.rate is per scenario second; the bucket counts wall seconds.
-    bucket = TokenBucket(
+    return TokenBucket(
         rate=config.rate / config.time_scale,
         capacity=config.capacity,
         initial_tokens=config.initial_tokens,
     )
-    return BucketLimiter(bucket)
 
 
 def run(config: ClientConfig, on_line: OnLine | None = None) -> ClientRun:

@@ -1,8 +1,9 @@
-"""The asyncio runner: every request of the batch as one task, gathered.
+"""The asyncio driver: every request of the batch as one task, gathered.
 
 This is the write-up's `main()`: one `aiohttp.ClientSession`, `asyncio.gather`
-over all requests. The limiter is the plug-in that makes it the naive client
-(no limit) or the token-bucket client.
+over all requests. Each task carries out the steps of one request loop
+(`clients.infra.loop`) with `drive`; the limiter is the plug-in that makes
+it the naive client (no limit), the token-bucket client, and so on.
 """
 
 from __future__ import annotations
@@ -10,25 +11,85 @@ from __future__ import annotations
 import asyncio
 import functools
 from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
 
 import aiohttp
 
 from clients.config import ClientConfig
 from clients.infra import loglines
-from clients.infra.attempts import AsyncSend, call_with_retries
+from clients.infra.attempts import Reply, crashed
+from clients.infra.loop import request_loop
 from clients.infra.recorder import OnLine, Recorder
 from clients.infra.records import ClientRun
 from clients.infra.retry import RetryPolicy
-from clients.limiters.base import AsyncLimiter
+from clients.infra.steps import Await, Park, Send, Sleep, Step, Steps, unsupported
+from clients.limiters.base import Limiter
 from clients.transports import aiohttp_send as http_aiohttp
 
+T = TypeVar("T")
+
+AsyncSend = Callable[[], Awaitable[Reply]]
+AsyncSleep = Callable[[float], Awaitable[None]]
 # Built inside the run, after its clock has started: a token bucket counts
 # its first token from its creation, as the write-up's did.
-AsyncLimiterFactory = Callable[[ClientConfig], AsyncLimiter]
+LimiterFactory = Callable[[ClientConfig], Limiter]
 # One request with its retries; returns True if it succeeded.
 Job = Callable[[], Awaitable[bool]]
 # Runs every job to the end (or until cancelled, cancelling them all).
 RunAll = Callable[[Sequence[Job]], Awaitable[object]]
+
+
+async def drive(
+    steps: Steps[T], send: AsyncSend | None = None, *, sleep: AsyncSleep = asyncio.sleep
+) -> T:
+    """Carry out `steps` in the calling task until the generator returns; return its value.
+
+    `Sleep` is `sleep` (wall seconds), `Send` is `send()` (a `send` that
+    raises comes back as an `error` reply), `Park` waits on a future that
+    the waker resolves, `Await` awaits. If the task is cancelled, or a step
+    fails, the generator is closed first, so it can record an attempt on
+    the wire and give back what it holds; then the error propagates.
+    """
+    value: Any = None
+    while True:
+        try:
+            step = steps.send(value)
+        except StopIteration as done:
+            result: T = done.value
+            return result
+        try:
+            value = await _carry_out(step, send, sleep)
+        except BaseException:
+            steps.close()
+            raise
+
+
+async def _carry_out(step: Step, send: AsyncSend | None, sleep: AsyncSleep) -> Any:
+    if isinstance(step, Sleep):
+        await sleep(step.seconds)
+        return None
+    if isinstance(step, Send):
+        if send is None:
+            raise unsupported(step, "asyncio (no send given)")
+        try:
+            return await send()
+        except Exception as exc:  # a bug in `send` must not lose the record
+            return crashed(exc)
+    if isinstance(step, Park):
+        woken: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+        def wake() -> None:
+            if not woken.done():
+                woken.set_result(None)
+
+        # Registered before this task yields to the loop: the generator's
+        # decision to park and its place in the queue are one step.
+        step.queue.park(step, wake)
+        await woken
+        return None
+    if isinstance(step, Await):
+        return await step.make()
+    raise unsupported(step, "asyncio")
 
 
 async def gather_all(jobs: Sequence[Job]) -> object:
@@ -36,35 +97,28 @@ async def gather_all(jobs: Sequence[Job]) -> object:
     return await asyncio.gather(*(job() for job in jobs))
 
 
-def _as_is(send: AsyncSend) -> AsyncSend:
-    return send
-
-
 def run_async_batch(
     client: str,
     config: ClientConfig,
-    make_limiter: AsyncLimiterFactory,
+    make_limiter: LimiterFactory,
     on_line: OnLine | None = None,
     *,
     run_all: RunAll = gather_all,
-    wrap_send: Callable[[AsyncSend], AsyncSend] = _as_is,
 ) -> ClientRun:
     """Run the batch in a fresh event loop; blocks until done or the deadline passes.
 
     `run_all` decides when each request's job starts (all at once by
-    default; aiometer's `run_all` spaces them out). `wrap_send` may wrap
-    every HTTP attempt, to read its reply before the retry loop does.
+    default; aiometer's `run_all` spaces them out).
     """
-    return asyncio.run(_run(client, config, make_limiter, on_line, run_all, wrap_send))
+    return asyncio.run(_run(client, config, make_limiter, on_line, run_all))
 
 
 async def _run(
     client: str,
     config: ClientConfig,
-    make_limiter: AsyncLimiterFactory,
+    make_limiter: LimiterFactory,
     on_line: OnLine | None,
     run_all: RunAll,
-    wrap_send: Callable[[AsyncSend], AsyncSend],
 ) -> ClientRun:
     recorder = Recorder(client, config.n, on_line)
     recorder.line(loglines.start(recorder.now()))
@@ -72,19 +126,13 @@ async def _run(
     policy = RetryPolicy.from_config(config)
     timeout = aiohttp.ClientTimeout(total=config.scaled(config.request_timeout))
     async with aiohttp.ClientSession(timeout=timeout) as session:
-        send = wrap_send(functools.partial(http_aiohttp.send, session, config.url))
-        jobs = [
-            functools.partial(
-                call_with_retries,
-                i,
-                send,
-                limiter=limiter,
-                policy=policy,
-                recorder=recorder,
-                time_scale=config.time_scale,
-            )
-            for i in range(config.n)
-        ]
+        send = functools.partial(http_aiohttp.send, session, config.url)
+
+        async def job(request: int) -> bool:
+            loop = request_loop(request, limiter, policy, recorder, time_scale=config.time_scale)
+            return await drive(loop, send)
+
+        jobs = [functools.partial(job, i) for i in range(config.n)]
         try:
             async with asyncio.timeout(config.scaled(config.deadline) - recorder.now()):
                 await run_all(jobs)

@@ -1,155 +1,123 @@
 """The limiting policy as a plug-in, separate from the concurrency model.
 
-A limiter has two hooks, called around every HTTP attempt (retries
-included): `acquire()` before it is sent, returning the seconds spent
-waiting, and `release()` once it has finished, whatever the outcome. A token
-bucket only needs the first; a semaphore ("at most N at once") needs both.
-The retry loops in `clients.infra.attempts` call them and never ask which limiter
-they hold, so a new client is a new pairing of limiter and runner.
+A limiter has three hooks, called around every HTTP attempt (retries
+included) by the request loop (`clients.infra.loop`):
+
+- `acquire()`, before the attempt is sent: a generator of steps
+  (`clients.infra.steps`) that returns the seconds it waited;
+- `release()`, once the attempt has finished, whatever the outcome;
+- `observe(reply)`, with what the attempt came back with.
+
+A token bucket only needs the first, a semaphore ("at most N at once") the
+first two, a gate that a 429 closes the first and the last. The loop calls
+them and never asks which limiter it holds, and the asyncio driver, the
+thread driver and the simulator all run the same limiter code, so a new
+client is a new pairing of a limiter and a driver.
+
+Limiters read time only through their `clock` (seconds, the driver's:
+time.monotonic() for the real drivers, virtual time in the simulator), an
+attribute so that tests can fake it. Code between two yields runs
+atomically under every driver (see `clients.infra.steps`), so no limiter
+needs a lock.
 """
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
-from clients.limiters.bucket import TokenBucket
-from clients.limiters.thread_bucket import ThreadTokenBucket
+from clients.infra.steps import Await, Park, Steps, Waiters
 
 if TYPE_CHECKING:
     import aiolimiter
 
+    from clients.infra.attempts import Reply
 
-class AsyncLimiter(Protocol):
-    """Limiter for asyncio clients."""
-
-    async def acquire(self) -> float:
-        """Wait (without blocking the loop) until an attempt may go; seconds waited."""
-        ...
-
-    def release(self) -> None:
-        """The attempt that acquired has finished."""
-        ...
+Clock = Callable[[], float]
 
 
-class SyncLimiter(Protocol):
-    """Limiter for thread clients; `acquire` blocks the calling thread."""
+class Limiter:
+    """No limit: every attempt goes at once. The base of every limiter."""
 
-    def acquire(self) -> float:
-        """Block until an attempt may go; seconds waited."""
-        ...
-
-    def release(self) -> None:
-        """The attempt that acquired has finished."""
-        ...
-
-
-class NoLimit:
-    """Every attempt goes at once (the naive gather)."""
-
-    async def acquire(self) -> float:
+    def acquire(self) -> Steps[float]:
+        """Wait, in steps, until an attempt may go; returns the seconds waited."""
+        yield from ()
         return 0.0
 
     def release(self) -> None:
-        pass
+        """The attempt that acquired has finished."""
+
+    def observe(self, reply: Reply) -> None:
+        """What the attempt that acquired came back with (after `release`)."""
 
     def __repr__(self) -> str:
-        return "<NoLimit>"
+        return f"<{type(self).__name__}>"
 
 
-class NoLimitSync:
-    """Every attempt goes as soon as its thread is free (the thread pool)."""
-
-    def acquire(self) -> float:
-        return 0.0
-
-    def release(self) -> None:
-        pass
-
-    def __repr__(self) -> str:
-        return "<NoLimitSync>"
+class NoLimit(Limiter):
+    """Every attempt goes as soon as its request (or its pool thread) is ready."""
 
 
-class BucketLimiter:
-    """One token per attempt from a `TokenBucket`; nothing to give back."""
-
-    def __init__(self, bucket: TokenBucket) -> None:
-        self.bucket = bucket
-
-    async def acquire(self) -> float:
-        return await self.bucket.acquire()
-
-    def release(self) -> None:
-        pass
-
-    def __repr__(self) -> str:
-        return f"<BucketLimiter {self.bucket!r}>"
-
-
-class ThreadBucketLimiter:
-    """One token per attempt from a `ThreadTokenBucket`; blocks the calling thread."""
-
-    def __init__(self, bucket: ThreadTokenBucket) -> None:
-        self.bucket = bucket
-
-    def acquire(self) -> float:
-        return self.bucket.acquire()
-
-    def release(self) -> None:
-        pass
-
-    def __repr__(self) -> str:
-        return f"<ThreadBucketLimiter {self.bucket!r}>"
-
-
-class SemaphoreLimiter:
-    """At most `slots` attempts in flight (asyncio), like a pool of `slots` threads.
+class Semaphore(Limiter):
+    """At most `slots` attempts in flight, like a pool of `slots` threads.
 
     Held for one attempt only: a request sleeping before its retry holds no
-    slot, where a pool thread would stay blocked in its sleep.
+    slot, where a pool thread would stay blocked in its sleep. A released
+    slot goes straight to the longest waiter, as asyncio.Semaphore hands it.
     """
 
-    def __init__(self, slots: int, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, slots: int, clock: Clock = time.monotonic) -> None:
         if slots < 1:
             raise ValueError(f"slots must be at least 1, got {slots}")
         self.slots = slots
+        self.free = slots
         self.clock = clock
-        self.semaphore = asyncio.Semaphore(slots)
+        self.waiters = Waiters()
 
-    async def acquire(self) -> float:
+    def acquire(self) -> Steps[float]:
+        if self.free > 0:
+            self.free -= 1
+            return 0.0
         start = self.clock()
-        await self.semaphore.acquire()
+        park = Park(self.waiters)
+        try:
+            yield park  # `release` hands its slot over and wakes us
+        except GeneratorExit:
+            # Abandoned while waiting (asyncio: the run's deadline). A slot
+            # already handed to us goes on to the next waiter.
+            if park.woken:
+                self.release()
+            else:
+                self.waiters.discard(park)
+            raise
         return self.clock() - start
 
     def release(self) -> None:
-        self.semaphore.release()
+        if not self.waiters.wake_one():
+            self.free += 1
 
     def __repr__(self) -> str:
-        return f"<SemaphoreLimiter slots={self.slots} locked={self.semaphore.locked()}>"
+        return f"<Semaphore free={self.free}/{self.slots} waiters={len(self.waiters)}>"
 
 
-class LeakyBucketLimiter:
+class LeakyBucketLimiter(Limiter):
     """aiolimiter's `AsyncLimiter` (a leaky bucket) acquired before every attempt.
 
     Unlike the write-up's bucket it starts with room for `max_rate`
-    acquisitions, so the first `max_rate` attempts go at once.
+    acquisitions, so the first `max_rate` attempts go at once. aiolimiter is
+    asyncio-only: its wait is an `Await` step, which only the asyncio driver
+    carries out.
     """
 
-    def __init__(
-        self, limiter: aiolimiter.AsyncLimiter, clock: Callable[[], float] = time.monotonic
-    ) -> None:
+    def __init__(self, limiter: aiolimiter.AsyncLimiter, clock: Clock = time.monotonic) -> None:
         self.limiter = limiter
         self.clock = clock
 
-    async def acquire(self) -> float:
+    def acquire(self) -> Steps[float]:
         start = self.clock()
-        await self.limiter.acquire()
+        yield Await(self.limiter.acquire)
         return self.clock() - start
-
-    def release(self) -> None:
-        pass
 
     def __repr__(self) -> str:
         return f"<LeakyBucketLimiter {self.limiter!r}>"

@@ -1,7 +1,7 @@
-"""The write-up's asyncio token bucket, with time made injectable.
+"""The write-up's token bucket, written once for every driver, with time made injectable.
 
 The algorithm is reproduced as the write-up wrote it, because its quirks are
-part of what ratebench measures:
+part of what ratebench measures and teaches:
 
 - the bucket starts with `initial_tokens` (0 by default, as in the write-up),
   so the first token arrives only after 1/rate seconds;
@@ -9,30 +9,34 @@ part of what ratebench measures:
   `last_update` only when at least one token was added, so fractions of a
   token are never lost while the bucket waits;
 - a waiter short of tokens sleeps `(need - tokens) / rate` seconds and then
-  tries again, behind the same lock as everyone else.
+  tries again, like everyone else: every waiter wakes for every token, and
+  all but one go back to sleep.
 
 With rate 2/s and capacity 2 this gives "first send at 0.5 s, then one every
 0.5 s": the bucket never builds a burst while there are waiters.
+
+The write-up held an `asyncio.Lock` around each read-modify-write of the
+tokens. Here `acquire` is a generator of steps, and the code between two
+of its yields runs atomically under every driver (`clients.infra.steps`):
+the asyncio client (`token_bucket`), the thread client (`threads_bucket`)
+and the simulator all run this one class.
 """
 
 from __future__ import annotations
 
-import asyncio
 import time
-from collections.abc import Awaitable, Callable
 
-Clock = Callable[[], float]
-AsyncSleep = Callable[[float], Awaitable[None]]
+from clients.infra.steps import Sleep, Steps
+from clients.limiters.base import Clock, Limiter
 
 
-class BucketState:
-    """The write-up's bucket arithmetic, without a lock or a way to wait.
+class TokenBucket(Limiter):
+    """A token bucket shared by a batch's requests; `acquire` takes one token per attempt.
 
-    `TokenBucket` (asyncio) and `clients.limiters.thread_bucket.ThreadTokenBucket`
-    (threads) add those two, so both concurrency models run the very same
-    refill and take rules. `rate` is in tokens per wall-clock second;
-    `capacity` and `initial_tokens` are whole tokens; `clock` reads seconds
-    on a monotonic clock and is an attribute so tests can fake time.
+    `rate` is in tokens per second of `clock` (wall seconds for the clients,
+    which divide the scenario's rate by their time scale; scenario seconds
+    in the simulator); `capacity` and `initial_tokens` are whole tokens.
+    `clock` (seconds, monotonic) is an attribute so tests can fake time.
     """
 
     def __init__(
@@ -55,13 +59,30 @@ class BucketState:
 
     def __repr__(self) -> str:
         return (
-            f"<{type(self).__name__} tokens={self.tokens}/{self.capacity} rate={self.rate:g}/s "
+            f"<TokenBucket tokens={self.tokens}/{self.capacity} rate={self.rate:g}/s "
             f"waiters={self.waiters}>"
         )
 
-    def _check_need(self, need: int) -> None:
+    def acquire(self, need: int = 1) -> Steps[float]:
+        """Wait until `need` whole tokens are available and take them.
+
+        Returns the seconds spent waiting (0.0 if the tokens were there). A
+        waiter abandoned by its driver (cancelled) takes no tokens.
+        """
         if not 1 <= need <= self.capacity:
             raise ValueError(f"need must be between 1 and capacity ({self.capacity}), got {need}")
+        start = self.clock()
+        self.waiters += 1
+        try:
+            while True:
+                now, wait = self._take(need)
+                if wait == 0.0:
+                    return now - start
+                # Every other waiter checks the bucket meanwhile; they find
+                # it as empty and sleep too.
+                yield Sleep(wait)
+        finally:
+            self.waiters -= 1
 
     def _refill(self, now: float) -> None:
         new_tokens = int((now - self.last_update) * self.rate)
@@ -72,7 +93,7 @@ class BucketState:
             self.last_update = now
 
     def _take(self, need: int) -> tuple[float, float]:
-        """One pass of the write-up's loop; call it under the subclass's lock.
+        """One pass of the write-up's loop.
 
         Returns (now, seconds to sleep): 0.0 seconds if the tokens were taken,
         else `(need - tokens) / rate`, after which the caller tries again.
@@ -83,51 +104,3 @@ class BucketState:
             self.tokens -= need
             return now, 0.0
         return now, (need - self.tokens) / self.rate
-
-
-class TokenBucket(BucketState):
-    """A token bucket for asyncio tasks.
-
-    `rate` is in tokens per wall-clock second (a caller working in scenario
-    seconds divides by its time scale first); `capacity` and
-    `initial_tokens` are whole tokens. `clock` (seconds, monotonic) and
-    `sleep` are attributes so tests can replace them with fake time.
-    """
-
-    def __init__(
-        self,
-        rate: float,
-        capacity: int,
-        initial_tokens: int = 0,
-        *,
-        clock: Clock = time.monotonic,
-        sleep: AsyncSleep = asyncio.sleep,
-    ) -> None:
-        super().__init__(rate, capacity, initial_tokens, clock=clock)
-        self.sleep = sleep
-        # Every read-modify-write of tokens/last_update happens under this lock
-        # (the write-up's tip 1). asyncio.Lock binds to a loop only when first
-        # contended, so the bucket may be built outside a running loop.
-        self._lock = asyncio.Lock()
-
-    async def acquire(self, need: int = 1) -> float:
-        """Wait until `need` whole tokens are available and take them.
-
-        Returns the seconds spent waiting (0.0 if the tokens were there).
-        Blocks the calling task, never the loop. Cancelling the task while it
-        waits takes no tokens.
-        """
-        self._check_need(need)
-        start = self.clock()
-        self.waiters += 1
-        try:
-            while True:
-                async with self._lock:
-                    now, wait = self._take(need)
-                if wait == 0.0:
-                    return now - start
-                # Sleep outside the lock so other tasks can check the bucket
-                # meanwhile; they will find it as empty and sleep too.
-                await self.sleep(wait)
-        finally:
-            self.waiters -= 1

@@ -24,6 +24,9 @@ from collections.abc import Awaitable, Callable
 
 import redis.asyncio
 
+from clients.infra.steps import Await, Steps
+from clients.limiters.base import Limiter
+
 DEFAULT_KEY = "ratebench:clients:limit"
 
 # KEYS[1]: a sorted set of send times (microseconds on Redis's clock).
@@ -47,13 +50,15 @@ return math.max(1, tonumber(oldest[2]) + window - now)
 Sleep = Callable[[float], Awaitable[None]]
 
 
-class RedisSlidingLog:
+class RedisSlidingLog(Limiter):
     """At most `limit` sends in any `window + margin` wall seconds, across
     every process that uses the same Redis `key`.
 
-    `acquire()` waits (without blocking the loop) until a send may go and
-    returns the seconds waited; `release()` does nothing. Each acquire is one
-    round trip to Redis, plus one per wake-up while the limit is used up.
+    `acquire()` waits until a send may go and returns the seconds waited;
+    `release()` does nothing. Each acquire is one round trip to Redis, plus
+    one per wake-up while the limit is used up. redis.asyncio and the
+    `asyncio.Lock` below are asyncio-only: the wait is one `Await` step,
+    which only the asyncio driver carries out.
     """
 
     def __init__(
@@ -93,7 +98,11 @@ class RedisSlidingLog:
             f"key={self.key!r} sends={self.sends}>"
         )
 
-    async def acquire(self) -> float:
+    def acquire(self) -> Steps[float]:
+        waited: float = yield Await(self._acquire)
+        return waited
+
+    async def _acquire(self) -> float:
         if self._script is None:
             self._client = redis.asyncio.Redis.from_url(self.url)
             self._script = self._client.register_script(SLIDING_LOG)
@@ -107,9 +116,6 @@ class RedisSlidingLog:
                     self.sends += 1
                     return self.clock() - start
                 await self.sleep(wait_us / 1e6)
-
-    def release(self) -> None:
-        pass
 
     async def close(self) -> None:
         if self._client is not None:

@@ -3,8 +3,7 @@
 `SlidingLog` is the rule alone, with no waiting, so that fake-time tests
 and the theory's virtual-time model run the very code the client runs:
 `earliest(now)` says when the next send may go, `record(at)` logs one.
-`SlidingLogLimiter` is the asyncio plug-in (`acquire`/`release`) that waits
-for it.
+`SlidingLogLimiter` is the limiter that waits for it, under any driver.
 
 Two rules, each with a margin `m` that absorbs the time between the
 client's send and the server's decision (the decision is never earlier
@@ -36,14 +35,12 @@ possible" by gaming the counter's approximation rather than by scheduling.
 
 from __future__ import annotations
 
-import asyncio
 import math
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
 
-Clock = Callable[[], float]
-AsyncSleep = Callable[[float], Awaitable[None]]
+from clients.infra.steps import Sleep, Steps
+from clients.limiters.base import Clock, Limiter, Semaphore
 
 # A time computed to be exactly where the counter's weighted count reaches L
 # is still rejected there (limits accepts while floor(count) + 1 <= L, i.e.
@@ -51,6 +48,9 @@ AsyncSleep = Callable[[float], Awaitable[None]]
 # is far above the rounding of `t / T` for t ~ 1.7e9 s on time.time(),
 # and far below anything a makespan can show.
 EPSILON = 1e-5
+# A wait shorter than a nanosecond is float rounding, and could be too small
+# to move the simulator's virtual clock at all: the send goes now.
+ROUNDING = 1e-9
 
 
 class SlidingLog:
@@ -147,46 +147,42 @@ class SlidingLog:
         return k * T + (1 - (L - current) / previous) * T + EPSILON
 
 
-class SlidingLogLimiter:
-    """The asyncio plug-in: `acquire` waits until `SlidingLog` allows a send and logs it.
+class SlidingLogLimiter(Limiter):
+    """The limiter: `acquire` waits until `SlidingLog` allows a send and logs it.
 
-    Waiters go first come, first served: the lock is held through the
-    wait, since no later waiter could go before the one ahead of it anyway.
-    `clock` (seconds) is time.time() by default because limits reads it;
-    `clock` and `sleep` are attributes so tests can use fake time.
+    Waiters go first come, first served: they take turns (a `Semaphore` of
+    one slot) and the one whose turn it is waits for the log, since no later
+    waiter could go before it anyway. `clock` (seconds) is time.time() by
+    default because limits reads it; it is an attribute so tests can fake it.
     """
 
-    def __init__(
-        self, log: SlidingLog, *, clock: Clock = time.time, sleep: AsyncSleep = asyncio.sleep
-    ) -> None:
+    def __init__(self, log: SlidingLog, *, clock: Clock = time.time) -> None:
         self.log = log
         self.clock = clock
-        self.sleep = sleep
         self.waiters = 0
-        self._lock = asyncio.Lock()
+        self._turn = Semaphore(1)
 
     def __repr__(self) -> str:
         return f"<SlidingLogLimiter {self.log!r} waiters={self.waiters}>"
 
-    async def acquire(self) -> float:
+    def acquire(self) -> Steps[float]:
         """Wait until a send is allowed, log it; returns the seconds waited.
 
-        Blocks the calling task, never the loop. A task cancelled while it
-        waits logs nothing.
+        A waiter abandoned by its driver (cancelled) logs nothing.
         """
         start = self.clock()
         self.waiters += 1
         try:
-            async with self._lock:
+            yield from self._turn.acquire()
+            try:
                 while True:
                     now = self.clock()
                     at = self.log.earliest(now)
-                    if at <= now:
+                    if at <= now + ROUNDING:
                         self.log.record(now)
                         return now - start
-                    await self.sleep(at - now)
+                    yield Sleep(at - now)
+            finally:
+                self._turn.release()
         finally:
             self.waiters -= 1
-
-    def release(self) -> None:
-        pass
