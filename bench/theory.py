@@ -380,7 +380,7 @@ def thread_pool_exact(n: int = 10, workers: int = 2, lo: int = 2, hi: int = 5) -
     up first. Exact (a dynamic programme over the threads' free times) as
     long as no attempt is rejected, which holds when workers <= limit and
     lo >= 2 windows (no thread can hit two windows in a row); otherwise use
-    `predict("thread_pool", ...)`. 18.46 s, σ 1.96 for the write-up's scenario.
+    `predict` on the thread-pool model. 18.46 s, σ 1.96 for the write-up's scenario.
     """
     if n < 1 or workers < 1 or not (int(lo) == lo and int(hi) == hi and 0 <= lo <= hi):
         raise TheoryError(
@@ -473,12 +473,12 @@ def littles_law(
 # --- client models -------------------------------------------------------------------
 
 Concurrency = Literal["tasks", "workers"]
-LimiterKind = Literal["none", "token_bucket", "sliding_log", "sliding_log_counter", "semaphore"]
+LimiterKind = Literal["none", "bucket", "sliding_log", "sliding_log_counter", "semaphore"]
 
 
 def _make_limiter(kind: LimiterKind, s: Scenario, phase: float, clock: Clock) -> Limiter:
     """The client's own limiter for a scenario, on the simulator's clock (scenario seconds)."""
-    if kind == "token_bucket":
+    if kind == "bucket":
         return TokenBucket(s.rate, s.capacity, s.initial_tokens, clock=clock)
     if kind in ("sliding_log", "sliding_log_counter"):
         # Told the server's strategy, the client keeps the counter's rule too,

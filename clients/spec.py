@@ -64,7 +64,7 @@ class Model:
     """
 
     shape: Shape
-    limiter: Literal["none", "token_bucket", "sliding_log", "semaphore"]
+    limiter: Literal["none", "bucket", "sliding_log", "semaphore"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,7 +34,7 @@ SPEC = ClientSpec(
     ),
     paces=True,
     caps_in_flight=False,
-    model=Model("tasks", "token_bucket"),
+    model=Model("tasks", "bucket"),
 )
 
 

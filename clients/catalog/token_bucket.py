@@ -31,7 +31,7 @@ SPEC = ClientSpec(
     ),
     paces=True,
     caps_in_flight=False,
-    model=Model("tasks", "token_bucket"),
+    model=Model("tasks", "bucket"),
 )
 
 
