@@ -17,25 +17,11 @@ just before aiohttp is handed the request) and the server limiter's
 decision, which limits' windows are measured from: the fixed window opens
 at its first hit's decision, so if that hit took longer from send to
 decision than the hit one window later, the later one would land inside it.
-Measured on the mock server's log (its `decided` minus the client's
-`started + sent`, both on time.monotonic(), plus `wall_after - wall`: limits
-reads its clock somewhere in that span, up to a few ms after `decided`), on
-a 2-core machine:
-
-- time scale 1, the 90 runs of the issue 5 bench (900 sends, 30 against
-  each server strategy): p50 1.9 ms, p99 6.5 ms, max 9.0 ms;
-- time scale 0.1, 20 runs (200 sends, `decided` only): p50 1.6 ms,
-  p99 6.6 ms, max 9.9 ms;
-- time scale 0.1 with both cores kept busy by two other processes, 20 runs
-  (`decided` only): p50 1.8 ms, p99 12.3 ms, max 14.3 ms; a 10 ms margin
-  then let 3 of 200 sends be rejected, 20 ms none.
-
-The largest gaps were mostly sends that open a new connection. The gap is
-the machine's (connection set-up, uvicorn, slowapi), not the scenario's,
-so the margin is in wall seconds and is not scaled: 20 ms, twice the
-worst gap on a quiet machine and above the worst on a busy one. It is
-`clients.config.MARGIN`, which theory's scenario takes as well. It costs
-4 x 20 ms on the bound's 8.29 s (1.01 x the bound).
+The gap is the machine's (connection set-up, uvicorn, slowapi), not the
+scenario's, so the margin is in wall seconds and is not scaled:
+`clients.config.MARGIN`, which theory's scenario takes as well. How it was
+measured, and what it costs against the bound, is in the README ("The
+sliding window's margin").
 
 Against limits' sliding-window counter "L in any T" is not enough (see
 `clients.limiters.sliding_log`): after L hits early in one clock-aligned window the
@@ -43,23 +29,12 @@ counter still rejects hits in the next one until it is well under way, so a
 plain log is rejected in about half the runs. When told the server uses the
 counter (`config.server_strategy`, as an API's documentation would say
 which algorithm it runs), the client keeps the counter's own rule as well,
-on the same clock (time.time()) and window alignment the server uses. Two
-other honest choices were worked out with `bench.theory` and rejected
-(expected makespans for the write-up's scenario, 20 ms margin):
-
-- pace evenly, one send every (T + m) / L: the counter accepts it whatever
-  its alignment, but it is 1.05 x the bound against every server;
-- keep the counter's rule for every possible alignment, not knowing the
-  server's: for L = 2 it comes down to 2 at once, then one every T/2,
-  1.04 x the bound.
-
-Knowing the alignment, it is 1.02 x the bound on average: 1.007 when the
-batch starts in the second half of a clock window (the log rule is then
-the binding one), up to 1.04 when a pair of sends falls just after a
-window's edge. It relies on the client's and the server's time.time()
-agreeing to within the margin: true on one machine, and to a few
-milliseconds between machines that keep time with NTP. The default,
-against a fixed or moving window, is the log alone: 1.007 x the bound.
+on the same clock (time.time()) and window alignment the server uses.
+Pacing evenly, or keeping the counter's rule for every possible alignment,
+would not need the server's clock, but both cost more (the README gives the
+figures). It relies on the client's and the server's time.time() agreeing
+to within the margin: true on one machine, and to a few milliseconds
+between machines that keep time with NTP.
 """
 
 from __future__ import annotations
