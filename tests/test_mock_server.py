@@ -129,13 +129,21 @@ def test_latency_is_drawn_for_accepted_requests_only_and_seed_repeats_it(
                 assert e["latency"] is None
         return [e["drawn"] for e in log if e["accepted"]]
 
+    # The k-th accepted request gets the k-th draw, so a send that a busy
+    # machine delays into a full window only shortens the sequence: compare
+    # the draws both runs got to.
+    def common(a: list[float], b: list[float]) -> tuple[list[float], list[float]]:
+        m = min(len(a), len(b))
+        assert m >= 8
+        return a[:m], b[:m]
+
     first = drawn_sequence()
-    assert len(first) >= 8
     server.reset()
-    assert drawn_sequence() == first
+    again, first_again = common(drawn_sequence(), first)
+    assert again == first_again
     server.reset(seed=8)
-    other = drawn_sequence()
-    assert other != first
+    other, first_other = common(drawn_sequence(), first)
+    assert other != first_other
 
 
 def test_reset_clears_the_log_and_opens_a_fresh_window(start_server: StartServer) -> None:
