@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -21,22 +22,32 @@ pytestmark = pytest.mark.e2e
 SCALE = "0.05"
 
 
-def test_bench_writes_runs_summary_and_report(tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def bench_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """One small bench of the write-up's three clients, shared by the tests that
+    read its files: (the results folder, what it printed)."""
+    out = tmp_path_factory.mktemp("bench")
     result = run_cli(
         "bench",
         "--time-scale",
         SCALE,
+        "--theory-runs",
+        "200",
         "--runs",
         "2",
         "--out",
-        str(tmp_path),
+        str(out),
         "--name",
         "b",
         timeout=240,
     )
     assert result.returncode == 0, result.stderr
-    run_dir = tmp_path / "b"
-    assert (tmp_path / "latest").resolve() == run_dir.resolve()
+    assert (out / "latest").resolve() == (out / "b").resolve()
+    return out / "b", result.stdout
+
+
+def test_bench_writes_runs_summary_and_report(bench_run: tuple[Path, str]) -> None:
+    run_dir, stdout = bench_run
 
     runs = load_runs(run_dir)  # every line validates as a typed record
     lines = (run_dir / "runs.jsonl").read_text().splitlines()
@@ -65,8 +76,8 @@ def test_bench_writes_runs_summary_and_report(tmp_path: Path) -> None:
         assert entry["min"] <= entry["mean"] <= entry["max"]
         for key in ("mean", "stddev", "median", "min", "max", "times", "rejections"):
             assert key in entry
-    assert "Time (mean ± σ)" in result.stdout
-    assert "times faster than" in result.stdout
+    assert "Time (mean ± σ)" in stdout
+    assert "times faster than" in stdout
 
     report = (run_dir / "report.md").read_text()
     pngs = sorted(run_dir.glob("*.png"))
@@ -82,23 +93,9 @@ def test_bench_writes_runs_summary_and_report(tmp_path: Path) -> None:
         assert png.name in report
 
 
-def test_plot_redraws_from_files_alone(tmp_path: Path) -> None:
-    result = run_cli(
-        "bench",
-        "--time-scale",
-        SCALE,
-        "--runs",
-        "1",
-        "--clients",
-        "token_bucket",
-        "--out",
-        str(tmp_path),
-        "--name",
-        "p",
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stderr
-    run_dir = tmp_path / "p"
+def test_plot_redraws_from_files_alone(bench_run: tuple[Path, str], tmp_path: Path) -> None:
+    run_dir = tmp_path / "copy"
+    shutil.copytree(bench_run[0], run_dir)
     first = json.loads((run_dir / "summary.json").read_text())
     assert "predicted_mean" in first["results"][0]
     for png in run_dir.glob("*.png"):
@@ -122,6 +119,8 @@ def test_interrupt_keeps_finished_runs_and_stops_the_server(tmp_path: Path, sign
             "bench",
             "--time-scale",
             "0.1",
+            "--theory-runs",
+            "200",
             "--runs",
             "5",
             "--clients",
@@ -163,6 +162,7 @@ def test_interrupt_keeps_finished_runs_and_stops_the_server(tmp_path: Path, sign
     ("args", "fragment"),
     [
         (["--runs", "0"], "--runs"),
+        (["--theory-runs", "0"], "--theory-runs"),
         (["--clients", "thread_pool,warp_drive"], "warp_drive"),
         (["--clients", ""], "client"),
         (["-n", "0"], "n must be"),
@@ -226,6 +226,8 @@ def test_a_signal_at_any_moment_leaves_no_server_and_no_traceback(
             "bench",
             "--time-scale",
             "0.05",
+            "--theory-runs",
+            "200",
             "--runs",
             "3",
             "--clients",

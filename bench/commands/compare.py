@@ -133,6 +133,14 @@ def build_parser() -> argparse.ArgumentParser:
         "a few seconds) and exit",
     )
     parser.add_argument(
+        "--theory-runs",
+        type=int,
+        default=None,
+        metavar="N",
+        help="virtual runs per client behind theory's predictions (default 4000: the "
+        "predicted mean's standard error is about 0.03 s; fewer is faster and rougher)",
+    )
+    parser.add_argument(
         "--url",
         default=None,
         help="use a mock server already running at this base URL instead "
@@ -235,14 +243,26 @@ def estimate(client: ClientSpec, plan: BenchPlan) -> float:
     return seconds * s.time_scale
 
 
+def theory_runs(args: argparse.Namespace) -> int:
+    """`--theory-runs`, checked: a whole number from 1 to 100000."""
+    from bench.predict import SIM_RUNS
+
+    if args.theory_runs is None:
+        return SIM_RUNS
+    if not 1 <= args.theory_runs <= 100_000:
+        raise UsageError(f"--theory-runs {args.theory_runs} must be between 1 and 100000")
+    return int(args.theory_runs)
+
+
 def main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
     plan = plan_from_args(args)
+    sim_runs = theory_runs(args)
     scenario = plan.scenario
     if args.simulate:
         from bench.predict import format_simulation
 
-        print(format_simulation(scenario, plan.clients, plan.overrides))
+        print(format_simulation(scenario, plan.clients, plan.overrides, sim_runs))
         return 0
     if plan.url is not None:
         check_url(plan.url)  # before anything is created or printed
@@ -308,19 +328,21 @@ def main(argv: list[str]) -> int:
             "of the figures; their reasons are listed below and in summary.json"
         )
     if records:
-        finish(run_dir, records, console, matrix=args.matrix)
+        finish(run_dir, records, console, matrix=args.matrix, sim_runs=sim_runs)
         print(f"\nResults: {run_dir}")
     return status
 
 
-def finish(run_dir: Path, records: list[RunRecord], console: Console, matrix: bool) -> None:
+def finish(
+    run_dir: Path, records: list[RunRecord], console: Console, matrix: bool, sim_runs: int
+) -> None:
     """Theory once, stored beside the runs; then summary, plots and report from the files."""
     from bench.predict import theory_for_runs
     from bench.report import write_report
     from bench.theory import TheoryError
 
     try:
-        theory = theory_for_runs(records)
+        theory = theory_for_runs(records, sim_runs)
     except TheoryError as exc:
         console.print(f"warning: no theory for this scenario: {exc}")
         theory = None
