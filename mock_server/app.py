@@ -29,6 +29,7 @@ from slowapi.errors import RateLimitExceeded
 from slowapi.util import get_remote_address
 
 from mock_server.log import LogEntry
+from mock_server.openai_api import OpenAIEndpoint
 from mock_server.redis_store import SharedDraws, SharedLog, limiter_uri
 from mock_server.settings import ServerSettings
 
@@ -216,6 +217,7 @@ def create_app(settings: ServerSettings, worker: int | None = None) -> FastAPI:
     app = FastAPI(title="ratebench mock LLM endpoint", docs_url=None, redoc_url=None)
     app.state.limiter = limiter
     limit = scaled_limit(settings)
+    openai = OpenAIEndpoint(settings, shared.log.client if shared is not None else None, worker)
 
     async def rate_limit_exceeded(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RateLimitExceeded)
@@ -285,6 +287,7 @@ def create_app(settings: ServerSettings, worker: int | None = None) -> FastAPI:
             shared.log.clear()
         else:
             state["rng"] = random.Random(settings.seed if seed is None else seed)
+        openai.reset(settings.seed if seed is None else seed)
         return {
             "status": "reset",
             "seed": settings.seed if seed is None else seed,
@@ -295,6 +298,7 @@ def create_app(settings: ServerSettings, worker: int | None = None) -> FastAPI:
         app, sink=shared.log.save if shared is not None else None, worker=worker
     )
     app.state.arrival_log = arrival_log
+    openai.mount(app, arrival_log)
 
     def forget_warm_up() -> None:
         state["accepted"] = 0
@@ -361,6 +365,7 @@ def settings_dict(settings: ServerSettings) -> dict[str, Any]:
         "stall_after": settings.fault.stall_after,
         "workers": settings.workers,
         "storage": settings.storage,
+        "openai": settings.openai.as_dict(),
     }
 
 

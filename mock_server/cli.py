@@ -7,6 +7,7 @@ import errno
 import socket
 
 from clients.infra.oneline import OneLineParser, fail
+from mock_server.openai_settings import add_openai_arguments, openai_settings_from_args
 from mock_server.settings import (
     STRATEGIES,
     Fault,
@@ -121,6 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
         "keeps one arrival log, latency draw and /reset for all workers (default: the "
         "--storage Redis; a single worker keeps them in memory)",
     )
+    add_openai_arguments(parser)
     parser.add_argument(
         "--access-log",
         action="store_true",
@@ -150,6 +152,7 @@ def settings_from_args(args: argparse.Namespace) -> ServerSettings:
         workers=check_workers(args.workers),
         storage=check_storage(args.storage, rate, time_scale),
         log=check_shared(args.workers, args.storage, args.log),
+        openai=openai_settings_from_args(args, time_scale, args.storage),
     )
 
 

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
-from typing import Literal, get_args
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal, get_args
 
 from limits import parse as parse_rate
+
+if TYPE_CHECKING:
+    from mock_server.openai_settings import OpenAISettings
 
 Strategy = Literal["fixed-window", "moving-window", "sliding-window-counter"]
 STRATEGIES: tuple[str, ...] = get_args(Strategy)
@@ -72,6 +75,13 @@ class Fault:
     stall_after: int | None = None
 
 
+def _default_openai() -> OpenAISettings:
+    # Imported here: openai_settings builds on this module's Latency and SettingsError.
+    from mock_server.openai_settings import OpenAISettings
+
+    return OpenAISettings()
+
+
 @dataclass(frozen=True, slots=True)
 class ServerSettings:
     rate: Rate
@@ -83,6 +93,7 @@ class ServerSettings:
     workers: int = 1
     storage: str = "memory://"
     log: str | None = None
+    openai: OpenAISettings = field(default_factory=_default_openai)
 
     @property
     def shared_uri(self) -> str | None:
@@ -107,7 +118,7 @@ class ServerSettings:
             text += f", {self.workers} workers, storage {self.storage}"
             if self.log is not None:
                 text += f", log {self.log}"
-        return text
+        return f"{text}; {self.openai.describe()}"
 
 
 _LATENCY = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(?:-\s*(\d+(?:\.\d+)?))?\s*$")

@@ -1,0 +1,438 @@
+"""An OpenAI-compatible LLM endpoint, served beside the write-up's `/chat`.
+
+`POST /v1/chat/completions` takes OpenAI's body and answers in OpenAI's
+shape, plain or streamed (server-sent `chat.completion.chunk`s ending with
+`data: [DONE]`, preceded by a usage chunk when `stream_options.include_usage`
+is set), so that the official SDKs work against it unchanged. `GET
+/v1/models` lists the one model it pretends to be; any model name is
+accepted, and every name shares one set of limits.
+
+Admission (`openai_limits`): requests and tokens per minute, both needed,
+tokens charged as `tokens` estimates. Latency (`llm_latency`): a time to
+the first token and a time per token, drawn for accepted requests only.
+Headers and error bodies (`openai_errors`) say what OpenAI says.
+
+Every request is in the server's log (`GET /log`) beside `/chat`'s, with
+the same fields (arrival, decision, accepted, latency drawn, when the
+answer left) and its own (`OpenAILogEntry`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from dataclasses import dataclass
+from typing import Any, Protocol, cast
+
+import redis
+from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.responses import JSONResponse, StreamingResponse
+from limits.storage import Storage, storage_from_string
+
+from mock_server import llm_latency, tokens
+from mock_server.llm_latency import LLMDraw
+from mock_server.log import LogEntry
+from mock_server.openai_errors import (
+    error_body,
+    rate_limit_body,
+    ratelimit_headers,
+    refusal_headers,
+)
+from mock_server.openai_limits import Decision, LimitState, TwoLimits
+from mock_server.openai_schema import ChatCompletionRequest, InvalidRequest, parse_request
+from mock_server.redis_store import PREFIX, MillisecondRedisStorage, SharedDraws, limiter_uri
+from mock_server.settings import ServerSettings
+
+COMPLETIONS_PATH = "/v1/chat/completions"
+MODEL_ID = "ratebench-mock"
+ENTRY_KEY = "ratebench.openai_entry"
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+@dataclass(slots=True)
+class OpenAILogEntry(LogEntry):
+    """One `/v1/chat/completions` request: `/chat`'s fields, meaning the same
+    (`accepted`: admitted by both limits; `drawn`: scenario seconds from the
+    decision to the last token; `window_reset`: the request limit's window),
+    and these. Token counts are per request, all choices together."""
+
+    endpoint: str = COMPLETIONS_PATH
+    model: str | None = None
+    stream: bool | None = None
+    n: int | None = None
+    prompt_tokens: int | None = None  # estimated (see mock_server.tokens)
+    max_tokens: int | None = None  # per choice, as charged
+    tokens_requested: int | None = None  # the charge: prompt + n x max_tokens
+    tokens_charged: int | None = None  # counted against TPM: the charge if admitted, else 0
+    completion_tokens: int | None = None  # drawn, all choices
+    tokens_used: int | None = None  # prompt + completion, if admitted
+    # "requests", "tokens" or "too-large": the limit that refused it; None if
+    # admitted, or if the body was invalid (status 400, `error` says why).
+    refused_by: str | None = None
+    retry_after: float | None = None  # wall seconds the 429 told the client to wait
+    remaining_requests: int | None = None  # as the headers said, after the decision
+    remaining_tokens: int | None = None
+    # time.time() at which the window that counted it closes (fixed window and
+    # sliding-window counter; None for the moving window, which has none).
+    requests_window_reset: float | None = None
+    tokens_window_reset: float | None = None
+    ttft: float | None = None  # scenario seconds to the first token, drawn
+    first_token: float | None = None  # monotonic: the first content chunk handed to the socket
+    error: str | None = None
+
+
+class ArrivalLogLike(Protocol):
+    """What the endpoint needs of `mock_server.app.ArrivalLog`."""
+
+    entries: list[LogEntry]
+    sink: Callable[[LogEntry], None] | None
+    worker: int | None
+
+
+class OpenAIArrivals:
+    """Pure ASGI middleware: stamps each completion request's arrival before
+    any framework work, and when its status and its last byte left, as
+    `ArrivalLog` does for `/chat` (into the same log)."""
+
+    def __init__(self, app: ASGIApp, endpoint: OpenAIEndpoint) -> None:
+        self.app = app
+        self.endpoint = endpoint
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        log = self.endpoint.log
+        if (
+            log is None
+            or scope["type"] != "http"
+            or scope["path"] != COMPLETIONS_PATH
+            or scope["method"] != "POST"
+        ):
+            await self.app(scope, receive, send)
+            return
+        entry = OpenAILogEntry(seq=len(log.entries), arrival=time.monotonic(), worker=log.worker)
+        log.entries.append(entry)
+        scope[ENTRY_KEY] = entry
+        sink = log.sink
+
+        async def send_and_stamp(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                entry.status = int(message["status"])
+                if entry.accepted is None:
+                    entry.accepted = False
+                if sink is not None:
+                    sink(entry)
+            await send(message)
+            if message["type"] == "http.response.body" and not message.get("more_body"):
+                entry.left = time.monotonic()
+                if sink is not None:
+                    sink(entry)
+
+        await self.app(scope, receive, send_and_stamp)
+
+
+class LLMDraws:
+    """Numbers accepted completion requests (k from 1, across all workers
+    through Redis) and hands out draw k of the current seed."""
+
+    def __init__(self, seed: int | None, client: redis.Redis | None) -> None:
+        self.seed = seed
+        self.accepted = 0
+        self.client = client
+        self.counter = f"{PREFIX}:openai-accepted"
+        # /reset stores its seed here for every worker (see redis_store.SharedDraws).
+        self.seed_key = SharedDraws(client, seed).seed_key if client is not None else ""
+
+    def next(self) -> tuple[int, int | None]:
+        """(k, seed) for the request just accepted."""
+        if self.client is None:
+            self.accepted += 1
+            return self.accepted, self.seed
+        with self.client.pipeline(transaction=True) as pipe:
+            pipe.incr(self.counter)
+            pipe.get(self.seed_key)
+            k, seed = pipe.execute()
+        if seed is None:  # no /reset yet: the server's own seed
+            return int(k), self.seed
+        return int(k), None if seed == b"none" else int(seed)
+
+    def reset(self, seed: int | None) -> None:
+        self.seed = seed
+        self.accepted = 0
+        if self.client is not None:
+            self.client.set(self.counter, 0)
+
+
+class OpenAIEndpoint:
+    """The endpoint of one worker: its limits, draws, routes and log stamps.
+
+    `mock_server.app.create_app` builds it, `mount`s it once its arrival log
+    exists, and calls `reset` from `POST /reset`.
+    """
+
+    def __init__(
+        self, settings: ServerSettings, client: redis.Redis | None, worker: int | None = None
+    ) -> None:
+        self.settings = settings
+        self.config = settings.openai
+        self.worker = worker
+        self.log: ArrivalLogLike | None = None
+        storage = cast(Storage, storage_from_string(limiter_uri(settings.storage)))
+        lock: Callable[[], Any] | None = None
+        if isinstance(storage, MillisecondRedisStorage):
+            connection = storage.connection
+            # Test-and-hit as one step for all workers (see openai_limits).
+            lock = lambda: connection.lock(  # noqa: E731
+                f"{PREFIX}:openai-admission", timeout=5, sleep=0.0005, blocking_timeout=10
+            )
+        self.limits = TwoLimits(
+            settings.strategy,
+            storage,
+            requests=self.config.requests_per_window,
+            tokens=self.config.tokens_per_window,
+            window=settings.scaled(self.config.window),
+            lock=lock,
+        )
+        self.draws = LLMDraws(settings.seed, client)
+        # With memory:// counters in several workers (the pitfall, --log), a
+        # /reset served by another worker reaches this one's counters here.
+        self.generations = (
+            SharedDraws(client, settings.seed)
+            if client is not None and not settings.storage.startswith("redis://")
+            else None
+        )
+        self.generation: int | None = None
+        self.router = APIRouter()
+        self.router.add_api_route(COMPLETIONS_PATH, self.completions, methods=["POST"])
+        self.router.add_api_route("/v1/models", self.models, methods=["GET"])
+        self.router.add_api_route("/v1/models/{model}", self.model, methods=["GET"])
+
+    def __repr__(self) -> str:
+        return f"<OpenAIEndpoint {self.limits!r} worker={self.worker}>"
+
+    def mount(self, app: FastAPI, log: ArrivalLogLike) -> None:
+        self.log = log
+        app.include_router(self.router)
+        app.add_middleware(OpenAIArrivals, endpoint=self)
+
+    def reset(self, seed: int | None) -> None:
+        self.limits.reset()
+        self.draws.reset(seed)
+
+    # -- routes ---------------------------------------------------------------
+
+    async def models(self) -> dict[str, Any]:
+        return {"object": "list", "data": [self._model(MODEL_ID)]}
+
+    async def model(self, model: str) -> dict[str, Any]:
+        return self._model(model)
+
+    @staticmethod
+    def _model(name: str) -> dict[str, Any]:
+        return {"id": name, "object": "model", "created": 0, "owned_by": "ratebench"}
+
+    async def completions(self, request: Request) -> Response:
+        entry: OpenAILogEntry = request.scope.get(ENTRY_KEY) or OpenAILogEntry(
+            seq=-1, arrival=time.monotonic()
+        )
+        body = await request.body()
+        try:
+            chat = parse_request(body)
+        except InvalidRequest as exc:
+            entry.accepted = False
+            entry.error = exc.message
+            headers = self._headers(*self.limits.state())
+            payload = error_body(exc.message, "invalid_request_error", exc.param, exc.code)
+            return JSONResponse(payload, status_code=400, headers=headers)
+
+        max_tokens = chat.answer_limit(self.config.default_max_tokens)
+        prompt = tokens.prompt_tokens(m.model_dump() for m in chat.messages)
+        charge = tokens.charge(prompt, max_tokens, chat.choices)
+        entry.model, entry.stream, entry.n = chat.model, bool(chat.stream), chat.choices
+        entry.prompt_tokens, entry.max_tokens, entry.tokens_requested = prompt, max_tokens, charge
+
+        self._follow_resets()
+        decision = self.limits.admit(charge)
+        # After it returns: with several workers the admission may first wait
+        # for the others' (see openai_limits); the answer's latency runs from here.
+        entry.decided = time.monotonic()
+        self._record_decision(entry, decision)
+        headers = self._headers(decision.requests, decision.tokens)
+        if not decision.accepted:
+            self._save(entry)
+            if self.config.headers:
+                headers.update(refusal_headers(decision))
+            return JSONResponse(
+                rate_limit_body(self.config, chat.model, decision),
+                status_code=429,
+                headers=headers,
+            )
+
+        k, seed = self.draws.next()
+        drawn = llm_latency.draw_for(
+            seed, k, self.config.ttft, self.config.token_time, max_tokens, chat.choices
+        )
+        entry.rank, entry.ttft = k, drawn.ttft
+        entry.drawn = drawn.duration
+        entry.latency = self.settings.scaled(drawn.duration)
+        entry.completion_tokens = sum(drawn.completion_tokens)
+        entry.tokens_used = prompt + entry.completion_tokens
+        self._save(entry)
+        reply = Reply(chat, drawn, prompt, max_tokens, entry.decided)
+        if chat.stream:
+            return StreamingResponse(
+                self._stream(reply, entry), media_type="text/event-stream", headers=headers
+            )
+        await self._sleep_until(entry.decided + self.settings.scaled(drawn.duration))
+        return JSONResponse(reply.completion(), headers=headers)
+
+    # -- helpers --------------------------------------------------------------
+
+    def _follow_resets(self) -> None:
+        if self.generations is None:
+            return
+        generation = self.generations.current_generation()
+        if generation != self.generation:
+            self.generation = generation
+            self.limits.reset()
+
+    def _record_decision(self, entry: OpenAILogEntry, decision: Decision) -> None:
+        entry.wall, entry.wall_after = decision.wall, decision.wall_after
+        entry.accepted = decision.accepted
+        entry.refused_by = decision.refused
+        entry.tokens_charged = decision.charge if decision.accepted else 0
+        entry.retry_after = decision.retry_after
+        entry.remaining_requests = decision.requests.remaining
+        entry.remaining_tokens = decision.tokens.remaining
+        entry.requests_window_reset = decision.requests_window_end
+        entry.tokens_window_reset = decision.tokens_window_end
+        entry.window_reset = decision.requests_window_end
+
+    def _save(self, entry: OpenAILogEntry) -> None:
+        if self.log is not None and self.log.sink is not None and entry.seq >= 0:
+            self.log.sink(entry)
+
+    def _headers(self, requests: LimitState, tokens_state: LimitState) -> dict[str, str]:
+        headers = {"x-request-id": f"req_{uuid.uuid4().hex}"}
+        if self.config.headers:
+            headers.update(ratelimit_headers(self.config, requests, tokens_state))
+        return headers
+
+    @staticmethod
+    async def _sleep_until(deadline: float) -> None:
+        delay = deadline - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+    async def _stream(self, reply: Reply, entry: OpenAILogEntry) -> AsyncIterator[bytes]:
+        for at, chunk in reply.chunks():
+            await self._sleep_until(reply.decided + self.settings.scaled(at))
+            if entry.first_token is None and chunk.get("choices"):
+                entry.first_token = time.monotonic()
+            yield f"data: {json.dumps(chunk, separators=(',', ':'))}\n\n".encode()
+        yield b"data: [DONE]\n\n"
+
+
+class Reply:
+    """The answer to one accepted request: whole, or as timed chunks."""
+
+    def __init__(
+        self,
+        chat: ChatCompletionRequest,
+        drawn: LLMDraw,
+        prompt: int,
+        max_tokens: int,
+        decided: float,
+    ) -> None:
+        self.chat = chat
+        self.drawn = drawn
+        self.prompt = prompt
+        self.max_tokens = max_tokens
+        self.decided = decided
+        self.id = f"chatcmpl-{uuid.uuid4().hex[:24]}"
+        self.created = int(time.time())
+
+    def _finish(self, tokens_out: int) -> str:
+        return "length" if tokens_out >= self.max_tokens else "stop"
+
+    def usage(self) -> dict[str, int]:
+        completion = sum(self.drawn.completion_tokens)
+        return {
+            "prompt_tokens": self.prompt,
+            "completion_tokens": completion,
+            "total_tokens": self.prompt + completion,
+        }
+
+    def completion(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "object": "chat.completion",
+            "created": self.created,
+            "model": self.chat.model,
+            "choices": [
+                {
+                    "index": i,
+                    "message": {
+                        "role": "assistant",
+                        "content": llm_latency.answer_text(n),
+                        "refusal": None,
+                    },
+                    "logprobs": None,
+                    "finish_reason": self._finish(n),
+                }
+                for i, n in enumerate(self.drawn.completion_tokens)
+            ],
+            "usage": self.usage(),
+            "system_fingerprint": None,
+        }
+
+    def _chunk(self, choices: list[dict[str, Any]]) -> dict[str, Any]:
+        chunk: dict[str, Any] = {
+            "id": self.id,
+            "object": "chat.completion.chunk",
+            "created": self.created,
+            "model": self.chat.model,
+            "system_fingerprint": None,
+            "choices": choices,
+        }
+        if self.chat.include_usage:
+            chunk["usage"] = None
+        return chunk
+
+    def chunks(self) -> list[tuple[float, dict[str, Any]]]:
+        """(scenario seconds after the decision, chunk), in sending order.
+
+        Each choice opens with its role when its first token is ready; token
+        i of every choice goes out at `drawn.ready(i)`; a choice's last token
+        is followed by its finish; then the usage chunk if asked for.
+        """
+        out: list[tuple[float, dict[str, Any]]] = []
+        counts = self.drawn.completion_tokens
+        for i in range(max(counts)):
+            at = self.drawn.ready(i)
+            for c, n in enumerate(counts):
+                if i >= n:
+                    continue
+                if i == 0:
+                    delta = {"role": "assistant", "content": "", "refusal": None}
+                    out.append((at, self._chunk([self._choice(c, delta)])))
+                content = {"content": llm_latency.token_text(i)}
+                out.append((at, self._chunk([self._choice(c, content)])))
+                if i == n - 1:
+                    out.append((at, self._chunk([self._choice(c, {}, self._finish(n))])))
+        if self.chat.include_usage:
+            last = out[-1][0]
+            usage_chunk = self._chunk([])
+            usage_chunk["usage"] = self.usage()
+            out.append((last, usage_chunk))
+        return out
+
+    @staticmethod
+    def _choice(index: int, delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
+        return {"index": index, "delta": delta, "logprobs": None, "finish_reason": finish}

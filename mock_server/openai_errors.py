@@ -1,0 +1,128 @@
+"""What the endpoint says about its limits: headers and error bodies, in
+OpenAI's words.
+
+Headers on every answer of `POST /v1/chat/completions` (unless
+`--no-ratelimit-headers`):
+
+- `x-ratelimit-limit-requests`, `x-ratelimit-limit-tokens`: the per-minute
+  limits, as configured (with `--quantize`, still per minute);
+- `x-ratelimit-remaining-requests`, `x-ratelimit-remaining-tokens`: what is
+  left in the current window (with `--quantize`, in the current slice);
+- `x-ratelimit-reset-requests`, `x-ratelimit-reset-tokens`: the time until
+  that limit is back to full, in OpenAI's duration format (`20ms`, `1s`,
+  `6m0s`);
+- on a 429 that waiting can cure, `retry-after` (whole seconds, rounded up)
+  and `retry-after-ms`: the time until this very request would fit both
+  limits if nothing else arrived, rounded up to the millisecond plus one
+  (so that a client waiting exactly that long finds the room).
+
+Every duration is wall-clock time, the scenario's time scale applied: at
+time scale 0.1 a minute's window resets in at most `6s`. The limits
+themselves (60 RPM) are the scenario's.
+
+A request too large for the token limit gets no `retry-after` (no wait
+helps) and `x-should-retry: false`, which OpenAI's SDKs obey.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from mock_server.openai_limits import ORGANIZATION, Decision, LimitState
+from mock_server.openai_settings import OpenAISettings, format_seconds
+
+RATE_LIMITS_PAGE = "Visit https://platform.openai.com/account/rate-limits to learn more."
+
+
+def format_duration(seconds: float) -> str:
+    """OpenAI's (Go's) duration format, to the millisecond: 20ms, 1s, 1.5s,
+    6m0s, 1h0m0s; anything positive below a millisecond is 1ms."""
+    ms = math.ceil(seconds * 1000 - 1e-6)
+    if ms <= 0:
+        return "0s"
+    if ms < 1000:
+        return f"{ms}ms"
+    hours, rest = divmod(ms, 3_600_000)
+    minutes, rest = divmod(rest, 60_000)
+    text = f"{hours}h" if hours else ""
+    if hours or minutes:
+        text += f"{minutes}m"
+    whole, frac = divmod(rest, 1000)
+    return text + (f"{whole}.{frac:03d}".rstrip("0") if frac else str(whole)) + "s"
+
+
+def retry_after_ms(seconds: float) -> int:
+    """Milliseconds to tell a client to wait: rounded up, plus one."""
+    return math.ceil(seconds * 1000 - 1e-6) + 1
+
+
+def ratelimit_headers(
+    settings: OpenAISettings, requests: LimitState, tokens: LimitState
+) -> dict[str, str]:
+    return {
+        "x-ratelimit-limit-requests": str(settings.rpm),
+        "x-ratelimit-limit-tokens": str(settings.tpm),
+        "x-ratelimit-remaining-requests": str(requests.remaining),
+        "x-ratelimit-remaining-tokens": str(tokens.remaining),
+        "x-ratelimit-reset-requests": format_duration(requests.reset),
+        "x-ratelimit-reset-tokens": format_duration(tokens.reset),
+    }
+
+
+def refusal_headers(decision: Decision) -> dict[str, str]:
+    """What a 429 adds to the rate-limit headers."""
+    if decision.retry_after is None:
+        return {"x-should-retry": "false"}
+    ms = retry_after_ms(decision.retry_after)
+    return {"retry-after": str(math.ceil(ms / 1000)), "retry-after-ms": str(ms)}
+
+
+def error_body(
+    message: str, kind: str, param: str | None = None, code: str | None = None
+) -> dict[str, Any]:
+    return {"error": {"message": message, "type": kind, "param": param, "code": code}}
+
+
+def _quantized(settings: OpenAISettings, per_slice: int, unit: str) -> str:
+    if settings.quantize is None:
+        return ""
+    return (
+        f" This server enforces it as {per_slice} {unit} per {format_seconds(settings.quantize)}."
+    )
+
+
+def rate_limit_body(settings: OpenAISettings, model: str, decision: Decision) -> dict[str, Any]:
+    """The 429 body, worded as OpenAI words it."""
+    org = ORGANIZATION
+    if decision.refused == "too-large":
+        message = (
+            f"Request too large for {model} in organization {org} on tokens per min (TPM): "
+            f"Limit {settings.tpm}, Requested {decision.charge}. The input or output tokens "
+            f"must be reduced in order to run successfully. {RATE_LIMITS_PAGE}"
+            + _quantized(settings, decision.tokens.limit, "tokens")
+        )
+        return error_body(message, "tokens", None, "rate_limit_exceeded")
+    wait = format_duration(retry_after_ms(decision.retry_after or 0.0) / 1000)
+    if decision.refused == "requests":
+        state, what, limit, requested, unit = (
+            decision.requests,
+            "requests per min (RPM)",
+            settings.rpm,
+            1,
+            "requests",
+        )
+    else:
+        state, what, limit, requested, unit = (
+            decision.tokens,
+            "tokens per min (TPM)",
+            settings.tpm,
+            decision.charge,
+            "tokens",
+        )
+    message = (
+        f"Rate limit reached for {model} in organization {org} on {what}: Limit {limit}, "
+        f"Used {state.limit - state.remaining}, Requested {requested}. Please try again in "
+        f"{wait}. {RATE_LIMITS_PAGE}" + _quantized(settings, state.limit, unit)
+    )
+    return error_body(message, unit, None, "rate_limit_exceeded")

@@ -1,0 +1,392 @@
+"""Requests and tokens per minute at once, on the limits library.
+
+Two limits items count in the same storage and with the same strategy as
+`/chat`: one of `--rpm` requests (each costs 1) and one of `--tpm` tokens
+(each request costs its charge, `cost=` in limits). A request is admitted
+only if both have room, and then counts in both.
+
+Which budget a refused request consumes: none. Both limits are tested
+before either is hit, so a request refused by the token limit costs no
+request and one refused by the request limit costs no token; a request too
+large for the token limit (its charge alone exceeds it) costs nothing
+either and is told that waiting will not help. OpenAI's rate-limit guide
+says only that "unsuccessful requests contribute to your per-minute limit"
+(so that resending at once does not work), not to which of the two; here
+they contribute to neither, so that each limit counts exactly what it
+admitted, the log's accepted requests are what each window admitted, and
+no client is charged by one limit for the other's refusal. It differs on
+purpose from `/chat`, where slowapi's fixed window counts a rejected hit as
+the write-up's server did.
+
+The test and the hits must be one step. In one worker they are: limits'
+calls are synchronous, so no other request runs in between. With
+`--workers N` on Redis, a Redis lock around them makes them one step for
+the whole server.
+
+Each strategy also answers how long until a given cost fits
+(`retry-after`) and until the limit is back to full (`x-ratelimit-reset-*`,
+as OpenAI defines them), from the storage's own state: limits' own window
+statistics only say when the next single unit frees up.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from limits import RateLimitItem
+from limits.limits import Granularity
+from limits.storage import MemoryStorage, Storage
+from limits.strategies import STRATEGIES as LIMITS_STRATEGIES
+
+Refusal = Literal["requests", "tokens", "too-large"]
+ORGANIZATION = "org-ratebench"
+
+
+def window_item(amount: int, seconds: float, namespace: str) -> RateLimitItem:
+    """A limits item of `amount` per window of `seconds` (any float).
+
+    limits' rate strings stop at whole units; a granularity of exactly one
+    window is registered under a name made of letters only, as
+    `mock_server.app.scaled_limit` does for `/chat`.
+    """
+    micros = round(seconds * 1e6)
+    name = "llmwindow" + "".join(chr(ord("a") + int(d)) for d in str(micros))
+    cls = type(
+        f"RateLimitItemPer{name.capitalize()}",
+        (RateLimitItem,),
+        {"GRANULARITY": Granularity(seconds, name)},  # type: ignore[arg-type]
+    )
+    item: RateLimitItem = cls(amount, 1, namespace=namespace)
+    return item
+
+
+@dataclass(frozen=True, slots=True)
+class LimitState:
+    """One limit right after a decision. Durations in wall seconds."""
+
+    limit: int  # per enforced window
+    remaining: int
+    reset: float  # until the limit is back to full
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """The admission of one request, and both limits as it left them."""
+
+    refused: Refusal | None
+    charge: int
+    requests: LimitState
+    tokens: LimitState
+    # Wall seconds until this request would fit both limits, if nothing else
+    # arrives; None when admitted, or when waiting cannot help (too large).
+    retry_after: float | None
+    wall: float  # time.time() before the first look at the storage
+    wall_after: float  # time.time() after the hits
+    # Of an admitted request: time.time() at which the window it was counted
+    # in closes, per limit (None for the moving window, which has no windows).
+    requests_window_end: float | None = None
+    tokens_window_end: float | None = None
+
+    @property
+    def accepted(self) -> bool:
+        return self.refused is None
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """One limit's current window: an interval of time.time() holding its end
+    (None: no window), and its counts (previous window, current window)."""
+
+    end: tuple[float, float] | None
+    previous: int = 0
+    current: int = 0
+
+    @property
+    def middle(self) -> float:
+        assert self.end is not None
+        return (self.end[0] + self.end[1]) / 2
+
+
+class WindowMath:
+    """What one strategy's stored state says about one limit, at `now`."""
+
+    def __init__(
+        self, storage: Any, item: RateLimitItem, key: str, clock: Callable[[], float]
+    ) -> None:
+        self.storage = storage
+        self.item = item
+        self.key = item.key_for(key)
+        self.window = float(item.get_expiry())
+        self.clock = clock  # time.time(), the clock limits reads
+
+    def state(self, now: float) -> LimitState:
+        raise NotImplementedError
+
+    def wait(self, cost: int, now: float) -> float:
+        """Seconds from `now` until `cost` more fits."""
+        raise NotImplementedError
+
+    def snapshot(self) -> Snapshot:
+        """The current window, if the strategy has windows (the moving window has none)."""
+        return Snapshot(None)
+
+    def counted_in(self, before: Snapshot, cost: int) -> float | None:
+        """When the window that counted a hit of `cost` closes (time.time()),
+        given `snapshot()` taken just before it, and nothing else counted
+        since (the caller holds the lock); None if there are no windows."""
+        return None
+
+
+class FixedWindowMath(WindowMath):
+    """One counter per window; the window opens at its first hit."""
+
+    def _count_and_end(self, now: float) -> tuple[int, float]:
+        count = int(self.storage.get(self.key))
+        end = float(self.storage.get_expiry(self.key)) if count else now
+        return count, end
+
+    def state(self, now: float) -> LimitState:
+        count, end = self._count_and_end(now)
+        return LimitState(
+            limit=self.item.amount,
+            remaining=max(0, self.item.amount - count),
+            reset=max(0.0, end - now),
+        )
+
+    def snapshot(self) -> Snapshot:
+        start = self.clock()
+        count = int(self.storage.get(self.key))
+        if not count:
+            return Snapshot(None)
+        end = float(self.storage.get_expiry(self.key))  # Redis: its TTL, read at most this late
+        return Snapshot((end - (self.clock() - start) - 0.001, end + 0.001), 0, count)
+
+    def counted_in(self, before: Snapshot, cost: int) -> float | None:
+        # Only this hit counted since `before`, so the window after it tells:
+        # none, the hit was the old window's last; one ending a good part of
+        # a window later, the hit opened it; else the same window.
+        after = self.snapshot()
+        if after.end is None:
+            return before.middle if before.end is not None else None
+        if before.end is None or after.middle - before.middle > self.window / 2:
+            return after.middle
+        return before.middle
+
+    def wait(self, cost: int, now: float) -> float:
+        count, end = self._count_and_end(now)
+        return 0.0 if count + cost <= self.item.amount else max(0.0, end - now)
+
+
+class MovingWindowMath(WindowMath):
+    """A log of hits; the limit holds in every window-long span."""
+
+    def _stamp(self, index: int, now: float) -> float | None:
+        """The hit `index` (from 0, newest first; a hit of cost c is c entries)
+        if it is still in the window."""
+        if isinstance(self.storage, MemoryStorage):
+            events = self.storage.events.get(self.key, [])
+            stamp = events[index].atime if index < len(events) else None
+        else:  # limits' Redis layout: a list of time.time() stamps, newest first
+            raw = self.storage.connection.lindex(self.storage.prefixed_key(self.key), index)
+            stamp = float(raw) if raw is not None else None
+        return stamp if stamp is not None and stamp >= now - self.window else None
+
+    def state(self, now: float) -> LimitState:
+        _, count = self.storage.get_moving_window(self.key, self.item.amount, self.window)
+        newest = self._stamp(0, now)
+        return LimitState(
+            limit=self.item.amount,
+            remaining=max(0, self.item.amount - int(count)),
+            reset=max(0.0, newest + self.window - now) if newest is not None else 0.0,
+        )
+
+    def wait(self, cost: int, now: float) -> float:
+        # limits admits `cost` when the entry at index `limit - cost` (if any)
+        # has left the window.
+        blocking = self._stamp(self.item.amount - cost, now)
+        return 0.0 if blocking is None else max(0.0, blocking + self.window - now)
+
+
+class SlidingWindowCounterMath(WindowMath):
+    """Two fixed windows, the previous one weighted by how much of it the
+    sliding window still covers."""
+
+    def _window(self) -> tuple[int, float, int, float]:
+        """(previous count, seconds until the current window ends, current count)."""
+        previous, previous_ttl, current, current_ttl = self.storage.get_sliding_window(
+            self.key, self.window
+        )
+        # The current counter lives two windows; the previous one until the current ends.
+        to_end = current_ttl - self.window if current_ttl > 0 else previous_ttl
+        return int(previous), float(previous_ttl), int(current), max(0.0, float(to_end))
+
+    def _weighted(self, previous: int, previous_ttl: float, current: int) -> float:
+        return previous * previous_ttl / self.window + current
+
+    def state(self, now: float) -> LimitState:
+        previous, previous_ttl, current, to_end = self._window()
+        weighted = self._weighted(previous, previous_ttl, current)
+        if current:
+            reset = to_end + self.window
+        elif previous:
+            reset = to_end
+        else:
+            reset = 0.0
+        return LimitState(
+            limit=self.item.amount,
+            remaining=max(0, self.item.amount - math.floor(weighted)),
+            reset=reset,
+        )
+
+    def snapshot(self) -> Snapshot:
+        start = self.clock()
+        previous, previous_ttl, current, current_ttl = self.storage.get_sliding_window(
+            self.key, self.window
+        )
+        end = self.clock()
+        if current_ttl <= 0 and previous_ttl <= 0:
+            return Snapshot(None)  # Redis: no window until the first hit opens one
+        to_end = current_ttl - self.window if current_ttl > 0 else previous_ttl
+        # The storage measured to_end somewhere between start and end (Redis
+        # in whole milliseconds, rounded down).
+        return Snapshot((start + to_end, end + to_end + 0.001), int(previous), int(current))
+
+    def counted_in(self, before: Snapshot, cost: int) -> float | None:
+        after = self.snapshot()
+        if after.end is None:
+            return None
+        if before.end is None or abs(after.middle - before.middle) < self.window / 2:
+            return after.middle
+        # A window closed around the hit: the counts tell which one took it
+        # (only this hit counted since `before`).
+        if after.previous == before.current + cost:
+            return before.middle
+        if after.previous == before.current and after.current == cost:
+            return after.middle
+        return None
+
+    def wait(self, cost: int, now: float) -> float:
+        # limits admits `cost` when floor(weighted) + cost <= limit, that is
+        # weighted < room with room = limit - cost + 1. Within the current
+        # window the previous count fades linearly; after it, the current
+        # count becomes the previous one and fades over a whole window.
+        previous, previous_ttl, current, to_end = self._window()
+        room = self.item.amount - cost + 1
+        if self._weighted(previous, previous_ttl, current) < room:
+            return 0.0
+        if current < room and previous:
+            t = to_end - (room - current) * self.window / previous
+            if 0 <= t < to_end:
+                return t
+        fade = self.window * (1 - room / current) if current else 0.0
+        return to_end + max(0.0, fade)
+
+
+MATHS: dict[str, type[WindowMath]] = {
+    "fixed-window": FixedWindowMath,
+    "moving-window": MovingWindowMath,
+    "sliding-window-counter": SlidingWindowCounterMath,
+}
+
+
+class TwoLimits:
+    """`requests` per window (cost 1 each) and `tokens` per window (cost: the
+    charge), with one limits strategy on one storage; see the module.
+
+    `lock` makes test-and-hit one step across processes (a Redis lock with
+    several workers); in one process the calls are synchronous already.
+    `clock` must be the clock the storage reads.
+    """
+
+    def __init__(
+        self,
+        strategy: str,
+        storage: Storage,
+        requests: int,
+        tokens: int,
+        window: float,
+        lock: Callable[[], AbstractContextManager[Any]] | None = None,
+        key: str = ORGANIZATION,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.strategy_name = strategy
+        self.storage = storage
+        self.limiter = LIMITS_STRATEGIES[strategy](storage)
+        self.key = key
+        self.requests_item = window_item(requests, window, "openai-requests")
+        self.tokens_item = window_item(tokens, window, "openai-tokens")
+        self.clock = clock  # time.time() unless a test fakes it: limits reads time.time() too
+        maths = MATHS[strategy]
+        self.requests_math = maths(storage, self.requests_item, key, clock)
+        self.tokens_math = maths(storage, self.tokens_item, key, clock)
+        self.lock = lock or contextlib.nullcontext
+
+    def __repr__(self) -> str:
+        return (
+            f"<TwoLimits {self.requests_item.amount} requests and {self.tokens_item.amount} "
+            f"tokens per {self.requests_math.window:g} s, {self.strategy_name}>"
+        )
+
+    def admit(self, charge: int) -> Decision:
+        """Admit a request of `charge` tokens if both limits have room; count it
+        in both if so, in neither if not."""
+        requests_end = tokens_end = None
+        with self.lock():
+            wall = self.clock()
+            refused: Refusal | None
+            if charge > self.tokens_item.amount:
+                refused = "too-large"
+            elif not self.limiter.test(self.requests_item, self.key):
+                refused = "requests"
+            elif not self.limiter.test(self.tokens_item, self.key, cost=charge):
+                refused = "tokens"
+            else:
+                # Which windows will count it: read around the hits, before
+                # anyone else may hit (for the log, which is checked window
+                # by window).
+                requests_before = self.requests_math.snapshot()
+                tokens_before = self.tokens_math.snapshot()
+                # Both tested under the lock: the hits cannot fail (time only
+                # frees room between a test and its hit).
+                self.limiter.hit(self.requests_item, self.key)
+                self.limiter.hit(self.tokens_item, self.key, cost=charge)
+                requests_end = self.requests_math.counted_in(requests_before, 1)
+                tokens_end = self.tokens_math.counted_in(tokens_before, charge)
+                refused = None
+            wall_after = self.clock()
+        # What the headers say is read after the lock: with several workers,
+        # another request may have counted since (as on any real server).
+        requests = self.requests_math.state(wall_after)
+        tokens = self.tokens_math.state(wall_after)
+        retry_after = None
+        if refused in ("requests", "tokens"):
+            retry_after = max(
+                self.requests_math.wait(1, wall_after),
+                self.tokens_math.wait(charge, wall_after),
+            )
+        return Decision(
+            refused,
+            charge,
+            requests,
+            tokens,
+            retry_after,
+            wall,
+            wall_after,
+            requests_window_end=requests_end,
+            tokens_window_end=tokens_end,
+        )
+
+    def state(self) -> tuple[LimitState, LimitState]:
+        """Both limits as they stand, without admitting anything."""
+        now = self.clock()
+        return self.requests_math.state(now), self.tokens_math.state(now)
+
+    def reset(self) -> None:
+        self.limiter.clear(self.requests_item, self.key)
+        self.limiter.clear(self.tokens_item, self.key)

@@ -1,0 +1,211 @@
+"""The OpenAI-compatible endpoint's settings: its flags, parsed and checked once.
+
+Limits are per minute, as OpenAI states them (`--rpm`, `--tpm`); like every
+window of the mock server, the minute is multiplied by `--time-scale` (at
+0.1 a minute lasts 6 s) while the amounts stay, so a burst is the same size
+at every scale. `--quantize 1s` enforces each per-minute limit in slices of
+one second, as OpenAI says it may: `floor(limit x slice / 60 s)` per slice.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from mock_server.settings import Latency, SettingsError, parse_latency
+
+MINUTE = 60.0
+
+# The charge of a request that does not say how long its answer may be
+# (OpenAI's own estimate for that case is not published).
+DEFAULT_MAX_TOKENS = 256
+DEFAULT_TTFT = Latency(0.2, 0.8)
+
+
+@dataclass(frozen=True, slots=True)
+class OpenAISettings:
+    """`POST /v1/chat/completions`: its two limits and its latency model.
+
+    All durations are scenario seconds; the server multiplies them by the
+    time scale. `quantize`: the slice, in scenario seconds, in which each
+    per-minute limit is enforced (None: the whole minute).
+    """
+
+    rpm: int = 60
+    tpm: int = 10_000
+    quantize: float | None = None
+    ttft: Latency = DEFAULT_TTFT
+    token_time: float = 0.01
+    default_max_tokens: int = DEFAULT_MAX_TOKENS
+    headers: bool = True
+
+    @property
+    def window(self) -> float:
+        """Scenario seconds of one enforcement window: a minute, or the slice."""
+        return self.quantize if self.quantize is not None else MINUTE
+
+    @property
+    def requests_per_window(self) -> int:
+        return per_slice(self.rpm, self.window)
+
+    @property
+    def tokens_per_window(self) -> int:
+        return per_slice(self.tpm, self.window)
+
+    def describe(self) -> str:
+        text = f"/v1: {self.rpm} RPM, {self.tpm} TPM"
+        if self.quantize is not None:
+            text += (
+                f" (enforced as {self.requests_per_window} requests and "
+                f"{self.tokens_per_window} tokens per {format_seconds(self.quantize)})"
+            )
+        return text + f", ttft {self.ttft} s, {self.token_time:g} s/token"
+
+    def as_dict(self) -> dict[str, Any]:
+        """For `GET /log`'s settings."""
+        return {
+            "rpm": self.rpm,
+            "tpm": self.tpm,
+            "quantize": self.quantize,
+            "window": self.window,
+            "requests_per_window": self.requests_per_window,
+            "tokens_per_window": self.tokens_per_window,
+            "ttft": [self.ttft.low, self.ttft.high],
+            "token_time": self.token_time,
+            "default_max_tokens": self.default_max_tokens,
+            "headers": self.headers,
+        }
+
+
+DEFAULTS = OpenAISettings()
+
+
+def per_slice(per_minute: int, window: float) -> int:
+    """How much of a per-minute limit one slice of `window` seconds allows (rounded
+    down, so that no minute of whole slices admits more than the limit)."""
+    if window >= MINUTE:
+        return per_minute
+    return math.floor(per_minute * window / MINUTE + 1e-9)
+
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m)\s*$")
+
+
+def parse_duration(text: str, flag: str) -> float:
+    """`1s`, `500ms`, `0.5s`, `1m` -> seconds."""
+    match = _DURATION.match(text)
+    if not match:
+        raise SettingsError(
+            f"{flag} {text!r} is not a duration: use a number with a unit, e.g. 1s or 500ms"
+        )
+    value = float(match.group(1))
+    return value * {"ms": 0.001, "s": 1.0, "m": 60.0}[match.group(2)]
+
+
+def format_seconds(seconds: float) -> str:
+    return f"{seconds * 1000:g}ms" if seconds < 1 else f"{seconds:g}s"
+
+
+def add_openai_arguments(parser: argparse.ArgumentParser) -> None:
+    """The endpoint's flags, on the mock server's parser."""
+    group = parser.add_argument_group(
+        "OpenAI-compatible endpoint (POST /v1/chat/completions, GET /v1/models)"
+    )
+    group.add_argument(
+        "--rpm",
+        type=int,
+        default=DEFAULTS.rpm,
+        help=f"requests per minute (default: {DEFAULTS.rpm})",
+    )
+    group.add_argument(
+        "--tpm",
+        type=int,
+        default=DEFAULTS.tpm,
+        help="tokens per minute, charged at admission: the prompt's estimated tokens "
+        "(characters / 4) plus n x max_tokens; a request whose charge alone exceeds it is "
+        f"refused as too large (default: {DEFAULTS.tpm})",
+    )
+    group.add_argument(
+        "--quantize",
+        default=None,
+        metavar="DURATION",
+        help="enforce each per-minute limit in slices of DURATION (e.g. 1s: --rpm 600 allows "
+        "10 per second), as OpenAI may (default: the whole minute)",
+    )
+    group.add_argument(
+        "--ttft",
+        default=str(DEFAULTS.ttft),
+        help="seconds to the first token, LOW-HIGH, drawn per accepted request like "
+        f"--latency (default: {DEFAULTS.ttft})",
+    )
+    group.add_argument(
+        "--token-time",
+        type=float,
+        default=DEFAULTS.token_time,
+        help="seconds per output token after the first; output tokens are drawn from "
+        f"1..max_tokens (default: {DEFAULTS.token_time:g})",
+    )
+    group.add_argument(
+        "--default-max-tokens",
+        type=int,
+        default=DEFAULT_MAX_TOKENS,
+        help="max_tokens charged and allowed when a request names none "
+        f"(default: {DEFAULT_MAX_TOKENS})",
+    )
+    group.add_argument(
+        "--no-ratelimit-headers",
+        action="store_true",
+        help="leave out x-ratelimit-* and retry-after(-ms): real 429s are not always so helpful",
+    )
+
+
+def openai_settings_from_args(
+    args: argparse.Namespace, time_scale: float, storage: str
+) -> OpenAISettings:
+    """Check the endpoint's flags; SettingsError says what is wrong and how to fix it."""
+    if args.rpm < 1:
+        raise SettingsError(f"--rpm {args.rpm} allows no request: use at least 1")
+    if args.tpm < 1:
+        raise SettingsError(f"--tpm {args.tpm} allows no token: use at least 1")
+    quantize = None
+    if args.quantize is not None:
+        quantize = parse_duration(args.quantize, "--quantize")
+        if not 0 < quantize <= MINUTE:
+            raise SettingsError(
+                f"--quantize {args.quantize} must be longer than 0 and at most a minute (60s)"
+            )
+        for flag, amount in (("--rpm", args.rpm), ("--tpm", args.tpm)):
+            if per_slice(amount, quantize) < 1:
+                raise SettingsError(
+                    f"--quantize {args.quantize} with {flag} {amount} allows less than one "
+                    f"per slice: use a slice of at least {math.ceil(MINUTE / amount)}s"
+                )
+    try:
+        ttft = parse_latency(args.ttft)
+    except SettingsError as exc:
+        raise SettingsError(f"--ttft: {exc}") from None
+    if not (math.isfinite(args.token_time) and args.token_time >= 0):
+        raise SettingsError(f"--token-time {args.token_time} must be a number of seconds >= 0")
+    if args.default_max_tokens < 1:
+        raise SettingsError(f"--default-max-tokens {args.default_max_tokens} must be at least 1")
+    settings = OpenAISettings(
+        rpm=args.rpm,
+        tpm=args.tpm,
+        quantize=quantize,
+        ttft=ttft,
+        token_time=args.token_time,
+        default_max_tokens=args.default_max_tokens,
+        headers=not args.no_ratelimit_headers,
+    )
+    if storage.startswith("redis://"):
+        window_ms = settings.window * time_scale * 1000
+        if round(window_ms) < 1 or abs(window_ms - round(window_ms)) > 1e-6:
+            raise SettingsError(
+                f"with Redis storage the endpoint's window times the time scale must be a whole "
+                f"number of milliseconds: {format_seconds(settings.window)} at time scale "
+                f"{time_scale:g} is {window_ms:g} ms; pick a time scale such as 0.1"
+            )
+    return settings
