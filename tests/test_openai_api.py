@@ -585,20 +585,32 @@ def test_quantize_enforces_the_minute_per_slice_and_headers_can_be_left_out(
         assert not any(h.startswith(("x-ratelimit", "retry-after")) for h in answer.headers)
 
 
+BAD_FLAGS = [
+    (["--rpm", "0"], "--rpm"),
+    (["--tpm", "-5"], "--tpm"),
+    (["--quantize", "fast"], "--quantize"),
+    (["--quantize", "2m"], "at most a minute"),
+    (["--quantize", "1s", "--rpm", "30"], "at least 2s"),
+    (["--ttft", "0.8-0.2"], "--ttft"),
+    (["--token-time", "-1"], "--token-time"),
+    (["--default-max-tokens", "0"], "--default-max-tokens"),
+]
+
+
+@pytest.mark.parametrize(("args", "fragment"), BAD_FLAGS)
+def test_bad_openai_flags_say_what_is_wrong(args: list[str], fragment: str) -> None:
+    from mock_server.cli import build_parser, settings_from_args
+    from mock_server.settings import SettingsError
+
+    with pytest.raises(SettingsError, match=re.escape(fragment)):
+        settings_from_args(build_parser().parse_args(args))
+
+
 @pytest.mark.parametrize(
-    ("args", "fragment"),
-    [
-        (["--rpm", "0"], "--rpm"),
-        (["--tpm", "-5"], "--tpm"),
-        (["--quantize", "fast"], "--quantize"),
-        (["--quantize", "2m"], "at most a minute"),
-        (["--quantize", "1s", "--rpm", "30"], "at least 2s"),
-        (["--ttft", "0.8-0.2"], "--ttft"),
-        (["--token-time", "-1"], "--token-time"),
-        (["--default-max-tokens", "0"], "--default-max-tokens"),
-    ],
+    ("args", "fragment"), [BAD_FLAGS[0], BAD_FLAGS[4], (["--rpm", "x"], "--rpm")]
 )
 def test_bad_openai_flags_are_one_clear_line(args: list[str], fragment: str) -> None:
+    # The same errors through the real command: one line, exit status 2.
     assert_one_line_error(run_cli("mock_server", "--port", "0", *args), fragment)
 
 
