@@ -127,7 +127,7 @@ def run_one(
         )
 
     def server_failed(what: str, exc: ServerError) -> str:
-        if server is not None and not server.alive():
+        if server is not None and server.died():
             return f"the mock server died {what}"
         return f"the server did not answer {what}: {exc}"
 

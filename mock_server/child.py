@@ -140,6 +140,21 @@ class ChildServer:
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
 
+    def died(self, grace: float = 1.0) -> bool:
+        """True if the process has exited, or exits within `grace` seconds.
+
+        A server killed mid-answer resets its connections before the kernel
+        has reaped it: a caller that just lost a connection asks this, not
+        `alive()`, to tell a dead server from a slow one.
+        """
+        if self.process is None:
+            return False
+        try:
+            self.process.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            return False
+        return True
+
     def close(self) -> None:
         """Stop the child and remove what it left on disk."""
         self.stop()
