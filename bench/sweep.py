@@ -280,10 +280,11 @@ def write_outputs(run_dir: Path) -> SweepSummary:
     return summary
 
 
-def finish(run_dir: Path, records: Sequence[RunRecord]) -> SweepSummary:
-    """At the end of a sweep: theory once (Little's law, the simulator, replays),
-    stored, then the outputs from the files."""
+def finish(run_dir: Path, records: Sequence[RunRecord], sim_runs: int = SIM_RUNS) -> SweepSummary:
+    """At the end of a sweep: theory once (Little's law, the simulator with
+    `sim_runs` virtual runs per point, replays), stored, then the outputs from
+    the files."""
     from bench.predict import theory_for_runs
 
-    write_theory(run_dir, theory_for_runs(records, SIM_RUNS))
+    write_theory(run_dir, theory_for_runs(records, sim_runs))
     return write_outputs(run_dir)

@@ -42,7 +42,8 @@ def test_bad_input_on_the_command_line_exits_2() -> None:
 def test_a_short_workers_sweep_records_runs_theory_and_a_plot(tmp_path: Path) -> None:
     result = run_cli(
         "bench", "sweep", "workers=2,4", "--client", "thread_pool", "--runs", "1",
-        "--time-scale", "0.05", "--out", str(tmp_path), "--name", "s", timeout=120,
+        "--theory-runs", "200", "--time-scale", "0.05",
+        "--out", str(tmp_path), "--name", "s", timeout=120,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     run_dir = tmp_path / "s"

@@ -11,6 +11,7 @@ from bench.runner import BenchPlan
 from bench.scenario import Scenario
 from bench.sweep import (
     KNOBS,
+    SIM_RUNS,
     SWEEP_FILE,
     finish,
     format_sweep,
@@ -46,6 +47,13 @@ def main(argv: list[str]) -> int:
         "--name", default=None, help="directory under OUT (default: sweep-KNOB-<timestamp>)"
     )
     parser.add_argument(
+        "--theory-runs",
+        type=int,
+        default=SIM_RUNS,
+        metavar="N",
+        help=f"virtual runs per point behind the simulator's line (default: {SIM_RUNS})",
+    )
+    parser.add_argument(
         "--replot",
         type=Path,
         metavar="DIR",
@@ -63,6 +71,8 @@ def main(argv: list[str]) -> int:
         raise ConfigError(f"unknown client {args.client!r}: choose from {', '.join(REGISTRY)}")
     if not 1 <= args.runs <= 1000:
         raise ConfigError(f"--runs {args.runs}: need between 1 and 1000 runs per value")
+    if not 1 <= args.theory_runs <= 100_000:
+        raise ConfigError(f"--theory-runs {args.theory_runs} must be between 1 and 100000")
     if not args.time_scale > 0:
         raise ConfigError(f"--time-scale {args.time_scale} must be greater than 0")
     base = BenchPlan(
@@ -93,6 +103,6 @@ def main(argv: list[str]) -> int:
         print(f"  {knob}={value:g}  run {record.run + 1}  {what}", file=sys.stderr, flush=True)
 
     records = run_sweep(base, knob, values, run_dir, on_done)
-    print(format_sweep(finish(run_dir, records)))
+    print(format_sweep(finish(run_dir, records, args.theory_runs)))
     print(f"\nResults: {run_dir}")
     return 0
