@@ -18,6 +18,9 @@ class DeadServer:
     def alive(self) -> bool:
         return False
 
+    def died(self, grace: float = 1.0) -> bool:
+        return True
+
 
 def test_a_server_gone_before_the_run_is_a_failed_record(monkeypatch: pytest.MonkeyPatch) -> None:
     def reset(*args: object, **kwargs: object) -> None:
