@@ -36,6 +36,7 @@ from typing import Literal, get_args
 
 import clients
 from bench.simulate import STRATEGIES, SimAttempt, Simulation, Strategy, make_server
+from bench.stats import percentile
 from clients.config import MARGIN, RETRY_NAMES, ClientConfig, RetryName
 from clients.infra.loop import processes, request_loop
 from clients.infra.recorder import Recorder
@@ -227,7 +228,7 @@ def from_client_config(
 class Distribution:
     """Summary of samples: mean, sample standard deviation, range and percentiles.
 
-    `percentiles` maps 5, 25, 50, 75, 95 to values (nearest-rank); same unit
+    `percentiles` maps 5, 25, 50, 75, 95 to values (`bench.stats.percentile`); same unit
     as the samples.
     """
 
@@ -242,10 +243,7 @@ class Distribution:
         if not samples:
             raise TheoryError("a distribution needs at least one sample")
         ordered = sorted(samples)
-        pct = {
-            p: ordered[min(len(ordered) - 1, math.ceil(p / 100 * len(ordered)) - 1)]
-            for p in (5, 25, 50, 75, 95)
-        }
+        pct = {p: percentile(ordered, p) for p in (5, 25, 50, 75, 95)}
         return cls(
             mean=statistics.fmean(ordered),
             stdev=statistics.stdev(ordered) if len(ordered) > 1 else 0.0,
