@@ -67,16 +67,21 @@ def check_moving_window(log: list[dict[str, Any]]) -> None:
         assert span >= WINDOW - TOL, hits[i : i + LIMIT + 1]
 
 
-def check_sliding_window_counter(log: list[dict[str, Any]]) -> None:
+def check_sliding_window_counter(log: list[dict[str, Any]]) -> int:
     """Within each window aligned on the clock, at most LIMIT accepted; a
-    request whose decision could fall on either side of an edge is left out."""
+    request whose decision could fall on either side of an edge is left out.
+
+    A burst's few accepted requests can all sit at an edge (the burst then
+    spans two windows), so this may place none of them; the spread-out half
+    of the test, with many more accepted, checks that it placed some.
+    Returns how many accepted requests it placed."""
     counts: Counter[int] = Counter()
     for e in accepted(log):
         index = math.floor((e["wall"] - TOL) / WINDOW)
         if index == math.floor((e["wall_after"] + TOL) / WINDOW):
             counts[index] += 1
-    assert counts, "nothing was accepted"
-    assert max(counts.values()) <= LIMIT, counts
+    assert max(counts.values(), default=0) <= LIMIT, counts
+    return counts.total()
 
 
 CHECKS = {
@@ -107,7 +112,8 @@ def test_limit_holds_under_fifty_simultaneous_requests(
     log = server.log()
     assert len(log) == 50
     assert len(accepted(log)) >= 3
-    CHECKS[strategy](log)
+    placed = CHECKS[strategy](log)
+    assert placed is None or placed > 0, "no accepted request could be placed in a window"
 
 
 def test_latency_is_drawn_for_accepted_requests_only_and_seed_repeats_it(
