@@ -28,7 +28,7 @@ from slowapi import Limiter
 from slowapi.errors import RateLimitExceeded
 from slowapi.util import get_remote_address
 
-from mock_server.log import LogEntry
+from mock_server.log import LogEntry, stamped_send
 from mock_server.openai_api import OpenAIEndpoint
 from mock_server.redis_store import SharedDraws, SharedLog, limiter_uri
 from mock_server.settings import ServerSettings
@@ -97,22 +97,7 @@ class ArrivalLog:
         entry = LogEntry(seq=len(self.entries), arrival=time.monotonic(), worker=self.worker)
         self.entries.append(entry)
         scope[ENTRY_KEY] = entry
-        sink = self.sink
-
-        async def send_and_stamp(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                entry.status = int(message["status"])
-                entry.accepted = entry.status != 429
-                if sink is not None:
-                    # Before the status leaves: no client can hold an answer
-                    # that the shared log does not show yet.
-                    sink(entry)
-            await send(message)
-            if message["type"] == "http.response.body" and not message.get("more_body"):
-                entry.left = time.monotonic()
-                if sink is not None:
-                    sink(entry)
-
+        send_and_stamp = stamped_send(entry, send, self.sink, status_decides=True)
         await self.app(scope, receive, send_and_stamp)
 
 

@@ -7,7 +7,11 @@ other.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
+
+from starlette.types import Message, Send
 
 
 @dataclass(slots=True)
@@ -31,3 +35,39 @@ class LogEntry:
     # the requests the whole server accepted (it got the k-th latency draw).
     worker: int | None = None
     rank: int | None = None
+
+
+def stamped_send(
+    entry: LogEntry,
+    send: Send,
+    sink: Callable[[LogEntry], None] | None,
+    *,
+    status_decides: bool,
+) -> Send:
+    """Wrap an ASGI `send` so that `entry` records the status and when the last
+    byte left, and `sink` (the shared log, if any) sees both.
+
+    `status_decides`: the status alone says whether the request was accepted
+    (`/chat`, where only slowapi answers 429); otherwise the endpoint set
+    `accepted` itself and a response without that decision (a 400, say)
+    counts as not accepted.
+    """
+
+    async def send_and_stamp(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            entry.status = int(message["status"])
+            if status_decides:
+                entry.accepted = entry.status != 429
+            elif entry.accepted is None:
+                entry.accepted = False
+            if sink is not None:
+                # Before the status leaves: no client can hold an answer
+                # that the shared log does not show yet.
+                sink(entry)
+        await send(message)
+        if message["type"] == "http.response.body" and not message.get("more_body"):
+            entry.left = time.monotonic()
+            if sink is not None:
+                sink(entry)
+
+    return send_and_stamp

@@ -34,7 +34,7 @@ from limits.storage import Storage, storage_from_string
 
 from mock_server import llm_latency, tokens
 from mock_server.llm_latency import LLMDraw
-from mock_server.log import LogEntry
+from mock_server.log import LogEntry, stamped_send
 from mock_server.openai_errors import (
     error_body,
     rate_limit_body,
@@ -119,21 +119,7 @@ class OpenAIArrivals:
         entry = OpenAILogEntry(seq=len(log.entries), arrival=time.monotonic(), worker=log.worker)
         log.entries.append(entry)
         scope[ENTRY_KEY] = entry
-        sink = log.sink
-
-        async def send_and_stamp(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                entry.status = int(message["status"])
-                if entry.accepted is None:
-                    entry.accepted = False
-                if sink is not None:
-                    sink(entry)
-            await send(message)
-            if message["type"] == "http.response.body" and not message.get("more_body"):
-                entry.left = time.monotonic()
-                if sink is not None:
-                    sink(entry)
-
+        send_and_stamp = stamped_send(entry, send, log.sink, status_decides=False)
         await self.app(scope, receive, send_and_stamp)
 
 
