@@ -29,6 +29,7 @@ REGISTRY: tuple[str, ...] = (
     "thread_pool",
     "naive_gather",
     "token_bucket",
+    "fifo_bucket",
     "sliding_window",
     "threads_bucket",
     "async_semaphore",
