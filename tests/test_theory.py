@@ -101,9 +101,54 @@ def test_monte_carlo_bound_agrees_with_the_exact_one() -> None:
     estimate = bound_monte_carlo(10, 2, 1.0, lambda rng: float(rng.randint(2, 5)), runs=20000)
     assert not estimate.exact
     assert estimate.mean == approx(exact.mean, 0.03)  # ~5 standard errors
-    uniform = scenario_bound(replace(WRITEUP, latency="uniform"), runs=5000)
-    # Continuous latencies on [2, 5] have no mass at 5 exactly, so the mean is below 9.
-    assert 7.5 < uniform.mean < 9.0
+
+
+@pytest.mark.parametrize(
+    ("n", "limit", "lo", "hi"), [(10, 2, 2, 5), (300, 20, 1, 2), (400, 100, 1, 2), (7, 3, 0.5, 0.8)]
+)
+def test_uniform_bound_agrees_with_monte_carlo(n: int, limit: int, lo: float, hi: float) -> None:
+    s = replace(WRITEUP, n=n, limit=limit, latency_lo=lo, latency_hi=hi, latency="uniform")
+    integral = scenario_bound(s)
+    estimate = bound_monte_carlo(n, limit, 1.0, s.draw_latency, runs=2000, seed=1)
+    assert not integral.exact
+    assert str(integral).endswith("numerical)")
+    # ~5 standard errors of the estimate (and never tighter than float noise).
+    assert integral.mean == approx(estimate.mean, 5 * estimate.stdev / 2000**0.5 + 1e-9)
+    assert integral.stdev == pytest.approx(estimate.stdev, rel=0.1, abs=1e-3)
+
+
+def _brute_force_mean(sends: list[float], lo: int, hi: int) -> Fraction:
+    """E[max(s_i + X_i)] over every combination of latencies: tiny cases only."""
+    span = hi - lo + 1
+    total = Fraction(0)
+    for draws in itertools.product(range(lo, hi + 1), repeat=len(sends)):
+        total += max(Fraction(s) + x for s, x in zip(sends, draws, strict=True))
+    return total / span ** len(sends)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_exact_makespan_agrees_with_brute_force(seed: int) -> None:
+    # Random schedules, some sends far before the last (dropped as unable to
+    # finish last), ties and fractional times included.
+    rng = random.Random(seed)
+    lo, hi = rng.choice([(0, 1), (1, 2), (2, 4), (3, 3)])
+    sends = [rng.choice([0.0, 0.25, 0.5, 1.0, 1.5, 2.75, 3.0]) for _ in range(rng.randint(1, 6))]
+    assert exact_makespan(sends, lo, hi).mean_exact == _brute_force_mean(sends, lo, hi)
+
+
+def test_exact_bound_is_cheap_at_ten_thousand_requests() -> None:
+    # 100 per window, 1-2 s: the last window's 100 sends decide it; and the token
+    # bucket's schedule (one send per 0.01 s, 10,000 distinct times) as well.
+    import time
+
+    start = time.process_time()
+    b = bound(10_000, 100, 1.0, 1, 2)
+    paced = exact_makespan([(k + 1) / 100 for k in range(10_000)], 1, 2)
+    assert time.process_time() - start < 5.0
+    # P(all 100 of the last window take 1 s) = 2^-100: the bound is 99 + 2 s, all but surely.
+    assert b.mean == approx(101.0)
+    # The last send (100 s) alone: 101.5 s; each send 0.01 s before it raises the mean.
+    assert 101.5 < paced.mean < 102.0
 
 
 def test_exact_makespan_of_the_token_bucket_schedule() -> None:
