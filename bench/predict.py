@@ -30,7 +30,34 @@ from bench.theory import (
 )
 from clients.config import ClientConfig
 
-SIM_RUNS = 4000  # standard error of a predicted mean: about 0.03 s
+#: Virtual runs per client for a small batch (standard error of the predicted
+#: mean about 0.01 s for the write-up's 10 requests, σ 0.72 s / √4000).
+SIM_RUNS = 4000
+#: Simulated requests per client that theory may spend: runs = budget / n.
+SIM_BUDGET = 100_000
+#: Fewest virtual runs behind a prediction, however large the batch.
+MIN_SIM_RUNS = 10
+
+
+def sim_runs_for(n: int) -> int:
+    """Virtual runs per client for a batch of `n` requests: SIM_BUDGET // n, within
+    [MIN_SIM_RUNS, SIM_RUNS] (4000 up to n = 25, 333 at 300, 100 at 1,000, 10 from
+    10,000 on).
+
+    A virtual run costs about 40 µs per attempt, so theory costs about 4 s per
+    client at any n above 25 (more for a client whose 429s multiply its
+    attempts). The standard error of the predicted mean is σ/√runs, where σ is
+    the run-to-run spread theory prints beside the mean; σ shrinks as n grows,
+    since a long batch's makespan is its send schedule (fixed by the limit) plus
+    the slowest of its last few latencies. At 20 per second and latencies
+    uniform on 1-2 s, the bound's σ is 0.045 s at 300 requests and at 10,000;
+    token_bucket's is 0.13 s at 300 (standard error 0.007 s over 333 runs)
+    and 0.09 s at 10,000 (0.03 s over 10 runs), sliding_window's 0.04 s at
+    both (0.002 s and 0.011 s): against makespans of 16 s and 500 s.
+    """
+    if n < 1:
+        raise ValueError(f"n must be at least 1 request, got {n}")
+    return max(MIN_SIM_RUNS, min(SIM_RUNS, SIM_BUDGET // n))
 
 
 def best_possible(s: TheoryScenario) -> tuple[float, float]:
@@ -47,9 +74,12 @@ def expect(
     scenario: Scenario,
     config: ClientConfig,
     sweep: SweepPoint | None = None,
-    sim_runs: int = SIM_RUNS,
+    sim_runs: int | None = None,
 ) -> Expected:
-    """Everything theory says about `client` run with `config` in `scenario`."""
+    """Everything theory says about `client` run with `config` in `scenario`.
+
+    `sim_runs` virtual runs behind the prediction; None: `sim_runs_for(n)`.
+    """
     spec = clients.spec(client)
     s = scenario.theory(config)
     mean, stdev = best_possible(s)
@@ -68,7 +98,7 @@ def expect(
     )
     predicted: dict[str, float] = {}
     if model_for(client) is not None:
-        p = predict(client, s, runs=sim_runs, seed=0)
+        p = predict(client, s, runs=sim_runs or sim_runs_for(s.n), seed=0)
         predicted = {
             "predicted_mean": p.makespan.mean,
             "predicted_stddev": p.makespan.stdev,
@@ -89,8 +119,12 @@ def expect(
     )
 
 
-def theory_for_runs(runs: Sequence[RunRecord], sim_runs: int = SIM_RUNS) -> TheoryRecord:
-    """Theory for every client (and sweep value) of `runs`, and every run replayed."""
+def theory_for_runs(runs: Sequence[RunRecord], sim_runs: int | None = None) -> TheoryRecord:
+    """Theory for every client (and sweep value) of `runs`, and every run replayed.
+
+    `sim_runs` virtual runs per prediction; None: `sim_runs_for(n)` for each
+    batch size (stored when every prediction used the same number).
+    """
     first: dict[tuple[str, SweepPoint | None], RunRecord] = {}
     for run in runs:
         first.setdefault((run.client, run.sweep), run)
@@ -98,15 +132,24 @@ def theory_for_runs(runs: Sequence[RunRecord], sim_runs: int = SIM_RUNS) -> Theo
         expect(client, run.scenario, run.config, sweep, sim_runs)
         for (client, sweep), run in first.items()
     )
-    return TheoryRecord(expected=expected, replays=tuple(replay_runs(runs)), sim_runs=sim_runs)
+    used = {sim_runs or sim_runs_for(run.scenario.n) for run in first.values()}
+    return TheoryRecord(
+        expected=expected,
+        replays=tuple(replay_runs(runs)),
+        sim_runs=used.pop() if len(used) == 1 else None,
+    )
 
 
 def format_simulation(
-    scenario: Scenario, names: Sequence[str], overrides: Overrides = (), runs: int = SIM_RUNS
+    scenario: Scenario, names: Sequence[str], overrides: Overrides = (), runs: int | None = None
 ) -> str:
-    """The comparison as theory predicts it, in the summary's layout."""
+    """The comparison as theory predicts it, in the summary's layout.
+
+    `runs` virtual runs per client; None: `sim_runs_for(n)`.
+    """
     config = scenario.client_config("http://127.0.0.1/chat", overrides)
     s = scenario.theory(config)
+    runs = runs or sim_runs_for(s.n)
     mean, stdev = best_possible(s)
     lines = [
         f"Predicted by simulation ({runs} virtual runs each; no server), "

@@ -210,7 +210,11 @@ class Simulation:
         self.deadline = deadline
         self.now = 0.0
         self.log: list[SimAttempt] = []
-        self._heap: list[tuple[float, int, Callable[[], None]]] = []
+        # (time, order, generator, what to resume it with, send time) per event:
+        # plain tuples, no closure per event. An event with a Send for value is
+        # that attempt reaching the server (sent at the last field); any other
+        # resumes the generator with the value. `order` keeps ties FIFO.
+        self._heap: list[tuple[float, int, Steps[object], object, float]] = []
         self._order = 0
         self._started: list[Steps[object]] = []
 
@@ -221,27 +225,35 @@ class Simulation:
         """Virtual time, scenario seconds since the batch's start: the limiters' clock."""
         return self.now
 
-    def at(self, when: float, action: Callable[[], None]) -> None:
-        """Run `action` at `when` scenario seconds (never before now)."""
-        heapq.heappush(self._heap, (max(when, self.now), self._order, action))
+    def _resume_at(
+        self, when: float, steps: Steps[object], value: object, sent: float = 0.0
+    ) -> None:
+        # Never before now: a 0-second sleep or a wake-up runs after what is due now.
+        heapq.heappush(
+            self._heap, (when if when > self.now else self.now, self._order, steps, value, sent)
+        )
         self._order += 1
 
     def start(self, steps: Steps[object]) -> None:
         """Start a generator now (after those already started at this time)."""
         self._started.append(steps)
-        self.at(self.now, lambda: self._step(steps, None))
+        self._resume_at(self.now, steps, None)
 
     def run(self) -> bool:
         """Run until no event is left; False if the deadline cut the run short."""
-        while self._heap:
-            when, _, action = heapq.heappop(self._heap)
-            if self.deadline is not None and when > self.deadline:
-                self.now = self.deadline
-                for steps in self._started:
-                    steps.close()
+        heap, pop, deadline = self._heap, heapq.heappop, self.deadline
+        while heap:
+            when, _, steps, value, sent = pop(heap)
+            if deadline is not None and when > deadline:
+                self.now = deadline
+                for started in self._started:
+                    started.close()
                 return False
             self.now = when
-            action()
+            if isinstance(value, Send):
+                self._arrive(steps, value, sent)
+            else:
+                self._step(steps, value)
         return True
 
     def _step(self, steps: Steps[object], value: object) -> None:
@@ -251,13 +263,13 @@ class Simulation:
             return
         if isinstance(step, Sleep):
             wait = step.seconds + (self.overshoot if step.seconds > 0 else 0.0)
-            self.at(self.now + wait, lambda: self._step(steps, None))
+            self._resume_at(self.now + wait, steps, None)
         elif isinstance(step, Send):
             sent = self.now
             arrives = sent + (self.rng.uniform(0, self.jitter) if self.jitter > 0 else 0.0)
-            self.at(arrives, lambda: self._arrive(steps, step, sent))
+            self._resume_at(arrives, steps, step, sent)
         elif isinstance(step, Park):
-            step.queue.park(step, lambda: self.at(self.now, lambda: self._step(steps, None)))
+            step.queue.park(step, lambda: self._resume_at(self.now, steps, None))
         else:
             steps.close()
             raise unsupported(step, "simulator")
@@ -270,4 +282,4 @@ class Simulation:
         self.log.append(
             SimAttempt(send.request, send.attempt, sent, self.now, accepted, finished, latency)
         )
-        self.at(finished, lambda: self._step(steps, OK if accepted else REJECTED))
+        self._resume_at(finished, steps, OK if accepted else REJECTED)

@@ -459,3 +459,56 @@ def test_bound_rejects_fractional_latencies_with_a_hint() -> None:
     with pytest.raises(TheoryError, match="HINT: use bound_monte_carlo"):
         bound(lo=2.5, hi=5)  # type: ignore[arg-type]
     assert isinstance(bound(), Bound)
+
+
+# --- at scale ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_the_bucket_model_is_the_write_ups_bucket_without_its_wake_ups(strategy: Strategy) -> None:
+    """The model runs FifoBucket; the write-up's own bucket gives the very same runs
+    while the waiters are the batch's first attempts, and close ones when retries
+    join the queue while it is long (a bucket 1.5 times over the limit)."""
+    writeup = ClientModel("tasks", "writeup_bucket")
+    queued = ClientModel("tasks", "bucket")
+    s = replace(WRITEUP, strategy=strategy)
+    a, b = predict(writeup, s, runs=200, seed=2), predict(queued, s, runs=200, seed=2)
+    assert (a.makespan, a.rejections) == (b.makespan, b.rejections)
+    over = replace(
+        s, n=60, limit=20, latency_lo=1, latency_hi=2, latency="uniform", rate=30, capacity=20
+    )
+    over = replace(over, first_sleep=0.7)
+    a, b = predict(writeup, over, runs=60, seed=2), predict(queued, over, runs=60, seed=2)
+    assert a.rejections.mean == b.rejections.mean > 0
+    assert b.makespan.mean == pytest.approx(a.makespan.mean, rel=0.05)
+
+
+def test_theory_runs_fall_with_the_batch_size() -> None:
+    from bench.predict import sim_runs_for
+
+    assert [sim_runs_for(n) for n in (1, 10, 25, 300, 1000, 10_000, 50_000)] == [
+        4000,
+        4000,
+        4000,
+        333,
+        100,
+        10,
+        10,
+    ]
+
+
+@pytest.mark.parametrize("client", ["token_bucket", "sliding_window"])
+def test_one_virtual_run_of_ten_thousand_requests_takes_seconds(client: str) -> None:
+    # About 0.5 s of CPU on an idle machine; the write-up's bucket in the
+    # simulator, or a scan per event, would take minutes.
+    import time
+
+    model = model_for(client)
+    assert model is not None
+    s = replace(WRITEUP, n=10_000, limit=100, rate=100, capacity=100, latency_lo=1, latency_hi=2)
+    start = time.process_time()
+    trace = model.run(s, random.Random(0))
+    assert time.process_time() - start < 10.0
+    assert trace.rejections == 0
+    # 100 sends a second for 100 s, then the last latencies (and the margin, per window).
+    assert 101.0 <= trace.makespan < 104.0

@@ -137,8 +137,11 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=None,
         metavar="N",
-        help="virtual runs per client behind theory's predictions (default 4000: the "
-        "predicted mean's standard error is about 0.03 s; fewer is faster and rougher)",
+        help="virtual runs per client behind theory's predictions (default: 100000 / n "
+        "within 10..4000, so 4000 up to 25 requests, 100 at 1000, 10 from 10000: about 4 s of "
+        "theory per client at any n). The predicted mean's standard error is σ/√N, σ the "
+        "spread theory prints: 0.01 s at the write-up's 10 requests, 0.01-0.03 s at 10000 "
+        "requests of 20 per second and 1-2 s latencies",
     )
     parser.add_argument(
         "--url",
@@ -243,12 +246,11 @@ def estimate(client: ClientSpec, plan: BenchPlan) -> float:
     return seconds * s.time_scale
 
 
-def theory_runs(args: argparse.Namespace) -> int:
-    """`--theory-runs`, checked: a whole number from 1 to 100000."""
-    from bench.predict import SIM_RUNS
-
+def theory_runs(args: argparse.Namespace) -> int | None:
+    """`--theory-runs`, checked: a whole number from 1 to 100000; None: by batch size
+    (`bench.predict.sim_runs_for`)."""
     if args.theory_runs is None:
-        return SIM_RUNS
+        return None
     if not 1 <= args.theory_runs <= 100_000:
         raise UsageError(f"--theory-runs {args.theory_runs} must be between 1 and 100000")
     return int(args.theory_runs)
@@ -334,7 +336,7 @@ def main(argv: list[str]) -> int:
 
 
 def finish(
-    run_dir: Path, records: list[RunRecord], console: Console, matrix: bool, sim_runs: int
+    run_dir: Path, records: list[RunRecord], console: Console, matrix: bool, sim_runs: int | None
 ) -> None:
     """Theory once, stored beside the runs; then summary, plots and report from the files."""
     from bench.predict import theory_for_runs
