@@ -486,15 +486,8 @@ def test_the_bucket_model_is_the_write_ups_bucket_without_its_wake_ups(strategy:
 def test_theory_runs_fall_with_the_batch_size() -> None:
     from bench.predict import sim_runs_for
 
-    assert [sim_runs_for(n) for n in (1, 10, 25, 300, 1000, 10_000, 50_000)] == [
-        4000,
-        4000,
-        4000,
-        333,
-        100,
-        10,
-        10,
-    ]
+    ns = (1, 10, 12, 50, 300, 1000, 5000, 10_000, 50_000)
+    assert [sim_runs_for(n) for n in ns] == [4000, 4000, 4000, 1000, 166, 50, 10, 10, 10]
 
 
 @pytest.mark.parametrize("client", ["token_bucket", "sliding_window"])

@@ -137,9 +137,10 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=None,
         metavar="N",
-        help="virtual runs per client behind theory's predictions (default: 100000 / n "
-        "within 10..4000, so 4000 up to 25 requests, 100 at 1000, 10 from 10000: about 4 s of "
-        "theory per client at any n). The predicted mean's standard error is σ/√N, σ the "
+        help="virtual runs per client behind theory's predictions (default: 50000 / n "
+        "within 10..4000, so 4000 up to 12 requests, 50 at 1000, 10 from 5000: about 2 s of "
+        "theory per client up to 5000 requests). The predicted mean's standard error is "
+        "σ/√N, σ the "
         "spread theory prints: 0.01 s at the write-up's 10 requests, 0.01-0.03 s at 10000 "
         "requests of 20 per second and 1-2 s latencies",
     )
