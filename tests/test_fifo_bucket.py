@@ -4,16 +4,19 @@ wake-up per token; on fake time under asyncio and the simulator."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import Generator
 from typing import Any
 
 import pytest
 
+from clients import ClientConfig, run_client
 from clients.infra.async_batch import drive
 from clients.infra.steps import Park, Sleep, Step
 from clients.limiters.base import Clock
 from clients.limiters.bucket import TokenBucket
 from clients.limiters.fifo_bucket import FifoBucket
+from tests.conftest import StartServer
 from tests.drivers import FAKE_DRIVERS, Driver, FakeTime, grant_times, simulation
 
 
@@ -164,3 +167,24 @@ def test_repr_and_bad_settings() -> None:
         next(b.acquire(3))
     with pytest.raises(ValueError, match="rate"):
         FifoBucket(0.0, 2)
+
+
+@pytest.mark.e2e
+def test_fifo_bucket_keeps_the_limit_against_a_real_server(start_server: StartServer) -> None:
+    """60 requests at 20 per second (time scale 0.25: 20 per 0.25 s, a token every
+    12.5 ms) from an empty bucket of 20: none rejected by the server, every one
+    answered, and no two sends closer than one token apart."""
+    scale = 0.25
+    server = start_server(seed=1, time_scale=scale, rate="20/second", latency=(1, 2))
+    config = ClientConfig(
+        url=server.chat_url, n=60, rate=20.0, capacity=20, workers=20, time_scale=scale
+    )
+    run = run_client("fifo_bucket", config)
+    log = server.log()
+    assert run.completed == 60
+    assert len(log) == len(run.attempts) == 60
+    assert sum(not e["accepted"] for e in log) == 0
+    sent = sorted(a.sent for a in run.attempts)
+    assert min(b - a for a, b in itertools.pairwise(sent)) >= scale / 20 - 1e-6
+    # 60 tokens at 12.5 ms: at least 0.75 s of wall time, however busy the machine.
+    assert sent[-1] >= 60 * scale / 20 - 1e-6
