@@ -40,7 +40,7 @@ def writeup(rate: float = 2.0, capacity: int = 2, initial_tokens: int = 0) -> An
     [
         ((2.0, 2, 0), [0.0] * 10),
         ((4.0, 3, 3), [0.0] * 7),
-        ((3.0, 2, 1), [0.0] * 9),
+        ((0.5, 2, 1), [0.0] * 5),
         ((16.0, 4, 0), [0.0] * 40),
         ((2.0, 2, 0), [100.0] * 4),
     ],
@@ -64,10 +64,19 @@ def test_a_late_arrival_waits_its_turn_instead_of_its_own_phase(driver: Driver) 
     starts = [0.0, 0.0, 0.3, 0.3, 0.9]
     queued, _ = grant_times(driver, fifo(3.0, 2, 1), starts)
     reference, _ = grant_times(driver, writeup(3.0, 2, 1), starts)
-    # (The grant after 1 s is late in both: (4/3 - 1) * 3 rounds down to 0 whole
-    # tokens in floats, the write-up's arithmetic that both keep.)
-    assert queued[:4] == pytest.approx([0, 1 / 3, 2 / 3, 1])
+    assert queued == pytest.approx([0, 1 / 3, 2 / 3, 1, 4 / 3])
     assert reference[:3] == pytest.approx([0, 1 / 3, 0.9])
+
+
+@pytest.mark.parametrize("driver", FAKE_DRIVERS)
+def test_a_token_a_hair_short_at_its_due_time_costs_a_nanosecond(driver: Driver) -> None:
+    """At rate 3 a wake-up exactly 1/3 s after 1.0 s finds (4/3 - 1) * 3 = 0.999...
+    in floats: no whole token. The write-up's waiter sleeps another 1/3 s; the
+    queue's sleeps the nanosecond the token is really short by."""
+    queued, _ = grant_times(driver, fifo(3.0, 2, 1), [0.0] * 5)
+    reference, _ = grant_times(driver, writeup(3.0, 2, 1), [0.0] * 5)
+    assert reference[4] == pytest.approx(5 / 3)
+    assert queued == pytest.approx([0, 1 / 3, 2 / 3, 1, 4 / 3], abs=1e-8)
 
 
 def _served_in_order(driver: Driver, starts: list[float]) -> list[int]:

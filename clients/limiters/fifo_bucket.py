@@ -8,12 +8,16 @@ the CPU they eat makes the pace sag below the rate.
 
 `FifoBucket` keeps the bucket itself exactly (rate, capacity, whole tokens,
 starts with `initial_tokens`, `last_update` moved only when a token is
-added: the same `_take`), so it grants tokens at the same instants. Only
-the waiting differs: waiters take turns first come, first served (a
-`Semaphore` of one slot, whose parked waiters are a FIFO queue of futures
-under asyncio). Only the one whose turn it is sleeps until its token, so
+added: the same `_take`), so a batch that starts together is granted its
+tokens at the same instants. Only the waiting differs: waiters take turns
+first come, first served (a `Semaphore` of one slot, whose parked waiters
+are a FIFO queue of futures under asyncio). Only the one whose turn it is sleeps until its token, so
 there is one timer at a time; when it has its token it hands the turn to
-the next waiter, which is the one wake-up that token costs.
+the next waiter, which is the one wake-up that token costs. That waiter
+sleeps until its token is due, where the write-up's waiters sleep a whole
+interval from whenever they looked: so a late arrival is not held a
+fraction of an interval more, and the little time the hand-over takes is
+not added to every token.
 """
 
 from __future__ import annotations
@@ -23,6 +27,9 @@ import time
 from clients.infra.steps import Sleep, Steps
 from clients.limiters.base import Clock, Semaphore
 from clients.limiters.bucket import TokenBucket
+
+# A wait shorter than a nanosecond is float rounding (as in clients.limiters.sliding_log).
+ROUNDING = 1e-9
 
 
 class FifoBucket(TokenBucket):
@@ -63,7 +70,14 @@ class FifoBucket(TokenBucket):
                     if wait == 0.0:
                         return now - start
                     # The only timer: everyone behind us is parked, not sleeping.
-                    yield Sleep(wait)
+                    # It rings when the token is due (the write-up's wait, less
+                    # the part of a token already accrued since the last refill),
+                    # not a whole interval after the turn reached us: the turn
+                    # comes a little after the last grant (that waiter's send
+                    # runs first), and a full interval from then would drop
+                    # that little at every token. A float rounding that leaves
+                    # the token a hair short at its due time costs a nanosecond.
+                    yield Sleep(max(wait - (now - self.last_update), ROUNDING))
             finally:
                 # Hands the turn straight to the longest waiter: one wake-up.
                 self._turn.release()
