@@ -34,6 +34,7 @@ from bench.results import (
     machines,
     upgrade_theory,
 )
+from bench.scenario import format_knobs, knobs_of
 from bench.schedules import ONE_AT_A_TIME
 from bench.stats import (
     ClientStats,
@@ -131,6 +132,19 @@ def _scenario_table(runs: Sequence[RunRecord]) -> list[str]:
         rows.append(("server error rate", f"{scenario.faults.error_rate:g}"))
     lines = ["| setting | value |", "|---|---|"]
     lines += [f"| {k} | {v} |" for k, v in rows]
+    return lines
+
+
+def _knobs_table(runs: Sequence[RunRecord]) -> list[str]:
+    """The knobs each client ran with (its policy's and the request loop's)."""
+    first: dict[str, RunRecord] = {}
+    for r in runs:
+        first.setdefault(r.client, r)
+    lines = ["| client | knobs it ran with |", "|---|---|"]
+    lines += [
+        f"| `{client}` | {format_knobs(knobs_of(client, r.config))} |"
+        for client, r in first.items()
+    ]
     return lines
 
 
@@ -248,6 +262,13 @@ def build_report(runs: Sequence[RunRecord], theory: TheoryRecord | None) -> str:
         f"seconds: wall seconds divided by the time scale ({scenario.time_scale:g})."
     )
     out += ["", "## Scenario", "", *_scenario_table(runs), ""]
+    out += [
+        "Each client's knobs follow the scenario unless set by hand (see above): a "
+        "bucket or log takes the limit's rate and count, a pool the limit's count.",
+        "",
+        *_knobs_table(runs),
+        "",
+    ]
     for machine in machines(runs):
         out.append(f"Machine: Python {machine.python} on {machine.platform}, {machine.cpus} CPUs.")
         out.append("")
