@@ -34,6 +34,7 @@ from bench.results import (
     machines,
     upgrade_theory,
 )
+from bench.scale_plots import IN_FLIGHT_FILE, LATENCY_FILE, WINDOWS_FILE
 from bench.scenario import format_knobs, knobs_of
 from bench.schedules import ONE_AT_A_TIME
 from bench.stats import (
@@ -295,6 +296,16 @@ def build_report(runs: Sequence[RunRecord], theory: TheoryRecord | None) -> str:
         f"![Completed requests over time, per client]({THROUGHPUT_FILE})",
         "",
         f"![429s per run, per client, from the server's log]({REJECTIONS_FILE})",
+        "",
+        "Figures that read the same at any batch size: what the server's limiter "
+        "decided in each of its windows, the requests on the wire over time, and how "
+        "long answered attempts took.",
+        "",
+        f"![Sends per window against the limit, from the server's log]({WINDOWS_FILE})",
+        "",
+        f"![Requests in flight over time]({IN_FLIGHT_FILE})",
+        "",
+        f"![Send-to-answer times of answered attempts]({LATENCY_FILE})",
         "",
         "## Each client",
         "",

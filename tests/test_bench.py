@@ -90,6 +90,9 @@ def test_bench_writes_runs_summary_and_report(bench_run: tuple[Path, str]) -> No
         "throughput.png",
         "rejections.png",
         "makespan.png",
+        "windows.png",
+        "in-flight.png",
+        "latency.png",
     }
     for png in pngs:
         assert png.read_bytes()[:4] == b"\x89PNG"
