@@ -2,7 +2,9 @@
 
 `open_session` builds the one session of a run with its limits explicit: the
 connection pool (`ClientConfig.pool`; aiohttp's own default of 100 is a
-ceiling on requests in flight that no policy chose), the attempt's total
+ceiling on requests in flight that no policy chose: by Little's law, at a
+mean latency of 1.5 s, at most 100 / 1.5 = 67 requests per second, whatever
+the server allows), the attempt's total
 time, and the tracing hooks that stamp when each request got a connection and
 reached the wire (`clients.transports.wire`).
 """
