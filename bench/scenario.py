@@ -45,6 +45,7 @@ OVERRIDABLE: tuple[str, ...] = (
     "first_sleep",
     "deadline",
     "request_timeout",
+    "pool",
 )
 KnobValue = int | float | str
 Overrides = tuple[tuple[str, KnobValue], ...]
