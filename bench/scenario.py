@@ -437,6 +437,8 @@ def format_knobs(knobs: Mapping[str, Any]) -> str:
     for name, value in knobs.items():
         if name == "rate":
             parts.append(f"rate {_number(float(value))}/s")
+        elif name == "pool" and value == 0:
+            parts.append("pool unbounded")
         elif isinstance(value, float):
             parts.append(f"{name} {_number(value)}")
         else:

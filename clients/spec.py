@@ -143,9 +143,12 @@ class ClientSpec:
         """The `ClientConfig` fields that change what this client does: its
         policy's, `workers` for a pool or cap, and the request loop's. A bench
         shows these for each client, and a sweep refuses a knob not among them."""
-        pool = ("workers",) if self.caps_in_flight or _pooled(self) else ()
-        policy = tuple(k for k in POLICY_KNOBS[self.policy] if k not in pool)
-        return pool + policy + COMMON_KNOBS
+        workers = ("workers",) if self.caps_in_flight or _pooled(self) else ()
+        policy = tuple(k for k in POLICY_KNOBS[self.policy] if k not in workers)
+        # aiohttp's connection pool is a cap on what is in flight too; the
+        # thread clients open one connection per attempt.
+        connections = ("pool",) if self.concurrency == "asyncio" else ()
+        return workers + policy + connections + COMMON_KNOBS
 
     @property
     def local(self) -> bool:

@@ -79,7 +79,14 @@ def test_bench_writes_runs_summary_and_report(bench_run: tuple[Path, str]) -> No
     knobs = {entry["command"]: entry["knobs"] for entry in summary["results"]}
     assert knobs["thread_pool"]["workers"] == 2
     assert (knobs["token_bucket"]["rate"], knobs["token_bucket"]["capacity"]) == (2.0, 2)
-    assert "rate" not in knobs["naive_gather"]
+    assert knobs["naive_gather"] == {
+        "pool": 0,
+        "attempts": 5,
+        "retry": "exponential",
+        "first_sleep": 3.0,
+        "deadline": 600.0,
+        "request_timeout": 60.0,
+    }
     assert "Time (mean ± σ)" in stdout
     assert "times faster than" in stdout
 
@@ -181,6 +188,7 @@ def test_interrupt_keeps_finished_runs_and_stops_the_server(tmp_path: Path, sign
         (["--strategy", "leaky"], "strategy"),
         (["--workers", "0"], "workers"),
         (["--client-rate", "-2"], "rate"),
+        (["--pool", "-1"], "pool"),
     ],
 )
 def test_bad_input_is_one_clear_line(args: list[str], fragment: str, tmp_path: Path) -> None:

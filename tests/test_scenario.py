@@ -137,8 +137,8 @@ def test_each_client_shows_the_knobs_it_reads() -> None:
 
     config = Scenario(limit=Limit(20, 1.0)).client_config("http://127.0.0.1:1/chat")
     assert knobs_of("thread_pool", config, common=False) == {"workers": 20}
-    assert knobs_of("naive_gather", config, common=False) == {}
+    assert knobs_of("naive_gather", config, common=False) == {"pool": 0}
     bucket = knobs_of("token_bucket", config, common=False)
-    assert format_knobs(bucket) == "rate 20/s, capacity 20, initial_tokens 0"
+    assert format_knobs(bucket) == "rate 20/s, capacity 20, initial_tokens 0, pool unbounded"
     assert "retry" in knobs_of("naive_gather", config)
     assert not any(name.endswith("url") for name in knobs_of("shared_window", config))

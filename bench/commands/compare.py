@@ -122,6 +122,13 @@ def build_parser() -> argparse.ArgumentParser:
         "(default: the limit's rate)",
     )
     knobs.add_argument(
+        "--pool",
+        type=int,
+        default=None,
+        help="connections an aiohttp client may hold open, 0 for no limit (default: 0; "
+        "aiohttp's own default is 100, a hidden cap on requests in flight)",
+    )
+    knobs.add_argument(
         "--capacity",
         type=int,
         default=None,
@@ -242,6 +249,7 @@ def plan_from_args(args: argparse.Namespace) -> BenchPlan:
         ("workers", args.workers),
         ("rate", args.client_rate),
         ("capacity", args.capacity),
+        ("pool", args.pool),
     ):
         if value is not None:
             overrides.append((knob, value))
