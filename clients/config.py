@@ -41,6 +41,10 @@ class ClientConfig:
       (`shared_window`); the other clients ignore it.
     - `server_strategy`: the limits strategy the server is known to use, for
       clients that follow its rule (`sliding_window`); the others ignore it.
+    - `pool`: connections the aiohttp clients may hold open at once, 0 for no
+      limit (aiohttp's own default is 100, a ceiling of 100 requests in flight
+      that no policy chose). The thread clients open one connection per
+      attempt, as the write-up's `requests.get` did, and ignore it.
     """
 
     url: str = "http://127.0.0.1:8000/chat"
@@ -57,6 +61,7 @@ class ClientConfig:
     request_timeout: float = 60.0
     redis_url: str = "redis://127.0.0.1:6379/0"
     server_strategy: ServerStrategy = "fixed-window"
+    pool: int = 0
 
     def __post_init__(self) -> None:
         if not self.url.startswith(("http://", "https://")):
@@ -83,6 +88,8 @@ class ClientConfig:
         }.items():
             if not seconds > 0:
                 raise ConfigError(f"{name} must be greater than 0, got {seconds}")
+        if self.pool < 0:
+            raise ConfigError(f"pool must be >= 0 connections (0 for no limit), got {self.pool}")
         if self.first_sleep < 0:
             raise ConfigError(f"first_sleep must be >= 0 seconds, got {self.first_sleep}")
         if self.retry not in RETRY_NAMES:
