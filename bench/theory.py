@@ -625,6 +625,7 @@ class _Unrecorded(Recorder):
         status: int | None,
         outcome: Outcome,
         limiter_wait: float = 0.0,
+        pool_wait: float = 0.0,
     ) -> Attempt:
         return _UNRECORDED
 
