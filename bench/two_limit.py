@@ -44,13 +44,17 @@ import math
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 
 from mock_server import tokens
 from mock_server.openai_settings import DEFAULTS, MINUTE, OpenAISettings, per_slice
+
+if TYPE_CHECKING:
+    from bench.results import Expected, SweepPoint
+    from bench.scenario import Scenario as BenchScenario
 
 Floats = npt.NDArray[np.float64]
 # Grid points over the span where the latest finish can fall; the expected
@@ -277,3 +281,54 @@ def two_limit_bound(
         f"greedy in file order: {windows} windows, sent at t = 0, {limits.window:g}, ... s"
     )
     return TwoLimitBound(mean, stdev, exact, windows, k, min(lower, mean), binding, basis)
+
+
+# -- a bench's scenario ----------------------------------------------------------------
+
+
+def scenario_bound(scenario: BenchScenario) -> TwoLimitBound:
+    """The two-limit bound of an openai scenario: its request set under its RPM and TPM
+    (the server's defaults where unset), the server's latency model and strategy."""
+    from bench.scenario import request_bodies
+
+    limits = Windows.per_minute(scenario.rpm or DEFAULTS.rpm, scenario.tpm or DEFAULTS.tpm)
+    planned = plan_requests(request_bodies(scenario))
+    return two_limit_bound(planned, limits, LLMLatency(), scenario.limit.strategy)
+
+
+def expected_two_limit(
+    client: str, scenario: BenchScenario, sweep: SweepPoint | None = None
+) -> Expected:
+    """What theory says of `client` in an openai scenario: the two-limit bound (no
+    client has a model on this endpoint yet; its spec says why)."""
+    import clients
+    from bench.results import Expected
+
+    b = scenario_bound(scenario)
+    return Expected(
+        client=client,
+        bound=b.mean,
+        bound_stddev=b.stdev,
+        sweep=sweep,
+        no_model=clients.spec(client).no_model or "no model",
+    )
+
+
+def format_two_limit_simulation(scenario: BenchScenario, names: Sequence[str]) -> str:
+    """`--simulate` for an openai scenario: the bound, and each client's lack of a model."""
+    import clients
+
+    b = scenario_bound(scenario)
+    lines = [
+        f"Theory (no server) for {scenario.n} requests at {scenario.rpm or DEFAULTS.rpm} RPM and "
+        f"{scenario.tpm or DEFAULTS.tpm} TPM ({scenario.limit.strategy}):",
+        "",
+    ]
+    for number, name in enumerate(names, start=1):
+        lines += [f"Model {number}: {name}", f"  no model: {clients.spec(name).no_model}", ""]
+    lines += [
+        f"Best possible under both limits: {b.words()}",
+        f"  {b.basis}",
+        f"  any order needs at least {b.lower_windows} windows: lower bound {b.lower:.2f} s",
+    ]
+    return "\n".join(lines)
