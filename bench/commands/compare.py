@@ -341,6 +341,12 @@ def with_request_set(
     return plan, beside
 
 
+def limit_words(scenario: Scenario) -> str:
+    if scenario.api == "openai":
+        return f"{scenario.rpm} RPM and {scenario.tpm} TPM"
+    return str(scenario.limit)
+
+
 def estimate(client: ClientSpec, plan: BenchPlan) -> float:
     """Rough wall seconds of one run, for the progress bar's weights.
 
@@ -351,7 +357,7 @@ def estimate(client: ClientSpec, plan: BenchPlan) -> float:
     s = plan.scenario
     latency = s.latency.mean
     if s.api == "openai":
-        return s.n / min(s.rpm or 60, 1e9) * 60 * s.time_scale
+        return s.n / (s.rpm or 60) * 60 * s.time_scale
     if client.caps_in_flight:
         workers = plan.client_config("http://127.0.0.1/chat").workers
         seconds = s.n * latency / workers + latency / 2
@@ -393,7 +399,7 @@ def main(argv: list[str]) -> int:
     console = Console(stderr=True)
     console.print(
         f"ratebench: {len(plan.clients)} clients × {plan.runs} runs, "
-        f"{scenario.n} requests each, limit {scenario.limit} ({scenario.limit.strategy}), "
+        f"{scenario.n} requests each, limit {limit_words(scenario)} ({scenario.limit.strategy}), "
         f"time scale {scenario.time_scale:g} → {run_dir}"
     )
     total = plan.runs * len(plan.clients)

@@ -1,0 +1,164 @@
+"""The LLM endpoint's clients: the budget log in fake time, and the clients against a
+real server process at a compressed time scale, judged from the server's log."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bench.requests_file import make_requests, parse_distribution, write_requests
+from bench.two_limit import LLMLatency, Windows, plan_requests, two_limit_bound
+from clients import ClientConfig, run_client
+from clients.infra.steps import Sleep, Steps
+from clients.limiters.budget_window import BudgetLog, BudgetWindowLimiter
+from mock_server.process import MockServer
+from tests.conftest import assert_one_line_error, run_cli
+
+# -- the rule, in fake time ---------------------------------------------------------
+
+
+def test_the_log_waits_for_the_request_count() -> None:
+    log = BudgetLog(requests=2, tokens=100, window=10, margin=0.5)
+    log.record(0.0, 60)
+    assert log.earliest(0.0, 30) == 0.0  # 1 send, 60 + 30 tokens: room for both
+    log.record(0.0, 30)
+    assert log.earliest(1.0, 1) == 10.5  # two sends: the older leaves at 0 + 10 + 0.5
+
+
+def test_the_log_waits_until_enough_tokens_left_the_window() -> None:
+    log = BudgetLog(requests=10, tokens=100, window=10, margin=0.0)
+    log.record(0.0, 60)
+    log.record(2.0, 30)
+    assert log.earliest(3.0, 10) == 3.0  # 90 + 10 fits
+    assert log.earliest(3.0, 50) == 10.0  # once the 60 has left
+    assert log.earliest(3.0, 80) == 12.0  # once both have left
+    assert log.earliest(3.0, 500) == 12.0  # too large: once the log is empty
+
+
+def drive_in_fake_time(gens: list[Steps[float]], now: list[float]) -> list[float]:
+    """Run limiter acquisitions one after the other on a fake clock; the times they got."""
+    got = []
+    for gen in gens:
+        value: Any = None
+        while True:
+            try:
+                step = gen.send(value)
+            except StopIteration:
+                break
+            assert isinstance(step, Sleep)
+            now[0] += step.seconds
+            value = None
+        got.append(now[0])
+    return got
+
+
+def test_the_limiter_sends_in_file_order_as_soon_as_both_allow() -> None:
+    now = [0.0]
+    limiter = BudgetWindowLimiter(BudgetLog(3, 100, 10, 0.0), clock=lambda: now[0])
+    charges = [60, 60, 10, 10, 10]
+    # 60 | 60 10 10 (three sends: full) | 10 : the greedy windows of two_limit.
+    times = drive_in_fake_time([limiter.for_request(c).acquire() for c in charges], now)
+    assert times == [0.0, 10.0, 10.0, 10.0, 20.0]
+    limits = Windows(3, 100, 10)
+    bound = two_limit_bound(plan_requests(_bodies(charges)), limits, LLMLatency(1, 1, 0.0))
+    assert bound.windows == 3
+
+
+def _bodies(charges: list[int]) -> list[dict[str, Any]]:
+    # A prompt of 7 tokens (the framing of one empty user message) and the rest as max_tokens.
+    return [{"messages": [{"role": "user", "content": ""}], "max_tokens": c - 7} for c in charges]
+
+
+# -- against the real server ------------------------------------------------------------
+
+SCALE = 0.05  # a minute lasts 3 s
+RPM, TPM, N = 4, 100_000, 10  # requests bind: windows at 0, 60, 120 s
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[MockServer]:
+    args = ("--rpm", str(RPM), "--tpm", str(TPM), "--ttft", "0.5-1.5", "--token-time", "0.01")
+    with MockServer(seed=3, time_scale=SCALE, extra_args=args) as started:
+        yield started
+
+
+@pytest.fixture(scope="module")
+def request_set(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("set") / "requests.jsonl"
+    fixed = parse_distribution("fixed:20", "--prompt-tokens")
+    write_requests(path, make_requests(N, 0, fixed, parse_distribution("fixed:20", "x")))
+    return path
+
+
+def completions(server: MockServer) -> list[dict[str, Any]]:
+    return [e for e in server.log() if e.get("endpoint") == "/v1/chat/completions"]
+
+
+def config(server: MockServer, request_set: Path) -> ClientConfig:
+    return ClientConfig(
+        url=server.chat_url,
+        n=N,
+        time_scale=SCALE,
+        rpm=RPM,
+        tpm=TPM,
+        requests_file=str(request_set),
+        deadline=400,
+    )
+
+
+def test_budget_window_meets_the_bound_without_a_429(server: MockServer, request_set: Path) -> None:
+    server.reset(seed=3)
+    run = run_client("budget_window", config(server, request_set))
+    log = completions(server)
+    assert run.completed == N
+    assert len(log) == N
+    assert all(e["accepted"] for e in log), [e["refused_by"] for e in log]
+    bound = two_limit_bound(
+        plan_requests(make_requests(N, 0, *[parse_distribution("fixed:20", "x")] * 2)),
+        Windows.per_minute(RPM, TPM),
+        LLMLatency(0.5, 1.5, 0.01),
+    )
+    seconds = run.makespan / SCALE
+    # Never faster than the bound; late by the margin per window and a busy machine.
+    assert bound.mean - 2.0 < seconds < bound.mean + 8.0, (seconds, bound.mean)
+
+
+def test_openai_sdk_records_every_attempt_the_server_saw(
+    server: MockServer, request_set: Path
+) -> None:
+    server.reset(seed=3)
+    run = run_client("openai_sdk", config(server, request_set))
+    log = completions(server)
+    assert len(run.attempts) == len(log)
+    assert run.rejections == sum(1 for e in log if not e["accepted"])
+    # 10 at once against 4 a minute, three attempts each: 4 + 4 + 2 get through,
+    # spaced by retry-after, so nothing is lost.
+    assert run.completed == N
+    assert run.rejections == 6 + 2
+
+
+def test_the_bench_runs_the_openai_clients_only(request_set: Path) -> None:
+    result = run_cli(
+        "bench", "--api", "openai", "--rpm", "4", "--tpm", "100000",
+        "--requests", str(request_set), "--simulate",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "budget_window" in result.stdout
+    assert "thread_pool" not in result.stdout
+    assert "Best possible under both limits" in result.stdout
+    assert "3 windows, requests bind" in result.stdout
+    bad = run_cli("bench", "--rpm", "4", "--simulate")
+    assert_one_line_error(bad, "--rpm", "--api openai")
+    wrong = run_cli("bench", "--api", "openai", "--clients", "token_bucket", "--simulate")
+    assert_one_line_error(wrong, "token_bucket", "budget_window")
+
+
+def test_a_config_without_a_request_set_is_refused() -> None:
+    from clients import ConfigError
+
+    with pytest.raises(ConfigError, match="python -m bench requests"):
+        run_client("budget_window", replace(ClientConfig(rpm=1, tpm=1), n=1))
