@@ -194,7 +194,7 @@ def plan_from_args(args: argparse.Namespace) -> BenchPlan:
             rate=args.rate,
             strategy=args.strategy,
             latency=args.latency,
-            n=args.n or 10,
+            n=10 if args.n is None else args.n,
             time_scale=args.time_scale,
             seed=args.seed,
             faults=Faults(args.error_rate, args.error_kind, args.stall_after),
@@ -296,7 +296,7 @@ def openai_scenario(scenario: Scenario, args: argparse.Namespace) -> Scenario:
         lines = sum(1 for line in path.read_text().splitlines() if line.strip())
         if args.n is not None and args.n > lines:
             raise UsageError(f"-n {args.n} is more than the {lines} requests in {path}")
-        n = args.n or lines
+        n = lines if args.n is None else args.n
     openai = replace(
         scenario,
         api="openai",
