@@ -13,6 +13,7 @@ import pytest
 from bench.requests_file import make_requests, parse_distribution, write_requests
 from bench.two_limit import LLMLatency, Windows, plan_requests, two_limit_bound
 from clients import ClientConfig, run_client
+from clients.infra.attempts import Reply
 from clients.infra.steps import Sleep, Steps
 from clients.limiters.budget_window import BudgetLog, BudgetWindowLimiter
 from mock_server.process import MockServer
@@ -162,3 +163,12 @@ def test_a_config_without_a_request_set_is_refused() -> None:
 
     with pytest.raises(ConfigError, match="python -m bench requests"):
         run_client("budget_window", replace(ClientConfig(rpm=1, tpm=1), n=1))
+
+
+def test_a_refused_send_is_taken_back_out_of_the_log() -> None:
+    now = [0.0]
+    limiter = BudgetWindowLimiter(BudgetLog(1, 100, 10, 0.0), clock=lambda: now[0])
+    first = limiter.for_request(10)
+    drive_in_fake_time([first.acquire()], now)
+    first.observe(Reply(429, "rate_limited"))  # the server counted it in neither limit
+    assert drive_in_fake_time([limiter.for_request(10).acquire()], now) == [0.0]

@@ -19,12 +19,17 @@ bound.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from collections import deque
+from typing import TYPE_CHECKING
 
 from clients.infra.steps import Sleep, Steps
 from clients.limiters.base import Clock, Limiter, Semaphore
+
+if TYPE_CHECKING:
+    from clients.infra.attempts import Reply
 
 # A wait shorter than a nanosecond is float rounding: the send goes now.
 ROUNDING = 1e-9
@@ -69,6 +74,12 @@ class BudgetLog:
         self._forget(at)
         self.sent.append((at, charge))
 
+    def refused(self, at: float, charge: int) -> None:
+        """Take back the send logged at `at`: the server refused it, and a refused
+        request counts in neither of its limits (see `mock_server.openai_limits`)."""
+        with contextlib.suppress(ValueError):  # already out of the window
+            self.sent.remove((at, charge))
+
     def earliest(self, now: float, charge: int) -> float:
         """The earliest time >= `now` at which both budgets have room for the send.
 
@@ -112,8 +123,8 @@ class BudgetWindowLimiter:
         return f"<BudgetWindowLimiter {self.log!r} turn={self._turn!r}>"
 
     def acquire(self, charge: int) -> Steps[float]:
-        """Wait until `charge` fits both budgets, log it; returns the seconds waited."""
-        start = self.clock()
+        """Wait until `charge` fits both budgets, log it; returns the clock reading
+        at which it was logged (the caller takes the wait from it)."""
         yield from self._turn.acquire()
         try:
             while True:
@@ -121,7 +132,7 @@ class BudgetWindowLimiter:
                 at = self.log.earliest(now, charge)
                 if at <= now + ROUNDING:
                     self.log.record(now, charge)
-                    return now - start
+                    return now
                 yield Sleep(at - now)
         finally:
             self._turn.release()
@@ -136,9 +147,16 @@ class _Charged(Limiter):
     def __init__(self, shared: BudgetWindowLimiter, charge: int) -> None:
         self.shared = shared
         self.charge = charge
+        self.logged: float | None = None  # when this request's current attempt was logged
 
     def acquire(self) -> Steps[float]:
-        return (yield from self.shared.acquire(self.charge))
+        start = self.shared.clock()
+        self.logged = yield from self.shared.acquire(self.charge)
+        return self.logged - start
+
+    def observe(self, reply: Reply) -> None:
+        if reply.outcome == "rate_limited" and self.logged is not None:
+            self.shared.log.refused(self.logged, self.charge)
 
     def __repr__(self) -> str:
         return f"<Charged {self.charge} of {self.shared!r}>"
