@@ -41,6 +41,7 @@ REGISTRY: tuple[str, ...] = (
     "budget_window",
     "openai_sdk",
     "openai_tenacity",
+    "header_adaptive",
 )
 
 #: What `--clients` means when not given: the write-up's three.

@@ -172,3 +172,25 @@ def test_a_refused_send_is_taken_back_out_of_the_log() -> None:
     drive_in_fake_time([first.acquire()], now)
     first.observe(Reply(429, "rate_limited"))  # the server counted it in neither limit
     assert drive_in_fake_time([limiter.for_request(10).acquire()], now) == [0.0]
+
+
+def test_header_adaptive_learns_the_limit_and_the_wait_from_a_429() -> None:
+    from clients.limiters.header_adaptive import AdaptiveBudget
+    from clients.transports.openai_send import Learned, OpenAIReply, learn
+
+    now = [0.0]
+    shared = AdaptiveBudget(window=10, margin=0.0, fallback=1.0, clock=lambda: now[0])
+    views = [shared.for_request(5) for _ in range(3)]
+    assert drive_in_fake_time([v.acquire() for v in views], now) == [0.0, 0.0, 0.0]
+    # The third is refused; its body alone (headers off) names the limit and the wait.
+    body = {
+        "message": "Rate limit reached for m in organization org-x on requests per min (RPM): "
+        "Limit 2, Used 2, Requested 1. Please try again in 9.5s. Visit the page.",
+        "type": "requests",
+    }
+    learned = learn({}, body)
+    assert learned == Learned(limit_requests=2, wait=9.5, refused_by="requests")
+    views[2].observe(OpenAIReply(429, "rate_limited", reopens_in=learned.wait, learned=learned))
+    assert shared.known == (2, None)
+    # Two sends are in the last 10 s: the next goes when the first leaves, after the pause.
+    assert drive_in_fake_time([views[2].acquire()], now) == [10.0]
