@@ -42,6 +42,7 @@ REGISTRY: tuple[str, ...] = (
     "openai_sdk",
     "openai_tenacity",
     "header_adaptive",
+    "cookbook_parallel",
 )
 
 #: What `--clients` means when not given: the write-up's three.

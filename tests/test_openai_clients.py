@@ -194,3 +194,15 @@ def test_header_adaptive_learns_the_limit_and_the_wait_from_a_429() -> None:
     assert shared.known == (2, None)
     # Two sends are in the last 10 s: the next goes when the first leaves, after the pause.
     assert drive_in_fake_time([views[2].acquire()], now) == [10.0]
+
+
+def test_the_cookbook_budget_refills_continuously_and_pauses_after_a_429() -> None:
+    from clients.limiters.cookbook_bucket import CookbookBudget
+
+    now = [0.0]
+    shared = CookbookBudget(2, 100, window=10, cooldown=15, clock=lambda: now[0])
+    views = [shared.for_request(10) for _ in range(3)]
+    # A minute's worth at once, then one request's capacity every 10 / 2 = 5 s.
+    assert drive_in_fake_time([v.acquire() for v in views], now) == [0.0, 0.0, 5.0]
+    views[2].observe(Reply(429, "rate_limited"))
+    assert drive_in_fake_time([views[2].acquire()], now) == [20.0]  # 15 s for everyone
