@@ -111,23 +111,6 @@ def config(server: MockServer, request_set: Path) -> ClientConfig:
     )
 
 
-def test_budget_window_meets_the_bound_without_a_429(server: MockServer, request_set: Path) -> None:
-    server.reset(seed=3)
-    run = run_client("budget_window", config(server, request_set))
-    log = completions(server)
-    assert run.completed == N
-    assert len(log) == N
-    assert all(e["accepted"] for e in log), [e["refused_by"] for e in log]
-    bound = two_limit_bound(
-        plan_requests(make_requests(N, 0, *[parse_distribution("fixed:20", "x")] * 2)),
-        Windows.per_minute(RPM, TPM),
-        LLMLatency(0.5, 1.5, 0.01),
-    )
-    seconds = run.makespan / SCALE
-    # Never faster than the bound; late by the margin per window and a busy machine.
-    assert bound.mean - 2.0 < seconds < bound.mean + 8.0, (seconds, bound.mean)
-
-
 def test_openai_sdk_records_every_attempt_the_server_saw(
     server: MockServer, request_set: Path
 ) -> None:
@@ -206,3 +189,44 @@ def test_the_cookbook_budget_refills_continuously_and_pauses_after_a_429() -> No
     assert drive_in_fake_time([v.acquire() for v in views], now) == [0.0, 0.0, 5.0]
     views[2].observe(Reply(429, "rate_limited"))
     assert drive_in_fake_time([views[2].acquire()], now) == [20.0]  # 15 s for everyone
+
+
+def test_header_adaptive_is_refused_only_in_its_first_window(
+    server: MockServer, request_set: Path
+) -> None:
+    server.reset(seed=3)
+    told_nothing = replace(config(server, request_set), rpm=None, tpm=None)
+    run = run_client("header_adaptive", told_nothing)
+    assert run.completed == N
+    window = 60 * SCALE
+    refused = [e["arrival"] - run.started for e in completions(server) if not e["accepted"]]
+    assert len(refused) == N - RPM  # the first burst, cut down to the minute's budget
+    assert max(refused) < window
+
+
+def test_the_bench_runs_an_openai_scenario_end_to_end(request_set: Path, tmp_path: Path) -> None:
+    from bench.results import load_runs
+
+    result = run_cli(
+        "bench", "--api", "openai", "--rpm", str(RPM), "--tpm", str(TPM),
+        "--requests", str(request_set), "--clients", "budget_window", "--runs", "1",
+        "--time-scale", str(SCALE), "--out", str(tmp_path), "--name", "o",
+        timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "two-limit bound" in result.stdout
+    assert "× bound" in result.stderr
+    (run,) = load_runs(tmp_path / "o")
+    assert run.scenario.api == "openai"
+    assert run.ok
+    assert run.completed == N
+    assert run.rejections == 0  # from the server's log
+    bound = two_limit_bound(
+        plan_requests(make_requests(N, 0, *[parse_distribution("fixed:20", "x")] * 2)),
+        Windows.per_minute(RPM, TPM),
+        LLMLatency(),  # the bench's own server: the default latency model
+    )
+    assert bound.windows == 3
+    # Never faster than the bound; late by the margin per window and a busy machine.
+    assert bound.mean - 2.0 < run.seconds < bound.mean + 8.0, (run.seconds, bound.mean)
+    assert (tmp_path / "o" / "requests.jsonl").read_text() == request_set.read_text()
