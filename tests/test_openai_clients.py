@@ -230,3 +230,20 @@ def test_the_bench_runs_an_openai_scenario_end_to_end(request_set: Path, tmp_pat
     # Never faster than the bound; late by the margin per window and a busy machine.
     assert bound.mean - 2.0 < run.seconds < bound.mean + 8.0, (run.seconds, bound.mean)
     assert (tmp_path / "o" / "requests.jsonl").read_text() == request_set.read_text()
+
+
+def test_the_log_keeps_the_sliding_window_counters_rule_when_told() -> None:
+    # Clock windows [0, 10), [10, 20); two sends early in the first.
+    log = BudgetLog(requests=2, tokens=1000, window=10, margin=0.0, counter=True)
+    log.record(1.0, 1)
+    log.record(1.0, 1)
+    # At 11 the log rule allows one; the counter weighs the first window's two
+    # by 1 - f = 0.9: floor(1.8) + 1 <= 2, so it goes.
+    assert log.earliest(11.0, 1) == 11.0
+    log.record(11.0, 1)
+    # The next needs floor(2 x (1 - f) + 1) + 1 <= 2: f > 1/2, at 15 s.
+    assert log.earliest(11.0, 1) == pytest.approx(15.0, abs=1e-3)
+    plain = BudgetLog(requests=2, tokens=1000, window=10, margin=0.0)
+    for at in (1.0, 1.0, 11.0):
+        plain.record(at, 1)
+    assert plain.earliest(11.0, 1) == 11.0  # "2 in any 10 s" alone would send at once

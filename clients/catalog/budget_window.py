@@ -21,11 +21,14 @@ after the first one decided 15 ms before that window closed (3 × 429 in a
 run). `BUDGET_MARGIN` is 100 ms: at time scale 0.1 it costs 1.7 % of each
 window, at full scale 0.2 %. A refused send is taken back out of the log,
 as the server counts it in neither limit, so a rare 429 costs a retry, not
-a window. A minute is scaled by the time scale like every window.
+a window. A minute is scaled by the time scale like every window. Told that the
+server runs limits' sliding-window counter, it keeps the counter's rule for
+both limits too, on the server's clock (see `clients.limiters.budget_window`).
 """
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING
 
 from clients.config import ClientConfig, ConfigError
@@ -75,7 +78,10 @@ def make_limiters(config: ClientConfig) -> LimiterFor:
             f"{NAME} needs a minute longer than ten times its {BUDGET_MARGIN * 1e3:g} ms margin, "
             f"got {window:g} s: use a time scale of at least {10 * BUDGET_MARGIN / MINUTE:.3f}"
         )
-    shared = BudgetWindowLimiter(BudgetLog(config.rpm, config.tpm, window, BUDGET_MARGIN))
+    counter = config.server_strategy == "sliding-window-counter"
+    log = BudgetLog(config.rpm, config.tpm, window, BUDGET_MARGIN, counter=counter)
+    # The counter's windows are aligned on the server's clock, which limits reads.
+    shared = BudgetWindowLimiter(log, clock=time.time if counter else time.monotonic)
 
     def limiter_for(request: ChatRequest) -> Limiter:
         if request.charge is None:

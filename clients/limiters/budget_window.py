@@ -8,6 +8,11 @@ go only when the trailing `W + m` seconds hold fewer than R sends and room
 for its charge (`m`: the margin between a send and the server's decision,
 as in `clients.limiters.sliding_log`).
 
+Against limits' sliding-window counter (`counter=True`) the log keeps the
+counter's rule as well, for both limits, on the server's clock
+(time.time()) and its window alignment, as `clients.limiters.sliding_log`
+does for one limit.
+
 `BudgetLog` is the rule alone, with no waiting (fake-time tests run it);
 `BudgetWindowLimiter` waits for it under any driver. One limiter serves
 the whole batch, first come first served: `for_request(charge)` gives the
@@ -23,10 +28,12 @@ import contextlib
 import math
 import time
 from collections import deque
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from clients.infra.steps import Sleep, Steps
 from clients.limiters.base import Clock, Limiter, Semaphore
+from clients.limiters.sliding_log import EPSILON
 
 if TYPE_CHECKING:
     from clients.infra.attempts import Reply
@@ -42,7 +49,9 @@ class BudgetLog:
     `margin` (m) seconds, at least 0 and less than W.
     """
 
-    def __init__(self, requests: int, tokens: int, window: float, margin: float) -> None:
+    def __init__(
+        self, requests: int, tokens: int, window: float, margin: float, *, counter: bool = False
+    ) -> None:
         if requests < 1 or tokens < 1:
             raise ValueError(f"limits must be at least 1, got {requests} requests, {tokens} tokens")
         if not (math.isfinite(window) and window > 0):
@@ -53,6 +62,7 @@ class BudgetLog:
         self.tokens = tokens
         self.window = window
         self.margin = margin
+        self.counter = counter
         self.sent: deque[tuple[float, int]] = deque()  # (when, charge), in time order
 
     def __repr__(self) -> str:
@@ -62,8 +72,10 @@ class BudgetLog:
         )
 
     def _forget(self, now: float) -> None:
-        # A send leaves the trailing W + m seconds for good at s + W + m.
-        while self.sent and self.sent[0][0] + self.window + self.margin <= now:
+        # A send leaves the trailing W + m seconds for good at s + W + m; the
+        # counter still weighs it in the next clock window, so it keeps one more.
+        keep = (2 if self.counter else 1) * self.window + self.margin
+        while self.sent and self.sent[0][0] + keep <= now:
             self.sent.popleft()
 
     def charged(self) -> int:
@@ -90,11 +102,25 @@ class BudgetLog:
         too large.
         """
         self._forget(now)
+        t = now
+        while True:
+            later = self._log_earliest(t, charge)
+            if self.counter:
+                later = max(
+                    later,
+                    self._counter_earliest(later, self.requests, 1, lambda c: 1),
+                    self._counter_earliest(later, self.tokens, charge, lambda c: c),
+                )
+            if later <= t:
+                return t
+            t = later
+
+    def _log_earliest(self, t: float, charge: int) -> float:
         expire = self.window + self.margin
-        by_count = now
+        by_count = t
         if len(self.sent) >= self.requests:
             by_count = self.sent[-self.requests][0] + expire
-        by_tokens = now
+        by_tokens = t
         room = self.tokens - min(charge, self.tokens)
         total = self.charged()
         for at, old in self.sent:  # oldest first: the first to leave
@@ -102,7 +128,27 @@ class BudgetLog:
                 break
             total -= old
             by_tokens = at + expire
-        return max(now, by_count, by_tokens)
+        return max(t, by_count, by_tokens)
+
+    def _counter_earliest(
+        self, t: float, limit: int, cost: int, weight: Callable[[int], int]
+    ) -> float:
+        """limits' sliding-window counter, cost included (see
+        `clients.limiters.sliding_log`): in clock window k, at fraction f of it,
+        a hit of `cost` goes while floor(previous x (1 - f) + current) + cost <= L.
+        Each logged send counts in the latest window its decision could fall in."""
+        T = self.window
+        k = math.floor(t / T)
+        start = k * T
+        current = sum(weight(c) for s, c in self.sent if s + self.margin >= start)
+        previous = sum(weight(c) for s, c in self.sent if start - T <= s + self.margin < start)
+        room = limit - min(cost, limit) + 1  # floor(x) + cost <= L  <=>  x < room
+        if current >= room:
+            return (k + 1) * T
+        f = t / T - k
+        if previous * (1 - f) + current < room:
+            return t
+        return start + (1 - (room - current) / previous) * T + EPSILON
 
 
 class BudgetWindowLimiter:
