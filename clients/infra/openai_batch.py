@@ -31,6 +31,12 @@ from clients.infra.retry import RetryPolicy
 from clients.limiters.base import Limiter
 
 COMPLETIONS = "/v1/chat/completions"
+# Wall seconds an idle connection is kept for reuse. uvicorn closes idle
+# connections after 5 s and the SDK's pool kept them 5 s too: a retry that
+# reused one at that edge failed before reaching the server (seen once in
+# 360 attempts of openai_tenacity at time scale 0.1, where retries sleep
+# about that long). Kept well under the server's 5 s, no reuse races it.
+KEEPALIVE = 2.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,7 +119,7 @@ async def _run(
     url = completions_url(config)
     timeout = aiohttp.ClientTimeout(total=config.scaled(config.request_timeout))
     # No cap on connections: every request is a task at once, as the write-up's gather.
-    connector = aiohttp.TCPConnector(limit=0)
+    connector = aiohttp.TCPConnector(limit=0, keepalive_timeout=KEEPALIVE)
     async with aiohttp.ClientSession(timeout=timeout, connector=connector) as session:
 
         async def job(request: ChatRequest) -> bool:

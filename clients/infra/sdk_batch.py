@@ -38,13 +38,21 @@ Call = Callable[["openai.AsyncOpenAI", ChatRequest], Awaitable[Any]]
 
 
 def make_transport(recorder_of_run: Callable[[], Recorder]) -> httpx2.AsyncBaseTransport:
-    """The SDK's own transport (its default connection limits), recording every attempt
-    in the run's recorder (`recorder_of_run()`, asked at each attempt: the transport is
-    built before the run's clock starts)."""
+    """The SDK's own transport (its connection limits, a shorter keep-alive: see
+    `openai_batch.KEEPALIVE`), recording every attempt in the run's recorder
+    (`recorder_of_run()`, asked at each attempt: the transport is built before the
+    run's clock starts)."""
     import httpx2
     from openai._constants import DEFAULT_CONNECTION_LIMITS
 
-    inner = httpx2.AsyncHTTPTransport(limits=DEFAULT_CONNECTION_LIMITS)
+    from clients.infra.openai_batch import KEEPALIVE
+
+    limits = httpx2.Limits(
+        max_connections=DEFAULT_CONNECTION_LIMITS.max_connections,
+        max_keepalive_connections=DEFAULT_CONNECTION_LIMITS.max_keepalive_connections,
+        keepalive_expiry=KEEPALIVE,
+    )
+    inner = httpx2.AsyncHTTPTransport(limits=limits)
     tries: Counter[int] = Counter()
 
     class RecordingTransport(httpx2.AsyncBaseTransport):
