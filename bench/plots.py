@@ -70,15 +70,30 @@ def _save(fig: Figure, path: Path) -> Path:
 # -- timeline ---------------------------------------------------------------
 
 
+#: Rows a timeline draws at most: past this, every k-th request (a sample
+#: across the whole batch) is drawn, and the title says so.
+TIMELINE_ROWS = 100
+
+
+def timeline_sample(n: int) -> list[int]:
+    """The requests a timeline of an `n`-request batch draws: all, or every k-th."""
+    step = max(1, -(-n // TIMELINE_ROWS))
+    return list(range(0, n, step))
+
+
 def _draw_run_timeline(ax: Axes, run: RunRecord) -> None:
     """One run: a row per request, a bar per attempt, waits, sleeps and 429s."""
-    attempts = sorted(run.attempts, key=lambda a: (a.request, a.attempt))
-    n = run.n
+    shown = timeline_sample(run.n)
+    row_of = {request: row for row, request in enumerate(shown)}
+    attempts = sorted(
+        (a for a in run.attempts if a.request in row_of), key=lambda a: (a.request, a.attempt)
+    )
+    n = len(shown)
     height = 0.6
     seconds = run.scenario.seconds
     previous_end: dict[int, float] = {}
     for a in attempts:
-        row = a.request
+        row = row_of[a.request]
         queued, sent, finished = seconds(a.queued), seconds(a.sent), seconds(a.finished)
         # The retry sleep is the gap between one attempt's end and the next
         # attempt becoming ready; a thin line keeps it visible as time spent.
@@ -112,9 +127,10 @@ def _draw_run_timeline(ax: Axes, run: RunRecord) -> None:
         previous_end[row] = finished
     ax.axvline(run.seconds, color="black", linestyle="--", linewidth=1.2)
     ax.set_ylim(n - 0.5, -0.5)  # request 0 on top, as a reader reads the batch
-    ax.set_yticks(range(n))
-    ax.set_yticklabels([str(i) for i in range(n)], fontsize=7)
-    ax.set_ylabel("request")
+    ticks = range(0, n, max(1, n // 25))
+    ax.set_yticks(list(ticks))
+    ax.set_yticklabels([str(shown[i]) for i in ticks], fontsize=7)
+    ax.set_ylabel("request" if n == run.n else f"request (every {shown[1] - shown[0]}th)")
     ax.grid(axis="x", alpha=0.3)
 
 
@@ -155,7 +171,7 @@ def draw_timeline(
         groups = {c: g for c, g in groups.items() if c in clients}
     if not groups:
         return _empty_figure(path, "Timeline", "no finished run to draw")
-    heights = [max(2.0, 0.28 * g[0].n + 0.9) for g in groups.values()]
+    heights = [max(2.0, 0.28 * len(timeline_sample(g[0].n)) + 0.9) for g in groups.values()]
     fig = Figure(figsize=(11, sum(heights) + 1.6), layout="constrained")
     axes = fig.subplots(len(groups), 1, sharex=True, squeeze=False, height_ratios=heights)
     for ax, (client, client_runs) in zip(axes[:, 0], groups.items(), strict=True):
@@ -432,6 +448,9 @@ def draw_all(
     ]
     for client in by_client(ok_runs(runs)):
         paths.append(draw_timeline(runs, run_dir / client_timeline_file(client), [client]))
+    from bench.scale_plots import draw_scale_plots
+
+    paths += draw_scale_plots(run_dir, runs)
     return paths
 
 

@@ -34,6 +34,8 @@ from bench.results import (
     machines,
     upgrade_theory,
 )
+from bench.scale_plots import IN_FLIGHT_FILE, LATENCY_FILE, WINDOWS_FILE
+from bench.scenario import format_knobs, knobs_of
 from bench.schedules import ONE_AT_A_TIME
 from bench.stats import (
     ClientStats,
@@ -131,6 +133,19 @@ def _scenario_table(runs: Sequence[RunRecord]) -> list[str]:
         rows.append(("server error rate", f"{scenario.faults.error_rate:g}"))
     lines = ["| setting | value |", "|---|---|"]
     lines += [f"| {k} | {v} |" for k, v in rows]
+    return lines
+
+
+def _knobs_table(runs: Sequence[RunRecord]) -> list[str]:
+    """The knobs each client ran with (its policy's and the request loop's)."""
+    first: dict[str, RunRecord] = {}
+    for r in runs:
+        first.setdefault(r.client, r)
+    lines = ["| client | knobs it ran with |", "|---|---|"]
+    lines += [
+        f"| `{client}` | {format_knobs(knobs_of(client, r.config))} |"
+        for client, r in first.items()
+    ]
     return lines
 
 
@@ -248,6 +263,13 @@ def build_report(runs: Sequence[RunRecord], theory: TheoryRecord | None) -> str:
         f"seconds: wall seconds divided by the time scale ({scenario.time_scale:g})."
     )
     out += ["", "## Scenario", "", *_scenario_table(runs), ""]
+    out += [
+        "Each client's knobs follow the scenario unless set by hand (see above): a "
+        "bucket or log takes the limit's rate and count, a pool the limit's count.",
+        "",
+        *_knobs_table(runs),
+        "",
+    ]
     for machine in machines(runs):
         out.append(f"Machine: Python {machine.python} on {machine.platform}, {machine.cpus} CPUs.")
         out.append("")
@@ -274,6 +296,16 @@ def build_report(runs: Sequence[RunRecord], theory: TheoryRecord | None) -> str:
         f"![Completed requests over time, per client]({THROUGHPUT_FILE})",
         "",
         f"![429s per run, per client, from the server's log]({REJECTIONS_FILE})",
+        "",
+        "Figures that read the same at any batch size: what the server's limiter "
+        "decided in each of its windows, the requests on the wire over time, and how "
+        "long answered attempts took.",
+        "",
+        f"![Sends per window against the limit, from the server's log]({WINDOWS_FILE})",
+        "",
+        f"![Requests in flight over time]({IN_FLIGHT_FILE})",
+        "",
+        f"![Send-to-answer times of answered attempts]({LATENCY_FILE})",
         "",
         "## Each client",
         "",

@@ -19,7 +19,7 @@ from bench.results import (
     machines,
     write_json,
 )
-from bench.scenario import config_to_dict
+from bench.scenario import config_to_dict, format_knobs, knobs_of
 from bench.stats import ClientStats, client_stats, speedups
 
 TIME_NOTE = (
@@ -29,10 +29,21 @@ TIME_NOTE = (
 )
 
 
-def hyperfine_entry(stats: ClientStats, expected: Expected | None) -> dict[str, Any]:
+def _first_runs(runs: Sequence[RunRecord]) -> dict[str, RunRecord]:
+    """Each client's first run: its knobs are the same in every run of a bench."""
+    first: dict[str, RunRecord] = {}
+    for r in runs:
+        first.setdefault(r.client, r)
+    return first
+
+
+def hyperfine_entry(
+    stats: ClientStats, expected: Expected | None, knobs: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """One entry of hyperfine's `--export-json` `results[]`, plus 429s and theory."""
     entry: dict[str, Any] = {
         "command": stats.client,
+        "knobs": knobs or {},
         "mean": stats.mean,
         "stddev": stats.stddev,
         "median": stats.median,
@@ -60,6 +71,7 @@ def hyperfine_entry(stats: ClientStats, expected: Expected | None) -> dict[str, 
 def build_summary(runs: Sequence[RunRecord], theory: TheoryRecord | None) -> dict[str, Any]:
     """summary.json: hyperfine's `--export-json` layout (`results[]`) plus ours."""
     stats = client_stats(runs)
+    first = _first_runs(runs)
     found = machines(runs)
     return {
         "schema": SUMMARY_SCHEMA,
@@ -73,7 +85,12 @@ def build_summary(runs: Sequence[RunRecord], theory: TheoryRecord | None) -> dic
         "runs_per_client": max(r.run for r in runs) + 1,
         "machine": found[0].to_dict() if found else None,
         "results": [
-            hyperfine_entry(s, theory.for_client(c) if theory else None) for c, s in stats.items()
+            hyperfine_entry(
+                s,
+                theory.for_client(c) if theory else None,
+                knobs_of(c, first[c].config),
+            )
+            for c, s in stats.items()
         ],
         "failed_runs": [
             {"client": r.client, "run": r.run, "reason": r.reason} for r in runs if not r.ok
@@ -92,9 +109,13 @@ def write_summary(
 def format_summary(runs: Sequence[RunRecord], theory: TheoryRecord | None) -> str:
     """The text hyperfine would print, with 429s and theory beside each client."""
     stats = client_stats(runs)
+    first = _first_runs(runs)
     lines: list[str] = []
     for number, s in enumerate(stats.values(), start=1):
         lines.append(f"Benchmark {number}: {s.client}")
+        own = knobs_of(s.client, first[s.client].config, common=False)
+        if own:
+            lines.append(f"  Knobs:             {format_knobs(own)}")
         lines.append(
             f"  Time (mean ± σ):   {s.mean:8.3f} s ± {s.stddev:6.3f} s    "
             f"[429s per run: {s.mean_rejections:.1f} (server log)]"

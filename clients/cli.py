@@ -123,6 +123,13 @@ def build_parser() -> OneLineParser:
         help="scenario seconds one attempt may take",
     )
     parser.add_argument(
+        "--pool",
+        type=whole_at_least_0,
+        default=d.pool,
+        help="connections an aiohttp client may hold open at once, 0 for no limit "
+        "(aiohttp's own default is 100); the thread clients open one per attempt",
+    )
+    parser.add_argument(
         "--client-procs",
         type=whole_at_least_1,
         default=1,
@@ -192,6 +199,7 @@ def _config(args: argparse.Namespace) -> ClientConfig:
         rpm=args.rpm,
         tpm=args.tpm,
         requests_file=args.requests,
+        pool=args.pool,
     )
 
 

@@ -45,6 +45,10 @@ class ClientConfig:
       clients, the limits they are told (None: not told) and the JSONL
       request set they send (`bench requests`; None: a seeded default set of
       `n` requests); the `/chat` clients ignore them.
+    - `pool`: connections the aiohttp clients may hold open at once, 0 for no
+      limit (aiohttp's own default is 100, a ceiling of 100 requests in flight
+      that no policy chose). The thread clients open one connection per
+      attempt, as the write-up's `requests.get` did, and ignore it.
     """
 
     url: str = "http://127.0.0.1:8000/chat"
@@ -64,6 +68,7 @@ class ClientConfig:
     rpm: int | None = None
     tpm: int | None = None
     requests_file: str | None = None
+    pool: int = 0
 
     def __post_init__(self) -> None:
         if not self.url.startswith(("http://", "https://")):
@@ -90,6 +95,8 @@ class ClientConfig:
         }.items():
             if not seconds > 0:
                 raise ConfigError(f"{name} must be greater than 0, got {seconds}")
+        if self.pool < 0:
+            raise ConfigError(f"pool must be >= 0 connections (0 for no limit), got {self.pool}")
         if self.first_sleep < 0:
             raise ConfigError(f"first_sleep must be >= 0 seconds, got {self.first_sleep}")
         for name in ("rpm", "tpm"):

@@ -57,6 +57,34 @@ Shape = Literal["tasks", "workers"]
 SHAPES: tuple[str, ...] = get_args(Shape)
 
 
+#: Knobs every client reads through the one request loop and its driver.
+COMMON_KNOBS: tuple[str, ...] = (
+    "attempts",
+    "retry",
+    "first_sleep",
+    "deadline",
+    "request_timeout",
+)
+
+#: The `ClientConfig` knobs each policy reads, besides `COMMON_KNOBS`.
+POLICY_KNOBS: dict[str, tuple[str, ...]] = {
+    "no limit": (),
+    "at most N in flight": ("workers",),
+    "token bucket": ("rate", "capacity", "initial_tokens"),
+    "leaky bucket": ("rate", "capacity"),
+    "paced starts": ("rate",),
+    "sliding log": ("rate", "capacity", "server_strategy"),
+    "reopen gate": (),
+    "shared sliding log": ("rate", "capacity", "redis_url"),
+    # The LLM endpoint's clients: the request set, and the limits if told them.
+    "budget window": ("rpm", "tpm", "requests_file", "server_strategy"),
+    "SDK retries": ("requests_file",),
+    "random exponential backoff": ("requests_file",),
+    "header adaptive": ("requests_file",),
+    "cookbook parallel": ("rpm", "tpm", "requests_file"),
+}
+
+
 class SpecError(ValueError):
     """A spec that leaves out something the bench needs; the message names it."""
 
@@ -123,6 +151,23 @@ class ClientSpec:
             raise SpecError(f"{self.name}: model shape must be one of {SHAPES}")
 
     @property
+    def knobs(self) -> tuple[str, ...]:
+        """The `ClientConfig` fields that change what this client does: its
+        policy's, `workers` for a pool or cap, and the request loop's. A bench
+        shows these for each client, and a sweep refuses a knob not among them."""
+        workers = ("workers",) if self.caps_in_flight or _pooled(self) else ()
+        policy = tuple(k for k in POLICY_KNOBS[self.policy] if k not in workers)
+        # aiohttp's connection pool is a cap on what is in flight too; the
+        # thread clients open one connection per attempt.
+        connections = ("pool",) if self.concurrency == "asyncio" else ()
+        return workers + policy + connections + COMMON_KNOBS
+
+    @property
     def local(self) -> bool:
         """True if it needs nothing besides the mock server (`--clients all` runs it)."""
         return not self.needs
+
+
+def _pooled(spec: ClientSpec) -> bool:
+    """A pool of `workers` threads runs the batch (the write-up's thread pool)."""
+    return spec.model is not None and spec.model.shape == "workers"

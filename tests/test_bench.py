@@ -76,6 +76,17 @@ def test_bench_writes_runs_summary_and_report(bench_run: tuple[Path, str]) -> No
         assert entry["min"] <= entry["mean"] <= entry["max"]
         for key in ("mean", "stddev", "median", "min", "max", "times", "rejections"):
             assert key in entry
+    knobs = {entry["command"]: entry["knobs"] for entry in summary["results"]}
+    assert knobs["thread_pool"]["workers"] == 2
+    assert (knobs["token_bucket"]["rate"], knobs["token_bucket"]["capacity"]) == (2.0, 2)
+    assert knobs["naive_gather"] == {
+        "pool": 0,
+        "attempts": 5,
+        "retry": "exponential",
+        "first_sleep": 3.0,
+        "deadline": 600.0,
+        "request_timeout": 60.0,
+    }
     assert "Time (mean ± σ)" in stdout
     assert "times faster than" in stdout
 
@@ -86,6 +97,9 @@ def test_bench_writes_runs_summary_and_report(bench_run: tuple[Path, str]) -> No
         "throughput.png",
         "rejections.png",
         "makespan.png",
+        "windows.png",
+        "in-flight.png",
+        "latency.png",
     }
     for png in pngs:
         assert png.read_bytes()[:4] == b"\x89PNG"
@@ -172,6 +186,9 @@ def test_interrupt_keeps_finished_runs_and_stops_the_server(tmp_path: Path, sign
         (["--retry", "forever"], "retry"),
         (["--url", "localhost:8000"], "http://"),
         (["--strategy", "leaky"], "strategy"),
+        (["--workers", "0"], "workers"),
+        (["--client-rate", "-2"], "rate"),
+        (["--pool", "-1"], "pool"),
     ],
 )
 def test_bad_input_is_one_clear_line(args: list[str], fragment: str, tmp_path: Path) -> None:
@@ -253,3 +270,45 @@ def test_a_signal_at_any_moment_leaves_no_server_and_no_traceback(
     runs_file = tmp_path / "t" / "runs.jsonl"
     if runs_file.exists() and runs_file.read_text():
         load_runs(tmp_path / "t")  # whole lines only
+
+
+def test_every_client_follows_a_limit_other_than_the_write_ups(tmp_path: Path) -> None:
+    """At 5/second the paced clients send 5 a window and the pool has 5 workers:
+    the knobs followed the server's limit, judged from the server's own log."""
+    from bench.windows import max_arrived_per_window
+
+    scale = 0.1
+    result = run_cli(
+        "bench",
+        "--clients",
+        "sliding_window,token_bucket,thread_pool",
+        "--rate",
+        "5/second",
+        "-n",
+        "25",
+        "--latency",
+        "1-2",
+        "--time-scale",
+        str(scale),
+        "--runs",
+        "1",
+        "--theory-runs",
+        "20",
+        "--out",
+        str(tmp_path),
+        "--name",
+        "five",
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    runs = {r.client: r for r in load_runs(tmp_path / "five")}
+    sliding, bucket, pool = runs["sliding_window"], runs["token_bucket"], runs["thread_pool"]
+    assert all(r.ok for r in runs.values())
+    assert (bucket.config.rate, bucket.config.capacity, pool.config.workers) == (5.0, 5, 5)
+    assert sliding.rejections == 0
+    assert max_arrived_per_window(sliding.server_log, 1.0 * scale, shared=False) == 5
+    # At the write-up's 2/s the bucket would need 12.5 s for its sends alone.
+    assert bucket.seconds < 9.0
+    # Two workers would take about 25 × 1.5 / 2 ≈ 19 s; five about 7.5 s.
+    assert pool.seconds < 12.0
+    assert "Knobs:             workers 5" in result.stdout

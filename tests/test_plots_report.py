@@ -158,6 +158,7 @@ def test_plots_and_report(results_dir: Path) -> None:
     pngs = sorted(results_dir.glob("*.png"))
     names = {p.name for p in pngs}
     expected = {"timeline.png", "throughput.png", "rejections.png", "makespan.png"}
+    expected |= {"windows.png", "in-flight.png", "latency.png"}
     expected |= {client_timeline_file(c) for c in ("thread_pool", "naive_gather", "token_bucket")}
     assert names == expected
     assert all(is_png(p) for p in pngs)

@@ -87,7 +87,9 @@ def test_client_knobs_derive_from_the_scenario_unless_overridden() -> None:
     config = scenario.client_config("http://127.0.0.1:1/chat")
     assert (config.n, config.time_scale, config.server_strategy) == (4, 0.1, "moving-window")
     assert (config.rate, config.capacity) == (2.0, 10)
-    assert config.workers == ClientConfig().workers
+    # The write-up sized its pool to the limit's count (2 for 2/second).
+    assert config.workers == 10
+    assert config.deadline == ClientConfig().deadline  # a small batch keeps 600 s
     tuned = scenario.client_config("http://127.0.0.1:1/chat", (("workers", 7), ("retry", "none")))
     assert (tuned.workers, tuned.retry) == (7, "none")
     with pytest.raises(ConfigError, match="cannot be overridden"):
@@ -117,3 +119,26 @@ def test_a_scenario_survives_its_record() -> None:
     assert Scenario.from_dict(scenario.to_dict()) == scenario
     with pytest.raises(ScenarioError, match="not a scenario record"):
         Scenario.from_dict({"n": 3})
+
+
+def test_the_deadline_grows_with_the_batch() -> None:
+    small = Scenario(limit=Limit(100, 1.0), latency=Latency("randint", 1, 2), n=10)
+    large = Scenario(limit=Limit(100, 1.0), latency=Latency("randint", 1, 2), n=10_000)
+    assert small.default_deadline() == 600
+    # A pool of 100 at up to 2 s a request needs about 200 s; ten times that.
+    assert large.default_deadline() == 2020
+    config = large.client_config("http://127.0.0.1:1/chat")
+    assert config.deadline == 2020
+    assert large.client_config("http://127.0.0.1:1/chat", {"deadline": 50}).deadline == 50
+
+
+def test_each_client_shows_the_knobs_it_reads() -> None:
+    from bench.scenario import format_knobs, knobs_of
+
+    config = Scenario(limit=Limit(20, 1.0)).client_config("http://127.0.0.1:1/chat")
+    assert knobs_of("thread_pool", config, common=False) == {"workers": 20}
+    assert knobs_of("naive_gather", config, common=False) == {"pool": 0}
+    bucket = knobs_of("token_bucket", config, common=False)
+    assert format_knobs(bucket) == "rate 20/s, capacity 20, initial_tokens 0, pool unbounded"
+    assert "retry" in knobs_of("naive_gather", config)
+    assert not any(name.endswith("url") for name in knobs_of("shared_window", config))

@@ -97,7 +97,44 @@ def build_parser() -> argparse.ArgumentParser:
         "--deadline",
         type=float,
         default=None,
-        help="scenario seconds after which a run gives up (default: 600)",
+        help="scenario seconds after which a run gives up (default: 600, or ten times "
+        "what the slowest policy needs for a large batch)",
+    )
+    knobs = parser.add_argument_group(
+        "client knobs",
+        "By default every client's knobs follow the scenario: a bucket or sliding log "
+        "gets the limit's rate and count, a pool or cap the limit's count in workers "
+        "(the write-up's 2 for 2/second), the deadline the batch's size. These set a "
+        "knob for every client that has it; the summary and report list the knobs each "
+        "client ran with.",
+    )
+    knobs.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="threads in a pool, or requests in flight for a capped client "
+        "(default: the limit's count)",
+    )
+    knobs.add_argument(
+        "--client-rate",
+        type=float,
+        default=None,
+        metavar="PER_SECOND",
+        help="tokens per scenario second of the clients' buckets and logs "
+        "(default: the limit's rate)",
+    )
+    knobs.add_argument(
+        "--pool",
+        type=int,
+        default=None,
+        help="connections an aiohttp client may hold open, 0 for no limit (default: 0; "
+        "aiohttp's own default is 100, a hidden cap on requests in flight)",
+    )
+    knobs.add_argument(
+        "--capacity",
+        type=int,
+        default=None,
+        help="the clients' bucket capacity or log length (default: the limit's count)",
     )
     parser.add_argument("--out", default="results", help="directory for results (default: results)")
     parser.add_argument(
@@ -214,6 +251,14 @@ def plan_from_args(args: argparse.Namespace) -> BenchPlan:
         overrides.append(("retry", args.retry))
     if args.deadline is not None:
         overrides.append(("deadline", args.deadline))
+    for knob, value in (
+        ("workers", args.workers),
+        ("rate", args.client_rate),
+        ("capacity", args.capacity),
+        ("pool", args.pool),
+    ):
+        if value is not None:
+            overrides.append((knob, value))
     plan = BenchPlan(
         clients=tuple(dict.fromkeys(names)),
         runs=args.runs,

@@ -13,8 +13,6 @@ import functools
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
-import aiohttp
-
 from clients.config import ClientConfig
 from clients.infra import loglines
 from clients.infra.attempts import Reply, crashed
@@ -124,9 +122,10 @@ async def _run(
     recorder.line(loglines.start(recorder.now()))
     limiter = make_limiter(config)
     policy = RetryPolicy.from_config(config)
-    timeout = aiohttp.ClientTimeout(total=config.scaled(config.request_timeout))
-    async with aiohttp.ClientSession(timeout=timeout) as session:
-        send = functools.partial(http_aiohttp.send, session, config.url)
+    # The pool is explicit (config.pool, 0 for no limit): aiohttp's default
+    # of 100 connections would cap requests in flight behind every policy's back.
+    async with http_aiohttp.open_session(config) as session:
+        send = functools.partial(http_aiohttp.send, session, config.url, recorder.now)
 
         async def job(request: int) -> bool:
             loop = request_loop(request, limiter, policy, recorder, time_scale=config.time_scale)

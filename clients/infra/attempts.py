@@ -22,6 +22,12 @@ class Reply:
     wrong otherwise (for debugging; the log lines follow the write-up and
     do not show it). `reopens_in` is, for a 429, the wall seconds the server
     said its window stays closed (see `reopens_in`), None if it did not say.
+
+    `sent` is when the request reached the wire, in the run's seconds (the
+    transport's own stamp, taken when the HTTP library wrote it to an open
+    connection), None if it never did or the transport cannot tell; the
+    request loop then keeps its own reading. `pool_wait` is the seconds the
+    attempt waited for a connection (see `Attempt`).
     """
 
     status: int | None
@@ -29,6 +35,8 @@ class Reply:
     body: object = None
     detail: str = ""
     reopens_in: float | None = None
+    sent: float | None = None
+    pool_wait: float = 0.0
 
 
 def classify(status: int) -> Outcome:

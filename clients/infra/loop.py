@@ -95,11 +95,14 @@ def request_loop(
             request,
             attempt,
             queued=queued,
-            sent=sent,
+            # The transport's stamp, when it has one: the request reached the
+            # wire then, after any wait for a connection, not when it was handed over.
+            sent=sent if reply.sent is None else min(max(reply.sent, sent), finished),
             finished=finished,
             status=reply.status,
             outcome=reply.outcome,
             limiter_wait=waited,
+            pool_wait=reply.pool_wait,
         )
         if reply.outcome == "ok":
             recorder.line(loglines.success(request, finished, reply.body))

@@ -118,8 +118,9 @@ async def _run(
     policy = RetryPolicy.from_config(config)
     url = completions_url(config)
     timeout = aiohttp.ClientTimeout(total=config.scaled(config.request_timeout))
-    # No cap on connections: every request is a task at once, as the write-up's gather.
-    connector = aiohttp.TCPConnector(limit=0, keepalive_timeout=KEEPALIVE)
+    # Every request is a task at once, as the write-up's gather; `pool` caps the
+    # connections (0: none), as for every aiohttp client.
+    connector = aiohttp.TCPConnector(limit=config.pool, keepalive_timeout=KEEPALIVE)
     async with aiohttp.ClientSession(timeout=timeout, connector=connector) as session:
 
         async def job(request: ChatRequest) -> bool:

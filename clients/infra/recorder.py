@@ -53,6 +53,7 @@ class Recorder:
         status: int | None,
         outcome: Outcome,
         limiter_wait: float = 0.0,
+        pool_wait: float = 0.0,
     ) -> Attempt:
         record = Attempt(
             request=request,
@@ -63,6 +64,7 @@ class Recorder:
             status=status,
             outcome=outcome,
             limiter_wait=limiter_wait,
+            pool_wait=pool_wait,
         )
         with self._lock:
             self._attempts.append(record)

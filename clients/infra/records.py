@@ -27,9 +27,13 @@ class Attempt:
     """One HTTP request as the client saw it.
 
     `queued`: when the request became ready to go (before any limiter wait or
-    retry sleep); `sent`: when it left for the wire; `finished`: when its
-    response (or error) came back. `limiter_wait` is the part of
-    `sent - queued` spent waiting for the client's own limiter, in seconds.
+    retry sleep); `sent`: when its request reached the wire (the HTTP library
+    wrote it to an open connection; for an attempt that never got that far,
+    when it was handed to the library); `finished`: when its response (or
+    error) came back. `limiter_wait` is the part of `sent - queued` spent
+    waiting for the client's own limiter, `pool_wait` the part spent waiting
+    for a connection (a free one in the HTTP library's pool, or a new one
+    being opened), both in seconds.
     """
 
     request: int
@@ -40,13 +44,14 @@ class Attempt:
     status: int | None
     outcome: Outcome
     limiter_wait: float = 0.0
+    pool_wait: float = 0.0
 
     def __post_init__(self) -> None:
         if self.request < 0 or self.attempt < 0:
             raise RecordError(
                 f"request and attempt must be >= 0, got {self.request}/{self.attempt}"
             )
-        for name in ("queued", "sent", "finished", "limiter_wait"):
+        for name in ("queued", "sent", "finished", "limiter_wait", "pool_wait"):
             value = getattr(self, name)
             if not math.isfinite(value):
                 raise RecordError(f"{name} must be a finite number of seconds, got {value!r}")
@@ -57,8 +62,9 @@ class Attempt:
                 f"times out of order for request {self.request} attempt {self.attempt}: "
                 f"queued {self.queued} sent {self.sent} finished {self.finished}"
             )
-        if self.limiter_wait < 0:
-            raise RecordError(f"limiter_wait must be >= 0 seconds, got {self.limiter_wait}")
+        for name in ("limiter_wait", "pool_wait"):
+            if getattr(self, name) < 0:
+                raise RecordError(f"{name} must be >= 0 seconds, got {getattr(self, name)}")
         if self.outcome not in OUTCOMES:
             raise RecordError(f"outcome must be one of {', '.join(OUTCOMES)}, got {self.outcome!r}")
 
@@ -77,6 +83,8 @@ class Attempt:
                 status=None if data["status"] is None else int(data["status"]),
                 outcome=cast(Outcome, data["outcome"]),
                 limiter_wait=float(data.get("limiter_wait", 0.0)),
+                # Records written before the pool wait was measured read as 0.
+                pool_wait=float(data.get("pool_wait", 0.0)),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise RecordError(f"not an attempt record: {exc}") from exc

@@ -192,7 +192,7 @@ def run_thread_batch(
     deadline = config.scaled(config.deadline)
     driver = ThreadDriver(
         recorder,
-        functools.partial(http_requests.send, config.url),
+        functools.partial(http_requests.send, config.url, now=recorder.now),
         deadline=deadline,
         request_timeout=config.scaled(config.request_timeout),
     )

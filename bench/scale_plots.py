@@ -1,0 +1,188 @@
+"""Plots that stay readable at any batch size, drawn from a results directory's files.
+
+A per-request timeline has a row per request: right for the write-up's 10,
+unreadable (and slow to draw) at 10,000. These three figures summarise a
+client's representative run instead, and cost the same at any size:
+
+- `windows.png`: what the server's limiter decided in each of its windows,
+  accepted and rejected, against the limit: did the client fill every window,
+  and did it overflow any?
+- `in-flight.png`: the client's requests on the wire over time (Little's law
+  made visible: a pool of N is a flat line at N).
+- `latency.png`: the distribution of attempt times (send to answer) of the
+  answered attempts, against the server's drawn latency range.
+
+Times are scenario seconds from the batch's start, as in every other plot.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Sequence
+from pathlib import Path
+
+from matplotlib.figure import Figure
+
+from bench.plots import _empty_figure, _save, client_colour
+from bench.results import RunRecord
+from bench.stats import by_client, ok_runs, representative_run
+from bench.windows import limiter_windows
+
+WINDOWS_FILE = "windows.png"
+IN_FLIGHT_FILE = "in-flight.png"
+LATENCY_FILE = "latency.png"
+
+LINE_STYLES = ("-", "--", "-.", ":")
+
+
+def _representatives(runs: Sequence[RunRecord]) -> dict[str, RunRecord]:
+    return {c: representative_run(g) for c, g in by_client(ok_runs(runs)).items()}
+
+
+def window_counts(run: RunRecord) -> list[tuple[float, int, int]]:
+    """(opened, accepted, rejected) per limiter window of `run`, in scenario seconds
+    from the batch's start, from the server's log alone."""
+    scale = run.scenario.time_scale
+    windows = limiter_windows(run.server_log, run.scenario.limit.window * scale, shared=False)
+    # The limiter's windows are on time.time(); the batch's start is a
+    # time.monotonic() reading. Each decision is stamped on both clocks, so the
+    # batch's start on time.time() is read off them (`wall_start` is earlier:
+    # it precedes the client's imports).
+    starts = [
+        e.wall - (e.decided - run.started)
+        for e in run.server_log
+        if e.wall is not None and e.decided is not None
+    ]
+    start = statistics.median(starts) if starts else run.wall_start
+    return [((w.opened - start) / scale, w.accepted, w.arrived - w.accepted) for w in windows]
+
+
+def in_flight_steps(run: RunRecord) -> tuple[list[float], list[int]]:
+    """Times (scenario seconds) and the number of attempts on the wire from each."""
+    events = sorted(
+        [(a.sent, 1) for a in run.attempts] + [(a.finished, -1) for a in run.attempts],
+        key=lambda e: (e[0], e[1]),
+    )
+    times, counts, level = [0.0], [0], 0
+    for at, change in events:
+        level += change
+        times.append(run.scenario.seconds(at))
+        counts.append(level)
+    return times, counts
+
+
+def draw_windows(runs: Sequence[RunRecord], path: Path) -> Path:
+    """`windows.png`: per client, each limiter window's accepted and rejected sends."""
+    chosen = _representatives(runs)
+    if not chosen:
+        return _empty_figure(path, "Sends per window", "no finished run to draw")
+    fig = Figure(figsize=(11, 1.0 + 2.2 * len(chosen)), layout="constrained")
+    axes = fig.subplots(len(chosen), 1, sharex=True, squeeze=False)
+    for index, (ax, (client, run)) in enumerate(zip(axes[:, 0], chosen.items(), strict=True)):
+        counts = window_counts(run)
+        limit = run.scenario.limit
+        if counts:
+            starts = [c[0] for c in counts]
+            ax.bar(
+                starts,
+                [c[1] for c in counts],
+                width=limit.window,
+                align="edge",
+                color=client_colour(index),
+                label="accepted",
+            )
+            ax.bar(
+                starts,
+                [c[2] for c in counts],
+                bottom=[c[1] for c in counts],
+                width=limit.window,
+                align="edge",
+                color="#d62728",
+                hatch="xx",
+                label="rejected (429)",
+            )
+        ax.axhline(limit.count, color="black", linestyle="--", linewidth=1.0, label="limit")
+        most = max((c[1] + c[2] for c in counts), default=0)
+        ax.set_ylim(0, max(limit.count, most) * 1.25)
+        ax.set_ylabel("sends")
+        ax.set_title(
+            f"{client}: run {run.run + 1}, {len(counts)} windows of {limit.window:g} s, "
+            f"{run.rejections} × 429",
+            fontsize=10,
+            loc="left",
+        )
+        ax.legend(fontsize=8, loc="upper right")
+        ax.grid(axis="y", alpha=0.3)
+    axes[-1, 0].set_xlabel("time since the batch started (scenario seconds)")
+    fig.suptitle("Sends in each of the server limiter's windows (server log)")
+    return _save(fig, path)
+
+
+def draw_in_flight(runs: Sequence[RunRecord], path: Path) -> Path:
+    """`in-flight.png`: attempts on the wire over time, one line per client."""
+    chosen = _representatives(runs)
+    if not chosen:
+        return _empty_figure(path, "Requests in flight", "no finished run to draw")
+    fig = Figure(figsize=(10, 4.8), layout="constrained")
+    ax = fig.add_subplot()
+    for index, (client, run) in enumerate(chosen.items()):
+        times, counts = in_flight_steps(run)
+        ax.step(
+            times,
+            counts,
+            where="post",
+            color=client_colour(index),
+            linestyle=LINE_STYLES[index % len(LINE_STYLES)],
+            label=f"{client} (run {run.run + 1}, peak {max(counts)})",
+        )
+    ax.set_xlabel("time since the batch started (scenario seconds)")
+    ax.set_ylabel("attempts on the wire")
+    ax.set_title("Requests in flight (client records, representative run)")
+    ax.set_xlim(left=0)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=9, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    return _save(fig, path)
+
+
+def draw_latency(runs: Sequence[RunRecord], path: Path) -> Path:
+    """`latency.png`: distribution of answered attempts' send-to-answer times."""
+    chosen = _representatives(runs)
+    answered = {
+        client: sorted(
+            run.scenario.seconds(a.finished - a.sent) for a in run.attempts if a.outcome == "ok"
+        )
+        for client, run in chosen.items()
+    }
+    answered = {c: xs for c, xs in answered.items() if xs}
+    if not answered:
+        return _empty_figure(path, "Latency", "no answered attempt to draw")
+    fig = Figure(figsize=(9, 4.8), layout="constrained")
+    ax = fig.add_subplot()
+    for index, (client, xs) in enumerate(answered.items()):
+        share = [(i + 1) / len(xs) for i in range(len(xs))]
+        ax.step(
+            xs,
+            share,
+            where="post",
+            color=client_colour(index),
+            linestyle=LINE_STYLES[index % len(LINE_STYLES)],
+            label=f"{client} ({len(xs)} answered)",
+        )
+    latency = next(iter(chosen.values())).scenario.latency
+    ax.axvspan(latency.lo, latency.hi, color="#dddddd", alpha=0.6, label="server's drawn range")
+    ax.set_xlabel("send to answer (scenario seconds)")
+    ax.set_ylabel("share of answered attempts")
+    ax.set_title("How long answered attempts took (representative run)")
+    ax.set_ylim(0, 1.02)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=9, loc="lower right")
+    return _save(fig, path)
+
+
+def draw_scale_plots(run_dir: Path, runs: Sequence[RunRecord]) -> list[Path]:
+    """The three size-proof figures of `runs` into `run_dir`."""
+    return [
+        draw_windows(runs, run_dir / WINDOWS_FILE),
+        draw_in_flight(runs, run_dir / IN_FLIGHT_FILE),
+        draw_latency(runs, run_dir / LATENCY_FILE),
+    ]
