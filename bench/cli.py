@@ -35,6 +35,7 @@ COMMANDS = {
     "load": "load",
     "sweep": "sweep",
     "redis": "redis",
+    "requests": "requests",
     "concurrency": "concurrency",
 }
 

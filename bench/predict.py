@@ -83,6 +83,10 @@ def expect(
 
     `sim_runs` virtual runs behind the prediction; None: `sim_runs_for(n)`.
     """
+    if scenario.api == "openai":
+        from bench.two_limit import expected_two_limit
+
+        return expected_two_limit(client, scenario, sweep)
     spec = clients.spec(client)
     s = scenario.theory(config)
     mean, stdev = best_possible(s)
@@ -136,9 +140,11 @@ def theory_for_runs(runs: Sequence[RunRecord], sim_runs: int | None = None) -> T
         for (client, sweep), run in first.items()
     )
     used = {sim_runs or sim_runs_for(run.scenario.n) for run in first.values()}
+    # Replays re-draw /chat's latencies; the LLM endpoint's are not replayed (yet).
+    chat = [r for r in runs if r.scenario.api == "chat"]
     return TheoryRecord(
         expected=expected,
-        replays=tuple(replay_runs(runs)),
+        replays=tuple(replay_runs(chat)),
         sim_runs=used.pop() if len(used) == 1 else None,
     )
 
@@ -150,6 +156,10 @@ def format_simulation(
 
     `runs` virtual runs per client; None: `sim_runs_for(n)`.
     """
+    if scenario.api == "openai":
+        from bench.two_limit import format_two_limit_simulation
+
+        return format_two_limit_simulation(scenario, names)
     config = scenario.client_config("http://127.0.0.1/chat", overrides)
     s = scenario.theory(config)
     runs = runs or sim_runs_for(s.n)

@@ -1,5 +1,5 @@
 """A request set for the OpenAI-compatible endpoint: one JSONL file that every
-client and any external tool can send.
+client and any external tool can send (written by `python -m bench requests`).
 
 The format is the OpenAI cookbook's batch file (the input of its parallel
 request processor): one request body per line, exactly what is POSTed to
@@ -29,13 +29,12 @@ import json
 import math
 import random
 import re
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from clients.infra.oneline import OneLineParser, UsageError, fail
+from clients.infra.oneline import UsageError
 from mock_server import tokens
 
 DEFAULT_MODEL = "ratebench-mock"
@@ -139,60 +138,3 @@ def read_requests(path: Path) -> list[dict[str, Any]]:
     """The bodies of a request file, in order (blank lines skipped)."""
     lines = path.read_text().splitlines()
     return [json.loads(line) for line in lines if line.strip()]
-
-
-def build_parser() -> OneLineParser:
-    parser = OneLineParser(
-        prog="python -m bench.requests_file",
-        description=(
-            "Write a JSONL request set for /v1/chat/completions in the OpenAI cookbook's "
-            "batch format: one request body per line, with metadata {request, prompt_tokens, "
-            "charge}. Prompt tokens and max_tokens are drawn, seeded, from named "
-            "distributions: fixed:N, uniform:LOW-HIGH, lognormal:MEDIAN,SIGMA."
-        ),
-    )
-    parser.add_argument("--n", type=int, required=True, help="how many requests")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the draws (default: 0)")
-    parser.add_argument("--out", type=Path, required=True, help="the JSONL file to write")
-    parser.add_argument(
-        "--prompt-tokens",
-        default=DEFAULT_PROMPT_TOKENS,
-        help=f"prompt tokens as the server estimates them, at least {MIN_PROMPT_TOKENS} "
-        f"(default: {DEFAULT_PROMPT_TOKENS})",
-    )
-    parser.add_argument(
-        "--max-tokens",
-        default=DEFAULT_MAX_TOKENS,
-        help=f"max_tokens of each request, at least 1 (default: {DEFAULT_MAX_TOKENS})",
-    )
-    parser.add_argument(
-        "--model", default=DEFAULT_MODEL, help=f"the model named (default: {DEFAULT_MODEL})"
-    )
-    return parser
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        if args.n < 1:
-            raise UsageError(f"--n {args.n} must be at least 1")
-        prompt = parse_distribution(args.prompt_tokens, "--prompt-tokens")
-        answer = parse_distribution(args.max_tokens, "--max-tokens")
-        bodies = make_requests(args.n, args.seed, prompt, answer, args.model)
-        try:
-            write_requests(args.out, bodies)
-        except OSError as exc:
-            raise UsageError(f"cannot write --out {args.out}: {exc.strerror}") from None
-    except UsageError as exc:
-        fail(str(exc))
-    charges = [b["metadata"]["charge"] for b in bodies]
-    print(
-        f"wrote {len(bodies)} requests to {args.out}: prompt tokens {prompt}, max_tokens "
-        f"{answer}, seed {args.seed}; charges {min(charges)}..{max(charges)}, "
-        f"{sum(charges)} in all"
-    )
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))

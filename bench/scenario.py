@@ -180,6 +180,8 @@ class Scenario:
       `rpm`, `tpm`: requests and tokens per minute for a token-limited API
       (None: not limited that way; room for the LLM endpoint).
     - `faults`: what the bench's own server injects.
+    - `requests`: for `api="openai"`, the JSONL request set every client
+      sends (None: the seeded default set of `n`, see `request_bodies`).
     """
 
     limit: Limit = Limit()
@@ -191,6 +193,7 @@ class Scenario:
     rpm: int | None = None
     tpm: int | None = None
     faults: Faults = Faults()
+    requests: str | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.n, int) or self.n < 1:
@@ -225,6 +228,7 @@ class Scenario:
             )
             if self.faults.stall_after is not None:
                 extra += ("--stall-after", str(self.faults.stall_after))
+        extra += openai_server_args(self)
         return {
             "rate": str(self.limit),
             "strategy": self.limit.strategy,
@@ -264,6 +268,7 @@ class Scenario:
             "workers": self.limit.count,
             "deadline": self.default_deadline(),
         }
+        derived.update(openai_knobs(self))
         derived.update(knobs)
         return ClientConfig(**derived)
 
@@ -322,6 +327,7 @@ class Scenario:
                 "error_kind": self.faults.error_kind,
                 "stall_after": self.faults.stall_after,
             },
+            "requests": self.requests,
         }
 
     @classmethod
@@ -343,6 +349,7 @@ class Scenario:
                     faults.get("error_kind", "500"),
                     faults.get("stall_after"),
                 ),
+                requests=data.get("requests"),
             )
         except (KeyError, TypeError, ValueError) as exc:
             if isinstance(exc, ScenarioError):
@@ -456,3 +463,66 @@ def config_from_dict(data: Mapping[str, Any]) -> ClientConfig:
         return ClientConfig(**{k: v for k, v in data.items() if k in known})
     except (TypeError, ConfigError) as exc:
         raise ScenarioError(f"not a client config record: {exc}") from None
+
+
+# -- the OpenAI-compatible endpoint: requests and tokens per minute ----------------
+# (Kept apart: what `api="openai"` adds to the server's flags, the clients'
+# knobs and theory's input. The limits are the scenario's `rpm` and `tpm`.)
+
+
+def openai_server_args(scenario: Scenario) -> tuple[str, ...]:
+    """The mock server's `--rpm` and `--tpm` for an openai scenario (none for `/chat`)."""
+    if scenario.api != "openai":
+        return ()
+    args: tuple[str, ...] = ()
+    if scenario.rpm is not None:
+        args += ("--rpm", str(scenario.rpm))
+    if scenario.tpm is not None:
+        args += ("--tpm", str(scenario.tpm))
+    return args
+
+
+def openai_knobs(scenario: Scenario) -> dict[str, Any]:
+    """What an openai scenario tells its clients: the limits and the request set, and a
+    deadline three times the two-limit bound (at least the usual one), since a set
+    of many minutes' worth takes that long at best."""
+    if scenario.api != "openai":
+        return {}
+    from bench.two_limit import TwoLimitError, scenario_bound
+
+    try:
+        deadline = max(scenario.default_deadline(), math.ceil(3 * scenario_bound(scenario).mean))
+    except TwoLimitError:  # refused by the bench's own check, with its message
+        deadline = scenario.default_deadline()
+    return {
+        "rpm": scenario.rpm,
+        "tpm": scenario.tpm,
+        "requests_file": scenario.requests,
+        "deadline": deadline,
+    }
+
+
+def request_bodies(scenario: Scenario) -> list[dict[str, Any]]:
+    """The request set of an openai scenario: its file's first `n` bodies, or the
+    seeded default set of `n` (`bench.requests_file`, seed `scenario.seed`)."""
+    from pathlib import Path
+
+    from bench.requests_file import (
+        DEFAULT_MAX_TOKENS,
+        DEFAULT_PROMPT_TOKENS,
+        make_requests,
+        parse_distribution,
+        read_requests,
+    )
+
+    if scenario.requests is not None:
+        try:
+            return read_requests(Path(scenario.requests))[: scenario.n]
+        except (OSError, ValueError) as exc:
+            raise ScenarioError(f"cannot read the request set {scenario.requests}: {exc}") from None
+    return make_requests(
+        scenario.n,
+        scenario.seed,
+        parse_distribution(DEFAULT_PROMPT_TOKENS, "--prompt-tokens"),
+        parse_distribution(DEFAULT_MAX_TOKENS, "--max-tokens"),
+    )

@@ -126,7 +126,10 @@ def format_summary(runs: Sequence[RunRecord], theory: TheoryRecord | None) -> st
         )
         unfinished = sum(s.incomplete)
         if unfinished:
-            lines.append(f"  Warning: {unfinished} requests never succeeded across the runs")
+            lines.append(
+                f"  Requests lost:     {unfinished} in {s.runs} runs (never succeeded: "
+                "retries exhausted or the deadline)"
+            )
         e = theory.for_client(s.client) if theory else None
         if e is not None and e.bound:
             told = (

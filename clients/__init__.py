@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Protocol, cast
 
 from clients.config import ClientConfig, ConfigError
 from clients.infra.records import ClientRun
-from clients.spec import ClientSpec
+from clients.spec import Api, ClientSpec
 
 if TYPE_CHECKING:
     from clients.infra.recorder import OnLine
@@ -38,6 +38,12 @@ REGISTRY: tuple[str, ...] = (
     "aiometer",
     "adaptive",
     "shared_window",
+    # The OpenAI-compatible endpoint's clients (spec.api == "openai").
+    "budget_window",
+    "openai_sdk",
+    "openai_tenacity",
+    "header_adaptive",
+    "cookbook_parallel",
 )
 
 #: What `--clients` means when not given: the write-up's three.
@@ -67,9 +73,9 @@ def specs() -> tuple[ClientSpec, ...]:
     return tuple(spec(name) for name in REGISTRY)
 
 
-def local_clients() -> tuple[str, ...]:
-    """The clients that need nothing besides the mock server (`--clients all`)."""
-    return tuple(s.name for s in specs() if s.local)
+def local_clients(api: Api = "chat") -> tuple[str, ...]:
+    """The clients of `api` that need nothing besides the mock server (`--clients all`)."""
+    return tuple(s.name for s in specs() if s.local and s.api == api)
 
 
 def run_client(name: str, config: ClientConfig, on_line: OnLine | None = None) -> ClientRun:

@@ -152,6 +152,25 @@ def build_parser() -> OneLineParser:
         help="the Redis that holds shared_window's limit",
     )
     parser.add_argument(
+        "--rpm",
+        type=whole_at_least_1,
+        default=None,
+        help="the LLM endpoint's clients: requests per minute they are told",
+    )
+    parser.add_argument(
+        "--tpm",
+        type=whole_at_least_1,
+        default=None,
+        help="the LLM endpoint's clients: tokens per minute they are told",
+    )
+    parser.add_argument(
+        "--requests",
+        default=None,
+        metavar="FILE",
+        help="the LLM endpoint's clients: the request set to send (`python -m bench requests`); "
+        "-n takes its first N lines",
+    )
+    parser.add_argument(
         "--json",
         type=Path,
         metavar="FILE",
@@ -177,6 +196,9 @@ def _config(args: argparse.Namespace) -> ClientConfig:
         request_timeout=args.request_timeout,
         redis_url=args.redis,
         server_strategy=args.server_strategy,
+        rpm=args.rpm,
+        tpm=args.tpm,
+        requests_file=args.requests,
         pool=args.pool,
     )
 

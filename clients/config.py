@@ -41,6 +41,10 @@ class ClientConfig:
       (`shared_window`); the other clients ignore it.
     - `server_strategy`: the limits strategy the server is known to use, for
       clients that follow its rule (`sliding_window`); the others ignore it.
+    - `rpm`, `tpm`, `requests_file`: for the OpenAI-compatible endpoint's
+      clients, the limits they are told (None: not told) and the JSONL
+      request set they send (`bench requests`; None: a seeded default set of
+      `n` requests); the `/chat` clients ignore them.
     - `pool`: connections the aiohttp clients may hold open at once, 0 for no
       limit (aiohttp's own default is 100, a ceiling of 100 requests in flight
       that no policy chose). The thread clients open one connection per
@@ -61,6 +65,9 @@ class ClientConfig:
     request_timeout: float = 60.0
     redis_url: str = "redis://127.0.0.1:6379/0"
     server_strategy: ServerStrategy = "fixed-window"
+    rpm: int | None = None
+    tpm: int | None = None
+    requests_file: str | None = None
     pool: int = 0
 
     def __post_init__(self) -> None:
@@ -92,6 +99,10 @@ class ClientConfig:
             raise ConfigError(f"pool must be >= 0 connections (0 for no limit), got {self.pool}")
         if self.first_sleep < 0:
             raise ConfigError(f"first_sleep must be >= 0 seconds, got {self.first_sleep}")
+        for name in ("rpm", "tpm"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise ConfigError(f"{name} must be at least 1 or unset, got {value}")
         if self.retry not in RETRY_NAMES:
             raise ConfigError(f"retry must be one of {', '.join(RETRY_NAMES)}, got {self.retry!r}")
         if self.server_strategy not in SERVER_STRATEGIES:

@@ -31,12 +31,18 @@ Policy = Literal[
     "sliding log",
     "reopen gate",
     "shared sliding log",
+    # The OpenAI-compatible endpoint's clients (requests and tokens per minute).
+    "budget window",
+    "SDK retries",
+    "random exponential backoff",
+    "header adaptive",
+    "cookbook parallel",
 ]
 POLICIES: tuple[str, ...] = get_args(Policy)
 
-#: The endpoint a client speaks: the write-up's `GET /chat` (an OpenAI-compatible
-#: endpoint joins it later).
-Api = Literal["chat"]
+#: The endpoint a client speaks: the write-up's `GET /chat`, or the
+#: OpenAI-compatible `POST /v1/chat/completions` (requests and tokens per minute).
+Api = Literal["chat", "openai"]
 APIS: tuple[str, ...] = get_args(Api)
 
 #: Services a client needs besides the mock server.
@@ -70,6 +76,12 @@ POLICY_KNOBS: dict[str, tuple[str, ...]] = {
     "sliding log": ("rate", "capacity", "server_strategy"),
     "reopen gate": (),
     "shared sliding log": ("rate", "capacity", "redis_url"),
+    # The LLM endpoint's clients: the request set, and the limits if told them.
+    "budget window": ("rpm", "tpm", "requests_file", "server_strategy"),
+    "SDK retries": ("requests_file",),
+    "random exponential backoff": ("requests_file",),
+    "header adaptive": ("requests_file",),
+    "cookbook parallel": ("rpm", "tpm", "requests_file"),
 }
 
 

@@ -406,7 +406,7 @@ def test_every_line_of_a_request_file_is_accepted(sdk_server: MockServer, tmp_pa
     out = tmp_path / "requests.jsonl"
     # Small requests: all twelve fit the minute's 2,000 tokens.
     result = run_cli(
-        "bench.requests_file", "--n", "12", "--seed", "3", "--out", str(out),
+        "bench", "requests", "--n", "12", "--seed", "3", "--out", str(out),
         "--prompt-tokens", "lognormal:40,0.5", "--max-tokens", "uniform:10-50",
     )  # fmt: skip
     assert result.returncode == 0, result.stderr

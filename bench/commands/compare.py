@@ -9,7 +9,7 @@ report are drawn from those files.
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from rich.console import Console
@@ -24,14 +24,14 @@ from rich.progress import (
 from bench.commands import Interrupted
 from bench.results import RunRecord, new_run_dir, write_theory
 from bench.runner import BenchAborted, BenchPlan, Job, check_url, run_bench
-from bench.scenario import Faults, KnobValue, ScenarioError, parse_scenario
+from bench.scenario import Faults, KnobValue, Scenario, ScenarioError, parse_scenario
 from bench.schedules import collision_waves
 from bench.stats import client_stats
 from bench.summary import format_summary, write_summary
 from clients import REGISTRY, WRITEUP_CLIENTS, local_clients, spec
 from clients.config import RETRY_NAMES, SERVER_STRATEGIES, ConfigError
 from clients.infra.oneline import OneLineParser, UsageError
-from clients.spec import ClientSpec
+from clients.spec import APIS, ClientSpec
 
 DEFAULT_CLIENTS = WRITEUP_CLIENTS
 
@@ -54,13 +54,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--clients",
-        default=",".join(DEFAULT_CLIENTS),
-        help=f"comma-separated clients, or 'all' (every client that needs no Redis) "
+        default=None,
+        help=f"comma-separated clients, or 'all' (every client of --api that needs no Redis) "
         f"(known: {', '.join(REGISTRY)}; "
-        f"default: {','.join(DEFAULT_CLIENTS)})",
+        f"default: {','.join(DEFAULT_CLIENTS)}, or every openai client with --api openai)",
     )
     parser.add_argument("--runs", type=int, default=10, help="runs per client (default: 10)")
-    parser.add_argument("-n", type=int, default=10, help="requests per batch (default: 10)")
+    parser.add_argument(
+        "-n", type=int, default=None, help="requests per batch (default: 10, or --requests' lines)"
+    )
     parser.add_argument(
         "--time-scale",
         type=float,
@@ -181,6 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
         "spread theory prints: 0.01 s at the write-up's 10 requests, 0.01-0.03 s at 10000 "
         "requests of 20 per second and 1-2 s latencies",
     )
+    add_openai_arguments(parser)
     parser.add_argument(
         "--url",
         default=None,
@@ -210,16 +213,18 @@ def _check_redis(names: Sequence[str]) -> None:
 
 def plan_from_args(args: argparse.Namespace) -> BenchPlan:
     """The command line as one checked plan; UsageError (one line) for bad input."""
-    names = (
-        list(local_clients())
-        if args.clients == "all"
-        else [c.strip() for c in args.clients.split(",") if c.strip()]
-    )
+    if args.clients is None:
+        names = list(DEFAULT_CLIENTS if args.api == "chat" else local_clients(args.api))
+    elif args.clients == "all":
+        names = list(local_clients(args.api))
+    else:
+        names = [c.strip() for c in args.clients.split(",") if c.strip()]
     unknown = [c for c in names if c not in REGISTRY]
     if unknown or not names:
         raise UsageError(
             f"unknown client {', '.join(unknown) or '(none)'}: choose from {', '.join(REGISTRY)}"
         )
+    check_api(names, args.api)
     _check_redis(names)
     if args.runs < 1:
         raise UsageError(f"--runs {args.runs}: need at least 1 run per client")
@@ -230,11 +235,12 @@ def plan_from_args(args: argparse.Namespace) -> BenchPlan:
             rate=args.rate,
             strategy=args.strategy,
             latency=args.latency,
-            n=args.n,
+            n=10 if args.n is None else args.n,
             time_scale=args.time_scale,
             seed=args.seed,
             faults=Faults(args.error_rate, args.error_kind, args.stall_after),
         )
+        scenario = openai_scenario(scenario, args)
     except ScenarioError as exc:
         raise UsageError(str(exc)) from None
     if args.url is not None and scenario.faults.any:
@@ -271,6 +277,125 @@ def plan_from_args(args: argparse.Namespace) -> BenchPlan:
     return plan
 
 
+# -- the OpenAI-compatible endpoint (--api openai) ---------------------------------
+
+
+def add_openai_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--api",
+        choices=APIS,
+        default="chat",
+        help="the endpoint: the write-up's GET /chat, or openai (POST /v1/chat/completions, "
+        "limited in requests and tokens per minute); runs the clients that speak it "
+        "(default: chat)",
+    )
+    parser.add_argument(
+        "--rpm", type=int, default=None, help="with --api openai: requests per minute (default: 60)"
+    )
+    parser.add_argument(
+        "--tpm",
+        type=int,
+        default=None,
+        help="with --api openai: tokens per minute, charged as prompt + max_tokens "
+        "(default: 10000)",
+    )
+    parser.add_argument(
+        "--requests",
+        default=None,
+        metavar="FILE",
+        help="with --api openai: the request set every client sends (`python -m bench "
+        "requests`); default: a seeded set of -n requests",
+    )
+
+
+def check_api(names: Sequence[str], api: str) -> None:
+    """UsageError if a client speaks another endpoint than the bench's."""
+    wrong = [c for c in names if spec(c).api != api]
+    if wrong:
+        raise UsageError(
+            f"{', '.join(wrong)} speak{'s' if len(wrong) == 1 else ''} another API than "
+            f"--api {api}: choose from {', '.join(local_clients(api)) or '(none)'}"  # type: ignore[arg-type]
+        )
+
+
+def openai_scenario(scenario: Scenario, args: argparse.Namespace) -> Scenario:
+    """The scenario with `--api`, `--rpm`, `--tpm` and `--requests`; checked."""
+    from dataclasses import replace
+
+    if args.api != "openai":
+        given = [f for f in ("rpm", "tpm", "requests") if getattr(args, f) is not None]
+        if given:
+            raise UsageError(f"--{given[0]} is for the LLM endpoint: add --api openai")
+        return scenario
+    from mock_server.openai_settings import DEFAULTS
+
+    for flag in ("rpm", "tpm"):
+        value = getattr(args, flag)
+        if value is not None and value < 1:
+            raise UsageError(f"--{flag} {value} allows nothing: use at least 1")
+    n = scenario.n
+    requests = None
+    if args.requests is not None:
+        path = Path(args.requests)
+        if not path.is_file():
+            raise UsageError(
+                f"--requests {path}: no such file (write one with `python -m bench requests`)"
+            )
+        requests = str(path.resolve())
+        lines = sum(1 for line in path.read_text().splitlines() if line.strip())
+        if args.n is not None and args.n > lines:
+            raise UsageError(f"-n {args.n} is more than the {lines} requests in {path}")
+        n = lines if args.n is None else args.n
+    openai = replace(
+        scenario,
+        api="openai",
+        rpm=args.rpm or DEFAULTS.rpm,
+        tpm=args.tpm or DEFAULTS.tpm,
+        requests=requests,
+        n=n,
+    )
+    from bench.two_limit import TwoLimitError, scenario_bound
+
+    try:
+        scenario_bound(openai)
+    except TwoLimitError as exc:
+        raise UsageError(str(exc)) from None
+    return openai
+
+
+def with_request_set(
+    plan: BenchPlan, run_dir: Path
+) -> tuple[BenchPlan, Callable[[RunRecord], str]]:
+    """For --api openai: the request set written into the run directory (every client
+    and any later reader sends or reads that file), and the two-limit bound beside
+    each run's line. A /chat plan is returned as it is."""
+    from dataclasses import replace
+
+    if plan.scenario.api != "openai":
+        return plan, lambda record: ""
+    from bench.requests_file import write_requests
+    from bench.scenario import request_bodies
+    from bench.two_limit import scenario_bound
+
+    path = run_dir / "requests.jsonl"
+    write_requests(path, request_bodies(plan.scenario))
+    plan = replace(plan, scenario=replace(plan.scenario, requests=str(path.resolve())))
+    bound = scenario_bound(plan.scenario)
+    print(f"two-limit bound: {bound.words()}; {bound.basis}")
+
+    def beside(record: RunRecord) -> str:
+        lost = f", {record.incomplete} lost" if record.incomplete else ""
+        return f"{lost}  {record.seconds / bound.mean:5.2f} × bound ({bound.mean:.2f} s)"
+
+    return plan, beside
+
+
+def limit_words(scenario: Scenario) -> str:
+    if scenario.api == "openai":
+        return f"{scenario.rpm} RPM and {scenario.tpm} TPM"
+    return str(scenario.limit)
+
+
 def estimate(client: ClientSpec, plan: BenchPlan) -> float:
     """Rough wall seconds of one run, for the progress bar's weights.
 
@@ -280,6 +405,8 @@ def estimate(client: ClientSpec, plan: BenchPlan) -> float:
     """
     s = plan.scenario
     latency = s.latency.mean
+    if s.api == "openai":
+        return s.n / (s.rpm or 60) * 60 * s.time_scale
     if client.caps_in_flight:
         workers = plan.client_config("http://127.0.0.1/chat").workers
         seconds = s.n * latency / workers + latency / 2
@@ -315,10 +442,12 @@ def main(argv: list[str]) -> int:
     if plan.url is not None:
         check_url(plan.url)  # before anything is created or printed
     run_dir = new_run_dir(Path(args.out), args.name)
+    plan, beside = with_request_set(plan, run_dir)
+    scenario = plan.scenario
     console = Console(stderr=True)
     console.print(
         f"ratebench: {len(plan.clients)} clients × {plan.runs} runs, "
-        f"{scenario.n} requests each, limit {scenario.limit} ({scenario.limit.strategy}), "
+        f"{scenario.n} requests each, limit {limit_words(scenario)} ({scenario.limit.strategy}), "
         f"time scale {scenario.time_scale:g} → {run_dir}"
     )
     total = plan.runs * len(plan.clients)
@@ -348,7 +477,7 @@ def main(argv: list[str]) -> int:
             progress.console.print(
                 f"  {job.client:<16} run {job.run + 1:>3}  {record.seconds:8.2f} s  "
                 f"{record.rejections:3d} × 429  "
-                f"{record.completed}/{record.n} done"
+                f"{record.completed}/{record.n} done{beside(record)}"
             )
         else:
             progress.console.print(

@@ -1,0 +1,334 @@
+"""The best possible makespan of a request set under two limits at once.
+
+The OpenAI-compatible endpoint admits a request only if its window has room
+for one more request (RPM) and for its charge (TPM): the prompt's tokens as
+the server estimates them plus `n x max_tokens` (`mock_server.tokens`, the
+server's own estimate, imported, never copied). Per-minute limits are
+enforced per window of W scenario seconds (a minute, or the `--quantize`
+slice) with R requests and T tokens each (`openai_settings.per_slice`).
+
+**The schedule.** Greedy in file order, window by window: window k (sent at
+t = kW) takes the next requests while it holds fewer than R of them and
+their charges fit in T. Next-fit packing in a fixed order uses as few
+windows as any packing in that order can, and each window's requests go at
+its very start, so:
+
+- **fixed window** (limits' default: a window opens at its first hit): no
+  client that sends in file order and is never refused finishes earlier.
+  Exact, for file order.
+- **moving window** and **sliding-window counter**: the same schedule is
+  what a client keeping "R and T in any W" reaches (the moving window
+  admits it as well), but it is not proven best: the counter's weighting
+  can admit more than R in some W-long span. Stated as the target, beside
+  a lower bound.
+
+**The lower bound, for any order and any strategy that admits at most R and
+T in each W-long span** (fixed and moving windows): the sends span
+`[0, t_last]`, which `floor(t_last / W) + 1` spans of W cover, each holding
+at most T tokens and R requests, so `t_last >= (K - 1) W` with `K =
+max(ceil(n / R), ceil(sum of charges / T))`; the batch ends no earlier than
+that plus the shortest expected latency of one request.
+
+**Latency** is the server's LLM model (`mock_server.llm_latency`): time to
+the first token (uniform, or whole seconds for whole-number bounds), then
+`token_time` per output token after the first, the output tokens drawn
+uniformly from `1..max_tokens`. The makespan of a schedule is the expected
+latest finish, `E[max_i (s_i + D_i)]`, computed from the product of the
+latencies' distribution functions (numerically, on a grid of about a
+millisecond of scenario time), with its standard deviation.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+
+from mock_server import tokens
+from mock_server.openai_settings import DEFAULTS, MINUTE, OpenAISettings, per_slice
+
+if TYPE_CHECKING:
+    from bench.results import Expected, SweepPoint
+    from bench.scenario import Scenario as BenchScenario
+
+Floats = npt.NDArray[np.float64]
+# Grid points over the span where the latest finish can fall; the expected
+# value is exact to well under a millisecond for the spans the server draws.
+GRID = 20_001
+
+
+class TwoLimitError(ValueError):
+    """A request set no schedule can finish (a charge larger than a window allows)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Planned:
+    """One request as the limits and the latency see it: its charge and its max_tokens."""
+
+    charge: int
+    max_tokens: int
+
+
+@dataclass(frozen=True, slots=True)
+class Windows:
+    """R requests and T tokens per window of `window` scenario seconds."""
+
+    requests: int
+    tokens: int
+    window: float
+
+    @classmethod
+    def per_minute(cls, rpm: int, tpm: int, quantize: float | None = None) -> Windows:
+        """The server's windows for `--rpm`, `--tpm` and `--quantize` (scenario seconds)."""
+        window = quantize if quantize is not None else MINUTE
+        return cls(per_slice(rpm, window), per_slice(tpm, window), window)
+
+
+@dataclass(frozen=True, slots=True)
+class LLMLatency:
+    """The server's latency model, in scenario seconds (see `mock_server.llm_latency`)."""
+
+    ttft_lo: float = DEFAULTS.ttft.low
+    ttft_hi: float = DEFAULTS.ttft.high
+    token_time: float = DEFAULTS.token_time
+
+    @classmethod
+    def of(cls, settings: OpenAISettings) -> LLMLatency:
+        return cls(settings.ttft.low, settings.ttft.high, settings.token_time)
+
+    @property
+    def whole_seconds(self) -> bool:
+        """The server draws randint for whole-number bounds (as for `/chat`)."""
+        return float(self.ttft_lo).is_integer() and float(self.ttft_hi).is_integer()
+
+    def mean(self, max_tokens: int) -> float:
+        """Expected seconds from the decision to the last token."""
+        return (self.ttft_lo + self.ttft_hi) / 2 + (max_tokens - 1) / 2 * self.token_time
+
+    def longest(self, max_tokens: int) -> float:
+        return self.ttft_hi + (max_tokens - 1) * self.token_time
+
+    def cdf(self, y: Floats, max_tokens: int) -> Floats:
+        """P(latency <= y) for a request of `max_tokens`, at every point of `y`."""
+        m, tau = max_tokens, self.token_time
+        if self.whole_seconds or self.ttft_lo == self.ttft_hi:
+            # A few equally likely first-token times, each shifted by j x tau.
+            if self.whole_seconds:
+                starts = [float(k) for k in range(int(self.ttft_lo), int(self.ttft_hi) + 1)]
+            else:
+                starts = [self.ttft_lo]
+            total = np.zeros_like(y)
+            for k in starts:
+                total += _count_at_most(y - k, tau, m)
+            return total / (len(starts) * m)
+        # Uniform first token on [a, b]: the mean over j of clip((y - a - j tau) / w, 0, 1).
+        a, w = self.ttft_lo, self.ttft_hi - self.ttft_lo
+        u = y - a
+        if tau == 0:
+            return np.clip(u / w, 0.0, 1.0)
+        full = np.clip(np.floor((u - w) / tau) + 1, 0, m)  # j with j tau <= u - w
+        top = np.clip(np.ceil(u / tau) - 1, -1, m - 1)  # the largest j with j tau < u
+        count = np.maximum(0.0, top - full + 1)
+        partial = (count * u - tau * (full + top) * count / 2) / w
+        result: Floats = np.clip((full + partial) / m, 0.0, 1.0)
+        return result
+
+
+def _count_at_most(y: Floats, tau: float, m: int) -> Floats:
+    """How many j in 0..m-1 have j x tau <= y, at every point of `y`."""
+    if tau == 0:
+        return np.where(y >= 0, float(m), 0.0)
+    counted: Floats = np.clip(np.floor(y / tau + 1e-9) + 1, 0, m)
+    return counted
+
+
+@dataclass(frozen=True, slots=True)
+class TwoLimitBound:
+    """What theory says of a request set under both limits, in scenario seconds.
+
+    - `mean`, `stdev`: the expected makespan of the greedy schedule (see the
+      module) and its standard deviation over the latency draws;
+    - `exact`: True where that schedule is the best possible (fixed window,
+      file order); otherwise it is the target and `lower` the bound;
+    - `windows`: windows the greedy schedule uses; `lower_windows`: K, the
+      fewest any order could use; `lower`: the bound from K (see the module);
+    - `binding`: which limit fills the greedy windows ("requests", "tokens"
+      or "latency" when everything fits in the first window).
+    """
+
+    mean: float
+    stdev: float
+    exact: bool
+    windows: int
+    lower_windows: int
+    lower: float
+    binding: str
+    basis: str
+
+    def words(self) -> str:
+        kind = "exact, file order" if self.exact else f"target; lower bound {self.lower:.2f} s"
+        return (
+            f"{self.mean:.2f} s ± {self.stdev:.2f} ({kind}; {self.windows} windows, "
+            f"{self.binding} bind)"
+        )
+
+
+def plan_request(
+    body: Mapping[str, Any], default_max_tokens: int = DEFAULTS.default_max_tokens
+) -> Planned:
+    """A request body's charge and max_tokens, as the server computes them."""
+    answer = body.get("max_completion_tokens") or body.get("max_tokens") or default_max_tokens
+    choices = int(body.get("n") or 1)
+    prompt = tokens.prompt_tokens(body.get("messages") or [])
+    return Planned(tokens.charge(prompt, int(answer), choices), int(answer))
+
+
+def plan_requests(
+    bodies: Iterable[Mapping[str, Any]], default_max_tokens: int = DEFAULTS.default_max_tokens
+) -> list[Planned]:
+    return [plan_request(b, default_max_tokens) for b in bodies]
+
+
+def check_fits(requests: Sequence[Planned], limits: Windows) -> None:
+    """TwoLimitError if some request can never be admitted."""
+    for index, r in enumerate(requests):
+        if r.charge > limits.tokens:
+            raise TwoLimitError(
+                f"request {index} is charged {r.charge} tokens, more than the {limits.tokens} a "
+                "window allows: the server refuses it as too large, so no schedule finishes; "
+                "raise --tpm or write smaller requests"
+            )
+
+
+def greedy_windows(requests: Sequence[Planned], limits: Windows) -> list[int]:
+    """The window (from 0) each request goes in, greedy in file order."""
+    check_fits(requests, limits)
+    window, count, used = 0, 0, 0
+    placed: list[int] = []
+    for r in requests:
+        if count + 1 > limits.requests or used + r.charge > limits.tokens:
+            window, count, used = window + 1, 0, 0
+        count += 1
+        used += r.charge
+        placed.append(window)
+    return placed
+
+
+def fewest_windows(requests: Sequence[Planned], limits: Windows) -> int:
+    """K: no order of the requests fits in fewer windows than this."""
+    if not requests:
+        return 0
+    by_count = math.ceil(len(requests) / limits.requests)
+    by_tokens = math.ceil(sum(r.charge for r in requests) / limits.tokens)
+    return max(by_count, by_tokens)
+
+
+def latest_finish(
+    sends: Sequence[tuple[float, int]], latency: LLMLatency, grid: int = GRID
+) -> tuple[float, float]:
+    """(mean, stdev) of `max_i (s_i + D_i)` for sends `(s_i, max_tokens_i)`, with
+    independent latencies drawn as the server draws them."""
+    if not sends:
+        return 0.0, 0.0
+    groups = Counter(sends)
+    start = max(s + latency.ttft_lo for s, _ in groups)  # before it nothing can be last
+    end = max(s + latency.longest(m) for s, m in groups)
+    if end <= start:
+        return start, 0.0
+    x: Floats = np.linspace(start, end, grid)
+    below = np.ones_like(x)  # P(every request has finished by x)
+    for (s, m), count in groups.items():
+        if s + latency.longest(m) <= start:
+            continue  # surely finished before anyone could be last
+        below *= latency.cdf(x - s, m) ** count
+    above = 1.0 - below
+    mean = start + float(np.trapezoid(above, x))
+    second = start**2 + float(np.trapezoid(2 * x * above, x))
+    return mean, math.sqrt(max(0.0, second - mean**2))
+
+
+def two_limit_bound(
+    requests: Sequence[Planned],
+    limits: Windows,
+    latency: LLMLatency = LLMLatency(),
+    strategy: str = "fixed-window",
+) -> TwoLimitBound:
+    """The best possible makespan of `requests` under `limits` (see the module)."""
+    placed = greedy_windows(requests, limits)
+    if not requests:
+        return TwoLimitBound(0.0, 0.0, True, 0, 0, 0.0, "latency", "no requests")
+    sends = [(w * limits.window, r.max_tokens) for w, r in zip(placed, requests, strict=True)]
+    mean, stdev = latest_finish(sends, latency)
+    windows = placed[-1] + 1
+    k = fewest_windows(requests, limits)
+    lower = (k - 1) * limits.window + min(latency.mean(r.max_tokens) for r in requests)
+    if windows == 1:
+        binding = "latency"
+    else:
+        # The limit that closed more of the full windows.
+        per_window = Counter(placed)
+        closed_by_count = sum(1 for w in range(windows - 1) if per_window[w] == limits.requests)
+        binding = "requests" if 2 * closed_by_count >= windows - 1 else "tokens"
+    exact = strategy == "fixed-window"
+    basis = (
+        f"{len(requests)} requests, {sum(r.charge for r in requests)} tokens charged, "
+        f"{limits.requests} requests and {limits.tokens} tokens per {limits.window:g} s; "
+        f"greedy in file order: {windows} windows, sent at t = 0, {limits.window:g}, ... s"
+    )
+    return TwoLimitBound(mean, stdev, exact, windows, k, min(lower, mean), binding, basis)
+
+
+# -- a bench's scenario ----------------------------------------------------------------
+
+
+def scenario_bound(scenario: BenchScenario) -> TwoLimitBound:
+    """The two-limit bound of an openai scenario: its request set under its RPM and TPM
+    (the server's defaults where unset), the server's latency model and strategy."""
+    from bench.scenario import request_bodies
+
+    limits = Windows.per_minute(scenario.rpm or DEFAULTS.rpm, scenario.tpm or DEFAULTS.tpm)
+    planned = plan_requests(request_bodies(scenario))
+    return two_limit_bound(planned, limits, LLMLatency(), scenario.limit.strategy)
+
+
+def expected_two_limit(
+    client: str, scenario: BenchScenario, sweep: SweepPoint | None = None
+) -> Expected:
+    """What theory says of `client` in an openai scenario: the two-limit bound (no
+    client has a model on this endpoint yet; its spec says why)."""
+    import clients
+    from bench.results import Expected
+
+    b = scenario_bound(scenario)
+    return Expected(
+        client=client,
+        bound=b.mean,
+        bound_stddev=b.stdev,
+        sweep=sweep,
+        no_model=clients.spec(client).no_model or "no model",
+    )
+
+
+def format_two_limit_simulation(scenario: BenchScenario, names: Sequence[str]) -> str:
+    """`--simulate` for an openai scenario: the bound, and each client's lack of a model."""
+    import clients
+
+    b = scenario_bound(scenario)
+    lines = [
+        f"Theory (no server) for {scenario.n} requests at {scenario.rpm or DEFAULTS.rpm} RPM and "
+        f"{scenario.tpm or DEFAULTS.tpm} TPM ({scenario.limit.strategy}):",
+        "",
+    ]
+    for number, name in enumerate(names, start=1):
+        lines += [f"Model {number}: {name}", f"  no model: {clients.spec(name).no_model}", ""]
+    lines += [
+        f"Best possible under both limits: {b.words()}",
+        f"  {b.basis}",
+        f"  any order needs at least {b.lower_windows} windows: lower bound {b.lower:.2f} s",
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,71 @@
+"""Client `cookbook_parallel`: the policy of the OpenAI cookbook's parallel request processor.
+
+Written here from `api_request_parallel_processor.py`'s published behaviour
+(`clients.limiters.cookbook_bucket`): told the requests and tokens per
+minute, it starts with a minute's worth of each and refills them
+continuously; a request goes when both capacities hold its share (its
+tokens estimated before sending: the request set's charge, which is the
+cookbook's own estimate, prompt plus max_tokens); after a rate-limit error
+nobody sends for 15 s, and the refused request is requeued at once, five
+attempts in all. The continuous refill trickles sends into a window the
+server still counts as full, and each such 429 costs everyone 15 s.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from clients.config import ClientConfig, ConfigError
+from clients.infra.recorder import OnLine
+from clients.infra.records import ClientRun
+from clients.spec import ClientSpec
+
+if TYPE_CHECKING:
+    from clients.infra.openai_batch import ChatRequest, LimiterFor
+    from clients.limiters.base import Limiter
+
+NAME = "cookbook_parallel"
+MINUTE = 60.0
+COOLDOWN = 15.0  # seconds_to_pause_after_rate_limit_error
+ATTEMPTS = 5  # max_attempts
+
+SPEC = ClientSpec(
+    name=NAME,
+    concurrency="asyncio",
+    policy="cookbook parallel",
+    summary="the cookbook's parallel processor: continuous refill, 15 s pause after a 429",
+    explain=(
+        "Starts with a minute's budget of requests and tokens and refills it continuously, "
+        "so after the first burst it trickles sends into a window the server still counts as "
+        "full; every 429 then stops everyone for 15 s and requeues the request at once. The "
+        "pauses, not the limits, set its pace."
+    ),
+    paces=True,
+    caps_in_flight=False,
+    model=None,
+    no_model="the simulator has no model of the processor's refill and pause",
+    api="openai",
+)
+
+
+def make_limiters(config: ClientConfig) -> LimiterFor:
+    from clients.limiters.cookbook_bucket import CookbookBudget
+
+    if config.rpm is None or config.tpm is None:
+        raise ConfigError(f"{NAME} must be told the limits: set rpm and tpm")
+    shared = CookbookBudget(config.rpm, config.tpm, config.scaled(MINUTE), config.scaled(COOLDOWN))
+
+    def limiter_for(request: ChatRequest) -> Limiter:
+        return shared.for_request(request.charge or 0)
+
+    return limiter_for
+
+
+def run(config: ClientConfig, on_line: OnLine | None = None) -> ClientRun:
+    """Send the request set; blocks until every request finished or was lost."""
+    from clients.infra.openai_batch import run_openai_batch
+
+    # Requeued at once: no sleep before a retry, five attempts.
+    mine = replace(config, attempts=ATTEMPTS, first_sleep=0.0)
+    return run_openai_batch(NAME, mine, make_limiters, on_line)

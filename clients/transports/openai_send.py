@@ -1,0 +1,132 @@
+"""One POST to the OpenAI-compatible endpoint with aiohttp, turned into a `Reply`.
+
+The reply also says what the server told about its limits (`Learned`): the
+`x-ratelimit-*` headers when it sends them, and a 429's body, which names
+the limit that refused it ("... on requests per min (RPM): Limit 20, Used
+20, Requested 1. Please try again in 5.95s.") even when the headers are off.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+
+from clients.infra.attempts import Reply, classify
+
+
+@dataclass(frozen=True, slots=True)
+class Learned:
+    """What one answer said about the limits; None where it said nothing.
+
+    `limit_requests`, `limit_tokens`: per minute; `wait`: wall seconds a 429
+    said to wait (`retry-after-ms`, `retry-after`, or the body's "try again
+    in"); `refused_by`: "requests" or "tokens", from a 429's body.
+    """
+
+    limit_requests: int | None = None
+    limit_tokens: int | None = None
+    wait: float | None = None
+    refused_by: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OpenAIReply(Reply):
+    """A `Reply` with what the server said about its limits."""
+
+    learned: Learned = Learned()
+
+
+_GO_DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m(?!s))?(?:(\d+(?:\.\d+)?)s)?(?:(\d+)ms)?$")
+_BODY_LIMIT = re.compile(r"per min \((RPM|TPM)\): Limit (\d+)")
+_BODY_WAIT = re.compile(r"try again in (\S+?)\.(?:\s|$)")
+
+
+def parse_duration(text: str) -> float | None:
+    """OpenAI's (Go's) duration format (`20ms`, `1.5s`, `6m0s`) in seconds; None if not one."""
+    match = _GO_DURATION.match(text.strip())
+    if not match or not any(match.groups()):
+        return None
+    hours, minutes, seconds, millis = match.groups()
+    return (
+        int(hours or 0) * 3600
+        + int(minutes or 0) * 60
+        + float(seconds or 0)
+        + int(millis or 0) / 1000
+    )
+
+
+def _int(value: str | None) -> int | None:
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def learn(headers: Mapping[str, str], error: Mapping[str, Any] | None) -> Learned:
+    """What the headers and, for an error, its body say about the limits."""
+    limit_requests = _int(headers.get("x-ratelimit-limit-requests"))
+    limit_tokens = _int(headers.get("x-ratelimit-limit-tokens"))
+    wait = retry_after(headers)
+    refused_by = None
+    if error is not None:
+        message = str(error.get("message") or "")
+        kind = error.get("type")
+        refused_by = kind if kind in ("requests", "tokens") else None
+        found = _BODY_LIMIT.search(message)
+        if found and found.group(1) == "RPM":
+            limit_requests = limit_requests or int(found.group(2))
+        elif found:
+            limit_tokens = limit_tokens or int(found.group(2))
+        said = _BODY_WAIT.search(message)
+        if wait is None and said:
+            wait = parse_duration(said.group(1))
+    return Learned(limit_requests, limit_tokens, wait, refused_by)
+
+
+def retry_after(headers: Mapping[str, str]) -> float | None:
+    """Wall seconds a 429 said to wait: `retry-after-ms` (OpenAI's, exact) first, else
+    `retry-after` (whole or fractional seconds); None if neither is a number >= 0."""
+    for name, unit in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
+        value = headers.get(name)
+        if value is None:
+            continue
+        try:
+            seconds = float(value) * unit
+        except ValueError:
+            continue
+        if math.isfinite(seconds) and seconds >= 0:
+            return seconds
+    return None
+
+
+async def send(session: aiohttp.ClientSession, url: str, body: Mapping[str, Any]) -> Reply:
+    """POST `body` to `url` once on `session`; the session's timeout bounds the attempt.
+
+    An ok reply carries the completion's JSON; a 200 whose body is not JSON
+    is an error, as for `/chat`.
+    """
+    status: int | None = None
+    try:
+        async with session.post(url, json=body) as response:
+            status = response.status
+            if status != 200:
+                try:
+                    payload = await response.json(content_type=None)
+                except ValueError:
+                    payload = None
+                error = payload.get("error") if isinstance(payload, dict) else None
+                learned = learn(response.headers, error if isinstance(error, dict) else None)
+                return OpenAIReply(
+                    status, classify(status), reopens_in=learned.wait, learned=learned
+                )
+            body = await response.json()
+            return OpenAIReply(status, "ok", body, learned=learn(response.headers, None))
+    except TimeoutError as exc:  # aiohttp's timeouts subclass it
+        return Reply(status, "timeout", detail=repr(exc))
+    except (aiohttp.ClientError, OSError, ValueError) as exc:
+        return Reply(status, "error", detail=repr(exc))
