@@ -36,6 +36,7 @@ COMMANDS = {
     "sweep": "sweep",
     "redis": "redis",
     "concurrency": "concurrency",
+    "animate": "animate",
 }
 
 
