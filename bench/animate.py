@@ -25,7 +25,7 @@ from bench.stats import by_client, ok_runs, representative_run
 #: An attempt on the wire: neither answered nor rejected yet.
 IN_FLIGHT_COLOUR = "#fdd49e"
 FPS = 10
-FRAMES = 60
+FRAMES = 100
 HOLD_FRAMES = 10  # the last frame, held, so the finish can be read before the loop
 DPI = 60
 

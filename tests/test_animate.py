@@ -63,3 +63,11 @@ def test_unknown_client_is_one_line(results_dir: Path) -> None:
         check=False,
     )
     assert_one_line_error(result, "choose --client from")
+
+
+def test_command_defaults_match_the_module() -> None:
+    import bench.animate
+    import bench.commands.animate
+
+    for name in ("FRAMES", "FPS", "DPI"):
+        assert getattr(bench.commands.animate, name) == getattr(bench.animate, name)

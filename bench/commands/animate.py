@@ -11,6 +11,12 @@ from pathlib import Path
 from bench.results import load_runs
 from clients.infra.oneline import OneLineParser, UsageError
 
+# The defaults of bench.animate, repeated here so that `--help` and bad flags
+# need no matplotlib; a test checks they agree.
+FRAMES = 100
+FPS = 10
+DPI = 60
+
 ANIMATION_FILE = "animation.gif"
 
 
@@ -33,9 +39,11 @@ def main(argv: list[str]) -> int:
         default=None,
         help=f"the GIF to write (default: RESULTS_DIR/{ANIMATION_FILE})",
     )
-    parser.add_argument("--frames", type=int, default=60, help="frames of motion (default 60)")
-    parser.add_argument("--fps", type=int, default=10, help="frames per second (default 10)")
-    parser.add_argument("--dpi", type=int, default=60, help="dots per inch (default 60)")
+    parser.add_argument(
+        "--frames", type=int, default=FRAMES, help=f"frames of motion (default {FRAMES})"
+    )
+    parser.add_argument("--fps", type=int, default=FPS, help=f"frames per second (default {FPS})")
+    parser.add_argument("--dpi", type=int, default=DPI, help=f"dots per inch (default {DPI})")
     args = parser.parse_args(argv)
     if args.frames < 2 or args.fps < 1 or args.dpi < 10:
         raise UsageError(
