@@ -32,13 +32,18 @@ DPI = 60
 
 @dataclass(frozen=True, slots=True)
 class Segment:
-    """One attempt of the animation, in scenario seconds from the batch's start."""
+    """One attempt of the animation, in scenario seconds from the batch's start.
+
+    `slept_from`: where the retry sleep before it began (the previous
+    attempt's end), or None for a first attempt.
+    """
 
     row: int
     queued: float
     sent: float
     finished: float
     outcome: str
+    slept_from: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,18 +63,26 @@ def lane(run: RunRecord) -> Lane:
     shown = timeline_sample(run.n)
     row_of = {request: row for row, request in enumerate(shown)}
     seconds = run.scenario.seconds
-    segments = tuple(
-        Segment(
-            row_of[a.request], seconds(a.queued), seconds(a.sent), seconds(a.finished), a.outcome
+    segments: list[Segment] = []
+    for a in sorted(run.attempts, key=lambda a: (a.request, a.attempt)):
+        if a.request not in row_of:
+            continue
+        before = segments[-1] if segments and segments[-1].row == row_of[a.request] else None
+        segments.append(
+            Segment(
+                row_of[a.request],
+                seconds(a.queued),
+                seconds(a.sent),
+                seconds(a.finished),
+                a.outcome,
+                None if before is None else before.finished,
+            )
         )
-        for a in sorted(run.attempts, key=lambda a: (a.request, a.attempt))
-        if a.request in row_of
-    )
     arrivals = tuple(sorted(seconds(e.arrival - run.started) for e in run.server_log))
     # The server's fixed window opens at the first request it sees after a
     # reset; for other strategies the bands are still the limit's period.
     origin = arrivals[0] if arrivals else 0.0
-    return Lane(run.client, run, len(shown), segments, arrivals, origin)
+    return Lane(run.client, run, len(shown), tuple(segments), arrivals, origin)
 
 
 def choose_lanes(runs: Sequence[RunRecord], clients: Sequence[str] | None) -> list[Lane]:
@@ -135,6 +148,15 @@ def build(
             if k % 2 == 0:
                 ax.axvspan(start, start + limit.window, color="#f0f0f0", zorder=0, lw=0)
             k, start = k + 1, start + limit.window
+        # A retry sleep: a thin grey line from the 429 to the attempt becoming ready.
+        sleeps = ax.barh(
+            [s.row for s in la.segments],
+            [0.0] * len(la.segments),
+            left=[s.queued if s.slept_from is None else s.slept_from for s in la.segments],
+            height=0.12,
+            color="#555555",
+            linewidth=0,
+        )
         waits = ax.barh(
             [s.row for s in la.segments],
             [0.0] * len(la.segments),
@@ -177,11 +199,12 @@ def build(
         ax.set_ylim(la.rows - 0.5, -0.5)
         ax.set_yticks([])
         ax.set_ylabel("requests", fontsize=8)
-        updaters.append((la, waits, bars, crosses, cursor, meter))
+        updaters.append((la, sleeps, waits, bars, crosses, cursor, meter))
     axes[-1].set_xlim(0, end * 1.02)
     axes[-1].set_xlabel("time since the batch started (scenario seconds)")
     fig.legend(
         handles=[
+            Line2D([], [], color="#555555", linewidth=2, label="retry sleep"),
             Patch(facecolor=WAIT_COLOUR, edgecolor="#3182bd", hatch="///", label="waiting"),
             Patch(facecolor=IN_FLIGHT_COLOUR, edgecolor="black", label="in flight"),
             Patch(facecolor=OUTCOME_COLOURS["ok"], edgecolor="black", label="200"),
@@ -190,7 +213,7 @@ def build(
             Patch(facecolor="#f0f0f0", edgecolor="#cccccc", label="the limit's windows"),
         ],
         loc="outside lower center",
-        ncol=6,
+        ncol=7,
         fontsize=8,
         frameon=False,
     )
@@ -198,14 +221,20 @@ def build(
 
     def update(frame: int) -> list[Any]:
         t = times[frame]
-        title.set_text(f"t = {t:5.1f} s")
+        title.set_text(f"t = {t:5.1f} s (scenario seconds)")
         changed: list[Any] = [title]
-        for la, waits, bars, crosses, cursor, meter in updaters:
+        for la, sleeps, waits, bars, crosses, cursor, meter in updaters:
             rejected = []
             done = 0
-            for seg, wait, bar in zip(la.segments, waits, bars, strict=True):
+            for seg, sleep, wait, bar in zip(la.segments, sleeps, waits, bars, strict=True):
+                if seg.slept_from is not None:
+                    sleep.set_width(max(0.0, min(t, seg.queued) - seg.slept_from))
+                    sleep.set_visible(t > seg.slept_from)
                 wait.set_width(max(0.0, min(t, seg.sent) - seg.queued))
                 bar.set_width(max(0.0, min(t, seg.finished) - seg.sent))
+                # A zero-width bar still draws its edge: hide what has not begun.
+                wait.set_visible(t > seg.queued and seg.sent > seg.queued)
+                bar.set_visible(t >= seg.sent)
                 ended = t >= seg.finished
                 bar.set_facecolor(
                     OUTCOME_COLOURS.get(seg.outcome, "#7f7f7f") if ended else IN_FLIGHT_COLOUR
@@ -223,7 +252,7 @@ def build(
                 f"{done}/{la.rows} done"
             )
             meter.set_color("#d62728" if sends > limit.count else "black")
-            changed += [*waits, *bars, crosses, cursor, meter]
+            changed += [*sleeps, *waits, *bars, crosses, cursor, meter]
         return changed
 
     # Lay the figure out once, at its final frame (the widest texts), then
