@@ -37,6 +37,7 @@ COMMANDS = {
     "redis": "redis",
     "requests": "requests",
     "concurrency": "concurrency",
+    "animate": "animate",
 }
 
 

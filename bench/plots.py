@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import statistics
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -55,10 +56,50 @@ WAIT_COLOUR = "#9ecae1"
 DPI = 110
 
 
+#: Ten colours (matplotlib's tab10, red left out: red means a 429 here) and,
+#: apart from colour, a marker and a line style per client, so that ten
+#: clients stay apart in grey-scale print and for colour-blind readers.
+CLIENT_COLOURS = (
+    "#1f77b4",
+    "#ff7f0e",
+    "#2ca02c",
+    "#9467bd",
+    "#8c564b",
+    "#e377c2",
+    "#17becf",
+    "#7f7f7f",
+    "#bcbd22",
+    "#393b79",
+)
+CLIENT_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "h", "<")
+CLIENT_LINESTYLES: tuple[Any, ...] = ("-", "--", "-.", ":", (0, (5, 1, 1, 1, 1, 1)))
+CLIENT_HATCHES = ("", "//", "..", "xx", "\\\\", "++", "oo", "--", "||", "**")
+
+
+@dataclass(frozen=True, slots=True)
+class ClientStyle:
+    """How one client is drawn: no two of the first ten share colour, marker or hatch."""
+
+    colour: str
+    marker: str
+    linestyle: Any
+    hatch: str
+
+
+def client_style(index: int) -> ClientStyle:
+    """A stable style per client position; the line style cycles on its own length
+    (5, prime to 10), so that even past ten clients no two neighbours look alike."""
+    return ClientStyle(
+        colour=CLIENT_COLOURS[index % len(CLIENT_COLOURS)],
+        marker=CLIENT_MARKERS[index % len(CLIENT_MARKERS)],
+        linestyle=CLIENT_LINESTYLES[index % len(CLIENT_LINESTYLES)],
+        hatch=CLIENT_HATCHES[index % len(CLIENT_HATCHES)],
+    )
+
+
 def client_colour(index: int) -> str:
-    """A stable colour per client position (matplotlib's default cycle)."""
-    palette = ["#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf"]
-    return palette[index % len(palette)]
+    """A stable colour per client position (ten before any repeats)."""
+    return client_style(index).colour
 
 
 def _save(fig: Figure, path: Path) -> Path:
@@ -225,7 +266,8 @@ def draw_throughput(runs: Sequence[RunRecord], path: Path) -> Path:
     longest = 0.0
     most = 0
     for index, (client, client_runs) in enumerate(groups.items()):
-        colour = client_colour(index)
+        style = client_style(index)
+        colour = style.colour
         chosen = representative_run(client_runs)
         for run in client_runs:
             times = completion_curve(run)
@@ -234,9 +276,32 @@ def draw_throughput(runs: Sequence[RunRecord], path: Path) -> Path:
             longest = max(longest, run.seconds)
             most = max(most, len(times))
             if run is chosen:
-                ax.step(xs, ys, where="post", color=colour, linewidth=2.2, label=client)
+                # Markers spaced along the line (about eight per curve) tell the
+                # clients apart where colours fail: grey-scale print, colour blindness.
+                ax.step(
+                    xs,
+                    ys,
+                    where="post",
+                    color=colour,
+                    linewidth=2.2,
+                    linestyle=style.linestyle,
+                    marker=style.marker,
+                    markevery=max(1, len(xs) // 8),
+                    markersize=6,
+                    markeredgecolor="black",
+                    markeredgewidth=0.5,
+                    label=client,
+                )
             else:
-                ax.step(xs, ys, where="post", color=colour, linewidth=0.8, alpha=0.35)
+                ax.step(
+                    xs,
+                    ys,
+                    where="post",
+                    color=colour,
+                    linewidth=0.8,
+                    linestyle=style.linestyle,
+                    alpha=0.35,
+                )
     limit = good[0].scenario.limit
     slope = limit.per_second
     end = min(longest, most / slope) if most else longest
@@ -293,6 +358,9 @@ def draw_rejections(runs: Sequence[RunRecord], path: Path) -> Path:
             counts,
             width=width * 0.95,
             color=client_colour(index),
+            hatch=client_style(index).hatch,
+            edgecolor="black",
+            linewidth=0.4,
             label=f"{client} (mean {mean:.1f} per run)",
         )
         if label_bars:
@@ -359,6 +427,7 @@ def draw_makespan(runs: Sequence[RunRecord], theory: TheoryRecord | None, path: 
             [pos + o for o in offsets],
             values,
             color=client_colour(index),
+            marker=client_style(index).marker,
             edgecolor="black",
             linewidth=0.4,
             zorder=3,

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from matplotlib.figure import Figure
 
-from bench.plots import _empty_figure, _save, client_colour
+from bench.plots import _empty_figure, _save, client_colour, client_style
 from bench.results import RunRecord
 from bench.stats import by_client, ok_runs, representative_run
 from bench.windows import limiter_windows
@@ -133,6 +133,9 @@ def draw_in_flight(runs: Sequence[RunRecord], path: Path) -> Path:
             where="post",
             color=client_colour(index),
             linestyle=LINE_STYLES[index % len(LINE_STYLES)],
+            # A marker per client as well: four line styles repeat past four clients.
+            marker=client_style(index).marker,
+            markevery=max(1, len(times) // 8),
             label=f"{client} (run {run.run + 1}, peak {max(counts)})",
         )
     ax.set_xlabel("time since the batch started (scenario seconds)")
@@ -166,6 +169,8 @@ def draw_latency(runs: Sequence[RunRecord], path: Path) -> Path:
             where="post",
             color=client_colour(index),
             linestyle=LINE_STYLES[index % len(LINE_STYLES)],
+            marker=client_style(index).marker,
+            markevery=max(1, len(xs) // 8),
             label=f"{client} ({len(xs)} answered)",
         )
     latency = next(iter(chosen.values())).scenario.latency

@@ -238,3 +238,16 @@ def test_percentile() -> None:
     assert percentile([1.0, 2.0, 3.0, 4.0], 50) == pytest.approx(2.5)
     assert percentile([5.0], 99) == 5.0
     assert percentile(list(range(101)), 99) == pytest.approx(99.0)
+
+
+def test_ten_clients_differ_in_colour_and_marker_and_hatch() -> None:
+    """Ten clients (the whole registry) never share a colour, a marker or a hatch,
+    so every plot tells them apart in colour and in grey-scale print alike."""
+    from bench.plots import client_style
+
+    styles = [client_style(i) for i in range(10)]
+    for attribute in ("colour", "marker", "hatch"):
+        values = [getattr(s, attribute) for s in styles]
+        assert len(set(values)) == 10, (attribute, values)
+    # No client is drawn red: red means a 429 in every figure.
+    assert "#d62728" not in {s.colour for s in styles}

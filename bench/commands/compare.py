@@ -484,10 +484,14 @@ def main(argv: list[str]) -> int:
                 f"  {job.client:<16} run {job.run + 1:>3}  FAILED: {record.reason}"
             )
 
+    from bench.live import live_or_progress
+
+    # On a terminal the live view draws the bar and the run in progress; else the bar alone.
+    display, started, done = live_or_progress(console, plan, progress, on_start, on_done)
     status = 0
     try:
-        with progress:
-            run_bench(plan, run_dir, on_start, on_done)
+        with display:
+            run_bench(plan, run_dir, started, done)
     except Interrupted as exc:
         status = 128 + exc.signum
         console.print(

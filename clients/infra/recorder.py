@@ -2,14 +2,41 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from typing import Protocol
 
 from clients.infra.records import Attempt, ClientRun, Outcome
 
 Clock = Callable[[], float]
 OnLine = Callable[[str], None]
+
+
+class Observer(Protocol):
+    """Watches every recorder built while it is installed (`observing`): the bench's
+    live view. Called on the client's threads or event loop, so it must be quick."""
+
+    def started(self, client: str, n: int, clock: Clock, started: float) -> None: ...
+
+    def line(self, client: str, text: str) -> None: ...
+
+    def attempt(self, client: str, record: Attempt) -> None: ...
+
+
+_observer: Observer | None = None
+
+
+@contextlib.contextmanager
+def observing(observer: Observer) -> Iterator[Observer]:
+    """Install `observer` for the recorders built inside the block (one at a time)."""
+    global _observer  # noqa: PLW0603 - one observer per process: the bench's display
+    previous, _observer = _observer, observer
+    try:
+        yield observer
+    finally:
+        _observer = previous
 
 
 class Recorder:
@@ -31,6 +58,11 @@ class Recorder:
         self._on_line = on_line
         self._attempts: list[Attempt] = []
         self._lock = threading.Lock()
+        # Read once: with no observer installed (every run but a live bench)
+        # recording costs one `is None` test more.
+        self._observer = _observer
+        if self._observer is not None:
+            self._observer.started(client, n, clock, self.started)
 
     def now(self) -> float:
         """Seconds since the run's start."""
@@ -38,6 +70,8 @@ class Recorder:
 
     def line(self, text: str) -> None:
         """Hand one log line to `on_line`, one caller at a time."""
+        if self._observer is not None:
+            self._observer.line(self.client, text)
         if self._on_line is not None:
             with self._lock:
                 self._on_line(text)
@@ -68,6 +102,8 @@ class Recorder:
         )
         with self._lock:
             self._attempts.append(record)
+        if self._observer is not None:
+            self._observer.attempt(self.client, record)
         return record
 
     def result(self) -> ClientRun:

@@ -1,0 +1,124 @@
+"""The bench's live view: request states from the recorder, drawn by rich."""
+
+from __future__ import annotations
+
+import io
+import re
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+from rich.progress import Progress
+
+from bench.live import GLYPH_LIMIT, LiveView, RunWatch, live_or_progress, render_run
+from bench.runner import BenchPlan, run_bench
+from bench.scenario import Scenario
+from clients.infra import recorder as recorder_module
+from clients.infra.recorder import Recorder
+from clients.infra.records import Attempt
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def attempt(request: int, outcome: str, number: int = 0) -> Attempt:
+    return Attempt(
+        request=request,
+        attempt=number,
+        queued=0.0,
+        sent=0.0,
+        finished=0.1,
+        status=200 if outcome == "ok" else 429,
+        outcome=outcome,  # type: ignore[arg-type]
+    )
+
+
+def test_states_follow_the_recorder() -> None:
+    """Sending → in flight; 429 and a retry line → sleeping, then waiting once slept;
+    200 → done. The meter counts sends in the window holding now."""
+    clock = FakeClock()
+    watch = RunWatch(time_scale=0.5, window=1.0, clock=clock)  # a 0.5 s wall window
+    with recorder_module.observing(watch):
+        rec = Recorder("naive_gather", 4, clock=clock)
+    for request in range(3):
+        rec.line(f"[Request {request}] Sending 0.00")
+    snap = watch.snapshot()
+    assert snap.states == ("in flight", "in flight", "in flight", "waiting")
+    assert snap.window_sends == 3
+    clock.now += 0.1
+    rec.record(0, 0, queued=0, sent=0, finished=0.1, status=200, outcome="ok")
+    rec.record(1, 0, queued=0, sent=0, finished=0.1, status=429, outcome="rate_limited")
+    rec.line("[Request 1] FAIL 0.10: retry in 3 seconds")  # 1.5 wall seconds
+    snap = watch.snapshot()
+    assert snap.states == ("done", "sleeping", "in flight", "waiting")
+    assert snap.rejections == 1
+    clock.now += 1.0
+    assert watch.snapshot().states[1] == "sleeping"
+    assert watch.snapshot().window_sends == 0  # a new window, nothing sent in it
+    clock.now += 0.6
+    assert watch.snapshot().states[1] == "waiting"
+
+
+def test_recorder_without_observer_calls_nothing() -> None:
+    rec = Recorder("thread_pool", 1)
+    assert rec._observer is None
+    rec.line("[Request 0] Sending 0.00")
+    rec.record(0, 0, queued=0, sent=0, finished=0, status=200, outcome="ok")
+
+
+@pytest.mark.parametrize("n", [10, 10_000])
+def test_readable_at_ten_and_ten_thousand(n: int) -> None:
+    """One glyph per request at 10; counts only at 10,000, in as many lines as at 10."""
+    clock = FakeClock()
+    watch = RunWatch(time_scale=1.0, window=1.0, clock=clock)
+    watch.started("naive_gather", n, clock, clock.now)
+    for request in range(n // 2):
+        watch.line("naive_gather", f"[Request {request}] Sending 0.00")
+        watch.attempt("naive_gather", attempt(request, "rate_limited"))
+        watch.line("naive_gather", f"[Request {request}] FAIL 0.00: retry in 3 seconds")
+    console = Console(record=True, force_terminal=True, width=100)
+    console.print(render_run(watch.snapshot(), 2, "2/second", 1.0))
+    text = console.export_text()
+    assert re.search(rf"sleeping before a retry\s+{n // 2}\b", text), text
+    assert re.search(rf"429s received so far\s+{n // 2}\b", text), text
+    assert re.search(rf"sends in this window .* {n // 2}/2", text), text
+    lines = text.count("\n")
+    if n <= GLYPH_LIMIT:
+        assert "zzzzz·····" in text
+    else:
+        assert "counts only" in text
+        assert lines < 16
+
+
+def test_no_terminal_keeps_the_progress_bar() -> None:
+    console = Console(file=io.StringIO(), force_terminal=False)
+    progress = Progress(console=console)
+    display, *_ = live_or_progress(console, BenchPlan(), progress, print, print)
+    assert display is progress
+
+
+@pytest.mark.e2e
+def test_live_view_shows_naive_gather_429s(tmp_path: Path) -> None:
+    """naive_gather against a real server at a small time scale: the recorded
+    frames show requests sleeping after a 429, and the 429s counted."""
+    scenario = Scenario(n=10, time_scale=0.05)
+    plan = BenchPlan(clients=("naive_gather",), runs=1, scenario=scenario)
+    console = Console(record=True, force_terminal=True, width=100)
+    view = LiveView(console, plan, refresh_per_second=40)
+    with view.shown():
+        records = run_bench(plan, tmp_path, view.on_start, view.on_done)
+    text = console.export_text()
+    (record,) = records
+    assert record.ok
+    assert record.rejections > 0
+    sleeping = [int(m) for m in re.findall(r"sleeping before a retry\s+(\d+)", text)]
+    assert max(sleeping) > 0, text[-2000:]
+    counted = [int(m) for m in re.findall(r"429s received so far\s+(\d+)", text)]
+    assert counted[-1] == record.client_rejections
+    assert "naive_gather" in text
+    assert "finished so far" in text
