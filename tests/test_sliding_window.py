@@ -279,3 +279,31 @@ def test_never_rejected_and_never_more_than_two_per_window(
     sends = sorted(a.sent for a in run.attempts)
     assert sends[1] - sends[0] < WINDOW / 2
     assert sends[2] - sends[0] >= WINDOW
+
+
+def test_a_send_that_reached_the_wire_late_is_counted_from_then() -> None:
+    """Two sends granted at 0 whose requests waited 0.3 s for a connection: the
+    server's window opened at 0.3 s, so the next two wait for 1.3 s + m, not 1 + m."""
+    log = SlidingLog(2, 1.0, 0.02)
+    log.record(0.0)
+    log.record(0.0)
+    assert log.earliest(0.5) == pytest.approx(1.02)
+    log.restamp(0.0, 0.3)
+    log.restamp(0.0, 0.25)
+    assert list(log.sent) == [0.25, 0.3]  # still in time order
+    assert log.earliest(0.5) == pytest.approx(1.27)
+    log.restamp(0.25, 0.1)  # never earlier than logged
+    log.restamp(9.0, 9.5)  # not in the log: nothing moves
+    assert list(log.sent) == [0.25, 0.3]
+
+
+def test_the_limiter_restamps_the_send_it_just_let_go() -> None:
+    now = [5.0]
+    limiter = SlidingLogLimiter(SlidingLog(1, 1.0, 0.0), clock=lambda: now[0])
+    steps = limiter.acquire()
+    with pytest.raises(StopIteration):
+        next(steps)
+    restamp = limiter.on_wire()
+    now[0] = 5.2  # the request reached the wire 0.2 s later
+    restamp()
+    assert list(limiter.log.sent) == [5.2]

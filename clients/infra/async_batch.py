@@ -26,7 +26,8 @@ from clients.transports import aiohttp_send as http_aiohttp
 
 T = TypeVar("T")
 
-AsyncSend = Callable[[], Awaitable[Reply]]
+# Called with no argument, or with `on_wire=` when the limiter asked for the wire time.
+AsyncSend = Callable[..., Awaitable[Reply]]
 AsyncSleep = Callable[[float], Awaitable[None]]
 # Built inside the run, after its clock has started: a token bucket counts
 # its first token from its creation, as the write-up's did.
@@ -70,7 +71,8 @@ async def _carry_out(step: Step, send: AsyncSend | None, sleep: AsyncSleep) -> A
         if send is None:
             raise unsupported(step, "asyncio (no send given)")
         try:
-            return await send()
+            # Only the aiohttp transport can tell when a request reached the wire.
+            return await (send() if step.on_wire is None else send(on_wire=step.on_wire))
         except Exception as exc:  # a bug in `send` must not lose the record
             return crashed(exc)
     if isinstance(step, Park):

@@ -71,10 +71,11 @@ def request_loop(
         if not proceed():  # the limiter held us past the deadline
             limiter.release()
             return False
+        on_wire = limiter.on_wire()
         sent = recorder.now()
         recorder.line(loglines.sending(request, sent))
         try:
-            reply: Reply = yield Send(request, attempt)
+            reply: Reply = yield Send(request, attempt, on_wire)
         except GeneratorExit:
             limiter.release()
             recorder.record(

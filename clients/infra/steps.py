@@ -35,7 +35,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Awaitable, Callable, Generator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -50,10 +50,16 @@ class Sleep:
 
 @dataclass(frozen=True, slots=True)
 class Send:
-    """Send attempt `attempt` (0 for the first try) of request `request`; resume with its Reply."""
+    """Send attempt `attempt` (0 for the first try) of request `request`; resume with its Reply.
+
+    `on_wire`: the limiter's callback for the moment the request reaches the
+    wire, for a transport that can tell (after any wait for a connection);
+    None if the limiter does not ask.
+    """
 
     request: int
     attempt: int
+    on_wire: Callable[[], None] | None = field(default=None, compare=False)
 
 
 class Park:

@@ -51,6 +51,12 @@ class Limiter:
     def observe(self, reply: Reply) -> None:
         """What the attempt that acquired came back with (after `release`)."""
 
+    def on_wire(self) -> Callable[[], None] | None:
+        """Asked right after `acquire` let an attempt go: a callback for the moment
+        its request reaches the wire (the transport calls it, if it can tell), or
+        None. A limiter that paces on when requests really went out wants it."""
+        return None
+
     def __repr__(self) -> str:
         return f"<{type(self).__name__}>"
 

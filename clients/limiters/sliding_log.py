@@ -38,6 +38,7 @@ from __future__ import annotations
 import math
 import time
 from collections import deque
+from collections.abc import Callable
 
 from clients.infra.steps import Sleep, Steps
 from clients.limiters.base import Clock, Limiter, Semaphore
@@ -92,6 +93,21 @@ class SlidingLog:
         horizon = at - 2 * self.window - self.margin
         while self.sent and self.sent[0] < horizon:
             self.sent.popleft()
+
+    def restamp(self, logged: float, wire: float) -> None:
+        """Move the send logged at `logged` to `wire`, when its request really went
+        out (later, if it waited for a connection); keeps the log in time order.
+        A send already dropped from the log, or an earlier `wire`, changes nothing."""
+        if wire <= logged:
+            return
+        for i in range(len(self.sent) - 1, -1, -1):
+            if self.sent[i] == logged:
+                del self.sent[i]
+                j = len(self.sent)
+                while j > 0 and self.sent[j - 1] > wire:
+                    j -= 1
+                self.sent.insert(j, wire)
+                return
 
     def earliest(self, now: float) -> float:
         """The earliest time >= `now` at which a send is allowed by every rule.
@@ -161,9 +177,27 @@ class SlidingLogLimiter(Limiter):
         self.clock = clock
         self.waiters = 0
         self._turn = Semaphore(1)
+        self._last: float | None = None
 
     def __repr__(self) -> str:
         return f"<SlidingLogLimiter {self.log!r} waiters={self.waiters}>"
+
+    def on_wire(self) -> Callable[[], None]:
+        """The send just logged moves to when its request reaches the wire.
+
+        A request that must first open a connection (the first ones of a
+        batch, or any on an unbounded pool) reaches the server tens of
+        milliseconds after the limiter let it go, more than the margin
+        allows for; logged at the grant, the next window's sends would go
+        early against the server's window, which opened at its decision.
+        """
+        logged = self._last
+
+        def restamp() -> None:
+            if logged is not None:
+                self.log.restamp(logged, self.clock())
+
+        return restamp
 
     def acquire(self) -> Steps[float]:
         """Wait until a send is allowed, log it; returns the seconds waited.
@@ -180,6 +214,7 @@ class SlidingLogLimiter(Limiter):
                     at = self.log.earliest(now)
                     if at <= now + ROUNDING:
                         self.log.record(now)
+                        self._last = now
                         return now - start
                     yield Sleep(at - now)
             finally:

@@ -62,15 +62,21 @@ def open_session(config: ClientConfig) -> aiohttp.ClientSession:
     return aiohttp.ClientSession(connector=connector, timeout=timeout, trace_configs=[tracing()])
 
 
-async def send(session: aiohttp.ClientSession, url: str, now: Callable[[], float]) -> Reply:
+async def send(
+    session: aiohttp.ClientSession,
+    url: str,
+    now: Callable[[], float],
+    on_wire: Callable[[], None] | None = None,
+) -> Reply:
     """GET `url` once on `session`; the session's timeout bounds the whole attempt.
 
-    `now` is the run's clock, for the wire stamps. A 200 whose body is not
+    `now` is the run's clock, for the wire stamps; `on_wire` (the limiter's)
+    is called when the request is written. A 200 whose body is not
     JSON counts as an error, as it did for the write-up's `await
     response.json()` inside its `try`; so does a body over the ceiling
     (`clients.transports.body.MAX_BODY`).
     """
-    wire = Wire(now)
+    wire = Wire(now, on_wire)
     return wire.stamp(await _send(session, url, wire))
 
 

@@ -25,10 +25,11 @@ class Wire:
     redirect's second request does not move them.
     """
 
-    __slots__ = ("connected", "handed", "now", "sent")
+    __slots__ = ("connected", "handed", "now", "on_wire", "sent")
 
-    def __init__(self, now: Callable[[], float]) -> None:
+    def __init__(self, now: Callable[[], float], on_wire: Callable[[], None] | None = None) -> None:
         self.now = now
+        self.on_wire = on_wire
         self.handed = now()
         self.connected: float | None = None
         self.sent: float | None = None
@@ -44,6 +45,8 @@ class Wire:
         if self.sent is None:
             self.connect()  # a request written had a connection
             self.sent = self.now()
+            if self.on_wire is not None:
+                self.on_wire()
 
     def stamp(self, reply: Reply) -> Reply:
         """`reply` with this attempt's wire stamps.
