@@ -32,6 +32,7 @@ REGISTRY: tuple[str, ...] = (
     "fifo_bucket",
     "sliding_window",
     "threads_bucket",
+    "threads_fifo",
     "async_semaphore",
     "threads_unbounded",
     "aiolimiter",
