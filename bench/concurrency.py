@@ -43,7 +43,7 @@ from clients.infra.records import ClientRun
 from mock_server.process import MockServer, fetch_log, reset_server
 
 LEVELS = (10, 100, 1000, 5000)
-CLIENTS = ("threads_bucket", "token_bucket")
+CLIENTS = ("threads_fifo", "fifo_bucket")
 #: Sends per wall second the bench asks of one server and one client.
 WALL_RATE = 200.0
 LATENCY = 1  # scenario seconds, fixed: F in flight at F per second

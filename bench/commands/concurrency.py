@@ -43,7 +43,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument(
         "--clients",
         default=",".join(CLIENTS),
-        help=f"clients to compare (default: {','.join(CLIENTS)}: the write-up's bucket on "
+        help=f"clients to compare (default: {','.join(CLIENTS)}: one bucket on "
         "threads and on asyncio)",
     )
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
