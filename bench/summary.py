@@ -20,7 +20,7 @@ from bench.results import (
     write_json,
 )
 from bench.scenario import config_to_dict
-from bench.stats import ClientStats, client_stats, speedups
+from bench.stats import ClientStats, by_client, client_stats, speedups
 
 TIME_NOTE = (
     "Times are makespans from the batch's start to the last response, measured inside the "
@@ -78,6 +78,7 @@ def build_summary(runs: Sequence[RunRecord], theory: TheoryRecord | None) -> dic
         "failed_runs": [
             {"client": r.client, "run": r.run, "reason": r.reason} for r in runs if not r.ok
         ],
+        "no_completed_runs": [c for c in dict.fromkeys(r.client for r in runs) if c not in stats],
     }
 
 
@@ -93,8 +94,14 @@ def format_summary(runs: Sequence[RunRecord], theory: TheoryRecord | None) -> st
     """The text hyperfine would print, with 429s and theory beside each client."""
     stats = client_stats(runs)
     lines: list[str] = []
-    for number, s in enumerate(stats.values(), start=1):
-        lines.append(f"Benchmark {number}: {s.client}")
+    for number, (client, mine) in enumerate(by_client(runs).items(), start=1):
+        lines.append(f"Benchmark {number}: {client}")
+        if client not in stats:
+            # Every run failed: there is no makespan to print, only that.
+            lines.append(f"  no completed runs ({len(mine)} failed; reasons below)")
+            lines.append("")
+            continue
+        s = stats[client]
         lines.append(
             f"  Time (mean ± σ):   {s.mean:8.3f} s ± {s.stddev:6.3f} s    "
             f"[429s per run: {s.mean_rejections:.1f} (server log)]"

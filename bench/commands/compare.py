@@ -349,10 +349,9 @@ def finish(
     if theory is not None:
         write_theory(run_dir, theory)
     write_summary(run_dir, records, theory)
-    if client_stats(records):
-        print(format_summary(records, theory))
-        if matrix:
-            from bench.matrix import format_matrix
+    print(format_summary(records, theory))  # says "no completed runs" for a client with none
+    if matrix and client_stats(records):
+        from bench.matrix import format_matrix
 
-            print(format_matrix(client_stats(records)))
+        print(format_matrix(client_stats(records)))
     write_report(run_dir)

@@ -1,0 +1,105 @@
+"""Nothing counted that did not happen, nothing written where it was not asked.
+
+Each test here failed before the fix it guards (issue 17's classes).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from typing import Any
+
+import pytest
+
+import bench.runner
+from bench.results import Machine, RunRecord
+from bench.runner import BenchPlan, Job, run_one
+from bench.summary import build_summary, format_summary
+from clients.infra.records import Attempt, ClientRun
+
+MACHINE = Machine("3.11", "test", 2, "host")
+
+
+# -- 1. one place decides whether a run completed ----------------------------------
+
+
+def _run_with(
+    monkeypatch: pytest.MonkeyPatch,
+    attempts: tuple[Attempt, ...],
+    *,
+    elapsed: float,
+    overrides: tuple[tuple[str, Any], ...] = (),
+    client: str = "token_bucket",
+) -> RunRecord:
+    """run_one on a stand-in client that did `attempts` and returned after `elapsed` s."""
+
+    def run_client(name: str, config: object) -> ClientRun:
+        started = time.monotonic() - elapsed
+        makespan = max((a.finished for a in attempts), default=0.0)
+        return ClientRun(name, 4, started, attempts, makespan)
+
+    monkeypatch.setattr(bench.runner, "reset_server", lambda *a, **k: None)
+    monkeypatch.setattr(bench.runner, "fetch_log", lambda *a, **k: {"entries": []})
+    monkeypatch.setattr(bench.runner, "run_client", run_client)
+    plan = BenchPlan(
+        clients=(client,),
+        scenario=replace(BenchPlan().scenario, n=4, time_scale=0.1),
+        overrides=overrides,
+    )
+    return run_one(plan, Job(0, 0, client, 0), "http://127.0.0.1:9", None, MACHINE)
+
+
+def ok(request: int, finished: float) -> Attempt:
+    return Attempt(request, 0, 0.0, 0.0, finished, 200, "ok")
+
+
+def test_a_run_the_deadline_cut_off_is_failed_not_a_makespan(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Deadline 10 scenario s = 1 wall s at time scale 0.1; nothing came back.
+    nothing = _run_with(monkeypatch, (), elapsed=1.2, overrides=(("deadline", 10.0),))
+    assert nothing.status == "failed"
+    assert "the deadline (10 s) cut it off: 4 of 4 requests unfinished" in (nothing.reason or "")
+    # Two answered, two cancelled on the wire by the deadline: the deadline's
+    # doing, not the server's.
+    cut = (
+        ok(0, 0.3),
+        ok(1, 0.4),
+        Attempt(2, 0, 0.5, 0.5, 1.0, None, "timeout"),
+        Attempt(3, 0, 0.5, 0.5, 1.0, None, "timeout"),
+    )
+    half = _run_with(monkeypatch, cut, elapsed=1.01, overrides=(("deadline", 10.0),))
+    assert half.status == "failed"
+    assert "misbehaved" not in (half.reason or "")
+    assert "2 of 4 requests unfinished, 2 attempts still waiting" in (half.reason or "")
+
+
+def test_a_batch_given_up_after_its_retries_is_failed(monkeypatch: pytest.MonkeyPatch) -> None:
+    limited = (
+        ok(0, 0.3),
+        ok(1, 0.4),
+        *(Attempt(i, 0, 0, 0, 0.1, 429, "rate_limited") for i in (2, 3)),
+    )
+    record = _run_with(monkeypatch, limited, elapsed=0.5, client="naive_gather")
+    assert record.status == "failed"
+    assert record.reason == (
+        "2 of 4 requests never succeeded: the client gave up on them after its retries "
+        "(last answers: 2 × 429)"
+    )
+    whole = _run_with(monkeypatch, tuple(ok(i, 0.1 * (i + 1)) for i in range(4)), elapsed=0.5)
+    assert (whole.status, whole.reason) == ("ok", None)
+    faulty = (*(ok(i, 0.1) for i in range(3)), Attempt(3, 0, 0, 0, 0.1, 500, "error"))
+    spoiled = _run_with(monkeypatch, faulty, elapsed=0.5)
+    assert (spoiled.reason or "").startswith("the server misbehaved: 1 × HTTP 500")
+
+
+def test_clients_with_no_completed_runs_are_said_so_not_divided_by(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    runs = [
+        _run_with(monkeypatch, (), elapsed=1.2, overrides=(("deadline", 10.0),), client=c)
+        for c in ("token_bucket", "thread_pool")
+    ]
+    text = format_summary(runs, None)  # was a ZeroDivisionError
+    assert text.count("no completed runs (1 failed") == 2
+    assert build_summary(runs, None)["no_completed_runs"] == ["token_bucket", "thread_pool"]
