@@ -656,37 +656,92 @@ class Record(Protocol):
     def to_dict(self) -> dict[str, Any]: ...
 
 
-def new_run_dir(out: Path, name: str | None = None) -> Path:
-    """Create `out/<timestamp>/` (or `out/<name>/`) and point `out/latest` at it."""
-    stamp = name or datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+LATEST = "latest"
+
+
+def check_name(name: str, flag: str = "--name") -> str:
+    """`name` if it is one plain folder name: it may not climb out of OUT
+    (`..`, `a/b`), be OUT itself (`.`), or take the place of OUT/latest."""
+    if not name.strip() or name in (".", "..", LATEST) or any(c in name for c in "/\\\0"):
+        raise ResultsError(
+            f"{flag} {name!r} must be one plain folder name (not empty, '.', '..' or "
+            f"'{LATEST}', no '/'), e.g. {flag} quick-run"
+        )
+    return name
+
+
+def check_out(out: str | os.PathLike[str], flag: str = "--out") -> Path:
+    """OUT as a path; an empty string is refused rather than read as the current folder."""
+    if isinstance(out, str) and not out.strip():
+        raise ResultsError(f"{flag} is empty: give a folder for the results, e.g. {flag} results")
+    path = Path(out).expanduser()
+    if path.exists() and not path.is_dir():
+        raise ResultsError(f"{flag} {path} is a file, not a folder: give a folder")
+    return path
+
+
+def new_run_dir(out: str | os.PathLike[str], name: str | None = None, prefix: str = "") -> Path:
+    """Create a fresh `out/<name>/` (default `out/<prefix><timestamp>/`), exclusively.
+
+    A folder holds one scenario: two benches never share one. A timestamp
+    already taken (two benches in one second) gets `-2`, `-3`, ...; a `name`
+    already taken is refused, since whoever chose it will read OUT/NAME and
+    must not find the older run there under the newer one's name. `out/latest`
+    is not moved here, only once the folder holds a record (`mark_latest`).
+    """
+    root = check_out(out)
+    stamp = prefix + datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    chosen = stamp if name is None else check_name(name)
     try:
-        out.mkdir(parents=True, exist_ok=True)
-        run_dir = out / stamp
-        suffix = 1
-        while run_dir.exists() and name is None:
-            run_dir = out / f"{stamp}-{suffix}"
-            suffix += 1
-        run_dir.mkdir(parents=True, exist_ok=name is not None)
+        root.mkdir(parents=True, exist_ok=True)
+        for suffix in range(1, 1000):
+            run_dir = root / (chosen if suffix == 1 else f"{chosen}-{suffix}")
+            try:
+                run_dir.mkdir()  # exclusive: of two benches, one wins each name
+                break
+            except FileExistsError:
+                if name is not None:
+                    raise ResultsError(
+                        f"{run_dir} already exists: pick another --name, or move that "
+                        "folder away (one folder holds one run of one scenario)"
+                    ) from None
+        else:
+            raise ResultsError(f"{root} has 999 folders named {chosen}-N: clear some out")
         probe = run_dir / ".write-test"
         probe.write_text("")
         probe.unlink()
     except OSError as exc:
         raise ResultsError(
-            f"cannot write results under {out}: {exc.strerror or exc}; pick another --out"
+            f"cannot write results under {root}: {exc.strerror or exc}; pick another --out"
         ) from None
-    latest = out / "latest"
-    with contextlib.suppress(OSError):
-        if latest.is_symlink() or latest.exists():
-            latest.unlink()
-        latest.symlink_to(run_dir.name)
     return run_dir
 
 
-class RunLog:
-    """Appends records to a JSON-lines file, one whole line at a time."""
+def mark_latest(run_dir: Path) -> None:
+    """Point `run_dir`'s parent/latest at it: swapped in one rename, so a reader
+    never finds it missing; a folder of that name, or a read-only OUT, is left alone."""
+    latest = run_dir.parent / LATEST
+    tmp = run_dir.parent / f".{LATEST}-{os.getpid()}"
+    with contextlib.suppress(OSError):
+        if latest.exists() and not latest.is_symlink():
+            return
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        tmp.symlink_to(run_dir.name)
+        os.replace(tmp, latest)
 
-    def __init__(self, path: Path) -> None:
+
+class RunLog:
+    """Appends records to a JSON-lines file, one whole line at a time.
+
+    `latest`: once the first record is on disk, point the folder's
+    parent/latest at the folder (never before: a bench that failed before
+    its first run must not leave latest on an empty folder).
+    """
+
+    def __init__(self, path: Path, latest: bool = False) -> None:
         self.path = path
+        self.latest = latest
 
     def append(self, record: Record) -> None:
         line = json.dumps(record.to_dict(), separators=(",", ":")) + "\n"
@@ -696,6 +751,9 @@ class RunLog:
             f.write(line)
             f.flush()
             os.fsync(f.fileno())
+        if self.latest:
+            mark_latest(self.path.parent)
+            self.latest = False
 
 
 def load_runs(run_dir: Path, file: str = RUNS_FILE) -> list[RunRecord]:

@@ -223,7 +223,7 @@ def run_bench(
     raised after the failed run is recorded. KeyboardInterrupt propagates
     after the server is stopped, with every finished run already on disk.
     """
-    log = RunLog(run_dir / RUNS_FILE)
+    log = RunLog(run_dir / RUNS_FILE, latest=True)
     here = Machine.here()
     records: list[RunRecord] = []
     with server_for(plan) as (base, server):

@@ -5,17 +5,22 @@ Each test here failed before the fix it guards (issue 17's classes).
 
 from __future__ import annotations
 
+import io
+import sys
 import time
+from collections.abc import Callable
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 import bench.runner
-from bench.results import Machine, RunRecord
+from bench.results import RUNS_FILE, Machine, ResultsError, RunLog, RunRecord, new_run_dir
 from bench.runner import BenchPlan, Job, run_one
 from bench.summary import build_summary, format_summary
 from clients.infra.records import Attempt, ClientRun
+from tests.test_plots_report import hand_made_runs
 
 MACHINE = Machine("3.11", "test", 2, "host")
 
@@ -103,3 +108,77 @@ def test_clients_with_no_completed_runs_are_said_so_not_divided_by(
     text = format_summary(runs, None)  # was a ZeroDivisionError
     assert text.count("no completed runs (1 failed") == 2
     assert build_summary(runs, None)["no_completed_runs"] == ["token_bucket", "thread_pool"]
+
+
+# -- 5, 3. paths confined; one folder, one scenario; latest only on a record -------
+
+
+@pytest.fixture
+def bench_main(monkeypatch: pytest.MonkeyPatch) -> Callable[..., tuple[int, str]]:
+    """`python -m bench ARGS` in this process: (exit status, stderr). The
+    signal handlers it installs are put back afterwards."""
+    import signal
+
+    from bench.cli import main
+
+    saved = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+
+    def no_bench(*args: object) -> None:
+        raise AssertionError("the bench started: the input should have been refused")
+
+    monkeypatch.setattr("bench.commands.compare.run_bench", no_bench)
+
+    def run(*args: str) -> tuple[int, str]:
+        err = io.StringIO()
+        monkeypatch.setattr(sys, "stderr", err)
+        try:
+            status = main(list(args))
+        except SystemExit as exc:
+            status = int(exc.code or 0)
+        finally:
+            for s, handler in saved.items():
+                signal.signal(s, handler)
+        return status, err.getvalue()
+
+    return run
+
+
+@pytest.mark.parametrize(
+    ("flag", "value"),
+    [
+        ("--name", "../../x"),
+        ("--name", "a/b"),
+        ("--name", "."),
+        ("--name", "latest"),
+        ("--out", ""),
+    ],
+)
+def test_a_path_outside_out_is_refused_in_one_line(
+    tmp_path: Path, bench_main: Callable[..., tuple[int, str]], flag: str, value: str
+) -> None:
+    out = tmp_path / "deep" / "out"
+    args = ["--out", str(out), "--name", "ok", "--runs", "1"]
+    args[args.index(flag) + 1] = value
+    status, err = bench_main(*args)
+    assert status == 2
+    assert err.startswith("error: "), err
+    assert err.count("\n") == 1, err
+    assert not (tmp_path / "x").exists()
+    assert not (tmp_path / "deep" / "x").exists()
+    assert not out.exists() or list(out.iterdir()) == []
+
+
+def test_a_run_folder_is_created_exclusively_and_latest_waits_for_a_record(
+    tmp_path: Path,
+) -> None:
+    first = new_run_dir(str(tmp_path), "same")
+    with pytest.raises(ResultsError, match="already exists: pick another --name"):
+        new_run_dir(str(tmp_path), "same")
+    # Two benches in the same second: each its own folder.
+    stamped = {new_run_dir(str(tmp_path)) for _ in range(3)}
+    assert len(stamped) == 3
+    assert all(d.is_dir() for d in stamped)
+    assert not (tmp_path / "latest").exists(), "latest moved before any record"
+    log = RunLog(first / RUNS_FILE, latest=True)
+    log.append(hand_made_runs()[0])
+    assert (tmp_path / "latest").resolve() == first.resolve()

@@ -9,6 +9,7 @@ report are drawn from those files.
 from __future__ import annotations
 
 import argparse
+import contextlib
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -266,7 +267,7 @@ def main(argv: list[str]) -> int:
         return 0
     if plan.url is not None:
         check_url(plan.url)  # before anything is created or printed
-    run_dir = new_run_dir(Path(args.out), args.name)
+    run_dir = new_run_dir(args.out, args.name)
     console = Console(stderr=True)
     console.print(
         f"ratebench: {len(plan.clients)} clients × {plan.runs} runs, "
@@ -330,7 +331,15 @@ def main(argv: list[str]) -> int:
     if records:
         finish(run_dir, records, console, matrix=args.matrix, sim_runs=sim_runs)
         print(f"\nResults: {run_dir}")
+    else:
+        remove_if_empty(run_dir)
     return status
+
+
+def remove_if_empty(run_dir: Path) -> None:
+    """A folder no run reached holds nothing to re-draw: leave no empty one behind."""
+    with contextlib.suppress(OSError):
+        run_dir.rmdir()
 
 
 def finish(
