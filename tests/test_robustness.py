@@ -6,6 +6,7 @@ Each test here failed before the fix it guards (issue 17's classes).
 from __future__ import annotations
 
 import io
+import json
 import sys
 import time
 from collections.abc import Callable
@@ -16,11 +17,19 @@ from typing import Any
 import pytest
 
 import bench.runner
-from bench.results import RUNS_FILE, Machine, ResultsError, RunLog, RunRecord, new_run_dir
+from bench.results import (
+    RUNS_FILE,
+    Machine,
+    ResultsError,
+    RunLog,
+    RunRecord,
+    load_runs,
+    new_run_dir,
+)
 from bench.runner import BenchPlan, Job, run_one
 from bench.summary import build_summary, format_summary
 from clients.infra.records import Attempt, ClientRun
-from tests.test_plots_report import hand_made_runs
+from tests.test_plots_report import hand_made_runs, write_results
 
 MACHINE = Machine("3.11", "test", 2, "host")
 
@@ -182,3 +191,60 @@ def test_a_run_folder_is_created_exclusively_and_latest_waits_for_a_record(
     log = RunLog(first / RUNS_FILE, latest=True)
     log.append(hand_made_runs()[0])
     assert (tmp_path / "latest").resolve() == first.resolve()
+
+
+# -- 6. every reader of records validates through the typed record -----------------
+
+
+def _damaged(record: dict[str, Any], how: str) -> dict[str, Any]:
+    data = json.loads(json.dumps(record))
+    field, _, value = how.partition("=")
+    if not value:
+        del data[field]
+    else:
+        data[field] = json.loads(value)
+    return data
+
+
+@pytest.mark.parametrize(
+    "how",
+    [
+        "attempts",
+        'attempts="x"',
+        "run=true",
+        'run="3"',
+        "seed=1.5",
+        "client=5",
+        'makespan="fast"',
+        "status=3",
+        'server_log={"a": 1}',
+        'machine="x"',
+        "overrides=5",
+        "config=[1]",
+        'sweep="x"',
+        "reason=5",
+    ],
+)
+def test_a_damaged_record_is_one_line_for_plot_and_replay(
+    tmp_path: Path, bench_main: Callable[..., tuple[int, str]], how: str
+) -> None:
+    good = hand_made_runs()[0].to_dict()
+    (tmp_path / RUNS_FILE).write_text(json.dumps(_damaged(good, how)) + "\n")
+    for command in ("replay", "plot"):
+        status, err = bench_main(command, str(tmp_path))
+        assert status == 2, err
+        assert err.startswith(f"error: {tmp_path / RUNS_FILE}:1 is not a valid run record"), err
+        assert err.count("\n") == 1, err
+
+
+def test_a_folder_plot_cannot_write_into_is_one_line(
+    tmp_path: Path, bench_main: Callable[..., tuple[int, str]]
+) -> None:
+    write_results(tmp_path, hand_made_runs(), None)
+    (tmp_path / "summary.json").unlink()
+    (tmp_path / "summary.json").mkdir()  # unwritable even for root, unlike chmod
+    status, err = bench_main("plot", str(tmp_path))
+    assert status == 2
+    assert err.startswith(f"error: {tmp_path / 'summary.json'}"), err
+    assert err.count("\n") == 1, err
+    assert len(load_runs(tmp_path)) == len(hand_made_runs())  # nothing recorded lost
