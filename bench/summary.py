@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from bench.program import hyperfine_fields
 from bench.results import (
     SUMMARY_FILE,
     SUMMARY_SCHEMA,
@@ -90,6 +91,7 @@ def build_summary(runs: Sequence[RunRecord], theory: TheoryRecord | None) -> dic
                 theory.for_client(c) if theory else None,
                 knobs_of(c, first[c].config),
             )
+            | hyperfine_fields([r for r in runs if r.client == c])
             for c, s in stats.items()
         ],
         "failed_runs": [
