@@ -263,3 +263,33 @@ def hyperfine_fields(runs: Sequence[RunRecord]) -> dict[str, Any]:
         "exit_codes": [t.exit_code for t in timed],
         "process_times": [t.wall for t in timed],
     }
+
+
+def process_words(runs: Sequence[RunRecord]) -> str:
+    """The process's own figures over `runs`, in real seconds, as hyperfine prints them."""
+    timed = [r.command for r in runs if r.command is not None]
+    if not timed:
+        return ""
+    walls = [t.wall for t in timed]
+    spread = statistics.stdev(walls) if len(walls) > 1 else 0.0
+    return (
+        f"{statistics.fmean(walls):.3f} s ± {spread:.3f} s real seconds "
+        f"(User: {statistics.fmean(t.user for t in timed):.3f} s, "
+        f"System: {statistics.fmean(t.system for t in timed):.3f} s)"
+    )
+
+
+def command_paragraph(runs: Sequence[RunRecord], bound: float | None) -> str:
+    """The report's words on a command: what ran, its process times, theory's bound."""
+    first = runs[0]
+    command = first.command.command if first.command else "?"
+    text = (
+        f"The command `{command}`, run through the shell as a whole process and judged by "
+        "the server's log alone: its makespan runs from the first request's arrival to the "
+        "last response, and each logged request counts as one attempt (the server cannot "
+        f"tell a retry from a new request). The whole process took {process_words(runs)}, "
+        "start-up included. Theory has no model of it"
+    )
+    if bound:
+        text += f"; the best schedule that keeps the limit takes {bound:.2f} s"
+    return text + "."

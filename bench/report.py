@@ -24,7 +24,7 @@ from bench.plots import (
     client_timeline_file,
     draw_all,
 )
-from bench.program import spec_for
+from bench.program import command_paragraph, spec_for
 from bench.replay import replay_rows
 from bench.results import (
     REPORT_FILE,
@@ -323,6 +323,13 @@ def build_report(runs: Sequence[RunRecord], theory: TheoryRecord | None) -> str:
             "",
             f"![Timeline of {client}'s median run]({client_timeline_file(client)})",
             "",
+        ]
+        if first.command is not None:  # a shell command: no policy, no model to explain
+            bound = ctx.expected.bound if ctx.expected is not None else None
+            measured = measured_text(stats[client], client_runs)
+            out += [f"{command_paragraph(client_runs, bound)} {measured}", ""]
+            continue
+        out += [
             f"*{ctx.spec.summary}* ({ctx.spec.concurrency}; policy: {ctx.spec.policy}).",
             "",
             f"{ctx.spec.explain} {theory_text(ctx)} {measured_text(stats[client], client_runs)}",

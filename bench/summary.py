@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from bench.program import hyperfine_fields
+from bench.program import hyperfine_fields, process_words
 from bench.results import (
     SUMMARY_FILE,
     SUMMARY_SCHEMA,
@@ -122,6 +122,9 @@ def format_summary(runs: Sequence[RunRecord], theory: TheoryRecord | None) -> st
             f"  Time (mean ± σ):   {s.mean:8.3f} s ± {s.stddev:6.3f} s    "
             f"[429s per run: {s.mean_rejections:.1f} (server log)]"
         )
+        process = process_words([r for r in runs if r.client == s.client])
+        if process:
+            lines.append(f"  Process:           {process}, start-up included")
         lines.append(
             f"  Range (min … max): {s.min:8.3f} s … {s.max:6.3f} s    {s.runs} runs"
             + (f", {s.failed_runs} failed" if s.failed_runs else "")
