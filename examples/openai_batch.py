@@ -1,0 +1,43 @@
+"""A batch script of the kind users write: N chat completions through the `openai` SDK.
+
+It knows nothing of ratebench: it reads the SDK's own OPENAI_BASE_URL and
+OPENAI_API_KEY, sends every prompt at once, and leaves 429s to the SDK's
+built-in retries. Bench it as a command:
+
+    python -m bench --api openai --command sdk='python examples/openai_batch.py' --runs 3
+
+RATEBENCH_N (the bench's batch size) sets how many prompts it sends; 10 when
+run by hand.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+
+
+async def main() -> int:
+    from openai import AsyncOpenAI
+
+    n = int(os.environ.get("RATEBENCH_N", "10"))
+    client = AsyncOpenAI(max_retries=8)  # OPENAI_BASE_URL and OPENAI_API_KEY from the env
+
+    async def ask(i: int) -> str:
+        reply = await client.chat.completions.create(
+            model="gpt-4o-mini",
+            messages=[{"role": "user", "content": f"Summarise document {i} in one line."}],
+            max_tokens=50,
+        )
+        return reply.choices[0].message.content or ""
+
+    answers = await asyncio.gather(*(ask(i) for i in range(n)), return_exceptions=True)
+    failed = [a for a in answers if isinstance(a, BaseException)]
+    for a in failed[:3]:
+        print(f"failed: {a!r}", file=sys.stderr)
+    print(f"{n - len(failed)}/{n} answered")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main()))
