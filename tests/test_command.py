@@ -41,7 +41,8 @@ def test_bad_command_flags_are_one_line_errors() -> None:
         with pytest.raises(UsageError):
             plan_from_args(build_parser().parse_args(bad))
     plan = plan_from_args(build_parser().parse_args(["--command", "mine=true", "--runs", "2"]))
-    assert plan.clients == () and plan.commands == (("mine", "true"),)
+    assert plan.clients == ()
+    assert plan.commands == (("mine", "true"),)
 
 
 def test_commands_run_as_processes_and_fail_with_reasons(tmp_path: Path) -> None:
@@ -62,22 +63,30 @@ def test_commands_run_as_processes_and_fail_with_reasons(tmp_path: Path) -> None
     tb, broken, idle = records["tb"], records["broken"], records["idle"]
 
     assert tb.ok, tb.reason
-    assert tb.completed == 4 and len(tb.server_log) == len(tb.attempts)
+    assert tb.completed == 4
+    assert len(tb.server_log) == len(tb.attempts)
     assert tb.rejections == tb.client_rejections
-    assert tb.command is not None and tb.command.exit_code == 0
+    assert tb.command is not None
+    assert tb.command.exit_code == 0
     # The process's wall time holds the interpreter's start-up; the makespan does not.
     assert tb.command.wall > tb.makespan
     assert tb.command.user > 0
 
-    assert not broken.ok and broken.reason is not None
-    assert "exit status 3" in broken.reason and "it went wrong" in broken.reason
-    assert not idle.ok and idle.reason is not None and "killed after" in idle.reason
-    assert idle.command is not None and idle.command.wall < 15
+    assert not broken.ok
+    assert broken.reason is not None
+    assert "exit status 3" in broken.reason
+    assert "it went wrong" in broken.reason
+    assert not idle.ok
+    assert idle.reason is not None
+    assert "killed after" in idle.reason
+    assert idle.command is not None
+    assert idle.command.wall < 15
 
     # Records round-trip with the command; the summary carries hyperfine's fields.
     line = (tmp_path / "runs.jsonl").read_text().splitlines()[0]
     assert RunRecord.from_dict(json.loads(line)) == tb
     summary = build_summary(list(records.values()), None)
     (entry,) = summary["results"]
-    assert entry["command"] == TB and entry["exit_codes"] == [0]
+    assert entry["command"] == TB
+    assert entry["exit_codes"] == [0]
     assert hyperfine_fields([broken])["exit_codes"] == [3]
