@@ -41,9 +41,15 @@ STDERR_LINES = 3
 POLL = 0.005
 
 
-def command_env(base: str, n: int, time_scale: float) -> dict[str, str]:
-    """The variables that tell a program where the server is and what batch to send."""
+def command_env(
+    base: str, n: int, time_scale: float, requests: str | None = None
+) -> dict[str, str]:
+    """The variables that tell a program where the server is and what batch to send
+    (`RATEBENCH_REQUESTS`: with --api openai, the request set theory's bound is for,
+    one JSON body a line)."""
     env = dict(os.environ)
+    if requests is not None:
+        env["RATEBENCH_REQUESTS"] = requests
     env.update(
         RATEBENCH_URL=base,
         RATEBENCH_CHAT_URL=f"{base}/chat",
@@ -222,7 +228,7 @@ def run_command(
     timeout = config.deadline * scenario.time_scale + STARTUP_SLACK
     wall_start = time.time()
     timing, killed, stderr = run_process(
-        command, command_env(base, scenario.n, scenario.time_scale), timeout
+        command, command_env(base, scenario.n, scenario.time_scale, scenario.requests), timeout
     )
     try:
         entries = server_entries(fetch_log(base)["entries"])

@@ -159,4 +159,10 @@ def format_summary(runs: Sequence[RunRecord], theory: TheoryRecord | None) -> st
         if not r.ok:
             lines.append(f"Failed: run {r.run} of {r.client}: {r.reason}")
     lines.append(TIME_NOTE)
+    if any(r.command is not None for r in runs):
+        lines.append(
+            "A command's makespan runs from its first request's arrival at the server to the "
+            "last response (the server's log); its Process line is the whole process in real "
+            "seconds, start-up included, as hyperfine measures."
+        )
     return "\n".join(lines)
