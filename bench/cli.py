@@ -68,6 +68,11 @@ def main(argv: list[str] | None = None) -> int:
     except Interrupted as exc:
         print(f"interrupted ({exc})", file=sys.stderr)
         return 128 + exc.signum
+    except OSError as exc:
+        # A disk that is full, read-only, or a path taken by a folder: what
+        # was already on disk stays, and the user gets the file and the cause.
+        where = f"{exc.filename}: " if exc.filename else ""
+        fail(f"{where}{exc.strerror or exc} (is the folder read-only or the disk full?)")
 
 
 __all__ = ["main"]

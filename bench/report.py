@@ -278,6 +278,9 @@ def build_report(runs: Sequence[RunRecord], theory: TheoryRecord | None) -> str:
         out += _summary_table(stats, theory)
     else:
         out.append("No run finished, so there is nothing to summarise.")
+    unmeasured = [c for c in by_client(runs) if c not in stats]
+    if stats and unmeasured:
+        out += ["", *(f"`{c}`: no completed runs (see Failed runs below)." for c in unmeasured)]
     if has_matrix(stats):
         out += [
             "",

@@ -27,7 +27,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, ClassVar, Literal, Protocol, get_args
+from typing import Any, ClassVar, Literal, Protocol, cast, get_args
 
 from bench.scenario import (
     Faults,
@@ -331,31 +331,99 @@ class RunRecord:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RunRecord:
-        """A record of this schema; RecordError or ScenarioError saying what is wrong."""
+        """A record of this schema; RecordError or ScenarioError saying what is wrong.
+
+        Every field is checked for its type, not converted: a line whose
+        `run` is "3" or whose `attempts` is a string is damaged, and is said
+        to be rather than read as something it never was.
+        """
         try:
             machine = data.get("machine")
+            if machine is not None and not isinstance(machine, Mapping):
+                raise RecordError(f"machine must be an object or null, got {machine!r}")
+            overrides = _list(data, "overrides", required=False)
+            if not all(isinstance(name, str) for name in overrides):
+                raise RecordError(f"overrides must be a list of names, got {overrides!r}")
+            status = _str(data, "status")
+            reason = data.get("reason")
+            if reason is not None and not isinstance(reason, str):
+                raise RecordError(f"reason must be text or null, got {reason!r}")
             return cls(
-                client=str(data["client"]),
-                run=int(data["run"]),
-                seed=int(data["seed"]),
-                scenario=Scenario.from_dict(data["scenario"]),
-                config=config_from_dict(data["config"]),
-                overrides=tuple(str(name) for name in data.get("overrides", ())),
+                client=_str(data, "client"),
+                run=_whole(data, "run"),
+                seed=_whole(data, "seed"),
+                scenario=Scenario.from_dict(_object(data, "scenario")),
+                config=config_from_dict(_object(data, "config")),
+                overrides=tuple(overrides),
                 machine=None if machine is None else Machine.from_dict(machine),
-                wall_start=float(data["wall_start"]),
-                started=float(data["started"]),
-                makespan=float(data["makespan"]),
-                attempts=tuple(Attempt.from_dict(a) for a in data["attempts"]),
-                server_log=server_entries(data["server_log"]),
-                status=data["status"],
-                reason=data.get("reason"),
+                wall_start=_number(data, "wall_start"),
+                started=_number(data, "started"),
+                makespan=_number(data, "makespan"),
+                attempts=tuple(Attempt.from_dict(_obj(a)) for a in _list(data, "attempts")),
+                server_log=server_entries(_obj(e) for e in _list(data, "server_log")),
+                status=cast(Status, status),
+                reason=reason,
                 sweep=_sweep_point(data.get("sweep")),
                 command=CommandRun.from_dict(data.get("command")),
             )
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
             if isinstance(exc, RecordError | ScenarioError):
                 raise
             raise RecordError(f"missing or malformed field: {exc!r}") from None
+
+
+def _missing(key: str) -> RecordError:
+    return RecordError(f"the field {key!r} is missing")
+
+
+def _str(data: Mapping[str, Any], key: str) -> str:
+    if key not in data:
+        raise _missing(key)
+    value = data[key]
+    if not isinstance(value, str):
+        raise RecordError(f"{key} must be text, got {value!r}")
+    return value
+
+
+def _whole(data: Mapping[str, Any], key: str) -> int:
+    if key not in data:
+        raise _missing(key)
+    value = data[key]
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise RecordError(f"{key} must be a whole number, got {value!r}")
+    return value
+
+
+def _number(data: Mapping[str, Any], key: str) -> float:
+    if key not in data:
+        raise _missing(key)
+    value = data[key]
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise RecordError(f"{key} must be a finite number, got {value!r}")
+    return float(value)
+
+
+def _object(data: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    if key not in data:
+        raise _missing(key)
+    return _obj(data[key], key)
+
+
+def _obj(value: Any, key: str = "an entry") -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise RecordError(f"{key} must be an object, got {value!r}")
+    return value
+
+
+def _list(data: Mapping[str, Any], key: str, required: bool = True) -> list[Any]:
+    if key not in data:
+        if required:
+            raise _missing(key)
+        return []
+    value = data[key]
+    if not isinstance(value, list):
+        raise RecordError(f"{key} must be a list, got {value!r}")
+    return value
 
 
 def _sweep_dict(point: SweepPoint | None) -> dict[str, Any] | None:
@@ -365,7 +433,9 @@ def _sweep_dict(point: SweepPoint | None) -> dict[str, Any] | None:
 def _sweep_point(data: Mapping[str, Any] | None) -> SweepPoint | None:
     if data is None:
         return None
-    return SweepPoint(str(data["knob"]), float(data["value"]))
+    if not isinstance(data, Mapping):
+        raise RecordError(f"sweep must be an object or null, got {data!r}")
+    return SweepPoint(_str(data, "knob"), _number(data, "value"))
 
 
 def _upgrade_v1(data: Mapping[str, Any], machine: Machine | None) -> RunRecord:
@@ -402,21 +472,24 @@ def _upgrade_v1(data: Mapping[str, Any], machine: Machine | None) -> RunRecord:
         server_strategy=scenario.limit.strategy,
         **knobs,
     )
+    reason = data.get("reason")
+    if reason is not None and not isinstance(reason, str):
+        raise RecordError(f"reason must be text or null, got {reason!r}")
     return RunRecord(
-        client=str(data["client"]),
-        run=int(data["run"]),
-        seed=int(data["seed"]),
+        client=_str(data, "client"),
+        run=_whole(data, "run"),
+        seed=_whole(data, "seed"),
         scenario=scenario,
         config=config,
         overrides=tuple(knobs),
         machine=machine,
-        wall_start=float(data["wall_start"]),
-        started=float(data["started"]),
-        makespan=float(data["makespan"]),
-        attempts=tuple(Attempt.from_dict(a) for a in data["attempts"]),
-        server_log=server_entries(data["server_log"]),
-        status=data["status"],
-        reason=data.get("reason"),
+        wall_start=_number(data, "wall_start"),
+        started=_number(data, "started"),
+        makespan=_number(data, "makespan"),
+        attempts=tuple(Attempt.from_dict(_obj(a)) for a in _list(data, "attempts")),
+        server_log=server_entries(_obj(e) for e in _list(data, "server_log")),
+        status=cast(Status, _str(data, "status")),
+        reason=reason,
         sweep=_sweep_point(data.get("sweep")),
     )
 
@@ -691,37 +764,105 @@ class Record(Protocol):
     def to_dict(self) -> dict[str, Any]: ...
 
 
-def new_run_dir(out: Path, name: str | None = None) -> Path:
-    """Create `out/<timestamp>/` (or `out/<name>/`) and point `out/latest` at it."""
-    stamp = name or datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+LATEST = "latest"
+
+
+def check_name(name: str, flag: str = "--name") -> str:
+    """`name` if it is one plain folder name: it may not climb out of OUT
+    (`..`, `a/b`), be OUT itself (`.`), or take the place of OUT/latest."""
+    if not name.strip() or name in (".", "..", LATEST) or any(c in name for c in "/\\\0"):
+        raise ResultsError(
+            f"{flag} {name!r} must be one plain folder name (not empty, '.', '..' or "
+            f"'{LATEST}', no '/'), e.g. {flag} quick-run"
+        )
+    return name
+
+
+def check_out(out: str | os.PathLike[str], flag: str = "--out") -> Path:
+    """OUT as a path; an empty string is refused rather than read as the current folder."""
+    if isinstance(out, str) and not out.strip():
+        raise ResultsError(f"{flag} is empty: give a folder for the results, e.g. {flag} results")
+    path = Path(out).expanduser()
+    if path.exists() and not path.is_dir():
+        raise ResultsError(f"{flag} {path} is a file, not a folder: give a folder")
+    return path
+
+
+def new_run_dir(out: str | os.PathLike[str], name: str | None = None, prefix: str = "") -> Path:
+    """Create a fresh `out/<name>/` (default `out/<prefix><timestamp>/`), exclusively.
+
+    A folder holds one scenario: two benches never share one. A timestamp
+    already taken (two benches in one second) gets `-2`, `-3`, ...; a `name`
+    already taken is refused, since whoever chose it will read OUT/NAME and
+    must not find the older run there under the newer one's name. `out/latest`
+    is not moved here, only once the folder holds a record (`mark_latest`).
+    """
+    root = check_out(out)
+    stamp = prefix + datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    chosen = stamp if name is None else check_name(name)
     try:
-        out.mkdir(parents=True, exist_ok=True)
-        run_dir = out / stamp
-        suffix = 1
-        while run_dir.exists() and name is None:
-            run_dir = out / f"{stamp}-{suffix}"
-            suffix += 1
-        run_dir.mkdir(parents=True, exist_ok=name is not None)
+        root.mkdir(parents=True, exist_ok=True)
+        for suffix in range(1, 1000):
+            run_dir = root / (chosen if suffix == 1 else f"{chosen}-{suffix}")
+            try:
+                run_dir.mkdir()  # exclusive: of two benches, one wins each name
+                break
+            except FileExistsError:
+                if name is not None:
+                    raise ResultsError(
+                        f"{run_dir} already exists: pick another --name, or move that "
+                        "folder away (one folder holds one run of one scenario)"
+                    ) from None
+        else:
+            raise ResultsError(f"{root} has 999 folders named {chosen}-N: clear some out")
         probe = run_dir / ".write-test"
         probe.write_text("")
         probe.unlink()
     except OSError as exc:
         raise ResultsError(
-            f"cannot write results under {out}: {exc.strerror or exc}; pick another --out"
+            f"cannot write results under {root}: {exc.strerror or exc}; pick another --out"
         ) from None
-    latest = out / "latest"
-    with contextlib.suppress(OSError):
-        if latest.is_symlink() or latest.exists():
-            latest.unlink()
-        latest.symlink_to(run_dir.name)
     return run_dir
 
 
-class RunLog:
-    """Appends records to a JSON-lines file, one whole line at a time."""
+def check_writable(run_dir: Path) -> None:
+    """ResultsError, before any work, if files cannot be written into `run_dir`."""
+    probe = run_dir / f".write-test-{os.getpid()}"
+    try:
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        raise ResultsError(
+            f"cannot write into {run_dir}: {exc.strerror or exc}; copy the folder somewhere "
+            "writable (cp -r) and re-draw the copy"
+        ) from None
 
-    def __init__(self, path: Path) -> None:
+
+def mark_latest(run_dir: Path) -> None:
+    """Point `run_dir`'s parent/latest at it: swapped in one rename, so a reader
+    never finds it missing; a folder of that name, or a read-only OUT, is left alone."""
+    latest = run_dir.parent / LATEST
+    tmp = run_dir.parent / f".{LATEST}-{os.getpid()}"
+    with contextlib.suppress(OSError):
+        if latest.exists() and not latest.is_symlink():
+            return
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        tmp.symlink_to(run_dir.name)
+        os.replace(tmp, latest)
+
+
+class RunLog:
+    """Appends records to a JSON-lines file, one whole line at a time.
+
+    `latest`: once the first record is on disk, point the folder's
+    parent/latest at the folder (never before: a bench that failed before
+    its first run must not leave latest on an empty folder).
+    """
+
+    def __init__(self, path: Path, latest: bool = False) -> None:
         self.path = path
+        self.latest = latest
 
     def append(self, record: Record) -> None:
         line = json.dumps(record.to_dict(), separators=(",", ":")) + "\n"
@@ -731,6 +872,9 @@ class RunLog:
             f.write(line)
             f.flush()
             os.fsync(f.fileno())
+        if self.latest:
+            mark_latest(self.path.parent)
+            self.latest = False
 
 
 def load_runs(run_dir: Path, file: str = RUNS_FILE) -> list[RunRecord]:
@@ -747,37 +891,51 @@ def load_runs(run_dir: Path, file: str = RUNS_FILE) -> list[RunRecord]:
         )
     runs: list[RunRecord] = []
     old_machine: list[Machine | None] = []
-    with path.open(encoding="utf-8") as f:
-        for number, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            where = f"{path}:{number}"
-            try:
-                data = json.loads(line)
-            except json.JSONDecodeError:
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        why = exc.strerror if isinstance(exc, OSError) else "it is not UTF-8 text"
+        raise ResultsError(f"cannot read {path}: {why or exc}") from None
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        where = f"{path}:{number}"
+        try:
+            data = json.loads(line)
+        except json.JSONDecodeError:
+            raise ResultsError(
+                f"{where} is not valid JSON: the file is corrupted; "
+                "delete that line or re-run the bench"
+            ) from None
+        schema = data.get("schema") if isinstance(data, dict) else None
+        try:
+            if schema == RUN_SCHEMA:
+                runs.append(RunRecord.from_dict(data))
+            elif schema == RUN_SCHEMA_V1:
+                if not old_machine:
+                    old_machine.append(_summary_machine(run_dir))
+                runs.append(_upgrade_v1(data, old_machine[0]))
+            else:
                 raise ResultsError(
-                    f"{where} is not valid JSON: the file is corrupted; "
-                    "delete that line or re-run the bench"
-                ) from None
-            schema = data.get("schema") if isinstance(data, dict) else None
-            try:
-                if schema == RUN_SCHEMA:
-                    runs.append(RunRecord.from_dict(data))
-                elif schema == RUN_SCHEMA_V1:
-                    if not old_machine:
-                        old_machine.append(_summary_machine(run_dir))
-                    runs.append(_upgrade_v1(data, old_machine[0]))
-                else:
-                    raise ResultsError(
-                        f"{where} is not a ratebench run record (schema {RUN_SCHEMA}, "
-                        f"or {RUN_SCHEMA_V1} from older versions; found {schema!r}); "
-                        "re-run the bench"
-                    )
-            except (RecordError, ScenarioError, ConfigError, KeyError, TypeError) as exc:
-                raise ResultsError(
-                    f"{where} is not a valid run record ({exc}): the file is corrupted; "
-                    "delete that line or re-run the bench"
-                ) from None
+                    f"{where} is not a ratebench run record (schema {RUN_SCHEMA}, "
+                    f"or {RUN_SCHEMA_V1} from older versions; found {schema!r}); "
+                    "re-run the bench"
+                )
+        except (
+            RecordError,
+            ScenarioError,
+            ConfigError,
+            LookupError,
+            TypeError,
+            ValueError,
+            AttributeError,
+        ) as exc:
+            # The v1 upgrade converts as it reads; anything it trips on is
+            # the same damaged line.
+            raise ResultsError(
+                f"{where} is not a valid run record ({exc}): the file is corrupted; "
+                "delete that line or re-run the bench"
+            ) from None
     if not runs:
         raise ResultsError(f"{path} holds no runs: the bench stopped before finishing one")
     return runs

@@ -144,11 +144,12 @@ def run_one(
         return record(time.time(), never, [], server_failed("before the run", exc))
     wall_start = time.time()
     result = run_client(job.client, config)
+    elapsed = time.monotonic() - result.started
     try:
         entries = fetch_log(base)["entries"]
     except ServerError as exc:
         return record(wall_start, result, [], server_failed("during the run", exc))
-    return record(wall_start, result, entries, fault_reason(result.attempts))
+    return record(wall_start, result, entries, failure_reason(result, config, elapsed))
 
 
 def describe_fault(attempt: Attempt) -> str:
@@ -173,6 +174,48 @@ def fault_reason(attempts: tuple[Attempt, ...]) -> str | None:
     return f"the server misbehaved: {listed} (attempts that were neither ok nor 429)"
 
 
+def failure_reason(result: ClientRun, config: ClientConfig, elapsed: float) -> str | None:
+    """Why a run is not a measurement of its client, or None: the one place that decides.
+
+    A run is a measurement only if every request of the batch got its answer
+    and the server behaved; anything less has no makespan worth averaging (a
+    batch cut off after 0 of 10 answers "took" 0 s). `elapsed` is wall
+    seconds from the batch's start to the client's return: at or past the
+    scaled deadline, the deadline ended the run, and the attempts it cut off
+    (recorded as timeouts when it fell) are its doing, not the server's.
+    """
+    deadline = config.scaled(config.deadline)
+    cut_off = elapsed >= deadline
+    # An attempt the deadline cancelled finishes at the deadline; a few
+    # milliseconds of slack for the cancellation itself.
+    slack = max(0.005, 0.01 * deadline)
+    cut = [a for a in result.attempts if a.outcome == "timeout" and a.finished >= deadline - slack]
+    faulty = tuple(a for a in result.attempts if not (cut_off and a in cut))
+    reasons = [r for r in (fault_reason(faulty),) if r is not None]
+    unfinished = config.n - result.completed
+    if unfinished > 0:
+        if cut_off:
+            waiting = f", {len(cut)} attempts still waiting for an answer" if cut else ""
+            reasons.append(
+                f"the deadline ({config.deadline:g} s) cut it off: {unfinished} of "
+                f"{config.n} requests unfinished{waiting}"
+            )
+        else:
+            done = {a.request for a in result.attempts if a.outcome == "ok"}
+            last = {a.request: a for a in sorted(result.attempts, key=lambda a: a.attempt)}
+            answers = Counter(
+                "429" if a.outcome == "rate_limited" else describe_fault(a)
+                for request, a in last.items()
+                if request not in done
+            )
+            told = ", ".join(f"{count} × {what}" for what, count in answers.most_common())
+            reasons.append(
+                f"{unfinished} of {config.n} requests never succeeded: the client gave up on "
+                f"them after its retries" + (f" (last answers: {told})" if told else "")
+            )
+    return "; ".join(reasons) or None
+
+
 def run_bench(
     plan: BenchPlan,
     run_dir: Path,
@@ -186,7 +229,7 @@ def run_bench(
     raised after the failed run is recorded. KeyboardInterrupt propagates
     after the server is stopped, with every finished run already on disk.
     """
-    log = RunLog(run_dir / RUNS_FILE)
+    log = RunLog(run_dir / RUNS_FILE, latest=True)
     here = Machine.here()
     records: list[RunRecord] = []
     with server_for(plan) as (base, server):

@@ -148,7 +148,7 @@ def run_all(
     run_dir: Path,
     on_done: Callable[[SharedLimitRun], None] = lambda record: None,
 ) -> list[SharedLimitRun]:
-    log = RunLog(run_dir / "runs.jsonl")
+    log = RunLog(run_dir / "runs.jsonl", latest=True)
     here = Machine.here()
     records: list[SharedLimitRun] = []
     server_args = settings.scenario.server_kwargs()

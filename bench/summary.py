@@ -21,7 +21,7 @@ from bench.results import (
     write_json,
 )
 from bench.scenario import config_to_dict, format_knobs, knobs_of
-from bench.stats import ClientStats, client_stats, speedups
+from bench.stats import ClientStats, by_client, client_stats, speedups
 
 TIME_NOTE = (
     "Times are makespans from the batch's start to the last response, measured inside the "
@@ -97,6 +97,7 @@ def build_summary(runs: Sequence[RunRecord], theory: TheoryRecord | None) -> dic
         "failed_runs": [
             {"client": r.client, "run": r.run, "reason": r.reason} for r in runs if not r.ok
         ],
+        "no_completed_runs": [c for c in dict.fromkeys(r.client for r in runs) if c not in stats],
     }
 
 
@@ -113,11 +114,17 @@ def format_summary(runs: Sequence[RunRecord], theory: TheoryRecord | None) -> st
     stats = client_stats(runs)
     first = _first_runs(runs)
     lines: list[str] = []
-    for number, s in enumerate(stats.values(), start=1):
-        lines.append(f"Benchmark {number}: {s.client}")
-        own = knobs_of(s.client, first[s.client].config, common=False)
+    for number, (client, mine) in enumerate(by_client(runs).items(), start=1):
+        lines.append(f"Benchmark {number}: {client}")
+        own = knobs_of(client, first[client].config, common=False)
         if own:
             lines.append(f"  Knobs:             {format_knobs(own)}")
+        if client not in stats:
+            # Every run failed: there is no makespan to print, only that.
+            lines.append(f"  no completed runs ({len(mine)} failed; reasons below)")
+            lines.append("")
+            continue
+        s = stats[client]
         lines.append(
             f"  Time (mean ± σ):   {s.mean:8.3f} s ± {s.stddev:6.3f} s    "
             f"[429s per run: {s.mean_rejections:.1f} (server log)]"

@@ -9,6 +9,7 @@ report are drawn from those files.
 from __future__ import annotations
 
 import argparse
+import contextlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -476,7 +477,7 @@ def main(argv: list[str]) -> int:
         return 0
     if plan.url is not None:
         check_url(plan.url)  # before anything is created or printed
-    run_dir = new_run_dir(Path(args.out), args.name)
+    run_dir = new_run_dir(args.out, args.name)
     plan, beside = with_request_set(plan, run_dir)
     scenario = plan.scenario
     console = Console(stderr=True)
@@ -550,7 +551,15 @@ def main(argv: list[str]) -> int:
     if records:
         finish(run_dir, records, console, matrix=args.matrix, sim_runs=sim_runs)
         print(f"\nResults: {run_dir}")
+    else:
+        remove_if_empty(run_dir)
     return status
+
+
+def remove_if_empty(run_dir: Path) -> None:
+    """A folder no run reached holds nothing to re-draw: leave no empty one behind."""
+    with contextlib.suppress(OSError):
+        run_dir.rmdir()
 
 
 def finish(
@@ -569,10 +578,9 @@ def finish(
     if theory is not None:
         write_theory(run_dir, theory)
     write_summary(run_dir, records, theory)
-    if client_stats(records):
-        print(format_summary(records, theory))
-        if matrix:
-            from bench.matrix import format_matrix
+    print(format_summary(records, theory))  # says "no completed runs" for a client with none
+    if matrix and client_stats(records):
+        from bench.matrix import format_matrix
 
-            print(format_matrix(client_stats(records)))
+        print(format_matrix(client_stats(records)))
     write_report(run_dir)

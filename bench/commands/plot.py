@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bench.results import load_runs, upgrade_theory
+from bench.results import check_writable, load_runs, upgrade_theory
 from bench.summary import format_summary, write_summary
 from clients.infra.oneline import OneLineParser
 
@@ -22,6 +22,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("results_dir", type=Path, help="a directory written by python -m bench")
     args = parser.parse_args(argv)
     runs = load_runs(args.results_dir)  # before matplotlib loads: bad input fails fast
+    check_writable(args.results_dir)
     theory = upgrade_theory(args.results_dir)
     write_summary(args.results_dir, runs, theory)
     print(format_summary(runs, theory))

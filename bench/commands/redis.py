@@ -5,7 +5,6 @@ from __future__ import annotations
 import sys
 import time
 from dataclasses import asdict
-from pathlib import Path
 
 from bench.results import new_run_dir, write_json
 from bench.scenario import Scenario, parse_latency
@@ -82,7 +81,7 @@ def main(argv: list[str]) -> int:
         runs=args.runs,
         redis=args.redis,
     )
-    run_dir = new_run_dir(Path(args.out), args.name)
+    run_dir = new_run_dir(args.out, args.name)
     print(
         f"ratebench redis: {len(STORAGES) * len(settings.clients)} pairings × {settings.runs} "
         f"run(s) → {run_dir}",

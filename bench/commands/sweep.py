@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
 
-from bench.results import ResultsError, RunRecord
+from bench.results import RunRecord, new_run_dir
 from bench.runner import BenchPlan
 from bench.scenario import Scenario
 from bench.sweep import (
     KNOBS,
     SIM_RUNS,
-    SWEEP_FILE,
     finish,
     format_sweep,
     parse_knob,
@@ -80,14 +78,7 @@ def main(argv: list[str]) -> int:
         runs=args.runs,
         scenario=Scenario(time_scale=args.time_scale, seed=args.seed),
     )
-    name = args.name or f"sweep-{knob}-{datetime.now(UTC).strftime('%Y%m%d-%H%M%S')}"
-    run_dir = Path(args.out) / name
-    try:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        if (run_dir / SWEEP_FILE).exists():
-            raise ConfigError(f"{run_dir / SWEEP_FILE} exists: pick another --name")
-    except OSError as exc:
-        raise ResultsError(f"cannot write under {run_dir}: {exc.strerror or exc}") from None
+    run_dir = new_run_dir(args.out, args.name, prefix=f"sweep-{knob}-")
     print(
         f"sweep {knob} = {', '.join(f'{v:g}' for v in values)} for {args.client}, "
         f"{args.runs} runs each, time scale {args.time_scale:g} → {run_dir}",
