@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import clients
 from bench.replay import replay_runs
 from bench.results import Expected, RunRecord, SweepPoint, TheoryRecord
 from bench.scenario import Overrides, Scenario
@@ -87,7 +86,9 @@ def expect(
         from bench.two_limit import expected_two_limit
 
         return expected_two_limit(client, scenario, sweep)
-    spec = clients.spec(client)
+    from bench.program import spec_for
+
+    spec = spec_for(client)
     s = scenario.theory(config)
     mean, stdev = best_possible(s)
     # Little's law: in flight / mean latency, capped by the limit; a client that
@@ -104,7 +105,7 @@ def expect(
         else None
     )
     predicted: dict[str, float] = {}
-    if model_for(client) is not None:
+    if spec.model is not None and model_for(client) is not None:
         p = predict(client, s, runs=sim_runs or sim_runs_for(s.n), seed=0)
         predicted = {
             "predicted_mean": p.makespan.mean,
@@ -141,7 +142,7 @@ def theory_for_runs(runs: Sequence[RunRecord], sim_runs: int | None = None) -> T
     )
     used = {sim_runs or sim_runs_for(run.scenario.n) for run in first.values()}
     # Replays re-draw /chat's latencies; the LLM endpoint's are not replayed (yet).
-    chat = [r for r in runs if r.scenario.api == "chat"]
+    chat = [r for r in runs if r.scenario.api == "chat" and r.command is None]
     return TheoryRecord(
         expected=expected,
         replays=tuple(replay_runs(chat)),

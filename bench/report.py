@@ -13,7 +13,6 @@ import statistics
 from collections.abc import Sequence
 from pathlib import Path
 
-import clients
 from bench.explain import Context, client_facts, theory_text
 from bench.matching import clock_gaps
 from bench.matrix import has_matrix, matrix_markdown
@@ -25,6 +24,7 @@ from bench.plots import (
     client_timeline_file,
     draw_all,
 )
+from bench.program import command_paragraph, spec_for
 from bench.replay import replay_rows
 from bench.results import (
     REPORT_FILE,
@@ -66,7 +66,7 @@ def _measured_sleeps(runs: Sequence[RunRecord]) -> list[float]:
 
 def measured_text(stats: ClientStats, runs: Sequence[RunRecord]) -> str:
     """What the runs showed, every number from the records."""
-    spec = clients.spec(stats.client)
+    spec = spec_for(stats.client, runs[0].command.command if runs and runs[0].command else None)
     parts = [
         f"Measured: {stats.mean:.2f} s ± {stats.stddev:.2f} s over {stats.runs} "
         f"run{'s' if stats.runs != 1 else ''} ({stats.min:.2f} … {stats.max:.2f} s), "
@@ -316,7 +316,7 @@ def build_report(runs: Sequence[RunRecord], theory: TheoryRecord | None) -> str:
     for client, client_runs in groups.items():
         first = client_runs[0]
         ctx = Context(
-            spec=clients.spec(client),
+            spec=spec_for(client, first.command.command if first.command else None),
             scenario=first.scenario,
             config=first.config,
             expected=theory.for_client(client) if theory is not None else None,
@@ -326,6 +326,13 @@ def build_report(runs: Sequence[RunRecord], theory: TheoryRecord | None) -> str:
             "",
             f"![Timeline of {client}'s median run]({client_timeline_file(client)})",
             "",
+        ]
+        if first.command is not None:  # a shell command: no policy, no model to explain
+            bound = ctx.expected.bound if ctx.expected is not None else None
+            measured = measured_text(stats[client], client_runs)
+            out += [f"{command_paragraph(client_runs, bound)} {measured}", ""]
+            continue
+        out += [
             f"*{ctx.spec.summary}* ({ctx.spec.concurrency}; policy: {ctx.spec.policy}).",
             "",
             f"{ctx.spec.explain} {theory_text(ctx)} {measured_text(stats[client], client_runs)}",

@@ -191,6 +191,37 @@ class SweepPoint:
     value: float
 
 
+@dataclass(frozen=True, slots=True)
+class CommandRun:
+    """A run of a shell command rather than a built-in client, timed as hyperfine does.
+
+    `wall`, `user`, `system`: the whole process's seconds (start-up included),
+    from the shell's own rusage; `exit_code`: its exit status (negative: the
+    signal that ended it, as `subprocess` says).
+    """
+
+    command: str
+    wall: float
+    user: float
+    system: float
+    exit_code: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any] | None) -> CommandRun | None:
+        if data is None:
+            return None
+        return cls(
+            command=str(data["command"]),
+            wall=float(data["wall"]),
+            user=float(data["user"]),
+            system=float(data["system"]),
+            exit_code=int(data["exit_code"]),
+        )
+
+
 # -- the run record ------------------------------------------------------------------
 
 
@@ -209,6 +240,8 @@ class RunRecord:
     - `status`: "failed" when the server misbehaved, with `reason`.
     - `machine`: where it ran (None only for an old record with no summary).
     - `sweep`: the knob value, for a sweep's runs.
+    - `command`: for a shell command's run (`--command`), the command and its
+      process times; its attempts are the server's log, one per request.
     """
 
     SCHEMA: ClassVar[str] = RUN_SCHEMA
@@ -228,6 +261,7 @@ class RunRecord:
     status: Status = "ok"
     reason: str | None = None
     sweep: SweepPoint | None = None
+    command: CommandRun | None = None
 
     def __post_init__(self) -> None:
         if self.run < 0:
@@ -293,7 +327,7 @@ class RunRecord:
             "sweep": _sweep_dict(self.sweep),
             "attempts": [a.to_dict() for a in self.attempts],
             "server_log": [e.to_dict() for e in self.server_log],
-        }
+        } | ({} if self.command is None else {"command": self.command.to_dict()})
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RunRecord:
@@ -330,6 +364,7 @@ class RunRecord:
                 status=cast(Status, status),
                 reason=reason,
                 sweep=_sweep_point(data.get("sweep")),
+                command=CommandRun.from_dict(data.get("command")),
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             if isinstance(exc, RecordError | ScenarioError):

@@ -38,6 +38,7 @@ class BenchPlan:
     scenario: Scenario = field(default_factory=Scenario)
     overrides: Overrides = ()
     url: str | None = None
+    commands: tuple[tuple[str, str], ...] = ()  # (name, shell command), run after the clients
 
     def client_config(self, chat_url: str) -> ClientConfig:
         return self.scenario.client_config(chat_url, self.overrides)
@@ -57,7 +58,7 @@ def schedule(plan: BenchPlan) -> list[Job]:
     """Interleaved: run 0 of every client, then run 1 of every client, ..."""
     jobs: list[Job] = []
     for run in range(plan.runs):
-        for client in plan.clients:
+        for client in (*plan.clients, *(name for name, _ in plan.commands)):
             jobs.append(Job(len(jobs), run, client, plan.scenario.seed + run))
     return jobs
 
@@ -103,6 +104,11 @@ def run_one(
     failed record saying so, never an exception: the run is kept, and the
     caller decides whether the bench can go on.
     """
+    commands = dict(plan.commands)
+    if job.client in commands:
+        from bench.program import run_command
+
+        return run_command(plan, job, commands[job.client], base, server, machine, sweep)
     config = plan.client_config(f"{base}/chat")
 
     def record(

@@ -430,6 +430,8 @@ def knobs_of(client: str, config: ClientConfig, *, common: bool = True) -> dict[
     import clients
     from clients.spec import COMMON_KNOBS
 
+    if client not in clients.REGISTRY:
+        return {}  # a shell command (`--command`): the bench set none of its knobs
     names = clients.spec(client).knobs
     return {
         name: getattr(config, name)

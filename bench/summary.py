@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from bench.program import hyperfine_fields, process_words
 from bench.results import (
     SUMMARY_FILE,
     SUMMARY_SCHEMA,
@@ -90,6 +91,7 @@ def build_summary(runs: Sequence[RunRecord], theory: TheoryRecord | None) -> dic
                 theory.for_client(c) if theory else None,
                 knobs_of(c, first[c].config),
             )
+            | hyperfine_fields([r for r in runs if r.client == c])
             for c, s in stats.items()
         ],
         "failed_runs": [
@@ -127,6 +129,9 @@ def format_summary(runs: Sequence[RunRecord], theory: TheoryRecord | None) -> st
             f"  Time (mean ± σ):   {s.mean:8.3f} s ± {s.stddev:6.3f} s    "
             f"[429s per run: {s.mean_rejections:.1f} (server log)]"
         )
+        process = process_words([r for r in runs if r.client == s.client])
+        if process:
+            lines.append(f"  Process:           {process}, start-up included")
         lines.append(
             f"  Range (min … max): {s.min:8.3f} s … {s.max:6.3f} s    {s.runs} runs"
             + (f", {s.failed_runs} failed" if s.failed_runs else "")
@@ -161,4 +166,10 @@ def format_summary(runs: Sequence[RunRecord], theory: TheoryRecord | None) -> st
         if not r.ok:
             lines.append(f"Failed: run {r.run} of {r.client}: {r.reason}")
     lines.append(TIME_NOTE)
+    if any(r.command is not None for r in runs):
+        lines.append(
+            "A command's makespan runs from its first request's arrival at the server to the "
+            "last response (the server's log); its Process line is the whole process in real "
+            "seconds, start-up included, as hyperfine measures."
+        )
     return "\n".join(lines)

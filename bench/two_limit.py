@@ -301,7 +301,7 @@ def expected_two_limit(
 ) -> Expected:
     """What theory says of `client` in an openai scenario: the two-limit bound (no
     client has a model on this endpoint yet; its spec says why)."""
-    import clients
+    from bench.program import spec_for
     from bench.results import Expected
 
     b = scenario_bound(scenario)
@@ -310,7 +310,7 @@ def expected_two_limit(
         bound=b.mean,
         bound_stddev=b.stdev,
         sweep=sweep,
-        no_model=clients.spec(client).no_model or "no model",
+        no_model=spec_for(client).no_model or "no model",
     )
 
 

@@ -186,6 +186,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_openai_arguments(parser)
     parser.add_argument(
+        "--command",
+        action="append",
+        default=[],
+        metavar="NAME='SHELL COMMAND'",
+        help="also bench a program of your own, run through the shell as a whole process "
+        "(timed like hyperfine) and judged by the server's log; it finds the server in "
+        "RATEBENCH_URL, RATEBENCH_CHAT_URL, OPENAI_BASE_URL, and the batch in RATEBENCH_N, "
+        "RATEBENCH_TIME_SCALE. Repeatable; with no --clients, only the commands run",
+    )
+    parser.add_argument(
         "--url",
         default=None,
         help="use a mock server already running at this base URL instead "
@@ -214,14 +224,17 @@ def _check_redis(names: Sequence[str]) -> None:
 
 def plan_from_args(args: argparse.Namespace) -> BenchPlan:
     """The command line as one checked plan; UsageError (one line) for bad input."""
-    if args.clients is None:
+    commands = parse_commands(args.command)
+    if args.clients is None and commands:
+        names = []
+    elif args.clients is None:
         names = list(DEFAULT_CLIENTS if args.api == "chat" else local_clients(args.api))
     elif args.clients == "all":
         names = list(local_clients(args.api))
     else:
         names = [c.strip() for c in args.clients.split(",") if c.strip()]
     unknown = [c for c in names if c not in REGISTRY]
-    if unknown or not names:
+    if unknown or not (names or commands):
         raise UsageError(
             f"unknown client {', '.join(unknown) or '(none)'}: choose from {', '.join(REGISTRY)}"
         )
@@ -270,12 +283,34 @@ def plan_from_args(args: argparse.Namespace) -> BenchPlan:
         scenario=scenario,
         overrides=tuple(overrides),
         url=args.url,
+        commands=commands,
     )
     try:
         plan.client_config("http://127.0.0.1/chat")
     except ConfigError as exc:
         raise UsageError(str(exc)) from None
     return plan
+
+
+def parse_commands(given: Sequence[str]) -> tuple[tuple[str, str], ...]:
+    """`--command NAME='...'` values as (name, command); UsageError for a bad one."""
+    commands: dict[str, str] = {}
+    for value in given:
+        name, eq, command = value.partition("=")
+        name = name.strip()
+        if not eq or not name.isidentifier() or not command.strip():
+            raise UsageError(
+                f"--command {value!r}: write NAME='shell command', NAME a word "
+                "such as tb (e.g. --command tb='python -m clients token_bucket')"
+            )
+        if name in REGISTRY or name in commands:
+            raise UsageError(
+                f"--command {name}: that name is taken by "
+                f"{'a built-in client' if name in REGISTRY else 'another --command'}; "
+                "choose another"
+            )
+        commands[name] = command.strip()
+    return tuple(commands.items())
 
 
 # -- the OpenAI-compatible endpoint (--api openai) ---------------------------------
@@ -447,12 +482,16 @@ def main(argv: list[str]) -> int:
     scenario = plan.scenario
     console = Console(stderr=True)
     console.print(
-        f"ratebench: {len(plan.clients)} clients × {plan.runs} runs, "
+        f"ratebench: {len(plan.clients) + len(plan.commands)} clients × {plan.runs} runs, "
         f"{scenario.n} requests each, limit {limit_words(scenario)} ({scenario.limit.strategy}), "
         f"time scale {scenario.time_scale:g} → {run_dir}"
     )
-    total = plan.runs * len(plan.clients)
+    names = (*plan.clients, *(name for name, _ in plan.commands))
+    total = plan.runs * len(names)
     weights = {c: estimate(spec(c), plan) for c in plan.clients}
+    # A command's policy is unknown: weigh it as the slowest built-in client, or the limit's pace.
+    pace = plan.scenario.n / plan.scenario.limit.per_second * plan.scenario.time_scale
+    weights |= {name: max([pace, *weights.values()]) for name, _ in plan.commands}
     records: list[RunRecord] = []
     progress = Progress(
         TextColumn("{task.description}"),
