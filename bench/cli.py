@@ -24,6 +24,11 @@ from mock_server.settings import SettingsError
 
 
 def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
+    # Once: a second signal (a launcher that forwards the first, an impatient
+    # Ctrl-C) must not interrupt the clean-up the first one started, which
+    # stops the server and keeps every finished run.
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     raise Interrupted(signum)
 
 

@@ -248,3 +248,23 @@ def test_a_folder_plot_cannot_write_into_is_one_line(
     assert err.startswith(f"error: {tmp_path / 'summary.json'}"), err
     assert err.count("\n") == 1, err
     assert len(load_runs(tmp_path)) == len(hand_made_runs())  # nothing recorded lost
+
+
+@pytest.mark.parametrize("delay", [0.2, 3.0])
+def test_ctrl_c_on_the_mock_server_is_one_line(delay: float) -> None:
+    """Ctrl-C while it imports and binds, or once uvicorn serves: never a traceback."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mock_server", "--port", "0"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(delay)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    assert "Traceback" not in err, err
