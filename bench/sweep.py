@@ -44,7 +44,6 @@ from clients.config import ClientConfig, ConfigError
 SWEEP_FILE = "sweep.jsonl"
 SWEEP_SUMMARY = "sweep.json"
 SWEEP_SCHEMA = "ratebench.sweep/2"
-SIM_RUNS = 2000
 
 # Knob name -> (parser, what it sets). Client knobs are `ClientConfig`'s
 # fields; `n` is the batch size, shared by client and theory.
@@ -280,10 +279,12 @@ def write_outputs(run_dir: Path) -> SweepSummary:
     return summary
 
 
-def finish(run_dir: Path, records: Sequence[RunRecord], sim_runs: int = SIM_RUNS) -> SweepSummary:
+def finish(
+    run_dir: Path, records: Sequence[RunRecord], sim_runs: int | None = None
+) -> SweepSummary:
     """At the end of a sweep: theory once (Little's law, the simulator with
-    `sim_runs` virtual runs per point, replays), stored, then the outputs from
-    the files."""
+    `sim_runs` virtual runs per point, None for `bench.predict.sim_runs_for`,
+    replays), stored, then the outputs from the files."""
     from bench.predict import theory_for_runs
 
     write_theory(run_dir, theory_for_runs(records, sim_runs))

@@ -10,7 +10,6 @@ from bench.runner import BenchPlan
 from bench.scenario import Scenario
 from bench.sweep import (
     KNOBS,
-    SIM_RUNS,
     finish,
     format_sweep,
     parse_knob,
@@ -47,9 +46,10 @@ def main(argv: list[str]) -> int:
     parser.add_argument(
         "--theory-runs",
         type=int,
-        default=SIM_RUNS,
+        default=None,
         metavar="N",
-        help=f"virtual runs per point behind the simulator's line (default: {SIM_RUNS})",
+        help="virtual runs per point behind the simulator's line (default: the bench's "
+        "rule, 50000 / n within 10..4000, so a sweep of n stays quick at any size)",
     )
     parser.add_argument(
         "--replot",
@@ -69,7 +69,7 @@ def main(argv: list[str]) -> int:
         raise ConfigError(f"unknown client {args.client!r}: choose from {', '.join(REGISTRY)}")
     if not 1 <= args.runs <= 1000:
         raise ConfigError(f"--runs {args.runs}: need between 1 and 1000 runs per value")
-    if not 1 <= args.theory_runs <= 100_000:
+    if args.theory_runs is not None and not 1 <= args.theory_runs <= 100_000:
         raise ConfigError(f"--theory-runs {args.theory_runs} must be between 1 and 100000")
     if not args.time_scale > 0:
         raise ConfigError(f"--time-scale {args.time_scale} must be greater than 0")
