@@ -36,6 +36,10 @@ def test_bad_input_on_the_command_line_exits_2() -> None:
     )
     assert_one_line_error(run_cli("bench", "sweep", "workers=1,2", "--client", "nope"), "nope")
     assert_one_line_error(run_cli("bench", "sweep", "workers=1,2"), "--client")
+    # A knob the client never reads would draw a flat line and call it a finding.
+    assert_one_line_error(
+        run_cli("bench", "sweep", "workers=1,2", "--client", "token_bucket"), "ignores workers"
+    )
 
 
 @pytest.mark.e2e

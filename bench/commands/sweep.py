@@ -16,7 +16,7 @@ from bench.sweep import (
     run_sweep,
     write_outputs,
 )
-from clients import REGISTRY, WRITEUP_CLIENTS
+from clients import REGISTRY, WRITEUP_CLIENTS, spec
 from clients.config import ConfigError
 from clients.infra.oneline import OneLineParser
 
@@ -67,6 +67,11 @@ def main(argv: list[str]) -> int:
     knob, values = parse_knob(args.knob)
     if args.client not in REGISTRY:
         raise ConfigError(f"unknown client {args.client!r}: choose from {', '.join(REGISTRY)}")
+    if knob != "n" and knob not in spec(args.client).knobs:
+        raise ConfigError(
+            f"{args.client} ignores {knob}: sweep one of its knobs "
+            f"({', '.join(k for k in spec(args.client).knobs if k in KNOBS)}) or n"
+        )
     if not 1 <= args.runs <= 1000:
         raise ConfigError(f"--runs {args.runs}: need between 1 and 1000 runs per value")
     if args.theory_runs is not None and not 1 <= args.theory_runs <= 100_000:
