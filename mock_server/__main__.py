@@ -1,8 +1,8 @@
 import sys
 
-from mock_server.cli import main
-
 try:
+    from mock_server.cli import main
+
     raise SystemExit(main())
 except KeyboardInterrupt:
     # Ctrl-C before uvicorn took over its signals (while importing, binding,

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import errno
+import ipaddress
 import socket
+import sys
 
 from clients.infra.oneline import OneLineParser, fail
 from mock_server.openai_settings import add_openai_arguments, openai_settings_from_args
@@ -223,6 +225,13 @@ def main(argv: list[str] | None = None) -> int:
         prepare_redis(settings)
     sock = bind(args.host, args.port)
     host, port = sock.getsockname()[:2]
+    if not ipaddress.ip_address(host).is_loopback:
+        # The log, /reset and the limit's state are open to anyone who can reach it.
+        print(
+            f"warning: listening on {host}, reachable from the network, not only this "
+            "machine (/reset and /log included); use --host 127.0.0.1 to keep it local",
+            file=sys.stderr,
+        )
     shown = f"[{host}]" if ":" in host else host
 
     def make_config(worker: int | None) -> uvicorn.Config:

@@ -148,6 +148,12 @@ def parse_limit(text: str) -> Rate:
         ) from None
     if item.amount < 1:
         raise SettingsError(f"rate {text!r} allows no request: the count must be at least 1")
+    if re.search(r"(?:/|\bper)\s*0+(?:\.0*)?\s*[a-z]", text.lower()):
+        # limits reads a window of 0 units as 1 unit: refuse it rather than
+        # quietly run a limit nobody asked for.
+        raise SettingsError(
+            f"rate {text!r} has a window of 0: use a positive window, e.g. 2/second or 10/5seconds"
+        )
     return Rate(text=text.strip(), amount=item.amount, window=float(item.get_expiry()))
 
 

@@ -250,7 +250,7 @@ def test_a_folder_plot_cannot_write_into_is_one_line(
     assert len(load_runs(tmp_path)) == len(hand_made_runs())  # nothing recorded lost
 
 
-@pytest.mark.parametrize("delay", [0.2, 3.0])
+@pytest.mark.parametrize("delay", [0.5, 3.0])
 def test_ctrl_c_on_the_mock_server_is_one_line(delay: float) -> None:
     """Ctrl-C while it imports and binds, or once uvicorn serves: never a traceback."""
     import signal
@@ -268,3 +268,17 @@ def test_ctrl_c_on_the_mock_server_is_one_line(delay: float) -> None:
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=30)
     assert "Traceback" not in err, err
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["bench", "--rate", "2/0second"], "window of 0"),
+        (["bench", "--rate", "2 per 0 seconds"], "window of 0"),
+        (["bench", "load", "--json", "/nonexistent-folder/x.json"], "does not exist"),
+    ],
+)
+def test_quiet_surprises_are_one_clear_line(args: list[str], fragment: str) -> None:
+    from tests.conftest import assert_one_line_error, run_cli
+
+    assert_one_line_error(run_cli(*args), fragment)

@@ -35,6 +35,9 @@ def main(argv: list[str]) -> int:
         raise UsageError(f"--concurrency {args.concurrency} must be between 1 and 5000")
     if not 0 <= args.latency <= 60:
         raise UsageError(f"--latency {args.latency} must be between 0 and 60 seconds")
+    if args.json is not None and not args.json.parent.is_dir():
+        # Checked before the measurement, not after it is lost.
+        raise UsageError(f"--json {args.json}: folder {args.json.parent} does not exist")
     from bench.load import run_load
 
     figures = run_load(args.requests, args.concurrency, args.latency)
