@@ -37,9 +37,9 @@ def run_against(
 
 
 def granted(a: Attempt) -> float:
-    """When the client's limiter let attempt `a` go: its pace, before any wait for
-    a connection (`a.sent` is when the request reached the wire)."""
-    return a.queued + a.limiter_wait
+    """About when the client's limiter let attempt `a` go: `a.sent` is when the
+    request reached the wire, after `a.pool_wait` for a connection."""
+    return a.sent - a.pool_wait
 
 
 def first_sends(run: ClientRun) -> list[float]:
@@ -99,7 +99,7 @@ def test_aiolimiter_bursts_two_then_its_third_send_is_rejected(start_server: Sta
     # busy machine wakes late does not push the next one back).
     assert sends[1] < 0.1 * scale
     for k, t in enumerate(sends[2:], start=1):
-        assert t - sends[0] >= k * 0.5 * scale - 0.002
+        assert t - sends[0] >= k * 0.5 * scale - 0.005
     # The fixed window opened at the first hit; the burst filled it and the
     # third send, half a window later, is the window's third hit.
     by_arrival = sorted(log, key=lambda e: e["arrival"])
