@@ -184,7 +184,7 @@ def run_command(
     Failed (with its reason): a non-zero exit (the last lines of stderr), a
     kill at the deadline, no request at all, or the server misbehaving.
     """
-    from bench.runner import fault_reason
+    from bench.runner import fault_reason, server_failure
     from mock_server.process import ServerError, fetch_log, reset_server
 
     scenario = plan.scenario
@@ -216,15 +216,10 @@ def run_command(
             command=timing or CommandRun(command, 0.0, 0.0, 0.0, 0),
         )
 
-    def server_failed(what: str, exc: ServerError) -> str:
-        if server is not None and server.died():
-            return f"the mock server died {what}"
-        return f"the server did not answer {what}: {exc}"
-
     try:
         reset_server(base, seed=job.seed)
     except ServerError as exc:
-        return record(time.time(), (), server_failed("before the run", exc), None)
+        return record(time.time(), (), server_failure(server, "before the run", exc), None)
     timeout = config.deadline * scenario.time_scale + STARTUP_SLACK
     wall_start = time.time()
     timing, killed, stderr = run_process(
@@ -233,7 +228,7 @@ def run_command(
     try:
         entries = server_entries(fetch_log(base)["entries"])
     except ServerError as exc:
-        return record(wall_start, (), server_failed("during the run", exc), timing)
+        return record(wall_start, (), server_failure(server, "during the run", exc), timing)
     reason: str | None
     if killed:
         reason = (

@@ -90,6 +90,13 @@ def check_url(url: str) -> str:
     return base
 
 
+def server_failure(server: MockServer | None, what: str, exc: ServerError) -> str:
+    """Why a run failed when the server would not answer `what` ("before the run")."""
+    if server is not None and server.died():
+        return f"the mock server died {what}"
+    return f"the server did not answer {what}: {exc}"
+
+
 def run_one(
     plan: BenchPlan,
     job: Job,
@@ -132,23 +139,18 @@ def run_one(
             sweep=sweep,
         )
 
-    def server_failed(what: str, exc: ServerError) -> str:
-        if server is not None and server.died():
-            return f"the mock server died {what}"
-        return f"the server did not answer {what}: {exc}"
-
     try:
         reset_server(base, seed=job.seed)
     except ServerError as exc:
         never = ClientRun(job.client, config.n, time.monotonic(), (), 0.0)
-        return record(time.time(), never, [], server_failed("before the run", exc))
+        return record(time.time(), never, [], server_failure(server, "before the run", exc))
     wall_start = time.time()
     result = run_client(job.client, config)
     elapsed = time.monotonic() - result.started
     try:
         entries = fetch_log(base)["entries"]
     except ServerError as exc:
-        return record(wall_start, result, [], server_failed("during the run", exc))
+        return record(wall_start, result, [], server_failure(server, "during the run", exc))
     return record(wall_start, result, entries, failure_reason(result, config, elapsed))
 
 
