@@ -138,13 +138,10 @@ def _scenario_table(runs: Sequence[RunRecord]) -> list[str]:
 
 def _knobs_table(runs: Sequence[RunRecord]) -> list[str]:
     """The knobs each client ran with (its policy's and the request loop's)."""
-    first: dict[str, RunRecord] = {}
-    for r in runs:
-        first.setdefault(r.client, r)
     lines = ["| client | knobs it ran with |", "|---|---|"]
     lines += [
-        f"| `{client}` | {format_knobs(knobs_of(client, r.config))} |"
-        for client, r in first.items()
+        f"| `{client}` | {format_knobs(knobs_of(client, mine[0].config))} |"
+        for client, mine in by_client(runs).items()
     ]
     return lines
 

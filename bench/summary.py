@@ -30,14 +30,6 @@ TIME_NOTE = (
 )
 
 
-def _first_runs(runs: Sequence[RunRecord]) -> dict[str, RunRecord]:
-    """Each client's first run: its knobs are the same in every run of a bench."""
-    first: dict[str, RunRecord] = {}
-    for r in runs:
-        first.setdefault(r.client, r)
-    return first
-
-
 def hyperfine_entry(
     stats: ClientStats, expected: Expected | None, knobs: dict[str, Any] | None = None
 ) -> dict[str, Any]:
@@ -72,7 +64,7 @@ def hyperfine_entry(
 def build_summary(runs: Sequence[RunRecord], theory: TheoryRecord | None) -> dict[str, Any]:
     """summary.json: hyperfine's `--export-json` layout (`results[]`) plus ours."""
     stats = client_stats(runs)
-    first = _first_runs(runs)
+    grouped = by_client(runs)
     found = machines(runs)
     return {
         "schema": SUMMARY_SCHEMA,
@@ -89,7 +81,7 @@ def build_summary(runs: Sequence[RunRecord], theory: TheoryRecord | None) -> dic
             hyperfine_entry(
                 s,
                 theory.for_client(c) if theory else None,
-                knobs_of(c, first[c].config),
+                knobs_of(c, grouped[c][0].config),
             )
             | hyperfine_fields([r for r in runs if r.client == c])
             for c, s in stats.items()
@@ -112,11 +104,11 @@ def write_summary(
 def format_summary(runs: Sequence[RunRecord], theory: TheoryRecord | None) -> str:
     """The text hyperfine would print, with 429s and theory beside each client."""
     stats = client_stats(runs)
-    first = _first_runs(runs)
     lines: list[str] = []
     for number, (client, mine) in enumerate(by_client(runs).items(), start=1):
         lines.append(f"Benchmark {number}: {client}")
-        own = knobs_of(client, first[client].config, common=False)
+        # A client's knobs are the same in every run of a bench.
+        own = knobs_of(client, mine[0].config, common=False)
         if own:
             lines.append(f"  Knobs:             {format_knobs(own)}")
         if client not in stats:
