@@ -37,7 +37,7 @@ from typing import Any
 
 from bench.matching import match_arrivals
 from bench.results import server_entries
-from bench.stats import percentile
+from bench.stats import in_flight_levels, percentile
 from bench.windows import bound_makespan
 from clients.infra.records import ClientRun
 from mock_server.process import MockServer, fetch_log, reset_server
@@ -179,17 +179,8 @@ def measure(
         send_error_ms_p50=statistics.median(errors) if errors else None,
         send_error_ms_p99=percentile(errors, 99) if errors else None,
         rejections=sum(1 for e in log if e.accepted is False),
-        peak_in_flight=_peak(run),
+        peak_in_flight=max((level for _, level in in_flight_levels(run.attempts)), default=0),
     )
-
-
-def _peak(run: ClientRun) -> int:
-    events = sorted([(a.sent, 1) for a in run.attempts] + [(a.finished, -1) for a in run.attempts])
-    level = best = 0
-    for _, change in events:
-        level += change
-        best = max(best, level)
-    return best
 
 
 def run_levels(

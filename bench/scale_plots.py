@@ -25,7 +25,7 @@ from matplotlib.figure import Figure
 
 from bench.plots import _empty_figure, _save, client_colour, client_style
 from bench.results import RunRecord
-from bench.stats import by_client, ok_runs, representative_run
+from bench.stats import by_client, in_flight_levels, ok_runs, representative_run
 from bench.windows import limiter_windows
 
 WINDOWS_FILE = "windows.png"
@@ -59,16 +59,9 @@ def window_counts(run: RunRecord) -> list[tuple[float, int, int]]:
 
 def in_flight_steps(run: RunRecord) -> tuple[list[float], list[int]]:
     """Times (scenario seconds) and the number of attempts on the wire from each."""
-    events = sorted(
-        [(a.sent, 1) for a in run.attempts] + [(a.finished, -1) for a in run.attempts],
-        key=lambda e: (e[0], e[1]),
-    )
-    times, counts, level = [0.0], [0], 0
-    for at, change in events:
-        level += change
-        times.append(run.scenario.seconds(at))
-        counts.append(level)
-    return times, counts
+    levels = in_flight_levels(run.attempts)
+    times = [0.0] + [run.scenario.seconds(at) for at, _ in levels]
+    return times, [0] + [level for _, level in levels]
 
 
 def draw_windows(runs: Sequence[RunRecord], path: Path) -> Path:

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bench.results import RunRecord
+from clients.infra.records import Attempt
 
 
 def percentile(values: Sequence[float], q: int) -> float:
@@ -138,3 +139,14 @@ def speedups(stats: dict[str, ClientStats]) -> tuple[str, list[tuple[str, float,
         rows.append((s.client, ratio, err))
     rows.sort(key=lambda row: row[1])
     return fastest.client, rows
+
+
+def in_flight_levels(attempts: Sequence[Attempt]) -> list[tuple[float, int]]:
+    """(time, attempts on the wire from then), at every send and finish, in time
+    order; an attempt that finishes as another is sent is counted off first."""
+    events = sorted([(a.sent, 1) for a in attempts] + [(a.finished, -1) for a in attempts])
+    levels, level = [], 0
+    for at, change in events:
+        level += change
+        levels.append((at, level))
+    return levels
