@@ -9,6 +9,7 @@ import socket
 import sys
 
 from clients.infra.oneline import OneLineParser, fail
+from mock_server import interrupt
 from mock_server.openai_settings import add_openai_arguments, openai_settings_from_args
 from mock_server.settings import (
     STRATEGIES,
@@ -251,6 +252,8 @@ def main(argv: list[str] | None = None) -> int:
 
         return serve(sock, settings.workers, make_config, ready, warm_up)
     server = uvicorn.Server(make_config(None))
+    if interrupt.seen():  # a Ctrl-C that a library swallowed while importing
+        raise KeyboardInterrupt
     ready()
     server.run(sockets=[sock])
     return 0
