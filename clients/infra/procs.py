@@ -270,4 +270,7 @@ def quiet_unwinding() -> None:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(child_main())
+    try:
+        sys.exit(child_main())
+    except KeyboardInterrupt:  # stopped before its batch began: nothing to report
+        sys.exit(128 + signal.SIGTERM)
