@@ -111,3 +111,21 @@ def test_sigterm_prints_what_one_process_completed(start_server: StartServer) ->
     assert record["interrupted"] == "SIGTERM"
     assert record["n"] == N
     assert 4 <= sum(a["outcome"] == "ok" for a in record["attempts"]) < N
+
+
+def test_ctrl_c_while_a_plot_is_saved_leaves_no_truncated_png(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from matplotlib.figure import Figure
+
+    from bench import plots
+
+    def interrupted_save(self: Figure, fname: object, **kwargs: object) -> None:
+        Path(str(fname)).write_bytes(b"\x89PNG half")  # the write had begun
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Figure, "savefig", interrupted_save)
+    target = tmp_path / "timeline.png"
+    with pytest.raises(KeyboardInterrupt):
+        plots._save(Figure(), target)
+    assert list(tmp_path.iterdir()) == []
