@@ -9,6 +9,7 @@ may draw many times in one process, and tests run in parallel).
 
 from __future__ import annotations
 
+import os
 import re
 import statistics
 from collections.abc import Sequence
@@ -103,8 +104,15 @@ def client_colour(index: int) -> str:
 
 
 def _save(fig: Figure, path: Path) -> Path:
+    """Draw into a hidden file beside `path`, then rename: a Ctrl-C while drawing
+    leaves the plot complete or absent, never a truncated PNG."""
     FigureCanvasAgg(fig)
-    fig.savefig(path, dpi=DPI)
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        fig.savefig(tmp, dpi=DPI, format=path.suffix.lstrip(".") or "png")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
     return path
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import signal
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -13,7 +14,8 @@ from clients import REGISTRY, run_client, spec
 from clients.config import RETRY_NAMES, SERVER_STRATEGIES, ClientConfig, ConfigError, RetryName
 from clients.infra.oneline import EXIT_USAGE, OneLineParser
 from clients.infra.preflight import check_reachable, check_writable
-from clients.infra.procs import run_procs
+from clients.infra.procs import Collector, Stopped, quiet_unwinding, run_procs
+from clients.infra.recorder import observing
 
 EXIT_OK, EXIT_FAILED = 0, 1
 DEFAULTS = ClientConfig()
@@ -203,6 +205,17 @@ def _config(args: argparse.Namespace) -> ClientConfig:
     )
 
 
+class _Interrupted(KeyboardInterrupt):
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def _raise_interrupt(signum: int, frame: object) -> None:
+    quiet_unwinding()
+    raise _Interrupted(signum)
+
+
 def _print_line(line: str) -> None:
     print(line, flush=True)
 
@@ -227,17 +240,45 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    # SIGTERM and SIGHUP unwind the run like Ctrl-C, so that child processes are
+    # stopped and what was completed is still written (exit 128 + the signal).
+    for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+        signal.signal(signum, _raise_interrupt)
+    collector = Collector()
+    interrupted: int | None = None
     try:
         if args.client_procs > 1:
             run = run_procs(args.name, config, args.client_procs, _print_line)
         else:
-            run = run_client(args.name, config, _print_line)
+            with observing(collector):
+                run = run_client(args.name, config, _print_line)
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    except KeyboardInterrupt:
-        print("error: interrupted", file=sys.stderr)
-        return 130
+    except Stopped as exc:
+        run, interrupted = exc.run, exc.signum
+    except KeyboardInterrupt as exc:
+        run = collector.run(args.name, config.n)
+        interrupted = getattr(exc, "signum", signal.SIGINT)
+    if interrupted is not None:
+        # What was completed, in the shape of a finished run, marked as cut short;
+        # on stdout when there is no --json, so it is never lost.
+        name = signal.Signals(interrupted).name
+        record = {**run.to_dict(), "interrupted": name}
+        text = json.dumps(record, indent=1) + "\n"
+        try:
+            if args.json is not None:
+                args.json.write_text(text)
+            else:
+                sys.stdout.write(text)
+                sys.stdout.flush()
+        except OSError:
+            pass
+        print(
+            f"error: interrupted by {name} after {run.completed} of {run.n} requests",
+            file=sys.stderr,
+        )
+        return 128 + interrupted
     if args.json is not None:
         try:
             args.json.write_text(json.dumps(run.to_dict(), indent=1) + "\n")

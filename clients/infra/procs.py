@@ -17,8 +17,12 @@ requests, so the result is one `ClientRun` like any other client's.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import json
+import logging
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -26,10 +30,55 @@ from dataclasses import asdict, replace
 from typing import Any
 
 from clients.config import ClientConfig, ConfigError
-from clients.infra.recorder import OnLine
+from clients.infra.recorder import Clock, OnLine
 from clients.infra.records import Attempt, ClientRun
 
 MAX_PROCS = 64
+# How long a child has to print what it completed after SIGTERM before it is killed.
+STOP_GRACE = 3.0
+
+
+class Stopped(KeyboardInterrupt):
+    """The run was interrupted by `signum`; `run` holds what was completed by then."""
+
+    def __init__(self, signum: int, run: ClientRun) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+        self.run = run
+
+
+class Collector:
+    """An Observer (clients.infra.recorder) keeping the attempts of the run being
+    made, so that an interrupted run can still say what it completed."""
+
+    def __init__(self) -> None:
+        self.client = ""
+        self.n = 0
+        self.t0 = 0.0
+        self.attempts: list[Attempt] = []
+        self._lock = threading.Lock()
+
+    def started(self, client: str, n: int, clock: Clock, started: float) -> None:
+        self.client, self.n, self.t0 = client, n, started
+
+    def line(self, client: str, text: str) -> None:
+        pass
+
+    def attempt(self, client: str, record: Attempt) -> None:
+        with self._lock:
+            self.attempts.append(record)
+
+    def run(self, client: str, n: int) -> ClientRun:
+        with self._lock:
+            attempts = sorted(self.attempts, key=lambda a: (a.request, a.attempt))
+        makespan = max((a.finished for a in attempts), default=0.0)
+        return ClientRun(
+            client=self.client or client,
+            n=self.n or n,
+            started=self.t0,
+            attempts=tuple(attempts),
+            makespan=makespan,
+        )
 
 
 def split(n: int, procs: int) -> list[list[int]]:
@@ -106,14 +155,30 @@ def run_procs(
         ]
         for reader in readers:
             reader.start()
-        for reader, child in zip(readers, children, strict=True):
-            reader.join()
-            child.wait()
-    finally:
-        for child in children:
-            if child.poll() is None:
-                child.kill()
+        try:
+            for reader, child in zip(readers, children, strict=True):
+                reader.join()
                 child.wait()
+        except KeyboardInterrupt as exc:
+            # Each child answers SIGTERM with what it completed; then the run so far.
+            signum = getattr(exc, "signum", signal.SIGINT)
+            _stop(children)
+            for reader in readers:
+                reader.join(timeout=STOP_GRACE)
+            done = [
+                (ClientRun.from_dict(r), part)
+                for r, part in zip(results, parts, strict=True)
+                if r is not None
+            ]
+            run = (
+                merge(label(name, len(parts)), config.n, [d[0] for d in done], [d[1] for d in done])
+                if done
+                else ClientRun(label(name, len(parts)), config.n, 0.0, (), 0.0)
+            )
+            raise Stopped(signum, run) from None
+    finally:
+        _stop(children)
+        for child in children:
             for pipe in (child.stdin, child.stdout):
                 if pipe is not None:
                     pipe.close()
@@ -122,6 +187,19 @@ def run_procs(
         raise ConfigError(f"client process {missing[0]} ended without a result")
     runs = [ClientRun.from_dict(r) for r in results if r is not None]
     return merge(label(name, len(parts)), config.n, runs, parts)
+
+
+def _stop(children: list[subprocess.Popen[str]]) -> None:
+    """SIGTERM every child still running, wait up to STOP_GRACE, then SIGKILL."""
+    for child in children:
+        if child.poll() is None:
+            child.terminate()
+    for child in children:
+        try:
+            child.wait(timeout=STOP_GRACE)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
 
 
 def merge(client: str, n: int, runs: list[ClientRun], parts: list[list[int]]) -> ClientRun:
@@ -149,7 +227,16 @@ def merge(client: str, n: int, runs: list[ClientRun], parts: list[list[int]]) ->
 
 def child_main() -> int:  # pragma: no cover - runs in the child processes
     from clients import run_client
+    from clients.infra.recorder import observing
 
+    # If the parent is killed outright, its children must not run on.
+    with contextlib.suppress(Exception):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    signal.signal(signal.SIGTERM, _raise_stopped)
+    signal.signal(signal.SIGHUP, _raise_stopped)
+    # Ctrl-C reaches the whole process group: the parent decides, the child
+    # waits for its SIGTERM.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     job = json.loads(sys.stdin.readline())
     config = ClientConfig(**job["config"])
 
@@ -159,10 +246,31 @@ def child_main() -> int:  # pragma: no cover - runs in the child processes
     print("ready", flush=True)
     if sys.stdin.readline().strip() != "go":
         return 1
-    run = run_client(job["name"], config, line if job["lines"] else None)
+    collector = Collector()
+    try:
+        with observing(collector):
+            run = run_client(job["name"], config, line if job["lines"] else None)
+    except KeyboardInterrupt:
+        run = collector.run(job["name"], config.n)
+        print(f"result {json.dumps(run.to_dict())}", flush=True)
+        return 128 + signal.SIGTERM
     print(f"result {json.dumps(run.to_dict())}", flush=True)
     return 0
 
 
+def _raise_stopped(signum: int, frame: object) -> None:  # pragma: no cover - child
+    quiet_unwinding()
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
+def quiet_unwinding() -> None:
+    """The interrupt unwinds through the event loop, whose half-finished tasks
+    would each log a traceback; the run's one-line message says it all."""
+    logging.getLogger("asyncio").disabled = True
+
+
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(child_main())
+    try:
+        sys.exit(child_main())
+    except KeyboardInterrupt:  # stopped before its batch began: nothing to report
+        sys.exit(128 + signal.SIGTERM)
