@@ -9,6 +9,7 @@ Each finished run is appended to `runs.jsonl` at once.
 from __future__ import annotations
 
 import contextlib
+import math
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -88,6 +89,38 @@ def check_url(url: str) -> str:
             "`python -m mock_server`, or leave out --url to let the bench start its own"
         ) from None
     return base
+
+
+def settings_mismatches(settings: dict[str, Any], scenario: Scenario) -> list[str]:
+    """Where the settings a server reports (`GET /log`) differ from the scenario the
+    bench was told: one "flag: the server's value" phrase each, empty if they agree.
+
+    The server's settings are the truth about what it enforces; the bench's theory,
+    bound and "× the best possible" are only right if its scenario is the same.
+    """
+    wrong: list[str] = []
+    if not math.isclose(float(settings["time_scale"]), scenario.time_scale, rel_tol=1e-9):
+        wrong.append(f"--time-scale {settings['time_scale']:g}")
+    if settings["strategy"] != scenario.limit.strategy:
+        wrong.append(f"--strategy {settings['strategy']}")
+    if scenario.api == "openai":
+        openai = settings.get("openai") or {}
+        for flag, theirs, ours in (
+            ("--rpm", openai.get("rpm"), scenario.rpm),
+            ("--tpm", openai.get("tpm"), scenario.tpm),
+        ):
+            if theirs != ours:
+                wrong.append(f"{flag} {theirs}")
+        return wrong
+    same_limit = int(settings["limit"]) == scenario.limit.count and math.isclose(
+        float(settings["window"]), scenario.limit.window, rel_tol=1e-9
+    )
+    if not same_limit:
+        wrong.append(f"--rate {settings['rate']}")
+    low, high = (float(x) for x in settings["latency"])
+    if (low, high) != (scenario.latency.lo, scenario.latency.hi):
+        wrong.append(f"--latency {low:g}-{high:g}")
+    return wrong
 
 
 def server_failure(server: MockServer | None, what: str, exc: ServerError) -> str:

@@ -24,7 +24,14 @@ from rich.progress import (
 
 from bench.commands import Interrupted
 from bench.results import RunRecord, new_run_dir, write_theory
-from bench.runner import BenchAborted, BenchPlan, Job, check_url, run_bench
+from bench.runner import (
+    BenchAborted,
+    BenchPlan,
+    Job,
+    check_url,
+    run_bench,
+    settings_mismatches,
+)
 from bench.scenario import Faults, KnobValue, Scenario, ScenarioError, parse_scenario
 from bench.schedules import collision_waves
 from bench.stats import client_stats
@@ -33,6 +40,7 @@ from clients import REGISTRY, WRITEUP_CLIENTS, local_clients, spec
 from clients.config import RETRY_NAMES, SERVER_STRATEGIES, ConfigError
 from clients.infra.oneline import OneLineParser, UsageError
 from clients.spec import APIS, ClientSpec
+from mock_server.process import ServerError, fetch_log
 
 DEFAULT_CLIENTS = WRITEUP_CLIENTS
 
@@ -199,7 +207,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--url",
         default=None,
         help="use a mock server already running at this base URL instead "
-        "of starting one (it must be ratebench's: /log and /reset)",
+        "of starting one (it must be ratebench's: /log and /reset). Its own settings "
+        "are checked against the bench's --rate, --latency, --strategy, --time-scale "
+        "(or --rpm, --tpm): a difference is refused, naming the flags to pass",
     )
     return parser
 
@@ -290,6 +300,29 @@ def plan_from_args(args: argparse.Namespace) -> BenchPlan:
     except ConfigError as exc:
         raise UsageError(str(exc)) from None
     return plan
+
+
+def check_url_settings(url: str, scenario: Scenario) -> None:
+    """A server at `--url` must run the scenario the bench was told (its theory and
+    "× the best possible" are computed from it): UsageError naming the flags to pass."""
+    base = check_url(url)
+    try:
+        settings = fetch_log(base, timeout=5.0).get("settings")
+    except ServerError as exc:
+        raise UsageError(f"the server at {url} did not say its settings: {exc}") from None
+    if not isinstance(settings, dict):
+        raise UsageError(
+            f"the server at {url} does not report its settings (GET /log): "
+            "start a ratebench mock server there, or leave out --url"
+        )
+    wrong = settings_mismatches(settings, scenario)
+    if wrong:
+        flags = " ".join(wrong)
+        raise UsageError(
+            f"the server at {url} runs with {', '.join(wrong)}, not what the bench was told: "
+            f"pass {flags} (the server's settings), or leave out --url to let the bench "
+            "start its own"
+        )
 
 
 def parse_commands(given: Sequence[str]) -> tuple[tuple[str, str], ...]:
@@ -476,7 +509,7 @@ def main(argv: list[str]) -> int:
         print(format_simulation(scenario, plan.clients, plan.overrides, sim_runs))
         return 0
     if plan.url is not None:
-        check_url(plan.url)  # before anything is created or printed
+        check_url_settings(plan.url, scenario)  # before anything is created or printed
     run_dir = new_run_dir(args.out, args.name)
     plan, beside = with_request_set(plan, run_dir)
     scenario = plan.scenario

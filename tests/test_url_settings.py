@@ -1,0 +1,47 @@
+"""`bench --url`: the server's own settings are the truth (issue 17, item 4)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bench.runner import settings_mismatches
+from bench.scenario import parse_scenario
+from tests.conftest import StartServer, run_cli
+
+
+def test_a_server_run_with_other_settings_is_one_line_naming_them(
+    start_server: StartServer, tmp_path: Path
+) -> None:
+    """A server at time scale 0.05 and 3/second, a bench told 0.1 and 2/second:
+    refused before anything is written, with the flags that would agree."""
+    server = start_server(time_scale=0.05, rate="3/second")
+    result = run_cli(
+        "bench", "--url", server.chat_url, "--time-scale", "0.1", "--out", str(tmp_path)
+    )
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "--time-scale 0.05" in lines[0]
+    assert "--rate 3/second" in lines[0]
+    assert "--latency" not in lines[0]  # the same 2-5 on both sides
+    assert not any(tmp_path.iterdir())  # nothing created
+
+
+def test_the_openai_limits_are_compared_not_chats() -> None:
+    settings = {
+        "time_scale": 1.0,
+        "strategy": "fixed-window",
+        "rate": "9/second",
+        "limit": 9,
+        "window": 1.0,
+        "latency": [1, 1],
+        "openai": {"rpm": 20, "tpm": 100000},
+    }
+    chat = parse_scenario(
+        rate="2/second", strategy="fixed-window", latency="2-5", n=10, time_scale=1.0, seed=0
+    )
+    assert settings_mismatches(settings, chat) == ["--rate 9/second", "--latency 1-1"]
+    from dataclasses import replace
+
+    openai = replace(chat, api="openai", rpm=20, tpm=10000)
+    assert settings_mismatches(settings, openai) == ["--tpm 100000"]
