@@ -11,7 +11,7 @@ from __future__ import annotations
 import itertools
 import statistics
 from collections.abc import Sequence
-from pathlib import Path
+from pathlib import Path, PurePath
 
 from bench.explain import Context, client_facts, theory_text
 from bench.matching import clock_gaps
@@ -41,6 +41,7 @@ from bench.stats import (
     ClientStats,
     by_client,
     client_stats,
+    gave_up_stats,
     ok_runs,
     percentile,
     representative_run,
@@ -112,10 +113,29 @@ def _scenario_table(runs: Sequence[RunRecord]) -> list[str]:
     first = runs[0]
     scenario, config = first.scenario, first.config
     limit = scenario.limit
+    if scenario.api == "openai":
+        # /v1/chat/completions: two limits, and an LLM's latency, not /chat's.
+        served = [
+            (
+                "server limits",
+                f"{scenario.rpm} requests and {scenario.tpm} tokens per minute "
+                f"({limit.strategy}), tokens charged at admission",
+            ),
+            (
+                "server latency",
+                "time to first token, then per token answered (the endpoint's defaults)",
+            ),
+        ]
+        if scenario.requests:
+            served.append(("request set", PurePath(scenario.requests).name))
+    else:
+        served = [
+            ("server limit", f"{limit.words()} ({limit.strategy})"),
+            ("server latency", scenario.latency.words()),
+        ]
     rows = [
         ("requests per batch", str(scenario.n)),
-        ("server limit", f"{limit.words()} ({limit.strategy})"),
-        ("server latency", scenario.latency.words()),
+        *served,
         ("retry schedule", config.retry),
         ("runs per client", str(max(r.run for r in runs) + 1)),
         ("clients", ", ".join(dict.fromkeys(r.client for r in runs))),
@@ -278,6 +298,22 @@ def build_report(runs: Sequence[RunRecord], theory: TheoryRecord | None) -> str:
     unmeasured = [c for c in by_client(runs) if c not in stats]
     if stats and unmeasured:
         out += ["", *(f"`{c}`: no completed runs (see Failed runs below)." for c in unmeasured)]
+    lossy = gave_up_stats(runs)
+    if lossy:
+        out += [
+            "",
+            "Clients that gave up on requests after their retries (every request they lost "
+            "was last answered 429). A batch that was not done has no makespan, and ending "
+            "early by giving up is not being fast, so they are not ranked above.",
+            "",
+            "| client | runs | requests lost per run | batch ended at (s) | 429s per run |",
+            "|---|---|---|---|---|",
+            *(
+                f"| {g.client} | {g.runs} | {g.mean_lost:.1f} of {g.n} | {g.mean_ended:.2f} "
+                f"| {g.mean_rejections:.1f} |"
+                for g in lossy.values()
+            ),
+        ]
     if has_matrix(stats):
         out += [
             "",

@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
+from pathlib import PurePath
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from clients.config import SERVER_STRATEGIES, ClientConfig, ConfigError, ServerStrategy
@@ -448,6 +449,9 @@ def format_knobs(knobs: Mapping[str, Any]) -> str:
             parts.append(f"rate {_number(float(value))}/s")
         elif name == "pool" and value == 0:
             parts.append("pool unbounded")
+        elif name == "requests_file" and value:
+            # The run folder's own copy; where it lay on the recording machine is noise.
+            parts.append(f"{name} {PurePath(str(value)).name}")
         elif isinstance(value, float):
             parts.append(f"{name} {_number(value)}")
         else:

@@ -125,6 +125,70 @@ def representative_run(runs: Sequence[RunRecord]) -> RunRecord:
     return min(runs, key=lambda r: abs(r.seconds - median))
 
 
+@dataclass(frozen=True, slots=True)
+class GaveUp:
+    """A client whose runs gave up on requests after their retries (every request
+    it lost was last answered 429): no makespan, since its batch was not done,
+    but what it did instead, beside the clients that finished.
+
+    `lost` requests per run; `ended` batch start to its last answer, scenario
+    seconds; `rejections` 429s per run from the server's log.
+    """
+
+    client: str
+    n: int
+    lost: tuple[int, ...]
+    ended: tuple[float, ...]
+    rejections: tuple[int, ...]
+
+    @property
+    def runs(self) -> int:
+        return len(self.lost)
+
+    @property
+    def mean_lost(self) -> float:
+        return statistics.fmean(self.lost)
+
+    @property
+    def mean_ended(self) -> float:
+        return statistics.fmean(self.ended)
+
+    @property
+    def mean_rejections(self) -> float:
+        return statistics.fmean(self.rejections)
+
+
+def gave_up(run: RunRecord) -> int:
+    """How many requests `run`'s client gave up on after 429s (0 if it did not,
+    or if anything else, a fault or the deadline, left them unfinished)."""
+    if run.ok:
+        return 0
+    done = {a.request for a in run.attempts if a.outcome == "ok"}
+    last: dict[int, Attempt] = {}
+    for a in sorted(run.attempts, key=lambda a: a.attempt):
+        last[a.request] = a
+    lost = [q for q in range(run.n) if q not in done]
+    if lost and all(q in last and last[q].outcome == "rate_limited" for q in lost):
+        return len(lost)
+    return 0
+
+
+def gave_up_stats(runs: Sequence[RunRecord]) -> dict[str, GaveUp]:
+    """Per client, its runs that gave up on requests, in the bench's order."""
+    result = {}
+    for name, mine in by_client(runs).items():
+        lossy = [(r, k) for r in mine for k in (gave_up(r),) if k]
+        if lossy:
+            result[name] = GaveUp(
+                client=name,
+                n=lossy[0][0].n,
+                lost=tuple(k for _, k in lossy),
+                ended=tuple(r.seconds for r, _ in lossy),
+                rejections=tuple(r.rejections for r, _ in lossy),
+            )
+    return result
+
+
 def speedups(stats: dict[str, ClientStats]) -> tuple[str, list[tuple[str, float, float]]]:
     """hyperfine's "X times faster than": the fastest client, and for every
     other one the ratio of means with its uncertainty (propagated σ)."""

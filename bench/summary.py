@@ -21,7 +21,14 @@ from bench.results import (
     write_json,
 )
 from bench.scenario import config_to_dict, format_knobs, knobs_of
-from bench.stats import ClientStats, by_client, client_stats, speedups
+from bench.stats import (
+    ClientStats,
+    GaveUp,
+    by_client,
+    client_stats,
+    gave_up_stats,
+    speedups,
+)
 
 TIME_NOTE = (
     "Times are makespans from the batch's start to the last response, measured inside the "
@@ -101,9 +108,18 @@ def write_summary(
     return summary
 
 
+def gave_up_words(g: GaveUp) -> str:
+    return (
+        f"{g.mean_lost:.1f} of {g.n} requests lost per run ({g.runs} runs), gave up "
+        f"after its retries; its batch ended at {g.mean_ended:.3f} s; "
+        f"429s per run: {g.mean_rejections:.1f} (server log)"
+    )
+
+
 def format_summary(runs: Sequence[RunRecord], theory: TheoryRecord | None) -> str:
     """The text hyperfine would print, with 429s and theory beside each client."""
     stats = client_stats(runs)
+    lossy = gave_up_stats(runs)
     lines: list[str] = []
     for number, (client, mine) in enumerate(by_client(runs).items(), start=1):
         lines.append(f"Benchmark {number}: {client}")
@@ -112,8 +128,12 @@ def format_summary(runs: Sequence[RunRecord], theory: TheoryRecord | None) -> st
         if own:
             lines.append(f"  Knobs:             {format_knobs(own)}")
         if client not in stats:
-            # Every run failed: there is no makespan to print, only that.
+            # Every run failed: there is no makespan to print, only that, and
+            # what a client that gave up on requests did instead.
             lines.append(f"  no completed runs ({len(mine)} failed; reasons below)")
+            g = lossy.get(client)
+            if g is not None:
+                lines.append(f"  Gave up:           {gave_up_words(g)}")
             lines.append("")
             continue
         s = stats[client]
@@ -153,6 +173,12 @@ def format_summary(runs: Sequence[RunRecord], theory: TheoryRecord | None) -> st
         lines.append(f"  {fastest} ran")
         for client, ratio, err in rows:
             lines.append(f"  {ratio:6.2f} ± {err:.2f} times faster than {client}")
+        lines.append("")
+    unranked = [g for c, g in lossy.items() if c not in stats]
+    if stats and unranked:
+        # Ending early by giving up is not being fast: these are not ranked.
+        lines.append("Not ranked (gave up on requests, so no batch was done):")
+        lines += [f"  {g.client}: {gave_up_words(g)}" for g in unranked]
         lines.append("")
     for r in runs:
         if not r.ok:

@@ -1,0 +1,32 @@
+"""Clients that gave up on requests are shown with what they lost, never ranked
+as fast (issue 14): checked on the committed requests-bind reference scenario."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bench.results import load_runs
+from bench.stats import gave_up, gave_up_stats
+from bench.summary import format_summary
+
+REFERENCE = Path(__file__).resolve().parent.parent / "results" / "openai-rpm"
+
+
+def test_lost_requests_are_counted_from_the_attempts_and_not_ranked() -> None:
+    runs = load_runs(REFERENCE)
+    lossy = gave_up_stats(runs)
+    # The SDK's three attempts serve three windows of 20: the fourth window's 20 are lost.
+    assert set(lossy) == {"openai_sdk", "openai_tenacity"}
+    sdk = lossy["openai_sdk"]
+    assert sdk.n == 80 and sdk.lost == (20, 20, 20)
+    # Each lost request's last answer was a 429, and the batch ended long before
+    # the 184 s the complete clients needed.
+    assert all(r.incomplete == gave_up(r) for r in runs if r.client == "openai_sdk")
+    assert sdk.mean_ended < 184
+    assert all(gave_up(r) == 0 for r in runs if r.client == "budget_window")
+
+    text = format_summary(runs, None)
+    ranking = text[text.index("Summary\n") : text.index("Not ranked")]
+    assert "budget_window ran" in ranking
+    assert "openai_sdk" not in ranking and "openai_tenacity" not in ranking
+    assert "openai_sdk: 20.0 of 80 requests lost per run" in text
