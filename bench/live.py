@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
     from bench.results import RunRecord
     from bench.runner import BenchPlan, Job
+    from bench.scenario import Scenario
 
 Clock = Callable[[], float]
 
@@ -63,6 +64,35 @@ _RETRY = re.compile(r"^\[Request (\d+)\] FAIL [\d.]+: retry in ([\d.e+-]+) secon
 
 
 @dataclass(frozen=True, slots=True)
+class Meter:
+    """What the view meters sends against: `requests` per `window` scenario seconds
+    and, on the OpenAI-compatible endpoint, `tokens` per window, each request
+    charged `charges[request]` as the server charges it at admission."""
+
+    window: float
+    requests: int
+    text: str
+    tokens: int | None = None
+    charges: tuple[int, ...] = ()
+
+
+def meter_for(scenario: Scenario) -> Meter:
+    """The limit the live view meters against: `/chat`'s, or the endpoint's RPM and
+    TPM with the request set's charges (`bench.two_limit`, the server's own count)."""
+    if scenario.api != "openai":
+        limit = scenario.limit
+        return Meter(limit.window, limit.count, str(limit))
+    from bench.scenario import request_bodies
+    from bench.two_limit import Windows, plan_requests
+    from mock_server.openai_settings import DEFAULTS
+
+    rpm, tpm = scenario.rpm or DEFAULTS.rpm, scenario.tpm or DEFAULTS.tpm
+    limits = Windows.per_minute(rpm, tpm)
+    charges = tuple(p.charge for p in plan_requests(request_bodies(scenario)))
+    return Meter(limits.window, limits.requests, f"{rpm} RPM", limits.tokens, charges)
+
+
+@dataclass(frozen=True, slots=True)
 class Snapshot:
     """The run in progress at one instant; times in wall seconds since its start."""
 
@@ -73,6 +103,7 @@ class Snapshot:
     rejections: int
     window_sends: int
     window_index: int
+    window_tokens: int = 0
 
 
 class RunWatch:
@@ -82,9 +113,16 @@ class RunWatch:
     and does a few dictionary updates, so the client barely notices.
     """
 
-    def __init__(self, time_scale: float, window: float, clock: Clock = time.monotonic) -> None:
+    def __init__(
+        self,
+        time_scale: float,
+        window: float,
+        clock: Clock = time.monotonic,
+        charges: tuple[int, ...] = (),
+    ) -> None:
         self.time_scale = time_scale
         self.window = window * time_scale  # wall seconds
+        self.charges = charges  # tokens per request, on the OpenAI-compatible endpoint
         self._clock = clock
         self._lock = threading.Lock()
         self._reset("", 0, 0.0)
@@ -96,6 +134,7 @@ class RunWatch:
         self._state: dict[int, str] = {}
         self._sleep_until: dict[int, float] = {}
         self._sends: list[float] = []
+        self._tokens: list[int] = []  # the charge of each send, in step with _sends
         self.rejections = 0
 
     # -- the recorder's observer ------------------------------------------------
@@ -113,8 +152,11 @@ class RunWatch:
         now = self._clock()
         with self._lock:
             if sending is not None:
-                self._state[int(sending.group(1))] = "in flight"
+                request = int(sending.group(1))
+                self._state[request] = "in flight"
                 self._sends.append(now - self.run_start)
+                charges = self.charges
+                self._tokens.append(charges[request] if request < len(charges) else 0)
             elif retry is not None:
                 request = int(retry.group(1))
                 self._state[request] = "sleeping"
@@ -147,9 +189,17 @@ class RunWatch:
             origin = sends[0] if sends else 0.0
             index = int((elapsed - origin) // self.window) if sends and self.window > 0 else 0
             start = origin + index * self.window
-            in_window = sum(1 for s in sends if s >= start) if sends else 0
+            in_window = [i for i, s in enumerate(sends) if s >= start]
+            tokens = sum(self._tokens[i] for i in in_window)
             return Snapshot(
-                self.client, self.n, elapsed, tuple(states), self.rejections, in_window, index
+                self.client,
+                self.n,
+                elapsed,
+                tuple(states),
+                self.rejections,
+                len(in_window),
+                index,
+                tokens,
             )
 
 
@@ -158,8 +208,14 @@ def _bar(count: int, total: int, width: int = BAR_WIDTH) -> str:
     return "█" * filled + "░" * (width - filled)
 
 
-def render_run(snap: Snapshot, limit_count: int, limit_text: str, time_scale: float) -> Any:
-    """The panel of the run in progress: meter, states, and the requests themselves."""
+def render_run(
+    snap: Snapshot,
+    limit_count: int,
+    limit_text: str,
+    time_scale: float,
+    token_limit: int | None = None,
+) -> Any:
+    """The panel of the run in progress: meters, states, and the requests themselves."""
     from rich.console import Group
     from rich.panel import Panel
     from rich.table import Table
@@ -180,6 +236,20 @@ def render_run(snap: Snapshot, limit_count: int, limit_text: str, time_scale: fl
         (f" {snap.window_sends}/{limit_count}", "bold red" if over else "bold"),
         (f"  (window {snap.window_index + 1}, limit {limit_text})", "dim"),
     )
+    meters: list[Any] = [meter]
+    if token_limit is not None:
+        too_many = snap.window_tokens > token_limit
+        meters.append(
+            Text.assemble(
+                ("tokens in this window ", "bold"),
+                (
+                    _bar(min(snap.window_tokens, token_limit), token_limit),
+                    "red" if too_many else "cyan",
+                ),
+                (f" {snap.window_tokens}/{token_limit}", "bold red" if too_many else "bold"),
+                (f"  (charged at admission, limit {token_limit} TPM)", "dim"),
+            )
+        )
     table = Table.grid(padding=(0, 1))
     for state in STATES:
         table.add_row(
@@ -190,7 +260,7 @@ def render_run(snap: Snapshot, limit_count: int, limit_text: str, time_scale: fl
     table.add_row(
         Text("429s received so far", style="bold red"), Text(f"{snap.rejections:>6}"), Text("")
     )
-    parts: list[Any] = [meter, table]
+    parts: list[Any] = [*meters, table]
     if snap.n <= GLYPH_LIMIT:
         glyphs = Text()
         for i, state in enumerate(snap.states):
@@ -245,21 +315,27 @@ class LiveView:
         self.plan = plan
         self.progress = progress
         self.refresh_per_second = refresh_per_second
-        limit = plan.scenario.limit
-        self.watch = RunWatch(plan.scenario.time_scale, limit.window, clock)
+        self.meter = meter_for(plan.scenario)
+        self.watch = RunWatch(
+            plan.scenario.time_scale, self.meter.window, clock, charges=self.meter.charges
+        )
         self.records: list[RunRecord] = []
 
     def __rich__(self) -> RenderableType:
         from rich.console import Group
 
-        limit = self.plan.scenario.limit
+        meter = self.meter
         parts: list[Any] = []
         if self.progress is not None:
             parts.append(self.progress)
         if self.watch.client:
             parts.append(
                 render_run(
-                    self.watch.snapshot(), limit.count, str(limit), self.plan.scenario.time_scale
+                    self.watch.snapshot(),
+                    meter.requests,
+                    meter.text,
+                    self.plan.scenario.time_scale,
+                    meter.tokens,
                 )
             )
         if self.records:

@@ -18,7 +18,8 @@ def test_lost_requests_are_counted_from_the_attempts_and_not_ranked() -> None:
     # The SDK's three attempts serve three windows of 20: the fourth window's 20 are lost.
     assert set(lossy) == {"openai_sdk", "openai_tenacity"}
     sdk = lossy["openai_sdk"]
-    assert sdk.n == 80 and sdk.lost == (20, 20, 20)
+    assert sdk.n == 80
+    assert sdk.lost == (20, 20, 20)
     # Each lost request's last answer was a 429, and the batch ended long before
     # the 184 s the complete clients needed.
     assert all(r.incomplete == gave_up(r) for r in runs if r.client == "openai_sdk")
@@ -28,5 +29,6 @@ def test_lost_requests_are_counted_from_the_attempts_and_not_ranked() -> None:
     text = format_summary(runs, None)
     ranking = text[text.index("Summary\n") : text.index("Not ranked")]
     assert "budget_window ran" in ranking
-    assert "openai_sdk" not in ranking and "openai_tenacity" not in ranking
+    assert "openai_sdk" not in ranking
+    assert "openai_tenacity" not in ranking
     assert "openai_sdk: 20.0 of 80 requests lost per run" in text

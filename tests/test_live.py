@@ -122,3 +122,41 @@ def test_live_view_shows_naive_gather_429s(tmp_path: Path) -> None:
     assert counted[-1] == record.client_rejections
     assert "naive_gather" in text
     assert "finished so far" in text
+
+
+def test_the_openai_endpoint_meters_tokens_against_the_tpm(tmp_path: Path) -> None:
+    """On --api openai the meters read against the RPM over a minute and the TPM,
+    each send charged what the server charges its request (`bench.two_limit`)."""
+    from dataclasses import replace
+
+    from bench import requests_file as rf
+    from bench.live import meter_for
+    from bench.scenario import request_bodies
+    from bench.two_limit import plan_requests
+
+    path = tmp_path / "requests.jsonl"
+    prompts = rf.parse_distribution(rf.DEFAULT_PROMPT_TOKENS, "--prompt-tokens")
+    answers = rf.parse_distribution(rf.DEFAULT_MAX_TOKENS, "--max-tokens")
+    rf.write_requests(path, rf.make_requests(6, 1, prompts, answers))
+    scenario = replace(Scenario(), api="openai", rpm=20, tpm=3000, n=6, requests=str(path))
+    meter = meter_for(scenario)
+    assert (meter.window, meter.requests, meter.tokens) == (60.0, 20, 3000)
+    charges = [p.charge for p in plan_requests(request_bodies(scenario))]
+    assert meter.charges == tuple(charges)
+
+    clock = FakeClock()
+    watch = RunWatch(1.0, meter.window, clock, charges=meter.charges)
+    watch.started("budget_window", 6, clock, clock.now)
+    for request in (0, 2, 3):
+        watch.line("budget_window", f"[Request {request}] Sending 0.00")
+    snap = watch.snapshot()
+    sent = charges[0] + charges[2] + charges[3]
+    assert snap.window_tokens == sent
+    console = Console(record=True, force_terminal=True, width=120)
+    console.print(render_run(snap, meter.requests, meter.text, 1.0, meter.tokens))
+    text = console.export_text()
+    assert re.search(r"sends in this window .* 3/20", text), text
+    assert "tokens in this window" in text
+    assert f" {sent}/3000" in text
+    clock.now += 61.0  # the next minute: nothing sent in it yet
+    assert watch.snapshot().window_tokens == 0
