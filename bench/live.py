@@ -1,9 +1,9 @@
 """The live view of `python -m bench` on a terminal: the run in progress, as it happens.
 
 The bench runs each client in this process, so the view watches the
-client's recorder (`clients.infra.recorder.observing`): the write-up's
-"Sending" line marks an attempt going on the wire, each recorded attempt
-its outcome, and a "retry in S seconds" line the sleep after a 429. From
+client's recorder (`clients.infra.recorder.observing`), which tells it when
+an attempt goes on the wire (`sending`), each recorded attempt's outcome,
+and each sleep after a 429 (`sleeping`); it never reads the log. From
 those it keeps each request's state, a meter of sends in the limit's
 current window against the limit, and the runs finished so far.
 
@@ -15,7 +15,6 @@ before and none of this runs.
 
 from __future__ import annotations
 
-import re
 import statistics
 import threading
 import time
@@ -57,10 +56,6 @@ GLYPHS = {"waiting": "·", "in flight": "▶", "sleeping": "z", "done": "█", "
 GLYPH_LIMIT = 200
 GLYPHS_PER_LINE = 50
 BAR_WIDTH = 30
-
-# The write-up's log lines (clients.infra.loglines) the view reads.
-_SENDING = re.compile(r"^\[Request (\d+)\] Sending")
-_RETRY = re.compile(r"^\[Request (\d+)\] FAIL [\d.]+: retry in ([\d.e+-]+) seconds")
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,23 +139,19 @@ class RunWatch:
             self._clock = clock
             self._reset(client, n, started)
 
-    def line(self, client: str, text: str) -> None:
-        sending = _SENDING.match(text)
-        retry = None if sending else _RETRY.match(text)
-        if sending is None and retry is None:
-            return
+    def sending(self, client: str, request: int, attempt: int) -> None:
         now = self._clock()
         with self._lock:
-            if sending is not None:
-                request = int(sending.group(1))
-                self._state[request] = "in flight"
-                self._sends.append(now - self.run_start)
-                charges = self.charges
-                self._tokens.append(charges[request] if request < len(charges) else 0)
-            elif retry is not None:
-                request = int(retry.group(1))
-                self._state[request] = "sleeping"
-                self._sleep_until[request] = now + float(retry.group(2)) * self.time_scale
+            self._state[request] = "in flight"
+            self._sends.append(now - self.run_start)
+            charges = self.charges
+            self._tokens.append(charges[request] if request < len(charges) else 0)
+
+    def sleeping(self, client: str, request: int, seconds: float) -> None:
+        now = self._clock()
+        with self._lock:
+            self._state[request] = "sleeping"
+            self._sleep_until[request] = now + seconds * self.time_scale
 
     def attempt(self, client: str, record: Attempt) -> None:
         with self._lock:
@@ -169,7 +160,8 @@ class RunWatch:
             if record.outcome == "ok":
                 self._state[record.request] = "done"
             elif self._state.get(record.request) == "in flight":
-                # The retry line follows; until then (or if none comes) it waits.
+                # `sleeping` follows if it retries; an SDK client retries unseen, so
+                # it reads as given up until its next `sending`.
                 self._state[record.request] = "failed"
 
     # -- what the view draws -----------------------------------------------------

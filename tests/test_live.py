@@ -39,21 +39,29 @@ def attempt(request: int, outcome: str, number: int = 0) -> Attempt:
 
 
 def test_states_follow_the_recorder() -> None:
-    """Sending → in flight; 429 and a retry line → sleeping, then waiting once slept;
-    200 → done. The meter counts sends in the window holding now."""
+    """Sending → in flight; 429 and a sleep → sleeping, then waiting once slept;
+    200 → done. The meter counts sends in the window holding now. The log lines
+    are the write-up's, unchanged, though the view no longer reads them."""
     clock = FakeClock()
     watch = RunWatch(time_scale=0.5, window=1.0, clock=clock)  # a 0.5 s wall window
+    lines: list[str] = []
     with recorder_module.observing(watch):
-        rec = Recorder("naive_gather", 4, clock=clock)
+        rec = Recorder("naive_gather", 4, on_line=lines.append, clock=clock)
     for request in range(3):
-        rec.line(f"[Request {request}] Sending 0.00")
+        rec.sending(request, 0, 0.0)
     snap = watch.snapshot()
     assert snap.states == ("in flight", "in flight", "in flight", "waiting")
     assert snap.window_sends == 3
     clock.now += 0.1
     rec.record(0, 0, queued=0, sent=0, finished=0.1, status=200, outcome="ok")
     rec.record(1, 0, queued=0, sent=0, finished=0.1, status=429, outcome="rate_limited")
-    rec.line("[Request 1] FAIL 0.10: retry in 3 seconds")  # 1.5 wall seconds
+    rec.sleeping(1, 0.1, 3.0)  # 1.5 wall seconds
+    assert lines == [
+        "[Request 0] Sending 0.00",
+        "[Request 1] Sending 0.00",
+        "[Request 2] Sending 0.00",
+        "[Request 1] FAIL 0.10: retry in 3 seconds",
+    ]
     snap = watch.snapshot()
     assert snap.states == ("done", "sleeping", "in flight", "waiting")
     assert snap.rejections == 1
@@ -67,8 +75,33 @@ def test_states_follow_the_recorder() -> None:
 def test_recorder_without_observer_calls_nothing() -> None:
     rec = Recorder("thread_pool", 1)
     assert rec._observer is None
-    rec.line("[Request 0] Sending 0.00")
+    rec.sending(0, 0, 0.0)
+    rec.sleeping(0, 0.0, 3.0)
     rec.record(0, 0, queued=0, sent=0, finished=0, status=200, outcome="ok")
+
+
+def test_the_view_reads_events_not_log_text() -> None:
+    """Events alone, with no log line, drive every state; log text alone drives none."""
+    clock = FakeClock()
+    watch = RunWatch(time_scale=1.0, window=10.0, clock=clock)
+    with recorder_module.observing(watch):
+        rec = Recorder("thread_pool", 3, clock=clock)  # no on_line: no log at all
+    rec.line("[Request 2] Sending 0.00")  # the text, with no event behind it
+    rec.line("[Request 2] FAIL 0.00: retry in 3 seconds")
+    assert watch.snapshot().states == ("waiting", "waiting", "waiting")
+    assert watch.snapshot().window_sends == 0
+    watch.sending("thread_pool", 0, 0)
+    watch.sending("thread_pool", 1, 0)
+    watch.attempt("thread_pool", attempt(1, "rate_limited"))
+    assert watch.snapshot().states == ("in flight", "failed", "waiting")
+    watch.sleeping("thread_pool", 1, 2.0)
+    watch.attempt("thread_pool", attempt(0, "ok"))
+    assert watch.snapshot().states == ("done", "sleeping", "waiting")
+    clock.now += 2.5
+    assert watch.snapshot().states == ("done", "waiting", "waiting")
+    watch.sending("thread_pool", 1, 1)
+    assert watch.snapshot().states == ("done", "in flight", "waiting")
+    assert (watch.snapshot().window_sends, watch.snapshot().rejections) == (3, 1)
 
 
 @pytest.mark.parametrize("n", [10, 10_000])
@@ -78,9 +111,9 @@ def test_readable_at_ten_and_ten_thousand(n: int) -> None:
     watch = RunWatch(time_scale=1.0, window=1.0, clock=clock)
     watch.started("naive_gather", n, clock, clock.now)
     for request in range(n // 2):
-        watch.line("naive_gather", f"[Request {request}] Sending 0.00")
+        watch.sending("naive_gather", request, 0)
         watch.attempt("naive_gather", attempt(request, "rate_limited"))
-        watch.line("naive_gather", f"[Request {request}] FAIL 0.00: retry in 3 seconds")
+        watch.sleeping("naive_gather", request, 3.0)
     console = Console(record=True, force_terminal=True, width=100)
     console.print(render_run(watch.snapshot(), 2, "2/second", 1.0))
     text = console.export_text()
@@ -148,7 +181,7 @@ def test_the_openai_endpoint_meters_tokens_against_the_tpm(tmp_path: Path) -> No
     watch = RunWatch(1.0, meter.window, clock, charges=meter.charges)
     watch.started("budget_window", 6, clock, clock.now)
     for request in (0, 2, 3):
-        watch.line("budget_window", f"[Request {request}] Sending 0.00")
+        watch.sending("budget_window", request, 0)
     snap = watch.snapshot()
     sent = charges[0] + charges[2] + charges[3]
     assert snap.window_tokens == sent

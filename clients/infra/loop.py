@@ -73,7 +73,7 @@ def request_loop(
             return False
         on_wire = limiter.on_wire()
         sent = recorder.now()
-        recorder.line(loglines.sending(request, sent))
+        recorder.sending(request, attempt, sent)
         try:
             reply: Reply = yield Send(request, attempt, on_wire)
         except GeneratorExit:
@@ -109,7 +109,7 @@ def request_loop(
             recorder.line(loglines.success(request, finished, reply.body))
             return True
         if attempt + 1 < policy.max_attempts:
-            recorder.line(loglines.fail_retry(request, finished, policy.sleep_before(attempt + 1)))
+            recorder.sleeping(request, finished, policy.sleep_before(attempt + 1))
         else:
             recorder.line(loglines.fail_final(request, finished))
     return False

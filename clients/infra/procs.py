@@ -61,7 +61,10 @@ class Collector:
     def started(self, client: str, n: int, clock: Clock, started: float) -> None:
         self.client, self.n, self.t0 = client, n, started
 
-    def line(self, client: str, text: str) -> None:
+    def sending(self, client: str, request: int, attempt: int) -> None:
+        pass
+
+    def sleeping(self, client: str, request: int, seconds: float) -> None:
         pass
 
     def attempt(self, client: str, record: Attempt) -> None:

@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Protocol
 
+from clients.infra import loglines
 from clients.infra.records import Attempt, ClientRun, Outcome
 
 Clock = Callable[[], float]
@@ -16,11 +17,18 @@ OnLine = Callable[[str], None]
 
 class Observer(Protocol):
     """Watches every recorder built while it is installed (`observing`): the bench's
-    live view. Called on the client's threads or event loop, so it must be quick."""
+    live view. Called on the client's threads or event loop, so it must be quick.
+
+    It is told what happens, never the log's text: `sending` when an attempt goes on
+    the wire (`attempt` counts from 0), `sleeping` when a request sleeps `seconds`
+    scenario seconds after a refusal before its next attempt, `attempt` when an
+    attempt's outcome is recorded."""
 
     def started(self, client: str, n: int, clock: Clock, started: float) -> None: ...
 
-    def line(self, client: str, text: str) -> None: ...
+    def sending(self, client: str, request: int, attempt: int) -> None: ...
+
+    def sleeping(self, client: str, request: int, seconds: float) -> None: ...
 
     def attempt(self, client: str, record: Attempt) -> None: ...
 
@@ -70,11 +78,23 @@ class Recorder:
 
     def line(self, text: str) -> None:
         """Hand one log line to `on_line`, one caller at a time."""
-        if self._observer is not None:
-            self._observer.line(self.client, text)
         if self._on_line is not None:
             with self._lock:
                 self._on_line(text)
+
+    def sending(self, request: int, attempt: int, sent: float) -> None:
+        """Attempt `attempt` of `request` goes on the wire at `sent`: the write-up's
+        "Sending" line, and the event an observer is told."""
+        if self._observer is not None:
+            self._observer.sending(self.client, request, attempt)
+        self.line(loglines.sending(request, sent))
+
+    def sleeping(self, request: int, finished: float, seconds: float) -> None:
+        """`request` was refused at `finished` and sleeps `seconds` scenario seconds
+        before retrying: the write-up's "retry in" line, and the observer's event."""
+        if self._observer is not None:
+            self._observer.sleeping(self.client, request, seconds)
+        self.line(loglines.fail_retry(request, finished, seconds))
 
     def record(
         self,

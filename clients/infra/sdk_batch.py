@@ -63,7 +63,9 @@ def make_transport(recorder_of_run: Callable[[], Recorder]) -> httpx2.AsyncBaseT
             tries[index] += 1
             sent = recorder.now()
             queued = 0.0 if attempt == 0 else sent
-            recorder.line(loglines.sending(index, sent))
+            # The SDK retries inside itself and sleeps where we cannot see: its
+            # transport only knows when an attempt goes on the wire.
+            recorder.sending(index, attempt, sent)
             status: int | None = None
             outcome: Outcome = "error"
             try:
