@@ -193,3 +193,27 @@ def test_the_openai_endpoint_meters_tokens_against_the_tpm(tmp_path: Path) -> No
     assert f" {sent}/3000" in text
     clock.now += 61.0  # the next minute: nothing sent in it yet
     assert watch.snapshot().window_tokens == 0
+
+
+@pytest.mark.e2e
+def test_live_view_meters_tokens_on_the_openai_endpoint(tmp_path: Path) -> None:
+    """budget_window against the OpenAI-compatible endpoint at a small time scale:
+    the frames meter sends against the RPM and tokens against the TPM, each send
+    charged prompt + max_tokens (20 + 20), as the server charges it."""
+    from bench import requests_file as rf
+
+    path = tmp_path / "requests.jsonl"
+    fixed = rf.parse_distribution("fixed:20", "--prompt-tokens")
+    rf.write_requests(path, rf.make_requests(4, 0, fixed, fixed))
+    scenario = Scenario(api="openai", rpm=10, tpm=1000, n=4, requests=str(path), time_scale=0.05)
+    plan = BenchPlan(clients=("budget_window",), runs=1, scenario=scenario)
+    console = Console(record=True, force_terminal=True, width=120)
+    view = LiveView(console, plan, refresh_per_second=40)
+    with view.shown():
+        (record,) = run_bench(plan, tmp_path, view.on_start, view.on_done)
+    text = console.export_text()
+    assert record.ok, record
+    assert "10 RPM" in text
+    assert re.search(r"sends in this window .* 4/10", text), text[-2000:]
+    tokens = [int(m) for m in re.findall(r"tokens in this window\D*(\d+)/1000", text)]
+    assert max(tokens, default=0) == 160, text[-2000:]
