@@ -239,7 +239,9 @@ def render_run(
                     "red" if too_many else "cyan",
                 ),
                 (f" {snap.window_tokens}/{token_limit}", "bold red" if too_many else "bold"),
-                (f"  (charged at admission, limit {token_limit} TPM)", "dim"),
+                # Short enough to hold one line in a 100-column terminal; each send
+                # counts its prompt + max_tokens, what the server charges at admission.
+                (f"  (limit {token_limit} TPM)", "dim"),
             )
         )
     table = Table.grid(padding=(0, 1))

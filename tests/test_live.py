@@ -185,12 +185,12 @@ def test_the_openai_endpoint_meters_tokens_against_the_tpm(tmp_path: Path) -> No
     snap = watch.snapshot()
     sent = charges[0] + charges[2] + charges[3]
     assert snap.window_tokens == sent
-    console = Console(record=True, force_terminal=True, width=120)
+    console = Console(record=True, force_terminal=True, width=100)
     console.print(render_run(snap, meter.requests, meter.text, 1.0, meter.tokens))
     text = console.export_text()
-    assert re.search(r"sends in this window .* 3/20", text), text
-    assert "tokens in this window" in text
-    assert f" {sent}/3000" in text
+    assert re.search(r"sends in this window .* 3/20 .*limit 20 RPM", text), text
+    # Each meter holds one line at 100 columns: the count and the TPM read together.
+    assert re.search(rf"tokens in this window .* {sent}/3000 .*limit 3000 TPM", text), text
     clock.now += 61.0  # the next minute: nothing sent in it yet
     assert watch.snapshot().window_tokens == 0
 
