@@ -73,15 +73,8 @@ class Collector:
 
     def run(self, client: str, n: int) -> ClientRun:
         with self._lock:
-            attempts = sorted(self.attempts, key=lambda a: (a.request, a.attempt))
-        makespan = max((a.finished for a in attempts), default=0.0)
-        return ClientRun(
-            client=self.client or client,
-            n=self.n or n,
-            started=self.t0,
-            attempts=tuple(attempts),
-            makespan=makespan,
-        )
+            attempts = list(self.attempts)
+        return ClientRun.of(self.client or client, self.n or n, self.t0, attempts)
 
 
 def split(n: int, procs: int) -> list[list[int]]:

@@ -133,12 +133,5 @@ class Recorder:
         nothing was sent).
         """
         with self._lock:
-            attempts = sorted(self._attempts, key=lambda a: (a.request, a.attempt))
-        makespan = max((a.finished for a in attempts), default=0.0)
-        return ClientRun(
-            client=self.client,
-            n=self.n,
-            started=self.started,
-            attempts=tuple(attempts),
-            makespan=makespan,
-        )
+            attempts = list(self._attempts)
+        return ClientRun.of(self.client, self.n, self.started, attempts)

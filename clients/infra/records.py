@@ -9,6 +9,7 @@ server's own log.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import Any, Literal, cast, get_args
 
@@ -105,6 +106,14 @@ class ClientRun:
     started: float
     attempts: tuple[Attempt, ...]
     makespan: float
+
+    @classmethod
+    def of(cls, client: str, n: int, started: float, attempts: Iterable[Attempt]) -> ClientRun:
+        """The run of these attempts, in order of request and attempt number;
+        `makespan` to its last finished attempt (0.0 if nothing was sent)."""
+        ordered = tuple(sorted(attempts, key=lambda a: (a.request, a.attempt)))
+        makespan = max((a.finished for a in ordered), default=0.0)
+        return cls(client=client, n=n, started=started, attempts=ordered, makespan=makespan)
 
     @property
     def completed(self) -> int:
