@@ -14,7 +14,7 @@ from clients import REGISTRY, run_client, spec
 from clients.config import RETRY_NAMES, SERVER_STRATEGIES, ClientConfig, ConfigError, RetryName
 from clients.infra.oneline import EXIT_USAGE, OneLineParser
 from clients.infra.preflight import check_reachable, check_writable
-from clients.infra.procs import Collector, Stopped, quiet_unwinding, run_procs
+from clients.infra.procs import Collector, Stopped, raise_signalled, run_procs
 from clients.infra.recorder import observing
 
 EXIT_OK, EXIT_FAILED = 0, 1
@@ -205,17 +205,6 @@ def _config(args: argparse.Namespace) -> ClientConfig:
     )
 
 
-class _Interrupted(KeyboardInterrupt):
-    def __init__(self, signum: int) -> None:
-        super().__init__(signal.Signals(signum).name)
-        self.signum = signum
-
-
-def _raise_interrupt(signum: int, frame: object) -> None:
-    quiet_unwinding()
-    raise _Interrupted(signum)
-
-
 def _print_line(line: str) -> None:
     print(line, flush=True)
 
@@ -243,7 +232,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # SIGTERM and SIGHUP unwind the run like Ctrl-C, so that child processes are
     # stopped and what was completed is still written (exit 128 + the signal).
     for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
-        signal.signal(signum, _raise_interrupt)
+        signal.signal(signum, raise_signalled)
     collector = Collector()
     interrupted: int | None = None
     try:

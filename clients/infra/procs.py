@@ -38,12 +38,26 @@ MAX_PROCS = 64
 STOP_GRACE = 3.0
 
 
-class Stopped(KeyboardInterrupt):
+class Signalled(KeyboardInterrupt):
+    """SIGTERM, SIGHUP or Ctrl-C (`signum`), raised where the run was, so that it
+    unwinds like Ctrl-C: child processes stopped, what was completed kept."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def raise_signalled(signum: int, frame: object) -> None:
+    """A signal handler: raise `Signalled` (see `quiet_unwinding`)."""
+    quiet_unwinding()
+    raise Signalled(signum)
+
+
+class Stopped(Signalled):
     """The run was interrupted by `signum`; `run` holds what was completed by then."""
 
     def __init__(self, signum: int, run: ClientRun) -> None:
-        super().__init__(signal.Signals(signum).name)
-        self.signum = signum
+        super().__init__(signum)
         self.run = run
 
 
@@ -228,8 +242,8 @@ def child_main() -> int:  # pragma: no cover - runs in the child processes
     # If the parent is killed outright, its children must not run on.
     with contextlib.suppress(Exception):
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    signal.signal(signal.SIGTERM, _raise_stopped)
-    signal.signal(signal.SIGHUP, _raise_stopped)
+    signal.signal(signal.SIGTERM, raise_signalled)
+    signal.signal(signal.SIGHUP, raise_signalled)
     # Ctrl-C reaches the whole process group: the parent decides, the child
     # waits for its SIGTERM.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -252,11 +266,6 @@ def child_main() -> int:  # pragma: no cover - runs in the child processes
         return 128 + signal.SIGTERM
     print(f"result {json.dumps(run.to_dict())}", flush=True)
     return 0
-
-
-def _raise_stopped(signum: int, frame: object) -> None:  # pragma: no cover - child
-    quiet_unwinding()
-    raise KeyboardInterrupt(signal.Signals(signum).name)
 
 
 def quiet_unwinding() -> None:
