@@ -78,17 +78,23 @@ def server_for(plan: BenchPlan) -> Iterator[tuple[str, MockServer | None]]:
         yield server.url, server
 
 
-def check_url(url: str) -> str:
-    """The base URL of the ratebench mock server at `url`, or one clear ServerError."""
+def reach_server(url: str) -> tuple[str, dict[str, Any]]:
+    """The base URL of the ratebench mock server at `url` and its `GET /log`, or one
+    clear ServerError."""
     base = url.rstrip("/").removesuffix("/chat")
     try:
-        fetch_log(base, timeout=5.0)
+        log = fetch_log(base, timeout=5.0)
     except ServerError:
         raise ServerError(
             f"no ratebench mock server answers at {url}: start one with "
             "`python -m mock_server`, or leave out --url to let the bench start its own"
         ) from None
-    return base
+    return base, log
+
+
+def check_url(url: str) -> str:
+    """The base URL of the ratebench mock server at `url`, or one clear ServerError."""
+    return reach_server(url)[0]
 
 
 def settings_mismatches(settings: dict[str, Any], scenario: Scenario) -> list[str]:

@@ -28,7 +28,7 @@ from bench.runner import (
     BenchAborted,
     BenchPlan,
     Job,
-    check_url,
+    reach_server,
     run_bench,
     settings_mismatches,
 )
@@ -40,7 +40,6 @@ from clients import REGISTRY, WRITEUP_CLIENTS, local_clients, spec
 from clients.config import RETRY_NAMES, SERVER_STRATEGIES, ConfigError
 from clients.infra.oneline import OneLineParser, UsageError
 from clients.spec import APIS, ClientSpec
-from mock_server.process import ServerError, fetch_log
 
 DEFAULT_CLIENTS = WRITEUP_CLIENTS
 
@@ -305,11 +304,7 @@ def plan_from_args(args: argparse.Namespace) -> BenchPlan:
 def check_url_settings(url: str, scenario: Scenario) -> None:
     """A server at `--url` must run the scenario the bench was told (its theory and
     "× the best possible" are computed from it): UsageError naming the flags to pass."""
-    base = check_url(url)
-    try:
-        settings = fetch_log(base, timeout=5.0).get("settings")
-    except ServerError as exc:
-        raise UsageError(f"the server at {url} did not say its settings: {exc}") from None
+    settings = reach_server(url)[1].get("settings")
     if not isinstance(settings, dict):
         raise UsageError(
             f"the server at {url} does not report its settings (GET /log): "
