@@ -19,6 +19,7 @@ from typing import Any
 
 from bench.results import RUNS_FILE, Machine, RunLog, RunRecord, SweepPoint, server_entries
 from bench.scenario import Overrides, Scenario
+from bench.stats import unanswered
 from clients import WRITEUP_CLIENTS, run_client
 from clients.config import ClientConfig
 from clients.infra.records import Attempt, ClientRun
@@ -242,12 +243,9 @@ def failure_reason(result: ClientRun, config: ClientConfig, elapsed: float) -> s
                 f"{config.n} requests unfinished{waiting}"
             )
         else:
-            done = {a.request for a in result.attempts if a.outcome == "ok"}
-            last = {a.request: a for a in sorted(result.attempts, key=lambda a: a.attempt)}
             answers = Counter(
                 "429" if a.outcome == "rate_limited" else describe_fault(a)
-                for request, a in last.items()
-                if request not in done
+                for a in unanswered(result.attempts).values()
             )
             told = ", ".join(f"{count} × {what}" for what, count in answers.most_common())
             reasons.append(

@@ -158,18 +158,24 @@ class GaveUp:
         return statistics.fmean(self.rejections)
 
 
+def unanswered(attempts: Sequence[Attempt]) -> dict[int, Attempt]:
+    """The last attempt of each request that was sent but never came back ok."""
+    done = {a.request for a in attempts if a.outcome == "ok"}
+    last: dict[int, Attempt] = {}
+    for a in sorted(attempts, key=lambda a: a.attempt):
+        last[a.request] = a
+    return {request: a for request, a in last.items() if request not in done}
+
+
 def gave_up(run: RunRecord) -> int:
     """How many requests `run`'s client gave up on after 429s (0 if it did not,
     or if anything else, a fault or the deadline, left them unfinished)."""
-    if run.ok:
+    if run.ok or run.incomplete == 0:
         return 0
-    done = {a.request for a in run.attempts if a.outcome == "ok"}
-    last: dict[int, Attempt] = {}
-    for a in sorted(run.attempts, key=lambda a: a.attempt):
-        last[a.request] = a
-    lost = [q for q in range(run.n) if q not in done]
-    if lost and all(q in last and last[q].outcome == "rate_limited" for q in lost):
-        return len(lost)
+    last = unanswered(run.attempts)
+    # Every unfinished request was sent, and its last answer was a 429.
+    if len(last) == run.incomplete and all(a.outcome == "rate_limited" for a in last.values()):
+        return run.incomplete
     return 0
 
 
