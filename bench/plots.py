@@ -30,6 +30,7 @@ from matplotlib.patches import Patch
 
 from bench.results import RunRecord, TheoryRecord, load_runs, load_theory
 from bench.stats import by_client, ok_runs, representative_run
+from mock_server.openai_settings import DEFAULTS, MINUTE
 
 if TYPE_CHECKING:
     from bench.sweep import SweepSummary
@@ -310,8 +311,14 @@ def draw_throughput(runs: Sequence[RunRecord], path: Path) -> Path:
                     linestyle=style.linestyle,
                     alpha=0.35,
                 )
-    limit = good[0].scenario.limit
-    slope = limit.per_second
+    scenario = good[0].scenario
+    if scenario.api == "openai":
+        rpm = scenario.rpm or DEFAULTS.rpm
+        slope = rpm / MINUTE
+        words = f"server limit ({rpm} RPM): {slope:g} requests/s, from t = 0"
+    else:
+        slope = scenario.limit.per_second
+        words = f"server limit ({scenario.limit}): {slope:g} sends/s, from t = 0"
     end = min(longest, most / slope) if most else longest
     ax.plot(
         [0.0, end],
@@ -319,7 +326,7 @@ def draw_throughput(runs: Sequence[RunRecord], path: Path) -> Path:
         color="black",
         linestyle="--",
         linewidth=1.2,
-        label=f"server limit ({limit}): {slope:g} sends/s, from t = 0",
+        label=words,
     )
     ax.plot([], [], color="grey", linewidth=0.8, alpha=0.5, label="other runs (thin lines)")
     ax.set_xlim(left=0)

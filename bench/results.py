@@ -139,6 +139,9 @@ class ServerEntry:
     left: float | None = None
     worker: int | None = None
     rank: int | None = None
+    # The OpenAI-compatible endpoint's: tokens counted against the TPM (the
+    # charge if admitted, else 0); None on `/chat` and in older records.
+    tokens_charged: int | None = None
 
     def __post_init__(self) -> None:
         if not math.isfinite(self.arrival):
@@ -149,7 +152,10 @@ class ServerEntry:
         return self.accepted is False
 
     def to_dict(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+        data = {f.name: getattr(self, f.name) for f in fields(self)}
+        if self.tokens_charged is None:
+            del data["tokens_charged"]  # `/chat` records stay as they were
+        return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ServerEntry:
@@ -171,6 +177,7 @@ class ServerEntry:
                 left=_opt_float(data, "left"),
                 worker=_opt_int(data, "worker"),
                 rank=_opt_int(data, "rank"),
+                tokens_charged=_opt_int(data, "tokens_charged"),
             )
         except (KeyError, TypeError, ValueError) as exc:
             if isinstance(exc, RecordError):

@@ -178,9 +178,15 @@ def draw_latency(runs: Sequence[RunRecord], path: Path) -> Path:
 
 
 def draw_scale_plots(run_dir: Path, runs: Sequence[RunRecord]) -> list[Path]:
-    """The three size-proof figures of `runs` into `run_dir`."""
-    return [
-        draw_windows(runs, run_dir / WINDOWS_FILE),
+    """The three size-proof figures of `runs` into `run_dir`; against the
+    OpenAI-compatible endpoint, windows of both limits and the progress on each
+    (`bench.two_limit_plots`) instead of one limit's windows."""
+    paths = [
         draw_in_flight(runs, run_dir / IN_FLIGHT_FILE),
         draw_latency(runs, run_dir / LATENCY_FILE),
     ]
+    if any(r.scenario.api == "openai" for r in runs):
+        from bench.two_limit_plots import draw_two_limit_plots
+
+        return draw_two_limit_plots(run_dir, runs) + paths
+    return [draw_windows(runs, run_dir / WINDOWS_FILE), *paths]

@@ -36,6 +36,7 @@ class Window:
     reset: float
     accepted: int  # accepted while it was open, by any worker
     arrived: int  # decided (accepted or not) while it was open, by any worker
+    tokens: int = 0  # tokens charged by what it accepted (the OpenAI-compatible endpoint)
 
 
 def _instant(entry: ServerEntry) -> float:
@@ -47,19 +48,27 @@ def limiter_windows(log: Log, window: float, shared: bool) -> list[Window]:
     """Every window of the limit, with what was decided in it.
 
     `window` is the limit's window in wall seconds (scaled). `shared`: all
-    workers counted in one limiter (Redis), whose windows are read from the
-    log's own stamps. Otherwise each worker counted alone, and the windows
-    are those one limiter for the whole server would have opened (at the
-    first request after the previous one closed): the limit as the operator
-    meant it, against which the workers' private counters are judged.
+    workers counted in one limiter (Redis, or the OpenAI-compatible endpoint's
+    one limiter), whose windows are read from the log's own stamps. Otherwise
+    each worker counted alone, and the windows are those one limiter for the
+    whole server would have opened (at the first request after the previous
+    one closed): the limit as the operator meant it, against which the
+    workers' private counters are judged. Without stamps (the moving window
+    has no windows) the windows are opened that way too.
+
+    The OpenAI-compatible endpoint stamps only what it admitted (a refusal is
+    counted in no window); a refusal is placed in the window open at its
+    instant, or the last one before it.
     """
-    decided = sorted(
-        (e for e in server_entries(log) if e.wall is not None and e.window_reset is not None),
-        key=_instant,
-    )
+    decided = sorted((e for e in server_entries(log) if e.wall is not None), key=_instant)
+    stamped = shared and any(e.window_reset is not None for e in decided)
     groups: list[tuple[float, list[ServerEntry]]] = []
+    unstamped: list[ServerEntry] = []
     for entry in decided:
-        if shared and entry.window_reset is not None:
+        if stamped:
+            if entry.window_reset is None:
+                unstamped.append(entry)
+                continue
             reset = entry.window_reset
             match = [g for g in groups if abs(g[0] - reset) <= RESET_TOLERANCE]
         else:
@@ -69,12 +78,18 @@ def limiter_windows(log: Log, window: float, shared: bool) -> list[Window]:
             match[0][1].append(entry)
         else:
             groups.append((reset, [entry]))
+    groups.sort(key=lambda g: g[0])
+    for entry in unstamped:
+        before = [g for g in groups if g[0] - window <= _instant(entry)]
+        if before:
+            before[-1][1].append(entry)
     return [
         Window(
             opened=reset - window,
             reset=reset,
             accepted=sum(1 for e in members if e.accepted),
             arrived=len(members),
+            tokens=sum(e.tokens_charged or 0 for e in members if e.accepted),
         )
         for reset, members in groups
         if any(e.accepted for e in members)

@@ -268,15 +268,16 @@ def test_never_rejected_and_never_more_than_two_per_window(
     assert [e["status"] for e in log] == [200] * 10
     assert run.completed == 10
     assert run.rejections == 0
-    # Each decision lies in [wall, wall_after]; any 3 accepted decisions span
-    # at least a window (not provably less, on those stamps).
-    hits = sorted(log, key=lambda e: e["wall"])
-    for first, third in zip(hits, hits[L:], strict=False):
-        assert third["wall_after"] - first["wall"] >= WINDOW, (first, third)
+    # The client's rule, on its own wire times: any 3 sends span at least a
+    # window. (The server's decision stamps can come closer on a busy machine:
+    # a first send decided a few ms late, the third at once. The margin is for
+    # that, and the server's 200s above show it held.)
+    sends = sorted(a.sent for a in run.attempts)
+    for first, third in zip(sends, sends[L:], strict=False):
+        assert third - first >= WINDOW, (first, third)
     # Two go at once (well within a window, however busy the machine), then
     # the third waits for the first to leave the window: no waiting when
     # there is no need to.
-    sends = sorted(a.sent for a in run.attempts)
     assert sends[1] - sends[0] < WINDOW / 2
     assert sends[2] - sends[0] >= WINDOW
 
