@@ -24,7 +24,7 @@ import os
 import platform
 import sys
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar, Literal, Protocol, cast, get_args
@@ -46,6 +46,7 @@ THEORY_SCHEMA = "ratebench.theory/1"
 SUMMARY_SCHEMA = "ratebench.summary/2"
 SHARED_LIMIT_SCHEMA = "ratebench.shared-limit-run/2"
 RUNS_FILE = "runs.jsonl"
+REQUESTS_FILE = "requests.jsonl"  # an openai scenario's request set, beside its runs
 THEORY_FILE = "theory.json"
 SUMMARY_FILE = "summary.json"
 REPORT_FILE = "report.md"
@@ -945,7 +946,17 @@ def load_runs(run_dir: Path, file: str = RUNS_FILE) -> list[RunRecord]:
             ) from None
     if not runs:
         raise ResultsError(f"{path} holds no runs: the bench stopped before finishing one")
-    return runs
+    return [_with_local_request_set(run, run_dir) for run in runs]
+
+
+def _with_local_request_set(run: RunRecord, run_dir: Path) -> RunRecord:
+    """A run whose request set was written beside it reads that copy: the path it
+    recorded is where the bench ran, which a moved or cloned directory lacks."""
+    recorded = run.scenario.requests
+    local = run_dir / REQUESTS_FILE
+    if recorded is None or Path(recorded).is_file() or not local.is_file():
+        return run
+    return replace(run, scenario=replace(run.scenario, requests=str(local)))
 
 
 def _summary_machine(run_dir: Path) -> Machine | None:

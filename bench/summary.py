@@ -97,6 +97,18 @@ def build_summary(runs: Sequence[RunRecord], theory: TheoryRecord | None) -> dic
             {"client": r.client, "run": r.run, "reason": r.reason} for r in runs if not r.ok
         ],
         "no_completed_runs": [c for c in dict.fromkeys(r.client for r in runs) if c not in stats],
+        # Clients that gave up on requests after their retries: no makespan (the
+        # batch was not done), but how many they lost and when they stopped.
+        "gave_up": [
+            {
+                "command": g.client,
+                "n": g.n,
+                "requests_lost": list(g.lost),
+                "ended": list(g.ended),
+                "rejections": list(g.rejections),
+            }
+            for g in gave_up_stats(runs).values()
+        ],
     }
 
 

@@ -3,11 +3,12 @@ as fast (issue 14): checked on the committed requests-bind reference scenario.""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from bench.results import load_runs
 from bench.stats import gave_up, gave_up_stats
-from bench.summary import format_summary
+from bench.summary import build_summary, format_summary
 
 REFERENCE = Path(__file__).resolve().parent.parent / "results" / "openai-rpm"
 
@@ -32,3 +33,20 @@ def test_lost_requests_are_counted_from_the_attempts_and_not_ranked() -> None:
     assert "openai_sdk" not in ranking
     assert "openai_tenacity" not in ranking
     assert "openai_sdk: 20.0 of 80 requests lost per run" in text
+
+    lost = {g["command"]: g for g in build_summary(runs, None)["gave_up"]}
+    assert set(lost) == {"openai_sdk", "openai_tenacity"}
+    assert lost["openai_sdk"]["requests_lost"] == list(sdk.lost)
+    assert lost["openai_sdk"]["ended"] == list(sdk.ended)
+
+
+def test_a_moved_results_directory_reads_its_own_request_set(tmp_path: Path) -> None:
+    # A run records where the bench wrote requests.jsonl, which a clone or a
+    # moved directory does not have; it reads the copy beside it instead.
+    runs = (REFERENCE / "runs.jsonl").read_text(encoding="utf-8")
+    recorded = json.loads(runs.splitlines()[0])["scenario"]["requests"]
+    gone = str(tmp_path / "gone" / "requests.jsonl")
+    (tmp_path / "runs.jsonl").write_text(runs.replace(recorded, gone), encoding="utf-8")
+    (tmp_path / "requests.jsonl").write_bytes((REFERENCE / "requests.jsonl").read_bytes())
+    moved = load_runs(tmp_path)
+    assert {r.scenario.requests for r in moved} == {str(tmp_path / "requests.jsonl")}

@@ -23,7 +23,7 @@ from rich.progress import (
 )
 
 from bench.commands import Interrupted
-from bench.results import RunRecord, new_run_dir, write_theory
+from bench.results import REQUESTS_FILE, RunRecord, new_run_dir, write_theory
 from bench.runner import (
     BenchAborted,
     BenchPlan,
@@ -441,7 +441,7 @@ def with_request_set(
     from bench.scenario import request_bodies
     from bench.two_limit import scenario_bound
 
-    path = run_dir / "requests.jsonl"
+    path = run_dir / REQUESTS_FILE
     write_requests(path, request_bodies(plan.scenario))
     plan = replace(plan, scenario=replace(plan.scenario, requests=str(path.resolve())))
     bound = scenario_bound(plan.scenario)
