@@ -128,6 +128,14 @@ def _scenario_table(runs: Sequence[RunRecord]) -> list[str]:
         ]
         if scenario.requests:
             served.append(("request set", PurePath(scenario.requests).name))
+        served.append(
+            (
+                "rate-limit headers",
+                "x-ratelimit-* on every answer"
+                if scenario.headers
+                else "off (--no-ratelimit-headers): 429 bodies only",
+            )
+        )
     else:
         served = [
             ("server limit", f"{limit.words()} ({limit.strategy})"),

@@ -118,6 +118,8 @@ def settings_mismatches(settings: dict[str, Any], scenario: Scenario) -> list[st
         ):
             if theirs != ours:
                 wrong.append(f"{flag} {theirs}")
+        if openai.get("headers", True) != scenario.headers:
+            wrong.append("--no-ratelimit-headers" if scenario.headers else "--ratelimit-headers")
         return wrong
     same_limit = int(settings["limit"]) == scenario.limit.count and math.isclose(
         float(settings["window"]), scenario.limit.window, rel_tol=1e-9

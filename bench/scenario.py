@@ -183,6 +183,9 @@ class Scenario:
     - `faults`: what the bench's own server injects.
     - `requests`: for `api="openai"`, the JSONL request set every client
       sends (None: the seeded default set of `n`, see `request_bodies`).
+    - `headers`: for `api="openai"`, whether the server sends the
+      `x-ratelimit-*` headers (False: `--no-ratelimit-headers`, so a client
+      learns the limits from 429 bodies alone).
     """
 
     limit: Limit = Limit()
@@ -195,6 +198,7 @@ class Scenario:
     tpm: int | None = None
     faults: Faults = Faults()
     requests: str | None = None
+    headers: bool = True
 
     def __post_init__(self) -> None:
         if not isinstance(self.n, int) or self.n < 1:
@@ -329,6 +333,7 @@ class Scenario:
                 "stall_after": self.faults.stall_after,
             },
             "requests": self.requests,
+            "headers": self.headers,
         }
 
     @classmethod
@@ -351,6 +356,7 @@ class Scenario:
                     faults.get("stall_after"),
                 ),
                 requests=data.get("requests"),
+                headers=bool(data.get("headers", True)),
             )
         except (KeyError, TypeError, ValueError) as exc:
             if isinstance(exc, ScenarioError):
@@ -477,10 +483,11 @@ def config_from_dict(data: Mapping[str, Any]) -> ClientConfig:
 
 
 def openai_server_args(scenario: Scenario) -> tuple[str, ...]:
-    """The mock server's `--rpm` and `--tpm` for an openai scenario (none for `/chat`)."""
+    """The mock server's `--rpm`, `--tpm` and `--no-ratelimit-headers` for an openai
+    scenario (none for `/chat`)."""
     if scenario.api != "openai":
         return ()
-    args: tuple[str, ...] = ()
+    args: tuple[str, ...] = () if scenario.headers else ("--no-ratelimit-headers",)
     if scenario.rpm is not None:
         args += ("--rpm", str(scenario.rpm))
     if scenario.tpm is not None:

@@ -45,3 +45,29 @@ def test_the_openai_limits_are_compared_not_chats() -> None:
 
     openai = replace(chat, api="openai", rpm=20, tpm=10000)
     assert settings_mismatches(settings, openai) == ["--tpm 100000"]
+    # The headers are a setting too: a server without them, a bench told they are on.
+    quiet = settings | {"openai": {"rpm": 20, "tpm": 10000, "headers": False}}
+    assert settings_mismatches(quiet, openai) == ["--no-ratelimit-headers"]
+    assert settings_mismatches(quiet, replace(openai, headers=False)) == []
+
+
+def test_no_ratelimit_headers_reaches_the_server_and_the_records() -> None:
+    from dataclasses import replace
+
+    from bench.scenario import Scenario, openai_server_args
+
+    openai = Scenario(api="openai", rpm=20, tpm=10000)
+    assert "--no-ratelimit-headers" not in openai_server_args(openai)
+    quiet = replace(openai, headers=False)
+    assert "--no-ratelimit-headers" in openai_server_args(quiet)
+    assert Scenario.from_dict(quiet.to_dict()).headers is False
+    older = {k: v for k, v in openai.to_dict().items() if k != "headers"}
+    assert Scenario.from_dict(older).headers is True  # records from before the flag
+
+
+def test_no_ratelimit_headers_without_the_openai_endpoint_is_one_line() -> None:
+    result = run_cli("bench", "--no-ratelimit-headers", "-n", "2")
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "error: --no-ratelimit-headers is for the LLM endpoint: add --api openai"
+    )

@@ -370,6 +370,15 @@ def add_openai_arguments(parser: argparse.ArgumentParser) -> None:
         help="with --api openai: the request set every client sends (`python -m bench "
         "requests`); default: a seeded set of -n requests",
     )
+    parser.add_argument(
+        "--ratelimit-headers",
+        dest="headers",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="with --api openai: whether the server sends the x-ratelimit-* headers "
+        "(default: it does); with --no-ratelimit-headers a client that learns the limits "
+        "(header_adaptive) has only the 429s' bodies to go by",
+    )
 
 
 def check_api(names: Sequence[str], api: str) -> None:
@@ -387,9 +396,11 @@ def openai_scenario(scenario: Scenario, args: argparse.Namespace) -> Scenario:
     from dataclasses import replace
 
     if args.api != "openai":
-        given = [f for f in ("rpm", "tpm", "requests") if getattr(args, f) is not None]
+        given = [f"--{f}" for f in ("rpm", "tpm", "requests") if getattr(args, f) is not None]
+        if args.headers is not None:
+            given.append("--no-ratelimit-headers" if not args.headers else "--ratelimit-headers")
         if given:
-            raise UsageError(f"--{given[0]} is for the LLM endpoint: add --api openai")
+            raise UsageError(f"{given[0]} is for the LLM endpoint: add --api openai")
         return scenario
     from mock_server.openai_settings import DEFAULTS
 
@@ -417,6 +428,7 @@ def openai_scenario(scenario: Scenario, args: argparse.Namespace) -> Scenario:
         tpm=args.tpm or DEFAULTS.tpm,
         requests=requests,
         n=n,
+        headers=args.headers is not False,
     )
     from bench.two_limit import TwoLimitError, scenario_bound
 
