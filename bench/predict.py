@@ -85,7 +85,7 @@ def expect(
     if scenario.api == "openai":
         from bench.two_limit import expected_two_limit
 
-        return expected_two_limit(client, scenario, sweep)
+        return expected_two_limit(client, scenario, sweep, config, sim_runs)
     from bench.program import spec_for
 
     spec = spec_for(client)

@@ -274,12 +274,17 @@ class Simulation:
             steps.close()
             raise unsupported(step, "simulator")
 
-    def _arrive(self, steps: Steps[object], send: Send, sent: float) -> None:
+    def decide(self, send: Send) -> tuple[Reply, float]:
+        """The server's answer to `send` arriving now, and the seconds it takes."""
         accepted = self.server.hit(self.now)
         # A 429 comes back at once; only accepted hits draw a latency.
-        latency = self.latency(self.rng) if accepted else 0.0
+        return (OK, self.latency(self.rng)) if accepted else (REJECTED, 0.0)
+
+    def _arrive(self, steps: Steps[object], send: Send, sent: float) -> None:
+        reply, latency = self.decide(send)
         finished = self.now + latency
+        accepted = reply.outcome == "ok"
         self.log.append(
             SimAttempt(send.request, send.attempt, sent, self.now, accepted, finished, latency)
         )
-        self._resume_at(finished, steps, OK if accepted else REJECTED)
+        self._resume_at(finished, steps, reply)

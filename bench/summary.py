@@ -146,6 +146,14 @@ def format_summary(runs: Sequence[RunRecord], theory: TheoryRecord | None) -> st
             g = lossy.get(client)
             if g is not None:
                 lines.append(f"  Gave up:           {gave_up_words(g)}")
+            e = theory.for_client(client) if theory else None
+            if e is not None and e.predicted_mean is not None:
+                lines.append(
+                    f"  Theory:            predicts {e.predicted_failed or 0.0:.1f} lost, "
+                    f"the batch ending at {e.predicted_mean:.3f} s "
+                    f"± {e.predicted_stddev or 0.0:.3f} s, "
+                    f"{e.predicted_rejections or 0.0:.1f} × 429"
+                )
             lines.append("")
             continue
         s = stats[client]

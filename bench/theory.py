@@ -606,7 +606,7 @@ def _make_limiter(kind: LimiterKind, s: Scenario, phase: float, clock: Clock) ->
     return NoLimit()
 
 
-class _Unrecorded(Recorder):
+class Unrecorded(Recorder):
     """The request loop's recorder in virtual time: it keeps no records.
 
     The simulator logs every attempt itself, as the server saw it
@@ -674,7 +674,7 @@ class ClientModel:
             server, s.draw_latency, rng, overshoot=s.overshoot, jitter=s.jitter, deadline=s.deadline
         )
         limiter = _make_limiter(self.limiter, s, phase, sim.clock)
-        recorder = _Unrecorded(self.description or "model", s.n, clock=sim.clock)
+        recorder = Unrecorded(self.description or "model", s.n, clock=sim.clock)
         policy = s.retry_policy
 
         def loop(request: int) -> Steps[bool]:

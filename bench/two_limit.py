@@ -55,6 +55,8 @@ from mock_server.openai_settings import DEFAULTS, MINUTE, OpenAISettings, per_sl
 if TYPE_CHECKING:
     from bench.results import Expected, SweepPoint
     from bench.scenario import Scenario as BenchScenario
+    from bench.two_limit_sim import TwoLimitPrediction
+    from clients.config import ClientConfig
 
 Floats = npt.NDArray[np.float64]
 # Grid points over the span where the latest finish can fall; the expected
@@ -297,27 +299,62 @@ def scenario_bound(scenario: BenchScenario) -> TwoLimitBound:
 
 
 def expected_two_limit(
-    client: str, scenario: BenchScenario, sweep: SweepPoint | None = None
+    client: str,
+    scenario: BenchScenario,
+    sweep: SweepPoint | None = None,
+    config: ClientConfig | None = None,
+    sim_runs: int | None = None,
 ) -> Expected:
-    """What theory says of `client` in an openai scenario: the two-limit bound (no
-    client has a model on this endpoint yet; its spec says why)."""
-    from bench.program import spec_for
+    """What theory says of `client` in an openai scenario: the two-limit bound, and
+    the client's simulated runs where it has a model (`bench.two_limit_sim`)."""
     from bench.results import Expected
 
     b = scenario_bound(scenario)
+    p, why = _predicted(client, scenario, config, sim_runs)
+    if p is None:
+        return Expected(
+            client=client, bound=b.mean, bound_stddev=b.stdev, sweep=sweep, no_model=why
+        )
     return Expected(
         client=client,
         bound=b.mean,
         bound_stddev=b.stdev,
         sweep=sweep,
-        no_model=spec_for(client).no_model or "no model",
+        predicted_mean=p.mean,
+        predicted_stddev=p.stdev,
+        predicted_rejections=p.rejections,
+        predicted_failed=p.lost,
     )
 
 
-def format_two_limit_simulation(scenario: BenchScenario, names: Sequence[str]) -> str:
-    """`--simulate` for an openai scenario: the bound, and each client's lack of a model."""
-    import clients
+def _predicted(
+    client: str,
+    scenario: BenchScenario,
+    config: ClientConfig | None = None,
+    sim_runs: int | None = None,
+) -> tuple[TwoLimitPrediction | None, str]:
+    """The client's simulated runs, or None and why there are none."""
+    from bench.predict import sim_runs_for
+    from bench.program import spec_for
+    from bench.scenario import request_bodies
+    from bench.two_limit_sim import MODELLED_STRATEGY, MODELS, predict_two_limit
 
+    if client not in MODELS:
+        return None, spec_for(client).no_model or "no model"
+    if scenario.limit.strategy != MODELLED_STRATEGY:
+        return None, (
+            f"the two-limit models follow the {MODELLED_STRATEGY} only, not the "
+            f"{scenario.limit.strategy}"
+        )
+    limits = Windows.per_minute(scenario.rpm or DEFAULTS.rpm, scenario.tpm or DEFAULTS.tpm)
+    planned = plan_requests(request_bodies(scenario))
+    config = config or scenario.client_config("http://127.0.0.1:8000/chat")
+    runs = sim_runs or sim_runs_for(len(planned))
+    return predict_two_limit(client, planned, limits, config, runs), ""
+
+
+def format_two_limit_simulation(scenario: BenchScenario, names: Sequence[str]) -> str:
+    """`--simulate` for an openai scenario: each client's simulated runs, and the bound."""
     b = scenario_bound(scenario)
     lines = [
         f"Theory (no server) for {scenario.n} requests at {scenario.rpm or DEFAULTS.rpm} RPM and "
@@ -325,7 +362,12 @@ def format_two_limit_simulation(scenario: BenchScenario, names: Sequence[str]) -
         "",
     ]
     for number, name in enumerate(names, start=1):
-        lines += [f"Model {number}: {name}", f"  no model: {clients.spec(name).no_model}", ""]
+        p, why = _predicted(name, scenario)
+        told = f"  predicted: {p.words()}" if p is not None else f"  no model: {why}"
+        lines += [f"Model {number}: {name}", told]
+        if p is not None and not p.lost:
+            lines.append(f"  {p.mean / b.mean:.2f} × the best possible")
+        lines.append("")
     lines += [
         f"Best possible under both limits: {b.words()}",
         f"  {b.basis}",

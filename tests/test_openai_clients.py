@@ -205,7 +205,7 @@ def test_header_adaptive_is_refused_only_in_its_first_window(
 
 
 def test_the_bench_runs_an_openai_scenario_end_to_end(request_set: Path, tmp_path: Path) -> None:
-    from bench.results import load_runs
+    from bench.results import load_runs, load_theory
 
     result = run_cli(
         "bench", "--api", "openai", "--rpm", str(RPM), "--tpm", str(TPM),
@@ -230,6 +230,14 @@ def test_the_bench_runs_an_openai_scenario_end_to_end(request_set: Path, tmp_pat
     # Never faster than the bound; late by the margin per window and a busy machine.
     assert bound.mean - 2.0 < run.seconds < bound.mean + 8.0, (run.seconds, bound.mean)
     assert (tmp_path / "o" / "requests.jsonl").read_text() == request_set.read_text()
+    # Theory ran the client's own limiter against a model of the two limits.
+    theory = load_theory(tmp_path / "o")
+    assert theory is not None
+    expected = theory.for_client("budget_window")
+    assert expected is not None
+    assert expected.predicted_mean is not None
+    assert expected.predicted_rejections == 0
+    assert abs(expected.predicted_mean - run.seconds) < 8.0, (expected.predicted_mean, run.seconds)
 
 
 def test_the_log_keeps_the_sliding_window_counters_rule_when_told() -> None:

@@ -38,7 +38,7 @@ from clients.spec import ClientSpec
 
 if TYPE_CHECKING:
     from clients.infra.openai_batch import ChatRequest, LimiterFor
-    from clients.limiters.base import Limiter
+    from clients.limiters.base import Clock, Limiter
 
 NAME = "budget_window"
 MINUTE = 60.0
@@ -58,16 +58,18 @@ SPEC = ClientSpec(
     paces=True,
     caps_in_flight=False,
     model=None,
+    # Theory's model of it is in bench.two_limit_sim (the spec's model is /chat's).
     no_model=(
-        "the simulator models /chat's one limit; its schedule is the two-limit bound's "
-        "(bench.two_limit), a margin later per window"
+        "a model only on the OpenAI-compatible endpoint's fixed window (bench.two_limit_sim "
+        "runs its own limiter there)"
     ),
     api="openai",
 )
 
 
-def make_limiters(config: ClientConfig) -> LimiterFor:
-    """Each request's limiter, over one shared log; ConfigError if not told both limits."""
+def make_limiters(config: ClientConfig, clock: Clock | None = None) -> LimiterFor:
+    """Each request's limiter, over one shared log; ConfigError if not told both limits.
+    `clock`: the limiter's clock (theory's virtual one); by default the real one."""
     from clients.limiters.budget_window import BudgetLog, BudgetWindowLimiter
 
     if config.rpm is None or config.tpm is None:
@@ -81,7 +83,9 @@ def make_limiters(config: ClientConfig) -> LimiterFor:
     counter = config.server_strategy == "sliding-window-counter"
     log = BudgetLog(config.rpm, config.tpm, window, BUDGET_MARGIN, counter=counter)
     # The counter's windows are aligned on the server's clock, which limits reads.
-    shared = BudgetWindowLimiter(log, clock=time.time if counter else time.monotonic)
+    if clock is None:
+        clock = time.time if counter else time.monotonic
+    shared = BudgetWindowLimiter(log, clock=clock)
 
     def limiter_for(request: ChatRequest) -> Limiter:
         if request.charge is None:

@@ -23,7 +23,7 @@ from clients.spec import ClientSpec
 
 if TYPE_CHECKING:
     from clients.infra.openai_batch import ChatRequest, LimiterFor
-    from clients.limiters.base import Limiter
+    from clients.limiters.base import Clock, Limiter
 
 NAME = "cookbook_parallel"
 MINUTE = 60.0
@@ -44,17 +44,31 @@ SPEC = ClientSpec(
     paces=True,
     caps_in_flight=False,
     model=None,
-    no_model="the simulator has no model of the processor's refill and pause",
+    # Theory's model of it is in bench.two_limit_sim (the spec's model is /chat's).
+    no_model=(
+        "a model only on the OpenAI-compatible endpoint's fixed window (bench.two_limit_sim "
+        "runs its own limiter there)"
+    ),
     api="openai",
 )
 
 
-def make_limiters(config: ClientConfig) -> LimiterFor:
+def make_limiters(config: ClientConfig, clock: Clock | None = None) -> LimiterFor:
+    """Each request's limiter, over one shared budget; `clock`: theory's virtual one,
+    by default the real one."""
+    import time
+
     from clients.limiters.cookbook_bucket import CookbookBudget
 
     if config.rpm is None or config.tpm is None:
         raise ConfigError(f"{NAME} must be told the limits: set rpm and tpm")
-    shared = CookbookBudget(config.rpm, config.tpm, config.scaled(MINUTE), config.scaled(COOLDOWN))
+    shared = CookbookBudget(
+        config.rpm,
+        config.tpm,
+        config.scaled(MINUTE),
+        config.scaled(COOLDOWN),
+        clock=clock or time.monotonic,
+    )
 
     def limiter_for(request: ChatRequest) -> Limiter:
         return shared.for_request(request.charge or 0)
@@ -62,10 +76,13 @@ def make_limiters(config: ClientConfig) -> LimiterFor:
     return limiter_for
 
 
+def own_config(config: ClientConfig) -> ClientConfig:
+    """The processor's retries: requeued at once (no sleep before a retry), five attempts."""
+    return replace(config, attempts=ATTEMPTS, first_sleep=0.0)
+
+
 def run(config: ClientConfig, on_line: OnLine | None = None) -> ClientRun:
     """Send the request set; blocks until every request finished or was lost."""
     from clients.infra.openai_batch import run_openai_batch
 
-    # Requeued at once: no sleep before a retry, five attempts.
-    mine = replace(config, attempts=ATTEMPTS, first_sleep=0.0)
-    return run_openai_batch(NAME, mine, make_limiters, on_line)
+    return run_openai_batch(NAME, own_config(config), make_limiters, on_line)

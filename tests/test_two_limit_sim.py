@@ -1,0 +1,89 @@
+"""Theory's models of the OpenAI-endpoint clients (`bench.two_limit_sim`): no server."""
+
+from __future__ import annotations
+
+import math
+import random
+
+from bench.scenario import Scenario, request_bodies
+from bench.two_limit import Planned, Windows, plan_requests, two_limit_bound
+from bench.two_limit_sim import TwoLimitWindow, predict_two_limit, simulate_run
+
+LIMITS = Windows(requests=2, tokens=100, window=60.0)
+
+
+def test_the_fixed_window_admits_both_limits_and_says_when_it_closes() -> None:
+    server = TwoLimitWindow(LIMITS)
+    assert server.admit(0.0, 40) is None  # opens the window
+    assert server.admit(1.0, 70) == 59.0  # 40 + 70 > 100: wait for the window to close
+    assert server.admit(2.0, 60) is None  # refusals count in neither limit
+    assert server.admit(3.0, 1) == 57.0  # two requests already
+    assert server.admit(60.0, 100) is None  # a new window opens at the first admission
+    assert server.admit(61.0, 101) == math.inf  # too large for any window
+
+
+def scenario(rpm: int, tpm: int, n: int, scale: float = 1.0) -> Scenario:
+    return Scenario(api="openai", rpm=rpm, tpm=tpm, n=n, time_scale=scale)
+
+
+def run_of(client: str, s: Scenario, seed: int = 1) -> tuple[float, int, int]:
+    planned = plan_requests(request_bodies(s))
+    limits = Windows.per_minute(s.rpm or 1, s.tpm or 1)
+    r = simulate_run(client, planned, limits, s.client_config("http://x/chat"), random.Random(seed))
+    return r.ended, r.rejections, r.lost
+
+
+def test_the_sdk_serves_three_windows_and_loses_the_rest() -> None:
+    # Ten at once against 2 a minute: each attempt is spaced by retry-after to the
+    # next window, so three attempts reach three windows of two; four are lost.
+    ended, rejections, lost = run_of("openai_sdk", scenario(2, 1_000_000, 10))
+    assert lost == 10 - 3 * 2
+    assert rejections == 8 + 6 + 4
+    assert 120.0 < ended < 140.0  # the third window's two answered, the rest refused at once
+
+
+def test_tenacity_loses_what_its_half_minute_of_waits_cannot_reach() -> None:
+    # Its five waits are at most 1 + 2 + 4 + 8 + 16 = 31 s: short of the minute.
+    ended, _, lost = run_of("openai_tenacity", scenario(5, 1_000_000, 20))
+    assert lost == 15
+    assert ended < 31.0 + 1.0
+    assert run_of("openai_tenacity", scenario(5, 1_000_000, 5))[2] == 0
+
+
+def test_budget_window_keeps_to_both_limits_and_the_bounds_schedule() -> None:
+    for rpm, tpm in ((20, 100_000), (100, 10_000)):  # requests bind, then tokens
+        s = scenario(rpm, tpm, 80)
+        ended, rejections, lost = run_of("budget_window", s)
+        assert (rejections, lost) == (0, 0)
+        bound = two_limit_bound(plan_requests(request_bodies(s)), Windows.per_minute(rpm, tpm))
+        # A margin of 100 ms per window later, and one latency draw from the bound's mean.
+        assert bound.mean - 3 * bound.stdev - 1 < ended < bound.mean + 3 * bound.stdev + 1
+
+
+def test_the_cookbook_processor_pays_a_pause_per_refusal() -> None:
+    s = scenario(20, 100_000, 80)
+    ended, rejections, lost = run_of("cookbook_parallel", s)
+    assert lost == 0
+    assert rejections > 0  # its refill trickles sends into windows still full
+    bound = two_limit_bound(plan_requests(request_bodies(s)), Windows.per_minute(20, 100_000))
+    assert ended > bound.mean + 15  # at least one 15 s pause more than the bound
+    # Nothing refused: a batch within one window's budget goes at once.
+    _, rejections, lost = run_of("cookbook_parallel", scenario(20, 100_000, 20))
+    assert (rejections, lost) == (0, 0)
+
+
+def test_the_prediction_is_in_scenario_seconds_at_any_time_scale() -> None:
+    planned = [Planned(charge=10, max_tokens=5)] * 6
+    limits = Windows(2, 1_000, 60.0)
+    full, compressed = (
+        predict_two_limit(
+            "openai_sdk",
+            planned,
+            limits,
+            scenario(2, 1000, 6, scale).client_config("http://x/chat"),
+            20,
+        )
+        for scale in (1.0, 0.1)
+    )
+    assert full.lost == compressed.lost == 0
+    assert abs(full.mean - compressed.mean) < 1.0
