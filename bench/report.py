@@ -41,12 +41,14 @@ from bench.stats import (
     ClientStats,
     by_client,
     client_stats,
+    gave_up,
     gave_up_stats,
     ok_runs,
     percentile,
     representative_run,
     speedups,
 )
+from bench.two_limit_plots import PROGRESS_FILE
 
 # -- measured, in words ----------------------------------------------------------
 
@@ -273,6 +275,66 @@ def _replay_section(runs: Sequence[RunRecord], theory: TheoryRecord | None) -> l
     return out
 
 
+def _window_figures() -> list[str]:
+    return [
+        "Figures that read the same at any batch size: what the server's limiter "
+        "decided in each of its windows, the requests on the wire over time, and how "
+        "long answered attempts took.",
+        "",
+        f"![Sends per window against the limit, from the server's log]({WINDOWS_FILE})",
+        "",
+    ]
+
+
+def _two_limit_figures() -> list[str]:
+    return [
+        "Both limits, from the server's log: the requests each window admitted and refused "
+        "against the RPM beside the tokens it charged against the TPM, and the requests "
+        "and tokens completed over time against the most the limits allow by then (every "
+        "client drawn, those that gave up on requests too); then the requests on the wire "
+        "over time, and how long answered attempts took.",
+        "",
+        f"![Requests per window against the RPM, tokens against the TPM]({WINDOWS_FILE})",
+        "",
+        f"![Completed requests and tokens over time]({PROGRESS_FILE})",
+        "",
+    ]
+
+
+def _two_limit_sections(
+    runs: Sequence[RunRecord], stats: dict[str, ClientStats], theory: TheoryRecord | None
+) -> list[str]:
+    """One section per client against the two limits, those that gave up included."""
+    from bench.two_limit_report import lost_words, policy_words, theory_words, windows_words
+
+    lossy = gave_up_stats(runs)
+    out: list[str] = []
+    for client, mine in by_client(runs).items():
+        drawn = [r for r in mine if r.ok or gave_up(r)]
+        if client not in stats and client not in lossy:
+            continue
+        spec = spec_for(client)
+        expected = theory.for_client(client) if theory is not None else None
+        measured = (
+            measured_text(stats[client], [r for r in mine if r.ok])
+            if client in stats
+            else lost_words(lossy[client])
+        )
+        facts = windows_words(representative_run(drawn)) + policy_words(
+            spec, drawn, expected.bound if expected else None
+        )
+        out += [f"### {client}", ""]
+        if client in stats:
+            out += [f"![Timeline of {client}'s median run]({client_timeline_file(client)})", ""]
+        out += [
+            f"*{spec.summary}* ({spec.concurrency}; policy: {spec.policy}).",
+            "",
+            f"{spec.explain} {theory_words(expected)} {measured}{facts}",
+            "",
+        ]
+    return out
+
+
 def build_report(runs: Sequence[RunRecord], theory: TheoryRecord | None) -> str:
     """The text of report.md for these runs and their stored theory."""
     good = ok_runs(runs)
@@ -333,6 +395,7 @@ def build_report(runs: Sequence[RunRecord], theory: TheoryRecord | None) -> str:
             "",
             *matrix_markdown(stats),
         ]
+    two_limits = scenario.api == "openai"
     out += [
         "",
         f"![Makespan of every run, per client]({MAKESPAN_FILE})",
@@ -341,12 +404,7 @@ def build_report(runs: Sequence[RunRecord], theory: TheoryRecord | None) -> str:
         "",
         f"![429s per run, per client, from the server's log]({REJECTIONS_FILE})",
         "",
-        "Figures that read the same at any batch size: what the server's limiter "
-        "decided in each of its windows, the requests on the wire over time, and how "
-        "long answered attempts took.",
-        "",
-        f"![Sends per window against the limit, from the server's log]({WINDOWS_FILE})",
-        "",
+        *(_two_limit_figures() if two_limits else _window_figures()),
         f"![Requests in flight over time]({IN_FLIGHT_FILE})",
         "",
         f"![Send-to-answer times of answered attempts]({LATENCY_FILE})",
@@ -354,6 +412,9 @@ def build_report(runs: Sequence[RunRecord], theory: TheoryRecord | None) -> str:
         "## Each client",
         "",
     ]
+    if two_limits:
+        out += _two_limit_sections(runs, stats, theory)
+        groups = {}  # written above
     for client, client_runs in groups.items():
         first = client_runs[0]
         ctx = Context(

@@ -66,6 +66,14 @@ COMMON_KNOBS: tuple[str, ...] = (
     "request_timeout",
 )
 
+#: The request loop's retry knobs, and the policies that retry their own way
+#: (the SDK's retries, tenacity's, the cookbook processor's five attempts
+#: requeued at once), which read none of them.
+LOOP_RETRY_KNOBS: tuple[str, ...] = ("attempts", "retry", "first_sleep")
+OWN_RETRIES: frozenset[str] = frozenset(
+    {"SDK retries", "random exponential backoff", "cookbook parallel"}
+)
+
 #: The `ClientConfig` knobs each policy reads, besides `COMMON_KNOBS`.
 POLICY_KNOBS: dict[str, tuple[str, ...]] = {
     "no limit": (),
@@ -160,7 +168,10 @@ class ClientSpec:
         # aiohttp's connection pool is a cap on what is in flight too; the
         # thread clients open one connection per attempt.
         connections = ("pool",) if self.concurrency == "asyncio" else ()
-        return workers + policy + connections + COMMON_KNOBS
+        common = COMMON_KNOBS
+        if self.policy in OWN_RETRIES:
+            common = tuple(k for k in common if k not in LOOP_RETRY_KNOBS)
+        return workers + policy + connections + common
 
     @property
     def local(self) -> bool:
