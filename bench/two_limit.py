@@ -37,7 +37,11 @@ in a clock window the batch starts (the phase), which a run does not
 choose: the bound is its expected makespan averaged over `PHASES` phases
 evenly spread over the window, the standard deviation combining latency and
 phase. Not `exact`: another order may do better, and a real phase is one
-draw.
+draw. Where requests bind over full windows it ends later than the windowed
+schedule (each window after the first is spread over the whole window);
+where tokens bind it can end sooner (a charge goes once the weight leaves
+room for it, where windows packed in file order waste what a window's next
+request could not use).
 
 **The lower bound, for any order and any strategy that admits at most R and
 T in each W-long span** (fixed and moving windows): the sends span

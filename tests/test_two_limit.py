@@ -202,3 +202,17 @@ def test_each_counter_send_is_admitted_by_the_server_and_not_a_millisecond_soone
         assert server.admit(r.charge).accepted, t
         previous = t
     assert refusals == {"requests", "tokens"}
+
+
+def test_where_tokens_bind_the_counter_can_beat_windows_packed_in_file_order() -> None:
+    # 60 | 60 40 | 40 per window of 100 tokens wastes 40 in the first window; the
+    # counter admits each charge once the weight leaves room for it. From phase p:
+    # 60 at 0; 60 when 60 (1 - f) < 41 in the next clock window (f > 19/60); 40
+    # when 60 (1 - f) + 60 < 61 (f > 59/60); 40 in the third once 100 (1 - f) < 61
+    # (f > 0.39): at 120 + 23.4 - p, 113.4 s over the phase, + 1 s.
+    limits = Windows(requests=10, tokens=100, window=60)
+    requests = planned(60, 60, 40, 40)
+    latency = LLMLatency(1, 1, 0.0)
+    counter = two_limit_bound(requests, limits, latency, COUNTER)
+    assert counter.mean == pytest.approx(114.4, abs=TOL)
+    assert two_limit_bound(requests, limits, latency).mean == pytest.approx(121.0, abs=TOL)
