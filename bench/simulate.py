@@ -123,13 +123,17 @@ class SlidingWindowCounter:
         )
         return previous_count * previous_ttl / self.window + self.counts.get(current, 0)
 
-    def hit(self, at: float) -> bool:
-        if math.floor(self.weighted(at)) + 1 > self.limit:
+    def admits(self, at: float, cost: int = 1) -> bool:
+        """Whether a hit of `cost` arriving at `at` fits (limits' `test`, with `cost=`)."""
+        return math.floor(self.weighted(at)) + cost <= self.limit
+
+    def hit(self, at: float, cost: int = 1) -> bool:
+        if not self.admits(at, cost):
             return False
         current = int((at + self.phase) / self.window)
         # A counter lives 2T from its first hit, so the previous window's is
         # always still there when it is read: no expiry to model.
-        self.counts[current] = self.counts.get(current, 0) + 1
+        self.counts[current] = self.counts.get(current, 0) + cost
         return True
 
     def __repr__(self) -> str:

@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from bench.two_limit import (
+    PHASES,
     LLMLatency,
     Planned,
     TwoLimitError,
     Windows,
+    counter_sends,
     fewest_windows,
     greedy_windows,
     latest_finish,
     plan_request,
     two_limit_bound,
 )
+from mock_server.openai_limits import TwoLimits
+from tests.conftest import fake_limits_clock
 
 TOL = 2e-3  # the grid's error on a step-shaped distribution
 
@@ -99,3 +105,114 @@ def test_requests_bind_and_the_last_window_decides() -> None:
     moving = two_limit_bound(planned(10, 10, 10), limits, LLMLatency(1, 1, 0.0), "moving-window")
     assert not moving.exact
     assert moving.lower <= moving.mean
+
+
+# --- limits' sliding-window counter ----------------------------------------------------
+
+COUNTER = "sliding-window-counter"
+
+
+def test_the_counter_paces_the_window_after_a_full_one() -> None:
+    # R = 2 per 1 s, clock windows [0, 1), [1, 2), ...: two at once; then the
+    # previous 2 weigh 2 x (1 - f), so the next goes just after 1 s, the one
+    # after it once 2 (1 - f) + 1 < 2, just after 1.5 s; and so on.
+    limits = Windows(requests=2, tokens=1000, window=1.0)
+    sends = counter_sends(planned(1, 1, 1, 1, 1, 1), limits, phase=0.0)
+    assert sends == pytest.approx([0, 0, 1, 1.5, 2, 2.5], abs=1e-12)
+    # Each is the first instant admitted: the weight's crossing is refused (`<`).
+    assert sends[2] > 1
+    assert sends[3] > 1.5
+    # Started half a window in, the second clock window opens at 0.5 s: four
+    # sends within 1 s, where the fixed window admits two.
+    late = counter_sends(planned(1, 1, 1, 1, 1, 1), limits, phase=0.5)
+    assert late == pytest.approx([0, 0, 0.5, 1, 1.5, 2], abs=1e-12)
+
+
+def test_the_counter_weighs_tokens_by_charge() -> None:
+    # T = 10 per 1 s, charges of 4: a send fits while floor(weighted) + 4 <= 10,
+    # that is weighted < 7. Two at 0 (8 tokens); then 8 (1 - f) < 7 after 1/8 of
+    # the next window, 8 (1 - f) + 4 < 7 after 5/8, and again 1/8 into the third.
+    limits = Windows(requests=100, tokens=10, window=1.0)
+    sends = counter_sends(planned(4, 4, 4, 4, 4), limits, phase=0.0)
+    assert sends == pytest.approx([0, 0, 1.125, 1.625, 2.125], abs=1e-12)
+    bound = two_limit_bound(planned(4, 4, 4, 4, 4), limits, LLMLatency(1, 1, 0.0), COUNTER)
+    assert bound.binding == "tokens"
+
+
+def test_the_counter_bound_is_the_mean_over_the_phase() -> None:
+    # R = 2 per 1 s, five requests, the batch p into a clock window: two at 0;
+    # the third just after the next window opens (1 - p), the fourth halfway
+    # through it; the fifth just after the third window opens, at 2 - p. Over
+    # a uniform phase: 1.5 s, + 1 s of latency, with the phase's spread.
+    limits = Windows(requests=2, tokens=1000, window=1.0)
+    bound = two_limit_bound(planned(1, 1, 1, 1, 1), limits, LLMLatency(1, 1, 0.0), COUNTER)
+    assert bound.mean == pytest.approx(2.5, abs=TOL)
+    assert bound.stdev == pytest.approx((1 / 12) ** 0.5, abs=0.01)  # uniform phase
+    assert bound.phases == PHASES
+    assert not bound.exact
+    # K = 3 clock windows: t_last >= 2 - p, 1.5 on average, + 1 s of latency;
+    # the schedule reaches it here (each window full at its opening).
+    assert bound.lower == pytest.approx(2.5, abs=TOL)
+    assert "counter" in bound.words()
+    assert "mean over the phase" in bound.words()
+
+
+def test_the_counter_costs_more_than_fixed_windows_once_they_are_full() -> None:
+    # Requests bind over several full windows: the counter spreads each window
+    # after the first over the whole window, where the fixed window sends it at
+    # its start. With one request past a full window, the counter is sooner:
+    # its second clock window opens before W (why its lower bound differs).
+    latency = LLMLatency(1, 1, 0.0)
+    limits = Windows(requests=20, tokens=100_000, window=60.0)
+    for n in (40, 60, 80):
+        fixed = two_limit_bound(planned(*[100] * n), limits, latency)
+        counter = two_limit_bound(planned(*[100] * n), limits, latency, COUNTER)
+        assert counter.mean > fixed.mean + 0.3 * limits.window, n
+        assert counter.lower <= counter.mean
+    fixed = two_limit_bound(planned(*[100] * 21), limits, latency)
+    counter = two_limit_bound(planned(*[100] * 21), limits, latency, COUNTER)
+    assert counter.mean == pytest.approx(fixed.mean - limits.window / 2, abs=TOL)
+    assert counter.lower == pytest.approx(counter.mean, abs=TOL)
+
+
+def test_each_counter_send_is_admitted_by_the_server_and_not_a_millisecond_sooner(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The server's own two limits (limits' memory storage) on a fake clock that
+    # reads phase + t, as the model does; both limits bind in turn. The phase is
+    # the clock's reading at the batch's start, 0.73 s into a window: limits'
+    # previous key truncates toward zero, so its clock must be past a window.
+    now = fake_limits_clock(monkeypatch)
+    rng = random.Random(3)
+    requests = planned(*[rng.randint(10, 400) for _ in range(40)])
+    window, phase = 2.0, 1000 * 2.0 + 0.73
+    sends = counter_sends(requests, Windows(4, 1000, window), phase)
+    from limits.storage import MemoryStorage
+
+    server = TwoLimits(COUNTER, MemoryStorage(), 4, 1000, window, clock=lambda: now[0])
+    previous = 0.0
+    refusals = set()
+    for r, t in zip(requests, sends, strict=True):
+        if t > previous:
+            now[0] = phase + max(previous, t - 0.001)
+            refused = server.admit(r.charge).refused
+            assert refused in ("requests", "tokens"), (t, refused)
+            refusals.add(refused)
+        now[0] = phase + t
+        assert server.admit(r.charge).accepted, t
+        previous = t
+    assert refusals == {"requests", "tokens"}
+
+
+def test_where_tokens_bind_the_counter_can_beat_windows_packed_in_file_order() -> None:
+    # 60 | 60 40 | 40 per window of 100 tokens wastes 40 in the first window; the
+    # counter admits each charge once the weight leaves room for it. From phase p:
+    # 60 at 0; 60 when 60 (1 - f) < 41 in the next clock window (f > 19/60); 40
+    # when 60 (1 - f) + 60 < 61 (f > 59/60); 40 in the third once 100 (1 - f) < 61
+    # (f > 0.39): at 120 + 23.4 - p, 113.4 s over the phase, + 1 s.
+    limits = Windows(requests=10, tokens=100, window=60)
+    requests = planned(60, 60, 40, 40)
+    latency = LLMLatency(1, 1, 0.0)
+    counter = two_limit_bound(requests, limits, latency, COUNTER)
+    assert counter.mean == pytest.approx(114.4, abs=TOL)
+    assert two_limit_bound(requests, limits, latency).mean == pytest.approx(121.0, abs=TOL)
