@@ -81,7 +81,7 @@ from mock_server import tokens
 from mock_server.openai_settings import DEFAULTS, MINUTE, OpenAISettings, per_slice
 
 if TYPE_CHECKING:
-    from bench.results import Expected, SweepPoint
+    from bench.results import Expected, RunRecord, SweepPoint
     from bench.scenario import Scenario as BenchScenario
     from bench.two_limit_sim import TwoLimitPrediction
     from clients.config import ClientConfig
@@ -367,6 +367,35 @@ def counter_makespan(
         last.append(times[-1])
     mean = sum(means) / phases
     return mean, math.sqrt(max(0.0, sum(seconds) / phases - mean**2)), last
+
+
+def counter_phase_makespan(
+    requests: Sequence[Planned], limits: Windows, latency: LLMLatency, phase: float
+) -> tuple[float, float]:
+    """(mean, stdev) of the counter's schedule's makespan for a batch starting `phase`
+    seconds into the server's clock window: one run's own bound, its phase read
+    from the server's log (`run_phase`)."""
+    times = counter_sends(requests, limits, phase)
+    return latest_finish([(t, r.max_tokens) for t, r in zip(times, requests, strict=True)], latency)
+
+
+def run_phase(run: RunRecord) -> float:
+    """Scenario seconds into the server's clock window (multiples of a minute on
+    time.time(), as limits aligns the counter's) at which `run`'s batch started."""
+    from bench.two_limit_plots import batch_start_wall
+
+    scale = run.scenario.time_scale
+    return (batch_start_wall(run) % (MINUTE * scale)) / scale
+
+
+def scenario_phase_bound(scenario: BenchScenario, phase: float) -> tuple[float, float]:
+    """The counter's bound of an openai scenario for a batch starting at `phase`."""
+    from bench.scenario import request_bodies
+
+    limits = Windows.per_minute(scenario.rpm or DEFAULTS.rpm, scenario.tpm or DEFAULTS.tpm)
+    return counter_phase_makespan(
+        plan_requests(request_bodies(scenario)), limits, LLMLatency(), phase
+    )
 
 
 def latest_finish(

@@ -216,3 +216,34 @@ def test_where_tokens_bind_the_counter_can_beat_windows_packed_in_file_order() -
     counter = two_limit_bound(requests, limits, latency, COUNTER)
     assert counter.mean == pytest.approx(114.4, abs=TOL)
     assert two_limit_bound(requests, limits, latency).mean == pytest.approx(121.0, abs=TOL)
+
+
+def test_one_runs_counter_bound_is_its_phases() -> None:
+    from dataclasses import replace
+
+    from bench.two_limit import (
+        counter_makespan,
+        counter_phase_makespan,
+        counter_phases,
+        run_phase,
+    )
+    from tests.test_two_limit_plots import WALL, two_windows
+
+    limits = Windows(2, 1_000, 60.0)
+    requests = [Planned(charge=10, max_tokens=5)] * 6
+    phases = counter_phases(60.0, 4)
+    means = [counter_phase_makespan(requests, limits, LLMLatency(), p)[0] for p in phases]
+    mean, _, _ = counter_makespan(requests, limits, LLMLatency(), phases=4)
+    assert abs(sum(means) / 4 - mean) < 1e-9
+    assert len(set(round(m, 6) for m in means)) > 1  # the phase matters
+    # The phase is read off the server's clock: a batch starting 1.5 s (wall) into
+    # a clock window of 6 s (a minute at time scale 0.1) is 15 scenario seconds in.
+    run = two_windows()
+    minute = 60 * run.scenario.time_scale
+    shifted = replace(
+        run,
+        server_log=tuple(
+            replace(e, wall=(e.wall or 0.0) - WALL % minute + 1.5) for e in run.server_log
+        ),
+    )
+    assert abs(run_phase(shifted) - 15.0) < 0.02

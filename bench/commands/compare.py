@@ -451,7 +451,7 @@ def with_request_set(
         return plan, lambda record: ""
     from bench.requests_file import write_requests
     from bench.scenario import request_bodies
-    from bench.two_limit import scenario_bound
+    from bench.two_limit import run_phase, scenario_bound, scenario_phase_bound
 
     path = run_dir / REQUESTS_FILE
     write_requests(path, request_bodies(plan.scenario))
@@ -459,9 +459,18 @@ def with_request_set(
     bound = scenario_bound(plan.scenario)
     print(f"two-limit bound: {bound.words()}; {bound.basis}")
 
+    counter = plan.scenario.limit.strategy == "sliding-window-counter"
+
     def beside(record: RunRecord) -> str:
         lost = f", {record.incomplete} lost" if record.incomplete else ""
-        return f"{lost}  {record.seconds / bound.mean:5.2f} × bound ({bound.mean:.2f} s)"
+        text = f"{lost}  {record.seconds / bound.mean:5.2f} × bound ({bound.mean:.2f} s)"
+        if counter and record.server_log:
+            # The counter's bound depends on where in its clock window the batch
+            # started, which the server's log tells: this run's own bound.
+            phase = run_phase(record)
+            own, _ = scenario_phase_bound(plan.scenario, phase)
+            text += f", {record.seconds / own:.2f} × its phase's ({own:.2f} s at {phase:.1f} s)"
+        return text
 
     return plan, beside
 
