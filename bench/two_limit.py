@@ -517,12 +517,13 @@ def _predicted(
     sim_runs: int | None = None,
 ) -> tuple[TwoLimitPrediction | None, str]:
     """The client's simulated runs, or None and why there are none."""
+    import clients
     from bench.predict import sim_runs_for
     from bench.program import spec_for
     from bench.scenario import request_bodies
-    from bench.two_limit_sim import MODELLED_STRATEGY, MODELS, predict_two_limit
+    from bench.two_limit_sim import MODELLED_STRATEGY, predict_two_limit
 
-    if client not in MODELS:
+    if clients.virtual_loops(client) is None:
         return None, spec_for(client).no_model or "no model"
     if scenario.limit.strategy != MODELLED_STRATEGY:
         return None, (

@@ -21,12 +21,10 @@ import statistics
 from collections.abc import Sequence
 
 from bench.results import Expected, RunRecord
-from bench.stats import GaveUp, gave_up, representative_run
+from bench.stats import GaveUp, gave_up, representative_run, unanswered
 from bench.two_limit_plots import limit_windows, limits_of
 from clients.spec import ClientSpec
 
-# The cookbook processor's pause after a rate-limit error, scenario seconds
-# (`clients.catalog.cookbook_parallel.COOLDOWN`, read from there).
 _COOKBOOK = "cookbook parallel"
 
 
@@ -80,15 +78,25 @@ def windows_words(run: RunRecord) -> str:
     return text + (f"; {refused} sends were refused." if refused else "; none was refused.")
 
 
-def _lost_why(run: RunRecord, attempts: int) -> str:
-    """Why retries that stop after `attempts` lose requests: the windows they reached."""
+def _lost_why(run: RunRecord) -> str:
+    """Why a client whose retries ran out lost requests: how many attempts its lost
+    requests made, how long they kept trying, and the windows they reached."""
     windows = limit_windows(run)
-    reached = len(windows)
     served = sum(w.admitted for w in windows)
+    lost = unanswered(run.attempts)
+    tries: dict[int, list[float]] = {}
+    for a in run.attempts:
+        if a.request in lost:
+            tries.setdefault(a.request, []).append(run.scenario.seconds(a.sent))
+    counts = sorted({len(t) for t in tries.values()})
+    spans = [max(t) - min(t) for t in tries.values()]
+    _, _, window = limits_of(run)
+    made = "-".join(str(c) for c in (counts[0], counts[-1])) if len(counts) > 1 else counts[0]
     return (
-        f" Its {attempts} attempts per request reached {reached} of the server's windows, "
-        f"which admitted {served} of {run.n}; the requests still refused after their last "
-        "attempt were lost, and a larger batch loses more."
+        f" Its lost requests made {made} attempts each and gave up "
+        f"{statistics.median(spans):.1f} s (median) after their first, so the batch reached "
+        f"{len(windows)} of the server's {window:g} s windows, which admitted {served} of "
+        f"{run.n}; a larger batch loses more."
     )
 
 
@@ -110,7 +118,7 @@ def pauses(run: RunRecord, pause: float) -> tuple[int, float]:
 
 
 def _cookbook_cost(runs: Sequence[RunRecord], bound: float | None) -> str:
-    from clients.catalog.cookbook_parallel import COOLDOWN
+    from clients.limiters.cookbook_bucket import COOLDOWN
 
     counted = [pauses(r, COOLDOWN) for r in runs]
     count = statistics.fmean(c for c, _ in counted)
@@ -155,19 +163,8 @@ def policy_words(spec: ClientSpec, runs: Sequence[RunRecord], bound: float | Non
     if not runs:
         return ""
     run = representative_run(runs)
-    if spec.policy == "SDK retries" and gave_up(run):
-        from bench.two_limit_sim import SDK_ATTEMPTS
-
-        return _lost_why(run, SDK_ATTEMPTS)
-    if spec.policy == "random exponential backoff" and gave_up(run):
-        from clients.catalog.openai_tenacity import ATTEMPTS, MAX_WAIT, MULTIPLIER
-
-        tops = [min(MULTIPLIER * 2.0**k, MAX_WAIT) for k in range(ATTEMPTS - 1)]
-        _, _, window = limits_of(run)
-        return _lost_why(run, ATTEMPTS) + (
-            f" Its waits sum to at most {' + '.join(f'{t:g}' for t in tops)} = {sum(tops):g} s, "
-            f"shorter than the {window:g} s window it waits for."
-        )
+    if gave_up(run):
+        return _lost_why(run)
     if spec.policy == _COOKBOOK:
         return _cookbook_cost(runs, bound)
     if spec.policy == "header adaptive":

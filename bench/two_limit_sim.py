@@ -11,20 +11,14 @@ latency draw (`mock_server.llm_latency.draw`, the server's function):
   request is admitted if the window holds fewer than RPM requests and its
   charge fits in what is left of the TPM; a refused request counts in
   neither, and is told how long until the window closes (`retry-after-ms`).
-- **budget_window** and **cookbook_parallel**: their own limiters
-  (`clients.limiters.budget_window`, `clients.limiters.cookbook_bucket`)
-  and the request loop, built by the clients' own `make_limiters` on the
-  virtual clock.
-- **openai_sdk**: the SDK's retry policy, restated (openai-python's
-  `_base_client`: `max_retries` 2, so three attempts; after a 429 it sleeps
-  the server's `retry-after-ms` when that is above 0 and at most two
-  minutes, else 0.5 s doubling to at most 8 s less up to a quarter).
-- **openai_tenacity**: the cookbook's tenacity recipe, restated
-  (`wait_random_exponential(min=1, max=60)`, six attempts: the k-th wait is
-  uniform between 1 s and min(2^(k-1), 60) s).
+- **the clients**: what each client's own `virtual_loops` gives
+  (`clients.infra.virtual`): its limiter and the request loop where its
+  policy is a limiter (budget_window, cookbook_parallel), the library's
+  retry policy restated where it is a library's (the SDK's, tenacity's).
 
-`header_adaptive` has no model: it learns the limits from the answers'
-headers and bodies, which this model of the server does not write.
+A client without `virtual_loops` has no model here (header_adaptive: it
+learns the limits from the answers' headers and bodies, which this model of
+the server does not write).
 
 The simulation runs in wall seconds at the scenario's time scale, because
 the clients' margins are wall time (budget_window's 100 ms), and reports
@@ -37,21 +31,19 @@ from __future__ import annotations
 import math
 import random
 import statistics
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
+import clients
 from bench.simulate import OK, Simulation
+from bench.theory import Unrecorded
 from bench.two_limit import Planned, Windows
 from clients.config import ClientConfig
 from clients.infra.attempts import Reply
-from clients.infra.steps import Send, Sleep, Steps
+from clients.infra.steps import Send
 from mock_server.llm_latency import draw
 from mock_server.openai_settings import DEFAULTS
 
-# The SDK's retry constants (openai-python `_constants.py`), and the cookbook
-# recipe's tenacity arguments (`clients.catalog.openai_tenacity`).
-SDK_ATTEMPTS = 3  # DEFAULT_MAX_RETRIES 2, plus the first
-SDK_FIRST_DELAY, SDK_MAX_DELAY, SDK_MAX_RETRY_AFTER = 0.5, 8.0, 120.0
 # Wall seconds every sleep wakes late, and a send takes to reach the server.
 OVERSHOOT, JITTER = 0.001, 0.002
 # The fixed window only: the other strategies' windows are not modelled here.
@@ -114,96 +106,6 @@ def _unused_latency(rng: random.Random) -> float:
     raise AssertionError("the two-limit simulation draws per request")
 
 
-# -- the clients -------------------------------------------------------------------
-
-Loops = Callable[[TwoLimitSimulation, ClientConfig], list[Steps[object]]]
-
-
-def _limiter_loops(make_limiters: Callable[..., Callable[..., object]]) -> Loops:
-    """A client built from its own `make_limiters` and the request loop."""
-
-    def loops(sim: TwoLimitSimulation, config: ClientConfig) -> list[Steps[object]]:
-        from bench.theory import Unrecorded
-        from clients.infra.loop import request_loop
-        from clients.infra.openai_batch import ChatRequest
-        from clients.infra.retry import RetryPolicy
-
-        limiter_for = make_limiters(config, sim.clock)
-        policy = RetryPolicy.from_config(config)
-        recorder = Unrecorded("model", config.n, clock=sim.clock)
-        return [
-            request_loop(
-                i,
-                limiter_for(ChatRequest(i, {}, r.charge)),  # type: ignore[arg-type]
-                policy,
-                recorder,
-                time_scale=config.time_scale,
-            )
-            for i, r in enumerate(sim.planned)
-        ]
-
-    return loops
-
-
-def _budget_window(sim: TwoLimitSimulation, config: ClientConfig) -> list[Steps[object]]:
-    from clients.catalog import budget_window
-
-    return _limiter_loops(budget_window.make_limiters)(sim, config)
-
-
-def _cookbook_parallel(sim: TwoLimitSimulation, config: ClientConfig) -> list[Steps[object]]:
-    from clients.catalog import cookbook_parallel
-
-    mine = cookbook_parallel.own_config(config)
-    return _limiter_loops(cookbook_parallel.make_limiters)(sim, mine)
-
-
-def _retrying(request: int, attempts: int, wait: Callable[[int, Reply], float]) -> Steps[object]:
-    """Send until answered or `attempts` ran out, sleeping `wait(retry, reply)` after
-    each 429 (retry from 1)."""
-    for attempt in range(attempts):
-        reply = yield Send(request, attempt)
-        assert isinstance(reply, Reply)
-        if reply.outcome == "ok":
-            return True
-        if attempt + 1 < attempts:
-            yield Sleep(wait(attempt + 1, reply))
-    return False
-
-
-def _openai_sdk(sim: TwoLimitSimulation, config: ClientConfig) -> list[Steps[object]]:
-    def wait(retry: int, reply: Reply) -> float:
-        after = reply.reopens_in
-        if after is not None and 0 < after <= SDK_MAX_RETRY_AFTER:
-            return after
-        # Not scaled: the SDK's own backoff is wall time at any time scale.
-        return min(SDK_FIRST_DELAY * 2.0 ** (retry - 1), SDK_MAX_DELAY) * (
-            1 - 0.25 * sim.rng.random()
-        )
-
-    return [_retrying(i, SDK_ATTEMPTS, wait) for i in range(len(sim.planned))]
-
-
-def _openai_tenacity(sim: TwoLimitSimulation, config: ClientConfig) -> list[Steps[object]]:
-    from clients.catalog.openai_tenacity import ATTEMPTS, MAX_WAIT, MIN_WAIT, MULTIPLIER
-
-    low, top, unit = (config.scaled(x) for x in (MIN_WAIT, MAX_WAIT, MULTIPLIER))
-
-    def wait(retry: int, reply: Reply) -> float:
-        high = max(low, min(unit * 2.0 ** (retry - 1), top))
-        return sim.rng.uniform(low, high)
-
-    return [_retrying(i, ATTEMPTS, wait) for i in range(len(sim.planned))]
-
-
-MODELS: dict[str, Loops] = {
-    "budget_window": _budget_window,
-    "cookbook_parallel": _cookbook_parallel,
-    "openai_sdk": _openai_sdk,
-    "openai_tenacity": _openai_tenacity,
-}
-
-
 # -- runs and their summary ---------------------------------------------------------
 
 
@@ -251,7 +153,11 @@ def simulate_run(
     scale = config.time_scale
     wall = Windows(limits.requests, limits.tokens, limits.window * scale)
     sim = TwoLimitSimulation(TwoLimitWindow(wall), planned, rng, scale)
-    for steps in MODELS[client](sim, config):
+    loops = clients.virtual_loops(client)
+    if loops is None:
+        raise ValueError(f"{client} has no model in virtual time")
+    recorder = Unrecorded("model", len(planned), clock=sim.clock)
+    for steps in loops(config, [r.charge for r in planned], recorder, rng):
         sim.start(steps)
     sim.run()
     answered = {a.request for a in sim.log if a.accepted}
@@ -268,7 +174,7 @@ def predict_two_limit(
     runs: int,
     seed: int = 0,
 ) -> TwoLimitPrediction:
-    """`runs` simulated batches of `client` (a name in MODELS), summarised."""
+    """`runs` simulated batches of `client` (one with `virtual_loops`), summarised."""
     rng = random.Random(f"ratebench-two-limit:{client}:{seed}")
     done = [simulate_run(client, planned, limits, config, rng) for _ in range(runs)]
     ended = [r.ended for r in done]

@@ -22,7 +22,11 @@ from clients.infra.records import ClientRun
 from clients.spec import Api, ClientSpec
 
 if TYPE_CHECKING:
-    from clients.infra.recorder import OnLine
+    import random
+    from collections.abc import Sequence
+
+    from clients.infra.recorder import OnLine, Recorder
+    from clients.infra.steps import Steps
 
 #: Every client, by module under clients/catalog/, in the order reports use.
 REGISTRY: tuple[str, ...] = (
@@ -67,6 +71,21 @@ def _module(name: str) -> ModuleType:
 def spec(name: str) -> ClientSpec:
     """The spec of client `name`; ConfigError naming the known clients if there is none."""
     return cast(ClientSpec, _module(name).SPEC)
+
+
+class VirtualLoops(Protocol):
+    """How theory runs a client in virtual time (see `clients.infra.virtual`)."""
+
+    def __call__(
+        self, config: ClientConfig, charges: Sequence[int], recorder: Recorder, rng: random.Random
+    ) -> list[Steps[object]]: ...
+
+
+def virtual_loops(name: str) -> VirtualLoops | None:
+    """The client's `virtual_loops` (theory's model of it against the OpenAI-compatible
+    endpoint), or None if it has none."""
+    found = getattr(_module(name), "virtual_loops", None)
+    return cast(VirtualLoops, found) if found is not None else None
 
 
 def specs() -> tuple[ClientSpec, ...]:

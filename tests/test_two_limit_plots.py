@@ -91,3 +91,21 @@ def test_the_two_limit_plots_are_drawn(tmp_path: Path) -> None:
         paths = draw_two_limit_plots(tmp_path, runs)
         assert [p.name for p in paths] == ["windows.png", "progress.png"]
         assert all(p.stat().st_size > 10_000 for p in paths)
+
+
+def test_the_cookbooks_pauses_merge_when_a_429_comes_during_one() -> None:
+    from bench.two_limit_report import pauses
+
+    run = two_windows()
+    refused = [a for a in run.attempts if a.outcome == "rate_limited"]
+    assert pauses(run, 15.0) == (1, 15.0)
+    # Two more 429s: one 5 s after the first (lengthens its pause by 5 s), one
+    # long after (a pause of its own).
+    later = (
+        replace(refused[0], finished=refused[0].finished + 5 * SCALE),
+        replace(refused[0], finished=refused[0].finished + 40 * SCALE),
+    )
+    more = replace(run, attempts=run.attempts + later)
+    count, paused = pauses(more, 15.0)
+    assert count == 2
+    assert abs(paused - 35.0) < 1e-6

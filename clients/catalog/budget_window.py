@@ -37,7 +37,12 @@ from clients.infra.records import ClientRun
 from clients.spec import ClientSpec
 
 if TYPE_CHECKING:
+    import random
+    from collections.abc import Sequence
+
     from clients.infra.openai_batch import ChatRequest, LimiterFor
+    from clients.infra.recorder import Recorder
+    from clients.infra.steps import Steps
     from clients.limiters.base import Clock, Limiter
 
 NAME = "budget_window"
@@ -103,3 +108,16 @@ def run(config: ClientConfig, on_line: OnLine | None = None) -> ClientRun:
     from clients.infra.openai_batch import run_openai_batch
 
     return run_openai_batch(NAME, config, make_limiters, on_line)
+
+
+def virtual_loops(
+    config: ClientConfig, charges: Sequence[int], recorder: Recorder, rng: random.Random
+) -> list[Steps[object]]:
+    """Theory's run of it (`clients.infra.virtual`): its own limiter, on the virtual clock."""
+    from clients.infra.openai_batch import ChatRequest
+    from clients.infra.virtual import limiter_loops
+
+    limiter_for = make_limiters(config, recorder.clock)
+    return limiter_loops(
+        lambda charge: limiter_for(ChatRequest(0, {}, charge)), config, charges, recorder
+    )

@@ -22,12 +22,16 @@ from clients.infra.records import ClientRun
 from clients.spec import ClientSpec
 
 if TYPE_CHECKING:
+    import random
+    from collections.abc import Sequence
+
     from clients.infra.openai_batch import ChatRequest, LimiterFor
+    from clients.infra.recorder import Recorder
+    from clients.infra.steps import Steps
     from clients.limiters.base import Clock, Limiter
 
 NAME = "cookbook_parallel"
 MINUTE = 60.0
-COOLDOWN = 15.0  # seconds_to_pause_after_rate_limit_error
 ATTEMPTS = 5  # max_attempts
 
 SPEC = ClientSpec(
@@ -58,7 +62,7 @@ def make_limiters(config: ClientConfig, clock: Clock | None = None) -> LimiterFo
     by default the real one."""
     import time
 
-    from clients.limiters.cookbook_bucket import CookbookBudget
+    from clients.limiters.cookbook_bucket import COOLDOWN, CookbookBudget
 
     if config.rpm is None or config.tpm is None:
         raise ConfigError(f"{NAME} must be told the limits: set rpm and tpm")
@@ -86,3 +90,17 @@ def run(config: ClientConfig, on_line: OnLine | None = None) -> ClientRun:
     from clients.infra.openai_batch import run_openai_batch
 
     return run_openai_batch(NAME, own_config(config), make_limiters, on_line)
+
+
+def virtual_loops(
+    config: ClientConfig, charges: Sequence[int], recorder: Recorder, rng: random.Random
+) -> list[Steps[object]]:
+    """Theory's run of it (`clients.infra.virtual`): its own limiter, on the virtual clock."""
+    from clients.infra.openai_batch import ChatRequest
+    from clients.infra.virtual import limiter_loops
+
+    mine = own_config(config)
+    limiter_for = make_limiters(mine, recorder.clock)
+    return limiter_loops(
+        lambda charge: limiter_for(ChatRequest(0, {}, charge)), mine, charges, recorder
+    )

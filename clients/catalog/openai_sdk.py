@@ -19,9 +19,15 @@ from clients.infra.records import ClientRun
 from clients.spec import ClientSpec
 
 if TYPE_CHECKING:
+    import random
+    from collections.abc import Sequence
+
     import openai
 
+    from clients.infra.attempts import Reply
     from clients.infra.openai_batch import ChatRequest
+    from clients.infra.recorder import Recorder
+    from clients.infra.steps import Steps
 
 NAME = "openai_sdk"
 
@@ -59,3 +65,27 @@ def run(config: ClientConfig, on_line: OnLine | None = None) -> ClientRun:
     from clients.infra.sdk_batch import run_sdk_batch
 
     return run_sdk_batch(NAME, config, call, on_line)
+
+
+# The SDK's retry policy, restated for theory (the SDK cannot run in virtual
+# time): openai-python's `_constants` and `_base_client._calculate_retry_timeout`.
+ATTEMPTS = 3  # DEFAULT_MAX_RETRIES 2, plus the first
+FIRST_DELAY, MAX_DELAY = 0.5, 8.0  # INITIAL_RETRY_DELAY, MAX_RETRY_DELAY
+MAX_RETRY_AFTER = 120.0  # MAX_RETRY_AFTER_DELAY: a longer retry-after is not obeyed
+
+
+def virtual_loops(
+    config: ClientConfig, charges: Sequence[int], recorder: Recorder, rng: random.Random
+) -> list[Steps[object]]:
+    """Theory's run of it (`clients.infra.virtual`): three attempts, each 429 followed
+    by the server's retry-after when it is above 0 and at most two minutes, else
+    0.5 s doubling up to 8 s, less up to a quarter. Wall seconds, as the SDK's."""
+    from clients.infra.virtual import retrying
+
+    def wait(retry: int, reply: Reply) -> float:
+        after = reply.reopens_in
+        if after is not None and 0 < after <= MAX_RETRY_AFTER:
+            return after
+        return min(FIRST_DELAY * 2.0 ** (retry - 1), MAX_DELAY) * (1 - 0.25 * rng.random())
+
+    return [retrying(i, ATTEMPTS, wait) for i in range(len(charges))]

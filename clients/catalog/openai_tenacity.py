@@ -18,11 +18,15 @@ from clients.infra.records import ClientRun
 from clients.spec import ClientSpec
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable
+    import random
+    from collections.abc import Awaitable, Callable, Sequence
 
     import openai
 
+    from clients.infra.attempts import Reply
     from clients.infra.openai_batch import ChatRequest
+    from clients.infra.recorder import Recorder
+    from clients.infra.steps import Steps
 
 NAME = "openai_tenacity"
 MIN_WAIT, MAX_WAIT, ATTEMPTS = 1.0, 60.0, 6
@@ -77,3 +81,18 @@ def run(config: ClientConfig, on_line: OnLine | None = None) -> ClientRun:
     from clients.infra.sdk_batch import run_sdk_batch
 
     return run_sdk_batch(NAME, config, make_call(config), on_line, max_retries=0)
+
+
+def virtual_loops(
+    config: ClientConfig, charges: Sequence[int], recorder: Recorder, rng: random.Random
+) -> list[Steps[object]]:
+    """Theory's run of it (`clients.infra.virtual`): tenacity's policy restated, six
+    attempts, the k-th wait uniform between 1 s and min(2^(k-1), 60) s, scaled."""
+    from clients.infra.virtual import retrying
+
+    low, top, unit = (config.scaled(x) for x in (MIN_WAIT, MAX_WAIT, MULTIPLIER))
+
+    def wait(retry: int, reply: Reply) -> float:
+        return rng.uniform(low, max(low, min(unit * 2.0 ** (retry - 1), top)))
+
+    return [retrying(i, ATTEMPTS, wait) for i in range(len(charges))]

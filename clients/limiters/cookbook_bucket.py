@@ -24,6 +24,9 @@ from clients.limiters.budget_window import ROUNDING
 if TYPE_CHECKING:
     from clients.infra.attempts import Reply
 
+#: The processor's `seconds_to_pause_after_rate_limit_error`, in scenario seconds.
+COOLDOWN = 15.0
+
 
 class CookbookBudget:
     """Two continuously refilled capacities and a cool-down, in seconds of `clock`.
