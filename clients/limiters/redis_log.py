@@ -139,8 +139,9 @@ class RedisSlidingLog(Limiter):
         Logged at the grant, a request that reaches the server late (its process
         not scheduled, a connection to open) opens the server's window later
         than the log says, and the next window's first sends, granted a window
-        plus the margin after the grant, can land in it: on a loaded 2-core
-        machine, 2 × 429 in 16 sends with the 15 ms margin. The move is one
+        plus the margin after the grant, can land in it (the likely cause of
+        2 × 429 in 16 sends with the 15 ms margin, once, in a test run on a
+        loaded 2-core machine). The move is one
         more script, sent without waiting (the send must not wait for it); the
         stamp only ever moves later, so the rule holds meanwhile.
         """
