@@ -77,13 +77,12 @@ def meter_for(scenario: Scenario) -> Meter:
     if scenario.api != "openai":
         limit = scenario.limit
         return Meter(limit.window, limit.count, str(limit))
-    from bench.scenario import request_bodies
-    from bench.two_limit import Windows, plan_requests
+    from bench.two_limit import scenario_plan
     from mock_server.openai_settings import DEFAULTS
 
-    rpm, tpm = scenario.rpm or DEFAULTS.rpm, scenario.tpm or DEFAULTS.tpm
-    limits = Windows.per_minute(rpm, tpm)
-    charges = tuple(p.charge for p in plan_requests(request_bodies(scenario)))
+    planned, limits = scenario_plan(scenario)
+    charges = tuple(p.charge for p in planned)
+    rpm = scenario.rpm or DEFAULTS.rpm
     return Meter(limits.window, limits.requests, f"{rpm} RPM", limits.tokens, charges)
 
 

@@ -301,6 +301,39 @@ def _two_limit_figures() -> list[str]:
     ]
 
 
+def _client_sections(
+    groups: dict[str, list[RunRecord]], stats: dict[str, ClientStats], theory: TheoryRecord | None
+) -> list[str]:
+    """One section per client that finished a run: what it does, theory, measured."""
+    out: list[str] = []
+    for client, client_runs in groups.items():
+        first = client_runs[0]
+        ctx = Context(
+            spec=spec_for(client, first.command.command if first.command else None),
+            scenario=first.scenario,
+            config=first.config,
+            expected=theory.for_client(client) if theory is not None else None,
+        )
+        out += [
+            f"### {client}",
+            "",
+            f"![Timeline of {client}'s median run]({client_timeline_file(client)})",
+            "",
+        ]
+        if first.command is not None:  # a shell command: no policy, no model to explain
+            bound = ctx.expected.bound if ctx.expected is not None else None
+            measured = measured_text(stats[client], client_runs)
+            out += [f"{command_paragraph(client_runs, bound)} {measured}", ""]
+            continue
+        out += [
+            f"*{ctx.spec.summary}* ({ctx.spec.concurrency}; policy: {ctx.spec.policy}).",
+            "",
+            f"{ctx.spec.explain} {theory_text(ctx)} {measured_text(stats[client], client_runs)}",
+            "",
+        ]
+    return out
+
+
 def _two_limit_sections(
     runs: Sequence[RunRecord], stats: dict[str, ClientStats], theory: TheoryRecord | None
 ) -> list[str]:
@@ -414,32 +447,8 @@ def build_report(runs: Sequence[RunRecord], theory: TheoryRecord | None) -> str:
     ]
     if two_limits:
         out += _two_limit_sections(runs, stats, theory)
-        groups = {}  # written above
-    for client, client_runs in groups.items():
-        first = client_runs[0]
-        ctx = Context(
-            spec=spec_for(client, first.command.command if first.command else None),
-            scenario=first.scenario,
-            config=first.config,
-            expected=theory.for_client(client) if theory is not None else None,
-        )
-        out += [
-            f"### {client}",
-            "",
-            f"![Timeline of {client}'s median run]({client_timeline_file(client)})",
-            "",
-        ]
-        if first.command is not None:  # a shell command: no policy, no model to explain
-            bound = ctx.expected.bound if ctx.expected is not None else None
-            measured = measured_text(stats[client], client_runs)
-            out += [f"{command_paragraph(client_runs, bound)} {measured}", ""]
-            continue
-        out += [
-            f"*{ctx.spec.summary}* ({ctx.spec.concurrency}; policy: {ctx.spec.policy}).",
-            "",
-            f"{ctx.spec.explain} {theory_text(ctx)} {measured_text(stats[client], client_runs)}",
-            "",
-        ]
+    else:
+        out += _client_sections(groups, stats, theory)
     if good:
         out += _replay_section(runs, theory)
     out += [

@@ -17,22 +17,23 @@ Times are scenario seconds from the batch's start, as in every other plot.
 
 from __future__ import annotations
 
-import statistics
 from collections.abc import Sequence
 from pathlib import Path
 
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from bench.plots import _empty_figure, _save, client_colour, client_style
 from bench.results import RunRecord
 from bench.stats import by_client, in_flight_levels, ok_runs, representative_run
-from bench.windows import limiter_windows
+from bench.windows import batch_start_wall, limiter_windows
 
 WINDOWS_FILE = "windows.png"
 IN_FLIGHT_FILE = "in-flight.png"
 LATENCY_FILE = "latency.png"
 
 LINE_STYLES = ("-", "--", "-.", ":")
+REJECTED_COLOUR = "#d62728"
 
 
 def _representatives(runs: Sequence[RunRecord]) -> dict[str, RunRecord]:
@@ -44,16 +45,7 @@ def window_counts(run: RunRecord) -> list[tuple[float, int, int]]:
     from the batch's start, from the server's log alone."""
     scale = run.scenario.time_scale
     windows = limiter_windows(run.server_log, run.scenario.limit.window * scale, shared=False)
-    # The limiter's windows are on time.time(); the batch's start is a
-    # time.monotonic() reading. Each decision is stamped on both clocks, so the
-    # batch's start on time.time() is read off them (`wall_start` is earlier:
-    # it precedes the client's imports).
-    starts = [
-        e.wall - (e.decided - run.started)
-        for e in run.server_log
-        if e.wall is not None and e.decided is not None
-    ]
-    start = statistics.median(starts) if starts else run.wall_start
+    start = batch_start_wall(run)
     return [((w.opened - start) / scale, w.accepted, w.arrived - w.accepted) for w in windows]
 
 
@@ -62,6 +54,38 @@ def in_flight_steps(run: RunRecord) -> tuple[list[float], list[int]]:
     levels = in_flight_levels(run.attempts)
     times = [0.0] + [run.scenario.seconds(at) for at, _ in levels]
     return times, [0] + [level for _, level in levels]
+
+
+def draw_window_bars(
+    ax: Axes,
+    windows: Sequence[tuple[float, int, int]],
+    width: float,
+    colour: str,
+    limit: int,
+    *,
+    labels: tuple[str, str, str],
+    headroom: float,
+) -> None:
+    """Each window's (opened at, accepted, rejected) as a bar, the rejected stacked
+    hatched on the accepted, under a dashed line at the limit; `labels` name the
+    three, `headroom` is the y range over the tallest of bar and limit."""
+    if windows:
+        starts = [w[0] for w in windows]
+        accepted = [w[1] for w in windows]
+        ax.bar(starts, accepted, width=width, align="edge", color=colour, label=labels[0])
+        ax.bar(
+            starts,
+            [w[2] for w in windows],
+            bottom=accepted,
+            width=width,
+            align="edge",
+            color=REJECTED_COLOUR,
+            hatch="xx",
+            label=labels[1],
+        )
+    ax.axhline(limit, color="black", linestyle="--", linewidth=1.0, label=labels[2])
+    most = max((w[1] + w[2] for w in windows), default=0)
+    ax.set_ylim(0, max(limit, most) * headroom)
 
 
 def draw_windows(runs: Sequence[RunRecord], path: Path) -> Path:
@@ -74,29 +98,15 @@ def draw_windows(runs: Sequence[RunRecord], path: Path) -> Path:
     for index, (ax, (client, run)) in enumerate(zip(axes[:, 0], chosen.items(), strict=True)):
         counts = window_counts(run)
         limit = run.scenario.limit
-        if counts:
-            starts = [c[0] for c in counts]
-            ax.bar(
-                starts,
-                [c[1] for c in counts],
-                width=limit.window,
-                align="edge",
-                color=client_colour(index),
-                label="accepted",
-            )
-            ax.bar(
-                starts,
-                [c[2] for c in counts],
-                bottom=[c[1] for c in counts],
-                width=limit.window,
-                align="edge",
-                color="#d62728",
-                hatch="xx",
-                label="rejected (429)",
-            )
-        ax.axhline(limit.count, color="black", linestyle="--", linewidth=1.0, label="limit")
-        most = max((c[1] + c[2] for c in counts), default=0)
-        ax.set_ylim(0, max(limit.count, most) * 1.25)
+        draw_window_bars(
+            ax,
+            [(c[0], c[1], c[2]) for c in counts],
+            limit.window,
+            client_colour(index),
+            limit.count,
+            labels=("accepted", "rejected (429)", "limit"),
+            headroom=1.25,
+        )
         ax.set_ylabel("sends")
         ax.set_title(
             f"{client}: run {run.run + 1}, {len(counts)} windows of {limit.window:g} s, "

@@ -67,6 +67,7 @@ millisecond of scenario time), with its standard deviation.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
@@ -382,7 +383,7 @@ def counter_phase_makespan(
 def run_phase(run: RunRecord) -> float:
     """Scenario seconds into the server's clock window (multiples of a minute on
     time.time(), as limits aligns the counter's) at which `run`'s batch started."""
-    from bench.two_limit_plots import batch_start_wall
+    from bench.windows import batch_start_wall
 
     scale = run.scenario.time_scale
     return (batch_start_wall(run) % (MINUTE * scale)) / scale
@@ -390,12 +391,8 @@ def run_phase(run: RunRecord) -> float:
 
 def scenario_phase_bound(scenario: BenchScenario, phase: float) -> tuple[float, float]:
     """The counter's bound of an openai scenario for a batch starting at `phase`."""
-    from bench.scenario import request_bodies
-
-    limits = Windows.per_minute(scenario.rpm or DEFAULTS.rpm, scenario.tpm or DEFAULTS.tpm)
-    return counter_phase_makespan(
-        plan_requests(request_bodies(scenario)), limits, LLMLatency(), phase
-    )
+    planned, limits = scenario_plan(scenario)
+    return counter_phase_makespan(planned, limits, LLMLatency(), phase)
 
 
 def latest_finish(
@@ -471,13 +468,23 @@ def two_limit_bound(
 # -- a bench's scenario ----------------------------------------------------------------
 
 
-def scenario_bound(scenario: BenchScenario) -> TwoLimitBound:
-    """The two-limit bound of an openai scenario: its request set under its RPM and TPM
-    (the server's defaults where unset), the server's latency model and strategy."""
+@functools.lru_cache(maxsize=16)
+def scenario_plan(scenario: BenchScenario) -> tuple[tuple[Planned, ...], Windows]:
+    """An openai scenario's request set as the limits see it, and its windows (its
+    RPM and TPM, the server's defaults where unset). Read once per scenario: every
+    client's config, bound and model asks for it."""
     from bench.scenario import request_bodies
 
     limits = Windows.per_minute(scenario.rpm or DEFAULTS.rpm, scenario.tpm or DEFAULTS.tpm)
-    planned = plan_requests(request_bodies(scenario))
+    return tuple(plan_requests(request_bodies(scenario))), limits
+
+
+@functools.lru_cache(maxsize=16)
+def scenario_bound(scenario: BenchScenario) -> TwoLimitBound:
+    """The two-limit bound of an openai scenario: its request set under its limits,
+    the server's latency model and strategy. Worked out once per scenario (under the
+    counter it is 64 schedules; each client's config and theory ask for it)."""
+    planned, limits = scenario_plan(scenario)
     return two_limit_bound(planned, limits, LLMLatency(), scenario.limit.strategy)
 
 
@@ -520,7 +527,6 @@ def _predicted(
     import clients
     from bench.predict import sim_runs_for
     from bench.program import spec_for
-    from bench.scenario import request_bodies
     from bench.two_limit_sim import MODELLED_STRATEGY, predict_two_limit
 
     if clients.virtual_loops(client) is None:
@@ -530,8 +536,7 @@ def _predicted(
             f"the two-limit models follow the {MODELLED_STRATEGY} only, not the "
             f"{scenario.limit.strategy}"
         )
-    limits = Windows.per_minute(scenario.rpm or DEFAULTS.rpm, scenario.tpm or DEFAULTS.tpm)
-    planned = plan_requests(request_bodies(scenario))
+    planned, limits = scenario_plan(scenario)
     config = config or scenario.client_config("http://127.0.0.1:8000/chat")
     runs = sim_runs or sim_runs_for(len(planned))
     return predict_two_limit(client, planned, limits, config, runs), ""

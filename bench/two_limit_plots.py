@@ -22,7 +22,6 @@ the batch's start, as in every other plot.
 from __future__ import annotations
 
 import math
-import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,13 +30,13 @@ from matplotlib.figure import Figure
 
 from bench.plots import _empty_figure, _save, client_colour, client_style
 from bench.results import RunRecord
+from bench.scale_plots import draw_window_bars
 from bench.stats import by_client, gave_up, representative_run
-from bench.windows import limiter_windows
+from bench.windows import batch_start_wall, limiter_windows
 from mock_server.openai_settings import DEFAULTS, MINUTE
 
 WINDOWS_FILE = "windows.png"
 PROGRESS_FILE = "progress.png"
-REFUSED_COLOUR = "#d62728"
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,17 +54,6 @@ def limits_of(run: RunRecord) -> tuple[int, int, float]:
     """(RPM, TPM, window in scenario seconds) the run's server enforced."""
     s = run.scenario
     return s.rpm or DEFAULTS.rpm, s.tpm or DEFAULTS.tpm, MINUTE
-
-
-def batch_start_wall(run: RunRecord) -> float:
-    """The batch's start on `time.time()`: each decision is stamped on both
-    clocks, so it is read off them (`wall_start` precedes the client's imports)."""
-    starts = [
-        e.wall - (e.decided - run.started)
-        for e in run.server_log
-        if e.wall is not None and e.decided is not None
-    ]
-    return statistics.median(starts) if starts else run.wall_start
 
 
 def limit_windows(run: RunRecord) -> list[LimitWindow]:
@@ -119,29 +107,15 @@ def draw_windows(runs: Sequence[RunRecord], path: Path) -> Path:
         counted = limit_windows(run)
         starts = [w.opened for w in counted]
         left, right = axes[index]
-        left.bar(
-            starts,
-            [w.admitted for w in counted],
-            width=window,
-            align="edge",
-            color=client_colour(index),
-            edgecolor="white",
-            label="admitted",
+        draw_window_bars(
+            left,
+            [(w.opened, w.admitted, w.refused) for w in counted],
+            window,
+            client_colour(index),
+            rpm,
+            labels=("admitted", "refused (429)", f"RPM {rpm}"),
+            headroom=1.2,
         )
-        left.bar(
-            starts,
-            [w.refused for w in counted],
-            bottom=[w.admitted for w in counted],
-            width=window,
-            align="edge",
-            color=REFUSED_COLOUR,
-            hatch="xx",
-            edgecolor="white",
-            label="refused (429)",
-        )
-        left.axhline(rpm, color="black", linestyle="--", linewidth=1.0, label=f"RPM {rpm}")
-        most = max((w.admitted + w.refused for w in counted), default=0)
-        left.set_ylim(0, max(rpm, most) * 1.2)
         left.set_ylabel("requests")
         left.set_title(_title(client, run), fontsize=10, loc="left")
         left.legend(fontsize=8, loc="upper right")
@@ -153,7 +127,6 @@ def draw_windows(runs: Sequence[RunRecord], path: Path) -> Path:
                 width=window,
                 align="edge",
                 color=client_colour(index),
-                edgecolor="white",
                 label="tokens charged",
             )
         else:

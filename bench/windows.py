@@ -13,11 +13,12 @@ to N times the limit in one window.
 from __future__ import annotations
 
 import math
+import statistics
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from bench.results import ServerEntry, server_entries
+from bench.results import RunRecord, ServerEntry, server_entries
 
 #: A server's log: typed entries, or its `/log` entries as fetched (tests read
 #: them straight from a server).
@@ -37,6 +38,19 @@ class Window:
     accepted: int  # accepted while it was open, by any worker
     arrived: int  # decided (accepted or not) while it was open, by any worker
     tokens: int = 0  # tokens charged by what it accepted (the OpenAI-compatible endpoint)
+
+
+def batch_start_wall(run: RunRecord) -> float:
+    """The batch's start on `time.time()`, the clock the limiter's windows are on.
+    The batch's start is a `time.monotonic()` reading; each decision is stamped on
+    both clocks, so it is read off them (`wall_start` is earlier: it precedes the
+    client's imports)."""
+    starts = [
+        e.wall - (e.decided - run.started)
+        for e in run.server_log
+        if e.wall is not None and e.decided is not None
+    ]
+    return statistics.median(starts) if starts else run.wall_start
 
 
 def _instant(entry: ServerEntry) -> float:
