@@ -224,14 +224,15 @@ class TwoLimitBound:
 
     def lower_words(self) -> str:
         """What the lower bound stands on."""
+        windows = f"{self.lower_windows} {'clock ' if self.phases else ''}window" + (
+            "" if self.lower_windows == 1 else "s"
+        )
         if self.phases:
             return (
-                f"any order touches at least {self.lower_windows} clock windows: lower bound "
+                f"any order touches at least {windows}: lower bound "
                 f"{self.lower:.2f} s, mean over the phase"
             )
-        return (
-            f"any order needs at least {self.lower_windows} windows: lower bound {self.lower:.2f} s"
-        )
+        return f"any order needs at least {windows}: lower bound {self.lower:.2f} s"
 
 
 def plan_request(
