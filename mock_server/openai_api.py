@@ -30,6 +30,7 @@ from typing import Any, Protocol, cast
 import redis
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.routing import APIRoute
 from limits.storage import Storage, storage_from_string
 
 from mock_server import llm_latency, tokens
@@ -49,6 +50,7 @@ from mock_server.settings import ServerSettings
 COMPLETIONS_PATH = "/v1/chat/completions"
 MODEL_ID = "ratebench-mock"
 ENTRY_KEY = "ratebench.openai_entry"
+ANY_METHOD = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -198,6 +200,12 @@ class OpenAIEndpoint:
         self.router.add_api_route(COMPLETIONS_PATH, self.completions, methods=["POST"])
         self.router.add_api_route("/v1/models", self.models, methods=["GET"])
         self.router.add_api_route("/v1/models/{model}", self.model, methods=["GET"])
+        # Last: anything else under /v1 gets OpenAI's 404 or 405, not FastAPI's
+        # {"detail": ...}; /chat and the server's own routes keep theirs.
+        for path in ("/v1", "/v1/{rest:path}"):
+            self.router.add_api_route(
+                path, self.no_such_route, methods=ANY_METHOD, include_in_schema=False
+            )
 
     def __repr__(self) -> str:
         return f"<OpenAIEndpoint {self.limits!r} worker={self.worker}>"
@@ -223,13 +231,37 @@ class OpenAIEndpoint:
     def _model(name: str) -> dict[str, Any]:
         return {"id": name, "object": "model", "created": 0, "owned_by": "ratebench"}
 
+    async def no_such_route(self, request: Request) -> Response:
+        """404 `Invalid URL (POST /v1/foo)`, or 405 `Invalid method for URL (GET
+        /v1/chat/completions)` for a route that exists with another method."""
+        method, path = request.method, request.url.path
+        allowed = [
+            m
+            for route in self.router.routes
+            if isinstance(route, APIRoute)
+            and route.endpoint != self.no_such_route
+            and route.path_regex.match(path)
+            for m in sorted(route.methods or ())
+        ]
+        if allowed:
+            message, status, headers = (
+                f"Invalid method for URL ({method} {path})",
+                405,
+                {"allow": ", ".join(allowed)},
+            )
+        else:
+            message, status, headers = f"Invalid URL ({method} {path})", 404, {}
+        return JSONResponse(
+            error_body(message, "invalid_request_error"), status_code=status, headers=headers
+        )
+
     async def completions(self, request: Request) -> Response:
         entry: OpenAILogEntry = request.scope.get(ENTRY_KEY) or OpenAILogEntry(
             seq=-1, arrival=time.monotonic()
         )
         body = await request.body()
         try:
-            chat = parse_request(body)
+            chat = parse_request(body, self.config.max_output_tokens)
         except InvalidRequest as exc:
             entry.accepted = False
             entry.error = exc.message
