@@ -200,18 +200,19 @@ class OpenAIEndpoint:
         self.router.add_api_route(COMPLETIONS_PATH, self.completions, methods=["POST"])
         self.router.add_api_route("/v1/models", self.models, methods=["GET"])
         self.router.add_api_route("/v1/models/{model}", self.model, methods=["GET"])
-        # Last: anything else under /v1 gets OpenAI's 404 or 405, not FastAPI's
-        # {"detail": ...}; /chat and the server's own routes keep theirs.
-        for path in ("/v1", "/v1/{rest:path}"):
-            self.router.add_api_route(
-                path, self.no_such_route, methods=ANY_METHOD, include_in_schema=False
-            )
 
     def __repr__(self) -> str:
         return f"<OpenAIEndpoint {self.limits!r} worker={self.worker}>"
 
     def mount(self, app: FastAPI, log: ArrivalLogLike) -> None:
         self.log = log
+        # After every route of the endpoint: anything else under /v1 gets OpenAI's
+        # 404 or 405, not FastAPI's {"detail": ...}; /chat and the server's own
+        # routes keep theirs.
+        for path in ("/v1", "/v1/{rest:path}"):
+            self.router.add_api_route(
+                path, self.no_such_route, methods=ANY_METHOD, include_in_schema=False
+            )
         app.include_router(self.router)
         app.add_middleware(OpenAIArrivals, endpoint=self)
 
