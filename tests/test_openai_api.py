@@ -624,6 +624,7 @@ def test_help_names_the_openai_flags() -> None:
         "--ttft",
         "--token-time",
         "--no-ratelimit-headers",
+        "--max-output-tokens",
     ):
         assert flag in result.stdout
 
