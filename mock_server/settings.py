@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Literal, get_args
 
 from limits import parse as parse_rate
 
+from clients.config import MAX_TIME_SCALE
+
 if TYPE_CHECKING:
     from mock_server.openai_settings import OpenAISettings
 
@@ -127,9 +129,6 @@ _LATENCY = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(?:-\s*(\d+(?:\.\d+)?))?\s*$")
 #: API takes an hour to answer; past it a slip of the keyboard (or 400 digits,
 #: which read as infinity) only makes runs that never end and draws that are NaN.
 MAX_LATENCY = 3600.0
-#: The slowest time scale: one scenario second lasting 100 s of wall clock is
-#: already slow motion; past it windows and sleeps overflow the clocks.
-MAX_TIME_SCALE = 100.0
 
 
 def shown(text: str, width: int = 24) -> str:

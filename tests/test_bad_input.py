@@ -177,6 +177,9 @@ def test_absurd_durations_are_refused_by_server_and_bench(
 ) -> None:
     with pytest.raises(SettingsError, match=fragment):
         server_settings(*args)
+    if args[0] == "--time-scale":  # a client run alone (`python -m clients`) waited forever
+        with pytest.raises(ConfigError, match="at most 100"):
+            ClientConfig(time_scale=float(args[1]))
     if args[0] in ("--time-scale", "--latency"):  # the bench's own flags
         out = tmp_path / "out"
         status, err = bench_main(*args, "--out", str(out))
