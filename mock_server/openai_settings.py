@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from mock_server.settings import Latency, SettingsError, parse_latency
+from mock_server.settings import MAX_LATENCY, Latency, SettingsError, parse_latency
 
 MINUTE = 60.0
 
@@ -201,8 +201,11 @@ def openai_settings_from_args(
         ttft = parse_latency(args.ttft)
     except SettingsError as exc:
         raise SettingsError(f"--ttft: {exc}") from None
-    if not (math.isfinite(args.token_time) and args.token_time >= 0):
-        raise SettingsError(f"--token-time {args.token_time} must be a number of seconds >= 0")
+    if not 0 <= args.token_time <= MAX_LATENCY:  # also false for NaN
+        raise SettingsError(
+            f"--token-time {args.token_time:g} must be a number of seconds from 0 to "
+            f"{MAX_LATENCY:g}, e.g. 0.01"
+        )
     if args.default_max_tokens < 1:
         raise SettingsError(f"--default-max-tokens {args.default_max_tokens} must be at least 1")
     if args.max_output_tokens < 1:

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Literal, get_args
 
 from limits import parse as parse_rate
 
+from clients.config import MAX_TIME_SCALE
+
 if TYPE_CHECKING:
     from mock_server.openai_settings import OpenAISettings
 
@@ -123,16 +125,32 @@ class ServerSettings:
 
 _LATENCY = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(?:-\s*(\d+(?:\.\d+)?))?\s*$")
 
+#: The longest response time a latency model may draw, in scenario seconds. No
+#: API takes an hour to answer; past it a slip of the keyboard (or 400 digits,
+#: which read as infinity) only makes runs that never end and draws that are NaN.
+MAX_LATENCY = 3600.0
+
+
+def shown(text: str, width: int = 24) -> str:
+    """`text` quoted, cut to `width` characters for an error line."""
+    return repr(text) if len(text) <= width else repr(text[:width] + "...")
+
 
 def parse_latency(text: str) -> Latency:
-    """`"2-5"` -> Latency(2, 5); `"3"` -> Latency(3, 3)."""
+    """`"2-5"` -> Latency(2, 5); `"3"` -> Latency(3, 3); at most MAX_LATENCY seconds."""
     match = _LATENCY.match(text)
     if not match:
         raise SettingsError(
-            f"latency {text!r} is not a range of seconds: use LOW-HIGH, e.g. 2-5, or one number"
+            f"latency {shown(text)} is not a range of seconds: use LOW-HIGH, e.g. 2-5, "
+            "or one number"
         )
     low = float(match.group(1))
     high = float(match.group(2)) if match.group(2) is not None else low
+    if not max(low, high) <= MAX_LATENCY:  # also false for infinity
+        raise SettingsError(
+            f"latency {shown(text)} is more than {MAX_LATENCY:g} seconds (an hour) per "
+            "request: give seconds, e.g. 2-5 or 0.2-0.8"
+        )
     if low > high:
         raise SettingsError(f"latency {text!r} is inverted: write the lower bound first, e.g. 2-5")
     return Latency(low, high)
@@ -158,9 +176,12 @@ def parse_limit(text: str) -> Rate:
 
 
 def check_time_scale(value: float) -> float:
-    if not (math.isfinite(value) and value > 0):
+    """`value` if it is a time scale a server and a bench can run at: above 0, at
+    most MAX_TIME_SCALE."""
+    if not (math.isfinite(value) and 0 < value <= MAX_TIME_SCALE):
         raise SettingsError(
-            f"time scale {value} must be a positive number, e.g. 1 for real time or 0.1"
+            f"time scale {value:g} must be a number above 0 and at most {MAX_TIME_SCALE:g}, "
+            "e.g. 1 for real time or 0.1 to run ten times faster"
         )
     return value
 
