@@ -11,6 +11,9 @@ keep its own: the limiter's counters, the arrival log, and the latency draw.
   `EXPIRE`/`TTL` (so a window's reset is also read to the millisecond, where
   `TTL` would round it to a second). A scaled window must therefore be a
   whole number of milliseconds; `check_window` says so up front.
+- `RedisRequestLog`: the OpenAI endpoint's moving window (see
+  `mock_server.openai_limits.MovingWindow`), one sorted-set member per
+  admitted request, scored by its time.
 - `SharedLog`: every worker writes its `/chat` entries to one Redis hash, and
   `/log` reads them all back, in arrival order.
 - `SharedDraws`: the k-th request accepted by any worker gets the k-th draw of
@@ -111,6 +114,40 @@ class MillisecondRedisStorage(RedisStorage):
                 [time.time(), limit, expiry, amount, milliseconds(expiry)],
             )
         )
+
+
+class RedisRequestLog:
+    """A moving window's entries (one per admitted request) in a sorted set.
+
+    The score is the request's time.time(); the member is its cost, made
+    unique with a random suffix (two requests may share a stamp). The set
+    lives under the storage's own prefix, expires a window after its last
+    entry, and drops older entries when one is added. The caller makes
+    reading and adding one step (the admission lock of `TwoLimits`).
+    """
+
+    def __init__(self, storage: RedisStorage, key: str) -> None:
+        self.connection: redis.Redis = storage.storage
+        self.key = storage.prefixed_key(key)
+
+    def __repr__(self) -> str:
+        return f"<RedisRequestLog {self.key}>"
+
+    def entries(self, since: float) -> list[tuple[float, int]]:
+        found: list[tuple[bytes, float]] = self.connection.zrangebyscore(  # type: ignore[assignment]
+            self.key, repr(since), "+inf", withscores=True
+        )
+        return [(float(score), int(member.split(b":", 1)[0])) for member, score in found]
+
+    def add(self, stamp: float, cost: int, keep: float) -> None:
+        with self.connection.pipeline(transaction=True) as pipe:
+            pipe.zremrangebyscore(self.key, "-inf", f"({stamp - keep!r}")
+            pipe.zadd(self.key, {f"{cost}:{os.urandom(6).hex()}": stamp})
+            pipe.pexpire(self.key, milliseconds(keep))
+            pipe.execute()
+
+    def clear(self) -> None:
+        self.connection.delete(self.key)
 
 
 def limiter_uri(storage: str) -> str:
