@@ -18,6 +18,13 @@ keep its own: the limiter's counters, the arrival log, and the latency draw.
   `/log` reads them all back, in arrival order.
 - `SharedDraws`: the k-th request accepted by any worker gets the k-th draw of
   `random.Random(seed)`, exactly as a single process would give it.
+
+Every key a server writes starts with its own prefix
+(`ServerSettings.redis_prefix`, made before the workers fork): limits'
+counters under `PREFIX:limits:` (limits' `key_prefix`, so that `/reset`,
+which asks limits to clear its keys, clears only this server's), the log,
+draws and locks under `PREFIX:`. A server deletes nothing else, so another
+server or application may use the same database.
 """
 
 from __future__ import annotations
@@ -36,7 +43,6 @@ from limits.storage import RedisStorage
 from mock_server.log import LogEntry
 
 SCHEME = "ratebench+redis"
-PREFIX = "ratebench:server"
 
 # limits' incr_expire.lua, with PEXPIRE: the fixed window opens at the first hit.
 INCR_PEXPIRE = """
@@ -157,6 +163,12 @@ def limiter_uri(storage: str) -> str:
     return storage
 
 
+def limiter_options(storage: str, prefix: str) -> dict[str, str]:
+    """The storage options to hand limits with `limiter_uri(storage)`: on
+    Redis, the server's own key prefix."""
+    return {"key_prefix": f"{prefix}:limits"} if storage.startswith("redis://") else {}
+
+
 class SharedLog:
     """The arrival log of every worker, in one Redis hash.
 
@@ -168,10 +180,10 @@ class SharedLog:
     still in flight across a reset cannot reappear in the new log.
     """
 
-    def __init__(self, client: redis.Redis) -> None:
+    def __init__(self, client: redis.Redis, prefix: str) -> None:
         self.client = client
-        self.key = f"{PREFIX}:log"
-        self.reset_key = f"{PREFIX}:log-reset"
+        self.key = f"{prefix}:log"
+        self.reset_key = f"{prefix}:log-reset"
         self.worker = os.getpid()
 
     def save(self, entry: LogEntry) -> None:
@@ -206,11 +218,11 @@ class SharedDraws:
     over. Unseeded, every worker draws from its own unseeded generator.
     """
 
-    def __init__(self, client: redis.Redis, seed: int | None) -> None:
+    def __init__(self, client: redis.Redis, seed: int | None, prefix: str) -> None:
         self.client = client
-        self.counter = f"{PREFIX}:accepted"
-        self.seed_key = f"{PREFIX}:seed"
-        self.generation_key = f"{PREFIX}:generation"
+        self.counter = f"{prefix}:accepted"
+        self.seed_key = f"{prefix}:seed"
+        self.generation_key = f"{prefix}:generation"
         self.generation: int | None = None
         self.seed = seed
         self.rng = random.Random(seed)
@@ -254,11 +266,22 @@ class SharedDraws:
         return int(self.client.get(self.counter) or 0)
 
 
-def clear_server_state(client: redis.Redis, seed: int | None) -> None:
-    """Forget what an earlier server left in this Redis database: limits'
-    counters, the shared log and the draw numbering."""
-    stale = [*client.scan_iter(f"{RedisStorage.PREFIX}:*"), *client.scan_iter(f"{PREFIX}:*")]
-    if stale:
-        client.delete(*stale)
-    SharedLog(client).clear()
-    SharedDraws(client, seed).reset(seed)
+def clear_server_state(client: redis.Redis, seed: int | None, prefix: str) -> None:
+    """Start this server's state afresh: its own keys only (its prefix is new,
+    so there are none unless a caller reuses one), then the log's reset
+    instant and the draw numbering."""
+    forget_server_state(client, prefix)
+    SharedLog(client, prefix).clear()
+    SharedDraws(client, seed, prefix).reset(seed)
+
+
+def forget_server_state(client: redis.Redis, prefix: str) -> None:
+    """Delete every key of the server whose prefix is `prefix`, and nothing else."""
+    stale = list(client.scan_iter(f"{escape_pattern(prefix)}:*", count=1000))
+    for start in range(0, len(stale), 1000):
+        client.delete(*stale[start : start + 1000])
+
+
+def escape_pattern(text: str) -> str:
+    """`text` matched literally in a Redis glob pattern (SCAN MATCH, KEYS)."""
+    return "".join("\\" + c if c in "*?[]\\" else c for c in text)
