@@ -44,7 +44,12 @@ from mock_server.openai_errors import (
 )
 from mock_server.openai_limits import Decision, LimitState, TwoLimits
 from mock_server.openai_schema import ChatCompletionRequest, InvalidRequest, parse_request
-from mock_server.redis_store import PREFIX, MillisecondRedisStorage, SharedDraws, limiter_uri
+from mock_server.redis_store import (
+    MillisecondRedisStorage,
+    SharedDraws,
+    limiter_options,
+    limiter_uri,
+)
 from mock_server.settings import ServerSettings
 
 COMPLETIONS_PATH = "/v1/chat/completions"
@@ -129,13 +134,13 @@ class LLMDraws:
     """Numbers accepted completion requests (k from 1, across all workers
     through Redis) and hands out draw k of the current seed."""
 
-    def __init__(self, seed: int | None, client: redis.Redis | None) -> None:
+    def __init__(self, seed: int | None, client: redis.Redis | None, prefix: str) -> None:
         self.seed = seed
         self.accepted = 0
         self.client = client
-        self.counter = f"{PREFIX}:openai-accepted"
+        self.counter = f"{prefix}:openai-accepted"
         # /reset stores its seed here for every worker (see redis_store.SharedDraws).
-        self.seed_key = SharedDraws(client, seed).seed_key if client is not None else ""
+        self.seed_key = SharedDraws(client, seed, prefix).seed_key if client is not None else ""
 
     def next(self) -> tuple[int, int | None]:
         """(k, seed) for the request just accepted."""
@@ -171,13 +176,19 @@ class OpenAIEndpoint:
         self.config = settings.openai
         self.worker = worker
         self.log: ArrivalLogLike | None = None
-        storage = cast(Storage, storage_from_string(limiter_uri(settings.storage)))
+        prefix = settings.redis_prefix
+        storage = cast(
+            Storage,
+            storage_from_string(
+                limiter_uri(settings.storage), **limiter_options(settings.storage, prefix)
+            ),
+        )
         lock: Callable[[], Any] | None = None
         if isinstance(storage, MillisecondRedisStorage):
             connection = storage.connection
             # Test-and-hit as one step for all workers (see openai_limits).
             lock = lambda: connection.lock(  # noqa: E731
-                f"{PREFIX}:openai-admission", timeout=5, sleep=0.0005, blocking_timeout=10
+                f"{prefix}:openai-admission", timeout=5, sleep=0.0005, blocking_timeout=10
             )
         self.limits = TwoLimits(
             settings.strategy,
@@ -187,11 +198,11 @@ class OpenAIEndpoint:
             window=settings.scaled(self.config.window),
             lock=lock,
         )
-        self.draws = LLMDraws(settings.seed, client)
+        self.draws = LLMDraws(settings.seed, client, prefix)
         # With memory:// counters in several workers (the pitfall, --log), a
         # /reset served by another worker reaches this one's counters here.
         self.generations = (
-            SharedDraws(client, settings.seed)
+            SharedDraws(client, settings.seed, prefix)
             if client is not None and not settings.storage.startswith("redis://")
             else None
         )

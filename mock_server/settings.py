@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import math
 import re
+import secrets
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal, get_args
 
 from limits import parse as parse_rate
 
 from clients.config import MAX_TIME_SCALE
+from mock_server.redact import redact
 
 if TYPE_CHECKING:
     from mock_server.openai_settings import OpenAISettings
@@ -84,6 +86,13 @@ def _default_openai() -> OpenAISettings:
     return OpenAISettings()
 
 
+def new_redis_prefix() -> str:
+    """The start of every Redis key one server writes, new for each server: it
+    deletes only keys that start with it, so that another server or
+    application using the same database keeps its own."""
+    return f"ratebench:server:{secrets.token_hex(6)}"
+
+
 @dataclass(frozen=True, slots=True)
 class ServerSettings:
     rate: Rate
@@ -96,6 +105,8 @@ class ServerSettings:
     storage: str = "memory://"
     log: str | None = None
     openai: OpenAISettings = field(default_factory=_default_openai)
+    # Made once, before the workers fork, so that they all share it.
+    redis_prefix: str = field(default_factory=new_redis_prefix)
 
     @property
     def shared_uri(self) -> str | None:
@@ -117,9 +128,9 @@ class ServerSettings:
             f"seed {self.seed}, time scale {self.time_scale:g}"
         )
         if self.workers > 1 or self.shared:
-            text += f", {self.workers} workers, storage {self.storage}"
+            text += f", {self.workers} workers, storage {redact(self.storage)}"
             if self.log is not None:
-                text += f", log {self.log}"
+                text += f", log {redact(self.log)}"
         return f"{text}; {self.openai.describe()}"
 
 
@@ -201,7 +212,7 @@ def check_workers(value: int) -> int:
 def check_shared(workers: int, storage: str, log: str | None) -> str | None:
     """Several workers need one place for the log; it can only be Redis."""
     if log is not None and not log.startswith("redis://"):
-        raise SettingsError(f"--log {log!r} must be a Redis URL: redis://HOST:PORT/DB")
+        raise SettingsError(f"--log {redact(log)!r} must be a Redis URL: redis://HOST:PORT/DB")
     if workers > 1 and not storage.startswith("redis://") and log is None:
         raise SettingsError(
             f"--workers {workers} keeps one log for all workers in Redis: pass --storage "
@@ -218,7 +229,7 @@ def check_storage(uri: str, rate: Rate, time_scale: float) -> str:
         return uri
     if not uri.startswith("redis://"):
         raise SettingsError(
-            f"--storage {uri!r} is not supported: use memory:// or redis://HOST:PORT/DB"
+            f"--storage {redact(uri)!r} is not supported: use memory:// or redis://HOST:PORT/DB"
         )
     window_ms = rate.window * time_scale * 1000
     if round(window_ms) < 1 or abs(window_ms - round(window_ms)) > 1e-6:
