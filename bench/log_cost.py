@@ -19,7 +19,6 @@ an older checkout too: copy it into that checkout's `bench/` and run it there.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import http.client
 import json
@@ -34,6 +33,7 @@ from typing import Any
 
 import aiohttp
 
+from clients.infra.oneline import OneLineParser, fail
 from mock_server.process import MockServer
 
 MB = 1024 * 1024
@@ -203,14 +203,31 @@ def measure_stream(max_tokens: int, choices: int) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.log_cost", description=__doc__)
-    parser.add_argument("--requests", type=int, default=100_000, help="default: 100000")
-    parser.add_argument("--concurrency", type=int, default=20, help="default: 20")
-    parser.add_argument("--max-tokens", type=int, default=200_000, help="default: 200000")
+    parser = OneLineParser(
+        prog="python -m bench.log_cost",
+        description="The server's RSS per logged request, GET /log's size and time and the "
+        "slowest /health meanwhile; a long stream's peak RSS. Starts its own servers.",
+    )
+    parser.add_argument(
+        "--requests", type=int, default=100_000, help="/chat requests logged (default: 100000)"
+    )
+    parser.add_argument(
+        "--concurrency", type=int, default=20, help="requests kept in flight (default: 20)"
+    )
+    parser.add_argument(
+        "--max-tokens", type=int, default=200_000, help="the stream's max_tokens (default: 200000)"
+    )
     parser.add_argument(
         "--only", choices=("log", "stream"), default=None, help="one measurement only"
     )
     args = parser.parse_args(argv)
+    for flag, value, high in (
+        ("--requests", args.requests, 10_000_000),
+        ("--concurrency", args.concurrency, 1_000),
+        ("--max-tokens", args.max_tokens, 10_000_000),
+    ):
+        if not 1 <= value <= high:
+            fail(f"{flag} {value} must be between 1 and {high}")
     if args.only in (None, "log"):
         print("log:", json.dumps(measure_log(args.requests, args.concurrency)), flush=True)
     if args.only in (None, "stream"):

@@ -21,7 +21,9 @@ from bench.results import server_entries
 from mock_server.app import create_app
 from mock_server.log import LogEntry
 from mock_server.process import MockServer, fetch_log
+from mock_server.redis_process import RedisServer
 from mock_server.settings import Latency, ServerSettings, parse_limit
+from tests.conftest import fire, run_cli
 
 pytestmark = pytest.mark.e2e
 
@@ -188,3 +190,44 @@ def test_a_log_read_keeps_up_with_an_old_reader(server: MockServer) -> None:
     conn.close()
     assert [e["seq"] for e in log["entries"]] == [0, 1, 2]
     assert set(log) == {"now", "settings", "entries"}
+
+
+def read_pages(server: MockServer, limit: int) -> list[list[dict[str, Any]]]:
+    pages, since = [], 0
+    while True:
+        page = get_json(f"{server.url}/log?since={since}&limit={limit}")
+        pages.append(page["entries"])
+        if not page["entries"]:
+            return pages
+        since = page["next"]
+
+
+def test_the_shared_log_of_two_workers_pages_in_arrival_order() -> None:
+    with (
+        RedisServer() as redis,
+        MockServer(
+            rate="1000/second",
+            latency="0",
+            seed=SEED,
+            extra_args=("--workers", "2", "--storage", redis.url),
+        ) as server,
+    ):
+        fire(server.chat_url, [i * 0.002 for i in range(30)])
+        pages = read_pages(server, limit=7)
+        assert [len(p) for p in pages] == [7, 7, 7, 7, 2, 0]
+        paged = [e for p in pages for e in p]
+        whole = server.log()
+        assert [e["seq"] for e in paged] == list(range(30))
+        assert server_entries(paged) == server_entries(whole)
+        assert [e["arrival"] for e in paged] == sorted(e["arrival"] for e in whole)
+        # /reset?seed=N reaches the settings whichever worker answers /log.
+        server.reset(seed=41)
+        assert {get_json(f"{server.url}/log")["settings"]["seed"] for _ in range(6)} == {41}
+
+
+def test_log_cost_prints_its_figures() -> None:
+    result = run_cli("bench.log_cost", "--requests", "40", "--only", "log")
+    assert result.returncode == 0, result.stderr
+    figures = json.loads(result.stdout.removeprefix("log: "))
+    assert figures["log_entries"] == figures["paged_entries"] == 40
+    assert figures["health_max_ms_during_log"] >= 0
