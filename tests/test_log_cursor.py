@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import http.client
+import itertools
 import json
 import socket
 import time
@@ -126,21 +127,24 @@ def test_health_answers_while_a_long_log_is_encoded() -> None:
         await app(scope, receive, send)
         return bytes(body)
 
-    async def main() -> tuple[bytes, float]:
+    async def main() -> tuple[bytes, list[float]]:
         reading = asyncio.create_task(call("/log"))
-        answered, worst = time.monotonic(), 0.0
-        while not reading.done():  # /health every 2 ms: the longest time between two answers
+        answers = [time.monotonic()]
+        while not reading.done():  # /health every 2 ms
             await asyncio.sleep(0.002)
             await call("/health")
-            worst = max(worst, time.monotonic() - answered)
-            answered = time.monotonic()
-        return await reading, worst
+            answers.append(time.monotonic())
+        return await reading, answers
 
-    body, worst = asyncio.run(main())
+    body, answers = asyncio.run(main())
     assert len(json.loads(body)["entries"]) == 100_000
-    # Held for seconds when the whole log was encoded at once; a piece takes
-    # milliseconds (the margin is for a busy machine).
-    assert worst < 0.15, f"/health waited {worst * 1000:.0f} ms"
+    gaps = [b - a for a, b in itertools.pairwise(answers)]
+    took = answers[-1] - answers[0]
+    # Encoded at once, the log held the loop for all but a few milliseconds
+    # of the read (1.6 s of 1.6 s); in pieces, /health answers all along.
+    # Relative, so that a loaded machine, slower at both, passes too.
+    assert len(gaps) >= 20, f"/health answered {len(gaps)} times in {took:.2f} s"
+    assert max(gaps) < took / 5, f"/health waited {max(gaps) * 1000:.0f} ms of {took:.2f} s"
 
 
 def entry_of(server: MockServer, seq: int, wait: float = 3.0) -> dict[str, Any]:
