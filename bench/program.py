@@ -96,9 +96,12 @@ def attempts_from_log(
     attempts = []
     end = start
     for i, e in enumerate(sorted(entries, key=lambda e: e.arrival)):
-        left = e.left if e.left is not None else e.decided
+        gone = e.left is None and e.disconnected is not None
+        left = e.disconnected if gone else e.left if e.left is not None else e.decided
         outcome: Outcome
-        if e.status == 200:
+        if gone:
+            outcome = "timeout"  # the program went before its answer was handed over
+        elif e.status == 200:
             outcome = "ok"
         elif e.status == 429:
             outcome = "rate_limited"

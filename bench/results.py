@@ -143,6 +143,9 @@ class ServerEntry:
     # The OpenAI-compatible endpoint's: tokens counted against the TPM (the
     # charge if admitted, else 0); None on `/chat` and in older records.
     tokens_charged: int | None = None
+    # When the server saw the client go before its answer was handed over
+    # (`left` is then None); None if it stayed, and in older records.
+    disconnected: float | None = None
 
     def __post_init__(self) -> None:
         if not math.isfinite(self.arrival):
@@ -154,8 +157,9 @@ class ServerEntry:
 
     def to_dict(self) -> dict[str, Any]:
         data = {f.name: getattr(self, f.name) for f in fields(self)}
-        if self.tokens_charged is None:
-            del data["tokens_charged"]  # `/chat` records stay as they were
+        for name in ("tokens_charged", "disconnected"):
+            if data[name] is None:
+                del data[name]  # records stay as they were
         return data
 
     @classmethod
@@ -179,6 +183,7 @@ class ServerEntry:
                 worker=_opt_int(data, "worker"),
                 rank=_opt_int(data, "rank"),
                 tokens_charged=_opt_int(data, "tokens_charged"),
+                disconnected=_opt_float(data, "disconnected"),
             )
         except (KeyError, TypeError, ValueError) as exc:
             if isinstance(exc, RecordError):

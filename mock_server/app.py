@@ -6,7 +6,8 @@ otherwise) and answers `"hello world"` after a latency drawn only for accepted
 requests. `GET /log` returns every `/chat` request in arrival order, with
 arrival and departure times on `time.monotonic()`, which every process on the
 machine shares, so that clients can be checked against what the server
-accepted rather than against their own word.
+accepted rather than against their own word; `GET /log?since=N` reads it a
+page at a time.
 """
 
 from __future__ import annotations
@@ -16,19 +17,19 @@ import contextvars
 import random
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 import redis
-from fastapi import FastAPI, Request, Response
-from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
+from fastapi import FastAPI, Query, Request, Response
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, StreamingResponse
 from limits import RateLimitItem
 from limits.limits import Granularity
 from slowapi import Limiter
 from slowapi.errors import RateLimitExceeded
 from slowapi.util import get_remote_address
 
-from mock_server.log import LogEntry, stamped_send
+from mock_server.log import LogEntry, encode_log, stamped_send, watch_client
 from mock_server.openai_api import OpenAIEndpoint
 from mock_server.redact import redact
 from mock_server.redis_store import (
@@ -48,6 +49,7 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 ENTRY_KEY = "ratebench.entry"
 WARM_UP_KEY = "ratebench.warm_up"
+LOG_PAGE = 10_000  # entries per page of `GET /log?since=N`, unless `limit` says
 
 
 def scaled_limit(settings: ServerSettings) -> str:
@@ -105,7 +107,8 @@ class ArrivalLog:
         self.entries.append(entry)
         scope[ENTRY_KEY] = entry
         send_and_stamp = stamped_send(entry, send, self.sink, status_decides=True)
-        await self.app(scope, receive, send_and_stamp)
+        async with watch_client(entry, receive, self.sink) as receive_and_watch:
+            await self.app(scope, receive_and_watch, send_and_stamp)
 
 
 class DecisionSpy:
@@ -176,7 +179,11 @@ class SharedState:
 
 def create_app(settings: ServerSettings, worker: int | None = None) -> FastAPI:
     """The app of one worker process; `worker` is its index with --workers N."""
-    state: dict[str, Any] = {"rng": random.Random(settings.seed), "accepted": 0}
+    state: dict[str, Any] = {
+        "rng": random.Random(settings.seed),
+        "accepted": 0,
+        "seed": settings.seed,  # as /reset?seed=N last set it
+    }
     shared: SharedState | None = None
     if settings.shared_uri is not None:
         client = redis.Redis.from_url(settings.shared_uri)
@@ -257,16 +264,35 @@ def create_app(settings: ServerSettings, worker: int | None = None) -> FastAPI:
         return {"status": "ok", "now": time.monotonic()}
 
     @app.get("/log")
-    async def log() -> dict[str, Any]:
-        return {
+    async def log(
+        since: int | None = Query(None, ge=0), limit: int = Query(LOG_PAGE, ge=1)
+    ) -> Response:
+        """Every request since the last reset, in arrival order (`seq` from 0).
+
+        Plain: the whole log, every field of every entry. With `since=N`: the
+        entries from `seq` N on, at most `limit`, each without its null
+        fields, and `next`, the `since` of the next page (an empty page: the
+        end for now). An entry read while its request is in flight can
+        still change.
+        """
+        end = None if since is None else since + limit
+        entries: list[Any]
+        if shared is not None:
+            # Redis round trips and JSON decoding: off the event loop.
+            entries = await asyncio.to_thread(shared.log.entries, since or 0, end)
+            seed = shared.draws.current_seed(settings.seed)
+        else:
+            entries = arrival_log.entries[since or 0 : end]
+            seed = state["seed"]
+        head: dict[str, Any] = {
             "now": time.monotonic(),
-            "settings": settings_dict(settings),
-            "entries": (
-                shared.log.entries()
-                if shared is not None
-                else [asdict(e) for e in arrival_log.entries]
-            ),
+            "settings": {**settings_dict(settings), "seed": seed},
         }
+        if since is not None:
+            head["next"] = since + len(entries)
+        return StreamingResponse(
+            encode_log(head, entries, compact=since is not None), media_type="application/json"
+        )
 
     @app.post("/reset")
     async def reset(seed: int | None = None) -> dict[str, Any]:
@@ -281,6 +307,7 @@ def create_app(settings: ServerSettings, worker: int | None = None) -> FastAPI:
             shared.log.clear()
         else:
             state["rng"] = random.Random(settings.seed if seed is None else seed)
+        state["seed"] = settings.seed if seed is None else seed
         openai.reset(settings.seed if seed is None else seed)
         return {
             "status": "reset",

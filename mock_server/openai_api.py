@@ -23,7 +23,7 @@ import asyncio
 import json
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, MutableMapping
 from dataclasses import dataclass
 from typing import Any, Protocol, cast
 
@@ -35,7 +35,7 @@ from limits.storage import Storage, storage_from_string
 
 from mock_server import llm_latency, tokens
 from mock_server.llm_latency import LLMDraw
-from mock_server.log import LogEntry, stamped_send
+from mock_server.log import LogEntry, stamped_send, watch_client
 from mock_server.openai_errors import (
     error_body,
     rate_limit_body,
@@ -79,7 +79,9 @@ class OpenAILogEntry(LogEntry):
     max_tokens: int | None = None  # per choice, as charged
     tokens_requested: int | None = None  # the charge: prompt + n x max_tokens
     tokens_charged: int | None = None  # counted against TPM: the charge if admitted, else 0
-    completion_tokens: int | None = None  # drawn, all choices
+    # Output tokens handed to the client, all choices: a stream's as its chunks
+    # leave (fewer than drawn if the client went), a whole answer's when it leaves.
+    completion_tokens: int | None = None
     tokens_used: int | None = None  # prompt + completion, if admitted
     # "requests", "tokens" or "too-large": the limit that refused it; None if
     # admitted, or if the body was invalid (status 400, `error` says why).
@@ -127,7 +129,8 @@ class OpenAIArrivals:
         log.entries.append(entry)
         scope[ENTRY_KEY] = entry
         send_and_stamp = stamped_send(entry, send, log.sink, status_decides=False)
-        await self.app(scope, receive, send_and_stamp)
+        async with watch_client(entry, receive, log.sink) as receive_and_watch:
+            await self.app(scope, receive_and_watch, send_and_stamp)
 
 
 class LLMDraws:
@@ -311,8 +314,7 @@ class OpenAIEndpoint:
         entry.rank, entry.ttft = k, drawn.ttft
         entry.drawn = drawn.duration
         entry.latency = self.settings.scaled(drawn.duration)
-        entry.completion_tokens = sum(drawn.completion_tokens)
-        entry.tokens_used = prompt + entry.completion_tokens
+        self._sent(entry, 0)
         self._save(entry)
         reply = Reply(chat, drawn, prompt, max_tokens, entry.decided)
         if chat.stream:
@@ -320,6 +322,8 @@ class OpenAIEndpoint:
                 self._stream(reply, entry), media_type="text/event-stream", headers=headers
             )
         await self._sleep_until(entry.decided + self.settings.scaled(drawn.duration))
+        if entry.disconnected is None:  # else nobody is there to take the answer
+            self._sent(entry, sum(drawn.completion_tokens))
         return JSONResponse(reply.completion(), headers=headers)
 
     # -- helpers --------------------------------------------------------------
@@ -360,12 +364,26 @@ class OpenAIEndpoint:
         if delay > 0:
             await asyncio.sleep(delay)
 
+    @staticmethod
+    def _sent(entry: OpenAILogEntry, completion_tokens: int) -> None:
+        entry.completion_tokens = completion_tokens
+        entry.tokens_used = (entry.prompt_tokens or 0) + completion_tokens
+
     async def _stream(self, reply: Reply, entry: OpenAILogEntry) -> AsyncIterator[bytes]:
+        """Each chunk encoded when its time comes; the log counts the output
+        tokens handed over, and the stream stops when the client has gone."""
+        sent = 0
         for at, chunk in reply.chunks():
             await self._sleep_until(reply.decided + self.settings.scaled(at))
+            if entry.disconnected is not None:
+                return
             if entry.first_token is None and chunk.get("choices"):
                 entry.first_token = time.monotonic()
             yield f"data: {json.dumps(chunk, separators=(',', ':'))}\n\n".encode()
+            # Back here once the chunk was handed to the server; dropped if the client had gone.
+            if entry.disconnected is None and is_token(chunk):
+                sent += 1
+                self._sent(entry, sent)
         yield b"data: [DONE]\n\n"
 
 
@@ -435,15 +453,16 @@ class Reply:
             chunk["usage"] = None
         return chunk
 
-    def chunks(self) -> list[tuple[float, dict[str, Any]]]:
-        """(scenario seconds after the decision, chunk), in sending order.
+    def chunks(self) -> Iterator[tuple[float, dict[str, Any]]]:
+        """(scenario seconds after the decision, chunk), in sending order, each
+        made when asked for: a long answer is never held whole.
 
         Each choice opens with its role when its first token is ready; token
         i of every choice goes out at `drawn.ready(i)`; a choice's last token
         is followed by its finish; then the usage chunk if asked for.
         """
-        out: list[tuple[float, dict[str, Any]]] = []
         counts = self.drawn.completion_tokens
+        at = 0.0
         for i in range(max(counts)):
             at = self.drawn.ready(i)
             for c, n in enumerate(counts):
@@ -451,18 +470,22 @@ class Reply:
                     continue
                 if i == 0:
                     delta = {"role": "assistant", "content": "", "refusal": None}
-                    out.append((at, self._chunk([self._choice(c, delta)])))
+                    yield at, self._chunk([self._choice(c, delta)])
                 content = {"content": llm_latency.token_text(i)}
-                out.append((at, self._chunk([self._choice(c, content)])))
+                yield at, self._chunk([self._choice(c, content)])
                 if i == n - 1:
-                    out.append((at, self._chunk([self._choice(c, {}, self._finish(n))])))
+                    yield at, self._chunk([self._choice(c, {}, self._finish(n))])
         if self.chat.include_usage:
-            last = out[-1][0]
             usage_chunk = self._chunk([])
             usage_chunk["usage"] = self.usage()
-            out.append((last, usage_chunk))
-        return out
+            yield at, usage_chunk
 
     @staticmethod
     def _choice(index: int, delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
         return {"index": index, "delta": delta, "logprobs": None, "finish_reason": finish}
+
+
+def is_token(chunk: dict[str, Any]) -> bool:
+    """Whether a stream chunk carries an output token (not a role, finish or usage)."""
+    choices = chunk["choices"]
+    return bool(choices) and bool(choices[0]["delta"].get("content"))

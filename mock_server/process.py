@@ -118,9 +118,21 @@ def _request(url: str, method: str, timeout: float) -> Any:
 
 
 def fetch_log(base_url: str, timeout: float = 10.0) -> dict[str, Any]:
-    """`GET /log` of a server that may be running elsewhere (`--url`)."""
-    result: dict[str, Any] = _request(base_url.rstrip("/") + "/log", "GET", timeout)
-    return result
+    """`GET /log` of a server that may be running elsewhere (`--url`), read a
+    page at a time (`?since=N`): `now` and `settings` of the first page, and
+    every entry, without its null fields. A server without pages (an older
+    one) answers the whole log at once, which is taken as it is."""
+    url = base_url.rstrip("/") + "/log"
+    log: dict[str, Any] = _request(f"{url}?since=0", "GET", timeout)
+    if "next" not in log:
+        return log
+    entries: list[dict[str, Any]] = log["entries"]
+    page = log
+    while page["entries"]:
+        page = _request(f"{url}?since={int(page['next'])}", "GET", timeout)
+        entries.extend(page["entries"])
+    del log["next"]
+    return log
 
 
 def reset_server(base_url: str, seed: int | None = None, timeout: float = 10.0) -> Any:

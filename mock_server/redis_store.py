@@ -14,8 +14,9 @@ keep its own: the limiter's counters, the arrival log, and the latency draw.
 - `RedisRequestLog`: the OpenAI endpoint's moving window (see
   `mock_server.openai_limits.MovingWindow`), one sorted-set member per
   admitted request, scored by its time.
-- `SharedLog`: every worker writes its `/chat` entries to one Redis hash, and
-  `/log` reads them all back, in arrival order.
+- `SharedLog`: every worker writes its `/chat` entries to one Redis hash,
+  indexed by arrival in a sorted set, and `/log` reads them back in arrival
+  order, a page at a time if asked.
 - `SharedDraws`: the k-th request accepted by any worker gets the k-th draw of
   `random.Random(seed)`, exactly as a single process would give it.
 
@@ -35,7 +36,7 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import asdict
-from typing import Any
+from typing import Any, cast
 
 import redis
 from limits.storage import RedisStorage
@@ -178,32 +179,52 @@ class SharedLog:
     once more when the response has left. `clear` records the instant of the
     reset, and `entries` leaves out anything that arrived before it: a request
     still in flight across a reset cannot reappear in the new log.
+
+    A sorted set (`order_key`, scored by arrival) keeps the entries in
+    arrival order, so that a page of the log costs Redis the page, not the
+    whole log.
     """
 
     def __init__(self, client: redis.Redis, prefix: str) -> None:
         self.client = client
         self.key = f"{prefix}:log"
+        self.order_key = f"{prefix}:log-order"
         self.reset_key = f"{prefix}:log-reset"
         self.worker = os.getpid()
 
     def save(self, entry: LogEntry) -> None:
-        self.client.hset(self.key, f"{self.worker}:{entry.seq}", json.dumps(asdict(entry)))
-
-    def entries(self) -> list[dict[str, Any]]:
+        field = f"{self.worker}:{entry.seq}"
         with self.client.pipeline() as pipe:
-            pipe.hvals(self.key)
-            pipe.get(self.reset_key)
-            values, reset = pipe.execute()
-        since = float(reset) if reset is not None else float("-inf")
-        entries = [json.loads(v) for v in values]
-        entries = sorted((e for e in entries if e["arrival"] >= since), key=lambda e: e["arrival"])
-        for seq, entry in enumerate(entries):
+            pipe.hset(self.key, field, json.dumps(asdict(entry)))
+            pipe.zadd(self.order_key, {field: entry.arrival}, nx=True)
+            pipe.execute()
+
+    def entries(self, start: int = 0, end: int | None = None) -> list[dict[str, Any]]:
+        """Entries `start` to `end` (exclusive; None: the last) since the last
+        reset, in the order all workers together saw them (`seq` is that rank).
+
+        An entry that arrived before one already read but was saved after it
+        (its worker decided later) moves the ranks after it: read a log whose
+        requests are all decided to page through it reliably.
+        """
+        if end is not None and end <= start:
+            return []
+        reset = self.client.get(self.reset_key)
+        # Entries of requests that arrived before the reset, saved after it, rank first.
+        before = 0
+        if reset is not None:
+            before = int(self.client.zcount(self.order_key, "-inf", f"({float(reset)!r}"))
+        last = -1 if end is None else before + end - 1
+        fields = cast(list[bytes], self.client.zrange(self.order_key, before + start, last))
+        values = self.client.hmget(self.key, fields) if fields else []
+        entries = [json.loads(v) for v in values if v is not None]
+        for seq, entry in enumerate(entries, start):
             entry["seq"] = seq  # the order all workers together saw them in
         return entries
 
     def clear(self) -> None:
         with self.client.pipeline() as pipe:
-            pipe.delete(self.key)
+            pipe.delete(self.key, self.order_key)
             pipe.set(self.reset_key, repr(time.monotonic()))
             pipe.execute()
 
@@ -257,6 +278,13 @@ class SharedDraws:
             pipe.set(self.seed_key, "none" if seed is None else str(seed))
             pipe.incr(self.generation_key)
             pipe.execute()
+
+    def current_seed(self, default: int | None) -> int | None:
+        """The seed in force: the last /reset's, else `default` (the server's own)."""
+        seed = self.client.get(self.seed_key)
+        if seed is None:
+            return default
+        return None if seed == b"none" else int(seed)
 
     def current_generation(self) -> int:
         """How many resets this server has had (the limiter reads it before a hit)."""

@@ -36,6 +36,20 @@ def test_attempts_come_from_the_server_log_one_per_request() -> None:
     assert attempts[1].finished == pytest.approx(0.51)
 
 
+def test_an_answer_the_program_left_before_is_not_ok() -> None:
+    """The server answered 200 to nobody: the program gave up at `disconnected`."""
+    log = (
+        ServerEntry(seq=0, arrival=100.0, accepted=True, status=200, left=101.0),
+        ServerEntry(seq=1, arrival=100.0, accepted=True, status=200, disconnected=100.5),
+    )
+    _, makespan, attempts = attempts_from_log(log)
+    assert [a.outcome for a in attempts] == ["ok", "timeout"]
+    assert attempts[1].finished == pytest.approx(0.5)
+    assert makespan == pytest.approx(1.0)
+    assert ServerEntry.from_dict(log[1].to_dict()) == log[1]
+    assert "disconnected" not in log[0].to_dict()
+
+
 def test_bad_command_flags_are_one_line_errors() -> None:
     for bad in (["--command", "no equals sign"], ["--command", "token_bucket=true"]):
         with pytest.raises(UsageError):

@@ -1,0 +1,163 @@
+"""Streams made a chunk at a time, and the log of what a client really got:
+`Reply` itself, and a real server process cut off by its client."""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+import tracemalloc
+import urllib.parse
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from mock_server import llm_latency, tokens
+from mock_server.llm_latency import LLMDraw
+from mock_server.openai_api import Reply
+from mock_server.openai_schema import parse_request
+from mock_server.process import MockServer
+from mock_server.settings import Latency
+
+SEED = 3
+TOKEN_TIME = 0.01  # wall seconds a token: the answers below take seconds
+MAX_TOKENS = 2_000
+
+
+def reply(counts: tuple[int, ...], include_usage: bool = True) -> Reply:
+    body: dict[str, Any] = {
+        "model": "m",
+        "messages": [{"role": "user", "content": "hi"}],
+        "n": len(counts),
+        "stream": True,
+    }
+    if include_usage:
+        body["stream_options"] = {"include_usage": True}
+    chat = parse_request(json.dumps(body).encode())
+    drawn = LLMDraw(ttft=0.5, token_time=0.1, completion_tokens=counts)
+    return Reply(chat, drawn, prompt=4, max_tokens=max(counts), decided=0.0)
+
+
+def test_a_long_stream_is_made_a_chunk_at_a_time() -> None:
+    """The first chunk of 200,000 tokens costs one chunk, not the whole answer."""
+    long = reply((200_000,))
+    tracemalloc.start()
+    try:
+        chunks = long.chunks()
+        first = next(iter(chunks))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert first[1]["choices"][0]["delta"]["role"] == "assistant"
+    assert peak < 100_000, f"{peak} bytes to make the first chunk"
+
+
+def test_chunks_keep_their_order_and_times() -> None:
+    """Choice by choice within a token, each choice's finish after its last
+    token, the usage chunk last: what the wire carried before."""
+    made = [
+        (at, c["choices"][0]["index"] if c["choices"] else None, kind(c))
+        for at, c in reply((3, 1)).chunks()
+    ]
+    assert made == [
+        (0.5, 0, "role"),
+        (0.5, 0, "lorem"),
+        (0.5, 1, "role"),
+        (0.5, 1, "lorem"),
+        (0.5, 1, "stop"),
+        (0.6, 0, " ipsum"),
+        (0.7, 0, " dolor"),
+        (0.7, 0, "length"),
+        (0.7, None, "usage"),
+    ]
+    assert [c for c in reply((3, 1), include_usage=False).chunks()][-1][1]["choices"]
+
+
+def kind(chunk: dict[str, Any]) -> str:
+    if not chunk["choices"]:
+        return "usage" if chunk["usage"] else "?"
+    choice = chunk["choices"][0]
+    if choice["finish_reason"]:
+        return str(choice["finish_reason"])
+    delta = choice["delta"]
+    return "role" if "role" in delta else str(delta["content"])
+
+
+# -- a real server, cut off by its client ------------------------------------
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[MockServer]:
+    args = ("--rpm", "1000", "--tpm", "10000000", "--ttft", "0-0")
+    args += ("--token-time", str(TOKEN_TIME))
+    with MockServer(seed=SEED, extra_args=args) as running:
+        yield running
+
+
+def drawn_tokens() -> int:
+    """Output tokens of the first answer after a reset: known from the seed."""
+    draw = llm_latency.draw_for(SEED, 1, Latency(0, 0), TOKEN_TIME, MAX_TOKENS)
+    assert draw.completion_tokens[0] > 200  # seconds of answer, so the client leaves first
+    return draw.completion_tokens[0]
+
+
+def post_and_leave(server: MockServer, stream: bool, read: int, linger: float = 0.0) -> bytes:
+    """POST a completion, read at least `read` bytes of the answer, wait
+    `linger` seconds, hang up."""
+    body = json.dumps(
+        {
+            "model": "m",
+            "messages": [{"role": "user", "content": "hi"}],
+            "max_tokens": MAX_TOKENS,
+            "stream": stream,
+        }
+    ).encode()
+    head = (
+        "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    ).encode()
+    address = urllib.parse.urlsplit(server.url)
+    got = b""
+    with socket.create_connection((address.hostname, address.port), timeout=10) as sock:
+        sock.sendall(head + body)
+        while len(got) < read:
+            got += sock.recv(65536)
+        time.sleep(linger)
+    return got
+
+
+def ended(server: MockServer) -> dict[str, Any]:
+    deadline = time.monotonic() + 5
+    while True:
+        [entry] = [e for e in server.log() if e.get("endpoint")]
+        if entry["left"] is not None or entry.get("disconnected") is not None:
+            return entry
+        assert time.monotonic() < deadline, entry
+        time.sleep(0.05)
+
+
+def test_a_cut_stream_logs_the_tokens_it_sent(server: MockServer) -> None:
+    server.reset()
+    got = post_and_leave(server, stream=True, read=2_000)
+    sent_before_leaving = got.count(b'"content":"') - 1  # the role chunk's is empty
+    entry = ended(server)
+    drawn = drawn_tokens()
+    assert entry["left"] is None
+    assert entry["disconnected"] > entry["first_token"]
+    # The server saw the client go within a few tokens' time.
+    assert sent_before_leaving <= entry["completion_tokens"] < drawn / 2
+    assert entry["tokens_used"] == entry["prompt_tokens"] + entry["completion_tokens"]
+    assert entry["tokens_charged"] == entry["prompt_tokens"] + MAX_TOKENS
+
+
+def test_an_answer_abandoned_before_it_left_sent_no_tokens(server: MockServer) -> None:
+    server.reset()
+    # Accepted and waiting for its tokens (two seconds and more) when the client goes.
+    post_and_leave(server, stream=False, read=0, linger=0.2)
+    entry = ended(server)
+    assert entry["left"] is None
+    assert entry["disconnected"] is not None
+    assert entry["completion_tokens"] == 0
+    prompt = tokens.prompt_tokens([{"role": "user", "content": "hi"}])
+    assert entry["tokens_used"] == prompt
