@@ -80,11 +80,15 @@ def test_a_body_over_the_cap_is_a_413_in_the_api_form(server: MockServer) -> Non
     error = json.loads(body)["error"]
     assert error["type"] == "invalid_request_error"
     assert f"at most {CAP}" in error["message"]
+    # A client still sending a body far larger than the socket's buffers reads
+    # the 413 too (not a reset): the server takes the rest and throws it away.
+    assert request(v1, "POST", b"x" * 8_000_000, json_headers)[0] == 413
 
     async def chunked() -> tuple[int, Any]:
         async def pieces() -> AsyncIterator[bytes]:  # no Content-Length: chunked
             for _ in range(10):
                 yield b" " * 500
+                await asyncio.sleep(0.005)  # in pieces: the rest is read after the cap
 
         async with (
             aiohttp.ClientSession() as session,
@@ -95,12 +99,25 @@ def test_a_body_over_the_cap_is_a_413_in_the_api_form(server: MockServer) -> Non
     status, payload = asyncio.run(chunked())
     assert status == 413
     assert payload["error"]["type"] == "invalid_request_error"
+    # A chunked body over the cap that arrives all at once.
+    host, port = address(server)
+    with socket.create_connection((host, port), timeout=5) as sock:
+        chunk = b"%x\r\n%s\r\n" % (CAP + 1, b" " * (CAP + 1))
+        sock.sendall(
+            f"POST /v1/chat/completions HTTP/1.1\r\nHost: {host}:{port}\r\n"
+            "Transfer-Encoding: chunked\r\n\r\n".encode()
+            + chunk
+            + b"0\r\n\r\n"
+        )
+        assert sock.recv(4096).startswith(b"HTTP/1.1 413")
     # /chat answers in its own form, {"error": text}.
     status, body = request(server.chat_url, "GET", b"x" * (CAP + 1))
     assert status == 413
     assert isinstance(json.loads(body)["error"], str)
     log = server.log()
     assert [(e.get("endpoint", "/chat"), e["status"], e["accepted"]) for e in log] == [
+        ("/v1/chat/completions", 413, False),
+        ("/v1/chat/completions", 413, False),
         ("/v1/chat/completions", 413, False),
         ("/v1/chat/completions", 413, False),
         ("/chat", 413, False),
