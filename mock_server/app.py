@@ -163,6 +163,10 @@ class DecisionSpy:
         return rng.uniform(low, high)
 
 
+class KeyRefused(Exception):
+    """A /chat request without one of the keys the server issued."""
+
+
 @dataclass(slots=True)
 class SharedState:
     """What the workers of one server share through Redis (see redis_store)."""
@@ -211,9 +215,6 @@ def create_app(settings: ServerSettings, worker: int | None = None) -> FastAPI:
     app.state.limiter = limiter
     limit = scaled_limit(settings)
     openai = OpenAIEndpoint(settings, shared.log.client if shared is not None else None, worker)
-
-    class KeyRefused(Exception):
-        """A /chat request without one of the keys the server issued."""
 
     async def chat_key(request: Request) -> None:
         """Run before the limiter: the project whose budget the request counts against."""

@@ -10,7 +10,10 @@ accepted, and every name shares one set of limits.
 Admission (`openai_limits`): requests and tokens per minute, both needed,
 tokens charged as `tokens` estimates. Latency (`llm_latency`): a time to
 the first token and a time per token, drawn for accepted requests only.
-Headers and error bodies (`openai_errors`) say what OpenAI says.
+Headers and error bodies (`openai_errors`) say what OpenAI says. Keys
+(`keys`): with `--api-key`, a request must present one of the server's keys
+(`Authorization: Bearer`, a 401 otherwise), and each project has its own
+requests and tokens per minute.
 
 Every request is in the server's log (`GET /log`) beside `/chat`'s, with
 the same fields (arrival, decision, accepted, latency drawn, when the
@@ -241,7 +244,7 @@ class OpenAIEndpoint:
         project = self.settings.keys.project_of(key)
         if project is None:
             entry.accepted = False
-            entry.error = "invalid_api_key" if key else "missing api key"
+            entry.error = "invalid_api_key: not a key this server issued" if key else "no API key"
             self._save(entry)
             return JSONResponse(auth_error_body(key), status_code=401, headers=self._headers())
         if self.settings.keys.required:
