@@ -26,15 +26,15 @@ from mock_server.process import MockServer
 pytestmark = pytest.mark.e2e
 
 CAP = 2000
-HEADER_TIMEOUT = 0.5
-# The first token takes 1 s: longer than the header deadline.
+HEADER_TIMEOUT = 0.3
+# The first token takes 0.5 s: longer than the header deadline.
 SERVER_ARGS = (
     "--max-body",
     str(CAP),
     "--header-timeout",
     str(HEADER_TIMEOUT),
     "--ttft",
-    "1",
+    "0.5",
     "--token-time",
     "0",
 )
@@ -155,7 +155,7 @@ def test_headers_trickled_too_slowly_are_cut_off(server: MockServer) -> None:
         closed = _closed_after(sock, trickle, limit=5.0)
     assert closed is not None
     assert closed < 3.0
-    # Once the headers are in, an answer may take longer than the deadline (1 s
+    # Once the headers are in, an answer may take longer than the deadline (0.5 s
     # here), and a body under the cap is taken.
     status, _ = request(
         f"{server.url}/v1/chat/completions",
