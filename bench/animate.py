@@ -297,5 +297,6 @@ def write_gif(
         duration=round(1000 / fps),
         loop=0,
         optimize=True,
+        format="GIF",  # whatever the name says
     )
     return path, len(images)

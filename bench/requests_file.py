@@ -15,12 +15,17 @@ Two quantities are drawn per request, each from a named distribution
 - `fixed:N`: always N;
 - `uniform:LOW-HIGH`: a whole number, each of LOW..HIGH equally likely;
 - `lognormal:MEDIAN,SIGMA`: `round(exp(N(ln MEDIAN, SIGMA)))`, the skewed shape
-  of real prompt lengths (most short, a few long); SIGMA 0 is MEDIAN always.
+  of real prompt lengths (most short, a few long); SIGMA 0 is MEDIAN always,
+  and at most MAX_SIGMA.
 
 Prompt tokens are what the server will estimate for the request, at least
 7 (the framing of one user message, see `mock_server.tokens`); the message
-is filler text of 4 characters per further token. The draw is seeded:
-the same `--seed` writes the same file, byte for byte.
+is filler text of 4 characters per further token. max_tokens is at least 1
+(OpenAI refuses 0). Each is at most MAX_TOKENS: a fixed or uniform spec
+outside that range is refused, and a lognormal draw outside it (its tails
+are long) is kept to its edge. A set holds at most MAX_REQUESTS requests and
+MAX_PROMPT_TOKENS_IN_ALL prompt tokens (the file's size, 4 bytes a token).
+The draw is seeded: the same `--seed` writes the same file, byte for byte.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from clients.infra.oneline import UsageError
+from clients.infra.request_set import read_request_set
 from mock_server import tokens
 
 DEFAULT_MODEL = "ratebench-mock"
@@ -44,13 +50,31 @@ DEFAULT_MAX_TOKENS = "uniform:50-400"
 MIN_PROMPT_TOKENS = tokens.prompt_tokens([{"role": "user", "content": ""}])
 FILLER = "lorem ipsum dolor sit amet consectetur adipiscing elit sed do eiusmod tempor "
 
+#: Tokens one request's prompt or answer may have: a million, the order of the
+#: largest context window a model offers.
+MAX_TOKENS = 1_000_000
+#: A lognormal wider than this spreads over more than e^±9 (8000 times the median
+#: either way) in three sigmas; real prompt lengths have about 0.5-1.5.
+MAX_SIGMA = 3.0
+#: Requests in one set, and their prompt tokens in all (4 bytes each in the file,
+#: so 100 MB): what a machine writes, reads and plans in seconds.
+MAX_REQUESTS = 100_000
+MAX_PROMPT_TOKENS_IN_ALL = 25_000_000
+
+
+def _number(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else f"{x:g}"
+
 
 @dataclass(frozen=True, slots=True)
 class Distribution:
-    """A named distribution of whole numbers; `str()` gives its spec back."""
+    """A named distribution of whole numbers within `low..high`; `str()` gives its
+    spec back."""
 
     name: str
     params: tuple[float, ...]
+    low: int = 1
+    high: int = MAX_TOKENS
 
     def draw(self, rng: random.Random) -> int:
         if self.name == "fixed":
@@ -58,15 +82,12 @@ class Distribution:
         if self.name == "uniform":
             return rng.randint(int(self.params[0]), int(self.params[1]))
         median, sigma = self.params
-        return round(rng.lognormvariate(math.log(median), sigma))
+        return min(self.high, max(self.low, round(rng.lognormvariate(math.log(median), sigma))))
 
     def __str__(self) -> str:
-        def fmt(x: float) -> str:
-            return f"{x:g}"
-
         if self.name == "uniform":
-            return f"uniform:{fmt(self.params[0])}-{fmt(self.params[1])}"
-        return f"{self.name}:{','.join(fmt(p) for p in self.params)}"
+            return f"uniform:{_number(self.params[0])}-{_number(self.params[1])}"
+        return f"{self.name}:{','.join(_number(p) for p in self.params)}"
 
 
 _SPECS = {
@@ -76,22 +97,47 @@ _SPECS = {
 }
 
 
-def parse_distribution(text: str, flag: str) -> Distribution:
-    """`uniform:50-400` -> Distribution; UsageError naming `flag` otherwise."""
+def parse_distribution(text: str, flag: str, low: int = 1) -> Distribution:
+    """`uniform:50-400` -> Distribution of whole numbers in `low..MAX_TOKENS`;
+    UsageError naming `flag` otherwise."""
     spec = text.strip().replace(" ", "")
     for name, pattern in _SPECS.items():
         match = pattern.match(spec)
         if match:
             params = tuple(float(g) for g in match.groups())
-            if name == "uniform" and params[0] > params[1]:
-                raise UsageError(f"{flag} {text!r} is inverted: write the lower bound first")
-            if name == "lognormal" and params[0] <= 0:
-                raise UsageError(f"{flag} {text!r}: the median must be positive")
-            return Distribution(name, params)
+            _check(name, params, f"{flag} {text!r}", low)
+            return Distribution(name, params, low, MAX_TOKENS)
     raise UsageError(
         f"{flag} {text!r} is not a distribution: use fixed:N, uniform:LOW-HIGH "
         "or lognormal:MEDIAN,SIGMA (e.g. lognormal:200,0.75)"
     )
+
+
+def _check(name: str, params: tuple[float, ...], given: str, low: int) -> None:
+    """UsageError unless the distribution's parameters keep it within `low..MAX_TOKENS`."""
+    if name == "uniform" and params[0] > params[1]:
+        raise UsageError(f"{given} is inverted: write the lower bound first")
+    if name == "lognormal":
+        median, sigma = params
+        if not 0 < median <= MAX_TOKENS:
+            raise UsageError(f"{given}: the median must be above 0 and at most {MAX_TOKENS}")
+        if sigma > MAX_SIGMA:
+            raise UsageError(
+                f"{given}: SIGMA {_number(sigma)} is more than {MAX_SIGMA:g}, a spread of "
+                f"e^{MAX_SIGMA:g} = {math.exp(MAX_SIGMA):.0f} times per sigma; real lengths have "
+                "0.5-1.5, e.g. lognormal:200,0.75"
+            )
+        return
+    if params[0] < low:
+        why = (
+            "OpenAI refuses max_tokens 0 with a 400, and every request of the set names "
+            "its max_tokens"
+            if low == 1
+            else f"one user message's framing alone is {low} prompt tokens"
+        )
+        raise UsageError(f"{given} goes below {low}: {why}; start at {low} or more")
+    if params[-1] > MAX_TOKENS:
+        raise UsageError(f"{given} goes above {MAX_TOKENS} tokens: keep it to {MAX_TOKENS} or less")
 
 
 def filler(chars: int) -> str:
@@ -105,12 +151,27 @@ def make_requests(
     max_tokens: Distribution,
     model: str = DEFAULT_MODEL,
 ) -> list[dict[str, Any]]:
-    """`n` request bodies in the cookbook's format (see the module)."""
+    """`n` request bodies in the cookbook's format (see the module); UsageError if
+    they would be more than MAX_REQUESTS or MAX_PROMPT_TOKENS_IN_ALL."""
+    if not 1 <= n <= MAX_REQUESTS:
+        raise UsageError(
+            f"a request set of {n} requests: a set holds 1 to {MAX_REQUESTS}; ask for fewer"
+        )
     rng = random.Random(seed)
+    # Drawn first, in the order the set always drew them, so that the file's
+    # size is known before any of its text is made.
+    drawn = [(prompt_tokens.draw(rng), max_tokens.draw(rng)) for _ in range(n)]
+    prompts = [max(MIN_PROMPT_TOKENS, prompt) for prompt, _ in drawn]
+    if sum(prompts) > MAX_PROMPT_TOKENS_IN_ALL:
+        raise UsageError(
+            f"{n} requests of prompt tokens {prompt_tokens} add up to {sum(prompts)} prompt "
+            f"tokens, more than the {MAX_PROMPT_TOKENS_IN_ALL} a set may hold "
+            f"({MAX_PROMPT_TOKENS_IN_ALL * tokens.CHARS_PER_TOKEN // 10**6} MB): lower --n "
+            "or --prompt-tokens"
+        )
     bodies: list[dict[str, Any]] = []
-    for index in range(n):
-        prompt = max(MIN_PROMPT_TOKENS, prompt_tokens.draw(rng))
-        answer = max(1, max_tokens.draw(rng))
+    for index, (prompt, (_, drawn_answer)) in enumerate(zip(prompts, drawn, strict=True)):
+        answer = max(1, drawn_answer)
         text = filler(tokens.CHARS_PER_TOKEN * (prompt - MIN_PROMPT_TOKENS))
         messages = [{"role": "user", "content": text}]
         estimate = tokens.prompt_tokens(messages)
@@ -135,6 +196,6 @@ def write_requests(path: Path, bodies: Sequence[dict[str, Any]]) -> None:
 
 
 def read_requests(path: Path) -> list[dict[str, Any]]:
-    """The bodies of a request file, in order (blank lines skipped)."""
-    lines = path.read_text().splitlines()
-    return [json.loads(line) for line in lines if line.strip()]
+    """The bodies of a request file, in order (blank lines skipped), each checked as
+    the server checks a body; RequestSetError names the first bad line."""
+    return read_request_set(path)

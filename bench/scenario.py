@@ -203,11 +203,7 @@ class Scenario:
     def __post_init__(self) -> None:
         if not isinstance(self.n, int) or self.n < 1:
             raise ScenarioError(f"n must be at least 1 request, got {self.n!r}")
-        if not (math.isfinite(self.time_scale) and self.time_scale > 0):
-            raise ScenarioError(
-                f"time scale {self.time_scale} must be a positive number, e.g. 1 for real "
-                "time or 0.1"
-            )
+        check_time_scale(self.time_scale)
         if self.api not in APIS:
             raise ScenarioError(f"api must be one of {', '.join(APIS)}, got {self.api!r}")
         for name in ("rpm", "tpm"):
@@ -377,6 +373,17 @@ def _int(value: Any) -> int:
 # -- the edge: strings from a command line -------------------------------------------
 
 
+def check_time_scale(value: float) -> float:
+    """`value` if the server can run at it (`mock_server.settings.check_time_scale`)."""
+    from mock_server.settings import SettingsError
+    from mock_server.settings import check_time_scale as server_check_time_scale
+
+    try:
+        return server_check_time_scale(value)
+    except SettingsError as exc:
+        raise ScenarioError(str(exc)) from None
+
+
 def parse_limit(rate: str, strategy: str = "fixed-window") -> Limit:
     """`"2/second"` and a strategy name -> Limit; ScenarioError with the server's message."""
     from mock_server.settings import SettingsError, check_strategy
@@ -414,10 +421,6 @@ def parse_scenario(
     faults: Faults = Faults(),
 ) -> Scenario:
     """A Scenario from command-line strings; ScenarioError says what is wrong."""
-    if not (math.isfinite(time_scale) and time_scale > 0):
-        raise ScenarioError(
-            f"time scale {time_scale} must be a positive number, e.g. 1 for real time or 0.1"
-        )
     return Scenario(
         limit=parse_limit(rate, strategy),
         latency=parse_latency(latency),
@@ -528,12 +531,13 @@ def request_bodies(scenario: Scenario) -> list[dict[str, Any]]:
         parse_distribution,
         read_requests,
     )
+    from clients.infra.request_set import RequestSetError
 
     if scenario.requests is not None:
         try:
             return read_requests(Path(scenario.requests))[: scenario.n]
-        except (OSError, ValueError) as exc:
-            raise ScenarioError(f"cannot read the request set {scenario.requests}: {exc}") from None
+        except RequestSetError as exc:
+            raise ScenarioError(str(exc)) from None
     return make_requests(
         scenario.n,
         scenario.seed,

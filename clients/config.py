@@ -25,6 +25,11 @@ MARGIN = 0.020
 #: million-request typo would take gigabytes before its first send.
 MAX_N = 100_000
 
+#: The slowest time scale: one scenario second lasting 100 s of wall clock is
+#: already slow motion; past it windows, sleeps and deadlines overflow the clocks
+#: or never end. The mock server checks its `--time-scale` against it too.
+MAX_TIME_SCALE = 100.0
+
 
 class ConfigError(ValueError):
     """A knob with a value no run can use; the message says how to fix it."""
@@ -109,6 +114,11 @@ class ClientConfig:
         }.items():
             if not seconds > 0:
                 raise ConfigError(f"{name} must be greater than 0, got {seconds}")
+        if not self.time_scale <= MAX_TIME_SCALE:
+            raise ConfigError(
+                f"time_scale must be at most {MAX_TIME_SCALE:g}, got {self.time_scale:g}: "
+                "1 is real time, 0.1 ten times faster"
+            )
         if self.pool < 0:
             raise ConfigError(f"pool must be >= 0 connections (0 for no limit), got {self.pool}")
         if self.first_sleep < 0:

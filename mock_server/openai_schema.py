@@ -1,10 +1,13 @@
 """The body of `POST /v1/chat/completions`, validated as OpenAI validates it.
 
-Only the fields the mock server uses are declared; every other field (tools,
-temperature, response_format, ...) is accepted and ignored. A body that is
+Only the fields the mock server uses or checks are declared; every other
+field (tools, response_format, ...) is accepted and ignored. A body that is
 not JSON, not an object, or has a field of the wrong type or value is an
 `InvalidRequest`, answered with a 400 in OpenAI's error shape and wording
-(`Missing required parameter: 'messages'.`, `Invalid type for 'n': ...`).
+(`Missing required parameter: 'messages'.`, `Invalid type for 'n': ...`), as
+are a message other than the assistant's without content, `temperature`
+outside 0..2, `top_p` outside 0..1, and a `max_tokens` (or
+`max_completion_tokens`) above the model's maximum output.
 """
 
 from __future__ import annotations
@@ -15,6 +18,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic_core import ErrorDetails
 
 ROLES = ("system", "developer", "user", "assistant", "tool", "function")
+# Roles whose message may go without content (an assistant's tool calls, a
+# function's result), as OpenAI's reference has it; every other role's is required.
+CONTENT_OPTIONAL = ("assistant", "function")
 
 
 class InvalidRequest(ValueError):
@@ -52,6 +58,9 @@ class ChatCompletionRequest(_Body):
     max_tokens: int | None = Field(default=None, ge=1)
     max_completion_tokens: int | None = Field(default=None, ge=1)
     n: int | None = Field(default=None, ge=1, le=128)
+    # Checked, never used. Float bounds: a range error says "decimal", not "integer".
+    temperature: float | None = Field(default=None, ge=0.0, le=2.0)
+    top_p: float | None = Field(default=None, ge=0.0, le=1.0)
     stream: bool | None = None
     stream_options: StreamOptions | None = None
 
@@ -81,6 +90,7 @@ _EXPECTED = {
     "int_type": "an integer",
     "int_from_float": "an integer",
     "bool_type": "a boolean",
+    "float_type": "a decimal",
     "list_type": "an array",
     "model_type": "an object",
     "dict_type": "an object",
@@ -162,25 +172,63 @@ def _invalid(error: ErrorDetails) -> InvalidRequest:  # noqa: PLR0911  # one ret
             param,
             "empty_string",
         )
-    if kind == "greater_than_equal":
-        return InvalidRequest(
-            f"Invalid '{param}': integer below minimum value. Expected a value >= "
-            f"{ctx.get('ge')}, but got {value} instead.",
-            param,
-            "integer_below_min_value",
-        )
-    if kind == "less_than_equal":
-        return InvalidRequest(
-            f"Invalid '{param}': integer above maximum value. Expected a value <= "
-            f"{ctx.get('le')}, but got {value} instead.",
-            param,
-            "integer_above_max_value",
-        )
+    if kind in ("greater_than_equal", "less_than_equal"):
+        return _out_of_range(param, value, ctx)
     return InvalidRequest(f"Invalid '{param}': {error['msg']}.", param, "invalid_value")
 
 
-def parse_request(body: bytes) -> ChatCompletionRequest:
-    """The validated request, or InvalidRequest (never anything else)."""
+def _out_of_range(param: str, value: Any, ctx: dict[str, Any]) -> InvalidRequest:
+    """`Invalid 'n': integer above maximum value. Expected a value <= 128, but got
+    1000 instead.`; a float bound (temperature, top_p) makes it a decimal."""
+    if "ge" in ctx:
+        bound, where, sign, code = ctx["ge"], "below minimum", ">=", "below_min"
+    else:
+        bound, where, sign, code = ctx["le"], "above maximum", "<=", "above_max"
+    number = "decimal" if isinstance(bound, float) else "integer"
+    return InvalidRequest(
+        f"Invalid '{param}': {number} {where} value. Expected a value {sign} {bound:g}, "
+        f"but got {value} instead.",
+        param,
+        f"{number}_{code}_value",
+    )
+
+
+def _check_contents(messages: list[ChatMessage]) -> None:
+    """A message of a role that needs content: missing is a missing parameter,
+    null an invalid value (OpenAI's words for each, and its `messages.[i]` param)."""
+    for i, message in enumerate(messages):
+        if message.role in CONTENT_OPTIONAL:
+            continue
+        if "content" not in message.model_fields_set:
+            param = f"messages[{i}].content"
+            raise InvalidRequest(
+                f"Missing required parameter: '{param}'.", param, "missing_required_parameter"
+            )
+        if message.content is None:
+            raise InvalidRequest(
+                "Invalid value for 'content': expected a string, got null.",
+                f"messages.[{i}].content",
+            )
+
+
+def _check_max_output(request: ChatCompletionRequest, max_output_tokens: int) -> None:
+    """Above the model's maximum output, either spelling is refused in max_tokens'
+    words, as OpenAI refuses it."""
+    asked = request.answer_limit(0)
+    if asked > max_output_tokens:
+        raise InvalidRequest(
+            f"max_tokens is too large: {asked}. This model supports at most "
+            f"{max_output_tokens} completion tokens, whereas you provided {asked}.",
+            "max_tokens",
+            "invalid_value",
+        )
+
+
+def parse_request(body: bytes, max_output_tokens: int | None = None) -> ChatCompletionRequest:
+    """The validated request, or InvalidRequest (never anything else).
+
+    `max_output_tokens`: the model's maximum output per choice (None: no maximum).
+    """
     try:
         request = ChatCompletionRequest.model_validate_json(body)
     except ValidationError as exc:
@@ -195,4 +243,7 @@ def parse_request(body: bytes) -> ChatCompletionRequest:
             "stream_options",
             "invalid_value",
         )
+    _check_contents(request.messages)
+    if max_output_tokens is not None:
+        _check_max_output(request, max_output_tokens)
     return request

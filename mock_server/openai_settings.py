@@ -15,13 +15,17 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from mock_server.settings import Latency, SettingsError, parse_latency
+from mock_server.settings import MAX_LATENCY, Latency, SettingsError, parse_latency
 
 MINUTE = 60.0
 
 # The charge of a request that does not say how long its answer may be
 # (OpenAI's own estimate for that case is not published).
 DEFAULT_MAX_TOKENS = 256
+# The most a request may ask for per choice (max_tokens, max_completion_tokens):
+# gpt-4o-mini's documented maximum output. Above it OpenAI answers 400
+# "max_tokens is too large", before any rate limit is consulted.
+DEFAULT_MAX_OUTPUT_TOKENS = 16_384
 DEFAULT_TTFT = Latency(0.2, 0.8)
 
 
@@ -40,6 +44,7 @@ class OpenAISettings:
     ttft: Latency = DEFAULT_TTFT
     token_time: float = 0.01
     default_max_tokens: int = DEFAULT_MAX_TOKENS
+    max_output_tokens: int = DEFAULT_MAX_OUTPUT_TOKENS
     headers: bool = True
 
     @property
@@ -76,6 +81,7 @@ class OpenAISettings:
             "ttft": [self.ttft.low, self.ttft.high],
             "token_time": self.token_time,
             "default_max_tokens": self.default_max_tokens,
+            "max_output_tokens": self.max_output_tokens,
             "headers": self.headers,
         }
 
@@ -156,6 +162,14 @@ def add_openai_arguments(parser: argparse.ArgumentParser) -> None:
         f"(default: {DEFAULT_MAX_TOKENS})",
     )
     group.add_argument(
+        "--max-output-tokens",
+        type=int,
+        default=DEFAULT_MAX_OUTPUT_TOKENS,
+        help="the model's maximum output per choice: a larger max_tokens or "
+        "max_completion_tokens is refused with 400, as OpenAI refuses it "
+        f"(default: {DEFAULT_MAX_OUTPUT_TOKENS:,}, gpt-4o-mini's)",
+    )
+    group.add_argument(
         "--no-ratelimit-headers",
         action="store_true",
         help="leave out x-ratelimit-* and retry-after(-ms): real 429s are not always so helpful",
@@ -187,10 +201,20 @@ def openai_settings_from_args(
         ttft = parse_latency(args.ttft)
     except SettingsError as exc:
         raise SettingsError(f"--ttft: {exc}") from None
-    if not (math.isfinite(args.token_time) and args.token_time >= 0):
-        raise SettingsError(f"--token-time {args.token_time} must be a number of seconds >= 0")
+    if not 0 <= args.token_time <= MAX_LATENCY:  # also false for NaN
+        raise SettingsError(
+            f"--token-time {args.token_time:g} must be a number of seconds from 0 to "
+            f"{MAX_LATENCY:g}, e.g. 0.01"
+        )
     if args.default_max_tokens < 1:
         raise SettingsError(f"--default-max-tokens {args.default_max_tokens} must be at least 1")
+    if args.max_output_tokens < 1:
+        raise SettingsError(f"--max-output-tokens {args.max_output_tokens} must be at least 1")
+    if args.default_max_tokens > args.max_output_tokens:
+        raise SettingsError(
+            f"--default-max-tokens {args.default_max_tokens} is more than the model's "
+            f"--max-output-tokens {args.max_output_tokens}: lower the one or raise the other"
+        )
     settings = OpenAISettings(
         rpm=args.rpm,
         tpm=args.tpm,
@@ -198,6 +222,7 @@ def openai_settings_from_args(
         ttft=ttft,
         token_time=args.token_time,
         default_max_tokens=args.default_max_tokens,
+        max_output_tokens=args.max_output_tokens,
         headers=not args.no_ratelimit_headers,
     )
     if storage.startswith("redis://"):

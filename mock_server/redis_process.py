@@ -21,6 +21,7 @@ import shutil
 import stat
 import tempfile
 from pathlib import Path
+from urllib.parse import quote
 
 import redis
 
@@ -82,15 +83,27 @@ def redis_server_path() -> str | None:
 
 
 class RedisServer(ChildServer):
-    """`with RedisServer() as r:` starts a Redis server; `r.url` is its redis:// URL."""
+    """`with RedisServer() as r:` starts a Redis server; `r.url` is its redis:// URL.
+
+    `password`: the server requires it (`--requirepass`), and `url` carries it
+    (`redis://:PASSWORD@127.0.0.1:PORT/0`). `extra_args`: more of the server's
+    own flags, e.g. `("--maxmemory", "10mb")`.
+    """
 
     name = "Redis server"
     error = RedisUnavailable
 
-    def __init__(self, start_timeout: float = 10.0) -> None:
+    def __init__(
+        self,
+        start_timeout: float = 10.0,
+        password: str | None = None,
+        extra_args: tuple[str, ...] = (),
+    ) -> None:
         super().__init__(start_timeout)
         self.port = 0
         self._dir = ""
+        self.password = password
+        self.extra_args = extra_args
 
     def command(self) -> list[str]:
         path = redis_server_path()
@@ -100,7 +113,9 @@ class RedisServer(ChildServer):
                 "the project's dependencies with `uv sync` (or put redis-server on PATH)"
             )
         self.port = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
+        auth = f":{quote(self.password, safe='')}@" if self.password is not None else ""
+        self.url = f"redis://{auth}127.0.0.1:{self.port}/0"
+        password = ("--requirepass", self.password) if self.password is not None else ()
         self._dir = tempfile.mkdtemp(prefix="ratebench-redis-")
         return [
             path,
@@ -116,6 +131,8 @@ class RedisServer(ChildServer):
             self._dir,
             "--loglevel",
             "warning",
+            *password,
+            *self.extra_args,
         ]
 
     def ready(self) -> bool:

@@ -11,10 +11,20 @@ keep its own: the limiter's counters, the arrival log, and the latency draw.
   `EXPIRE`/`TTL` (so a window's reset is also read to the millisecond, where
   `TTL` would round it to a second). A scaled window must therefore be a
   whole number of milliseconds; `check_window` says so up front.
+- `RedisRequestLog`: the OpenAI endpoint's moving window (see
+  `mock_server.openai_limits.MovingWindow`), one sorted-set member per
+  admitted request, scored by its time.
 - `SharedLog`: every worker writes its `/chat` entries to one Redis hash, and
   `/log` reads them all back, in arrival order.
 - `SharedDraws`: the k-th request accepted by any worker gets the k-th draw of
   `random.Random(seed)`, exactly as a single process would give it.
+
+Every key a server writes starts with its own prefix
+(`ServerSettings.redis_prefix`, made before the workers fork): limits'
+counters under `PREFIX:limits:` (limits' `key_prefix`, so that `/reset`,
+which asks limits to clear its keys, clears only this server's), the log,
+draws and locks under `PREFIX:`. A server deletes nothing else, so another
+server or application may use the same database.
 """
 
 from __future__ import annotations
@@ -33,7 +43,6 @@ from limits.storage import RedisStorage
 from mock_server.log import LogEntry
 
 SCHEME = "ratebench+redis"
-PREFIX = "ratebench:server"
 
 # limits' incr_expire.lua, with PEXPIRE: the fixed window opens at the first hit.
 INCR_PEXPIRE = """
@@ -113,11 +122,51 @@ class MillisecondRedisStorage(RedisStorage):
         )
 
 
+class RedisRequestLog:
+    """A moving window's entries (one per admitted request) in a sorted set.
+
+    The score is the request's time.time(); the member is its cost, made
+    unique with a random suffix (two requests may share a stamp). The set
+    lives under the storage's own prefix, expires a window after its last
+    entry, and drops older entries when one is added. The caller makes
+    reading and adding one step (the admission lock of `TwoLimits`).
+    """
+
+    def __init__(self, storage: RedisStorage, key: str) -> None:
+        self.connection: redis.Redis = storage.storage
+        self.key = storage.prefixed_key(key)
+
+    def __repr__(self) -> str:
+        return f"<RedisRequestLog {self.key}>"
+
+    def entries(self, since: float) -> list[tuple[float, int]]:
+        found: list[tuple[bytes, float]] = self.connection.zrangebyscore(  # type: ignore[assignment]
+            self.key, repr(since), "+inf", withscores=True
+        )
+        return [(float(score), int(member.split(b":", 1)[0])) for member, score in found]
+
+    def add(self, stamp: float, cost: int, keep: float) -> None:
+        with self.connection.pipeline(transaction=True) as pipe:
+            pipe.zremrangebyscore(self.key, "-inf", f"({stamp - keep!r}")
+            pipe.zadd(self.key, {f"{cost}:{os.urandom(6).hex()}": stamp})
+            pipe.pexpire(self.key, milliseconds(keep))
+            pipe.execute()
+
+    def clear(self) -> None:
+        self.connection.delete(self.key)
+
+
 def limiter_uri(storage: str) -> str:
     """The `storage_uri` to hand slowapi for `--storage`."""
     if storage.startswith("redis://"):
         return SCHEME + storage[len("redis") :]
     return storage
+
+
+def limiter_options(storage: str, prefix: str) -> dict[str, str]:
+    """The storage options to hand limits with `limiter_uri(storage)`: on
+    Redis, the server's own key prefix."""
+    return {"key_prefix": f"{prefix}:limits"} if storage.startswith("redis://") else {}
 
 
 class SharedLog:
@@ -131,10 +180,10 @@ class SharedLog:
     still in flight across a reset cannot reappear in the new log.
     """
 
-    def __init__(self, client: redis.Redis) -> None:
+    def __init__(self, client: redis.Redis, prefix: str) -> None:
         self.client = client
-        self.key = f"{PREFIX}:log"
-        self.reset_key = f"{PREFIX}:log-reset"
+        self.key = f"{prefix}:log"
+        self.reset_key = f"{prefix}:log-reset"
         self.worker = os.getpid()
 
     def save(self, entry: LogEntry) -> None:
@@ -169,11 +218,11 @@ class SharedDraws:
     over. Unseeded, every worker draws from its own unseeded generator.
     """
 
-    def __init__(self, client: redis.Redis, seed: int | None) -> None:
+    def __init__(self, client: redis.Redis, seed: int | None, prefix: str) -> None:
         self.client = client
-        self.counter = f"{PREFIX}:accepted"
-        self.seed_key = f"{PREFIX}:seed"
-        self.generation_key = f"{PREFIX}:generation"
+        self.counter = f"{prefix}:accepted"
+        self.seed_key = f"{prefix}:seed"
+        self.generation_key = f"{prefix}:generation"
         self.generation: int | None = None
         self.seed = seed
         self.rng = random.Random(seed)
@@ -217,11 +266,22 @@ class SharedDraws:
         return int(self.client.get(self.counter) or 0)
 
 
-def clear_server_state(client: redis.Redis, seed: int | None) -> None:
-    """Forget what an earlier server left in this Redis database: limits'
-    counters, the shared log and the draw numbering."""
-    stale = [*client.scan_iter(f"{RedisStorage.PREFIX}:*"), *client.scan_iter(f"{PREFIX}:*")]
-    if stale:
-        client.delete(*stale)
-    SharedLog(client).clear()
-    SharedDraws(client, seed).reset(seed)
+def clear_server_state(client: redis.Redis, seed: int | None, prefix: str) -> None:
+    """Start this server's state afresh: its own keys only (its prefix is new,
+    so there are none unless a caller reuses one), then the log's reset
+    instant and the draw numbering."""
+    forget_server_state(client, prefix)
+    SharedLog(client, prefix).clear()
+    SharedDraws(client, seed, prefix).reset(seed)
+
+
+def forget_server_state(client: redis.Redis, prefix: str) -> None:
+    """Delete every key of the server whose prefix is `prefix`, and nothing else."""
+    stale = list(client.scan_iter(f"{escape_pattern(prefix)}:*", count=1000))
+    for start in range(0, len(stale), 1000):
+        client.delete(*stale[start : start + 1000])
+
+
+def escape_pattern(text: str) -> str:
+    """`text` matched literally in a Redis glob pattern (SCAN MATCH, KEYS)."""
+    return "".join("\\" + c if c in "*?[]\\" else c for c in text)

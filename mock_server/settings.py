@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import math
 import re
+import secrets
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal, get_args
 
 from limits import parse as parse_rate
+
+from clients.config import MAX_TIME_SCALE
+from mock_server.redact import redact
 
 if TYPE_CHECKING:
     from mock_server.keys import Keys
@@ -97,6 +101,13 @@ def _no_keys() -> Keys:
     return Keys()
 
 
+def new_redis_prefix() -> str:
+    """The start of every Redis key one server writes, new for each server: it
+    deletes only keys that start with it, so that another server or
+    application using the same database keeps its own."""
+    return f"ratebench:server:{secrets.token_hex(6)}"
+
+
 @dataclass(frozen=True, slots=True)
 class ServerSettings:
     rate: Rate
@@ -114,6 +125,8 @@ class ServerSettings:
     keys: Keys = field(default_factory=_no_keys)
     max_body: int = MAX_BODY  # bytes a request body may have (see hardening)
     header_timeout: float = HEADER_TIMEOUT  # wall seconds (see hardening)
+    # Made once, before the workers fork, so that they all share it.
+    redis_prefix: str = field(default_factory=new_redis_prefix)
 
     @property
     def shared_uri(self) -> str | None:
@@ -135,9 +148,9 @@ class ServerSettings:
             f"seed {self.seed}, time scale {self.time_scale:g}"
         )
         if self.workers > 1 or self.shared:
-            text += f", {self.workers} workers, storage {self.storage}"
+            text += f", {self.workers} workers, storage {redact(self.storage)}"
             if self.log is not None:
-                text += f", log {self.log}"
+                text += f", log {redact(self.log)}"
         if self.keys.required:
             text += f", API keys of {len(self.keys.names())} projects"
         return f"{text}; {self.openai.describe()}"
@@ -145,16 +158,32 @@ class ServerSettings:
 
 _LATENCY = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(?:-\s*(\d+(?:\.\d+)?))?\s*$")
 
+#: The longest response time a latency model may draw, in scenario seconds. No
+#: API takes an hour to answer; past it a slip of the keyboard (or 400 digits,
+#: which read as infinity) only makes runs that never end and draws that are NaN.
+MAX_LATENCY = 3600.0
+
+
+def shown(text: str, width: int = 24) -> str:
+    """`text` quoted, cut to `width` characters for an error line."""
+    return repr(text) if len(text) <= width else repr(text[:width] + "...")
+
 
 def parse_latency(text: str) -> Latency:
-    """`"2-5"` -> Latency(2, 5); `"3"` -> Latency(3, 3)."""
+    """`"2-5"` -> Latency(2, 5); `"3"` -> Latency(3, 3); at most MAX_LATENCY seconds."""
     match = _LATENCY.match(text)
     if not match:
         raise SettingsError(
-            f"latency {text!r} is not a range of seconds: use LOW-HIGH, e.g. 2-5, or one number"
+            f"latency {shown(text)} is not a range of seconds: use LOW-HIGH, e.g. 2-5, "
+            "or one number"
         )
     low = float(match.group(1))
     high = float(match.group(2)) if match.group(2) is not None else low
+    if not max(low, high) <= MAX_LATENCY:  # also false for infinity
+        raise SettingsError(
+            f"latency {shown(text)} is more than {MAX_LATENCY:g} seconds (an hour) per "
+            "request: give seconds, e.g. 2-5 or 0.2-0.8"
+        )
     if low > high:
         raise SettingsError(f"latency {text!r} is inverted: write the lower bound first, e.g. 2-5")
     return Latency(low, high)
@@ -180,9 +209,12 @@ def parse_limit(text: str) -> Rate:
 
 
 def check_time_scale(value: float) -> float:
-    if not (math.isfinite(value) and value > 0):
+    """`value` if it is a time scale a server and a bench can run at: above 0, at
+    most MAX_TIME_SCALE."""
+    if not (math.isfinite(value) and 0 < value <= MAX_TIME_SCALE):
         raise SettingsError(
-            f"time scale {value} must be a positive number, e.g. 1 for real time or 0.1"
+            f"time scale {value:g} must be a number above 0 and at most {MAX_TIME_SCALE:g}, "
+            "e.g. 1 for real time or 0.1 to run ten times faster"
         )
     return value
 
@@ -202,7 +234,7 @@ def check_workers(value: int) -> int:
 def check_shared(workers: int, storage: str, log: str | None) -> str | None:
     """Several workers need one place for the log; it can only be Redis."""
     if log is not None and not log.startswith("redis://"):
-        raise SettingsError(f"--log {log!r} must be a Redis URL: redis://HOST:PORT/DB")
+        raise SettingsError(f"--log {redact(log)!r} must be a Redis URL: redis://HOST:PORT/DB")
     if workers > 1 and not storage.startswith("redis://") and log is None:
         raise SettingsError(
             f"--workers {workers} keeps one log for all workers in Redis: pass --storage "
@@ -219,7 +251,7 @@ def check_storage(uri: str, rate: Rate, time_scale: float) -> str:
         return uri
     if not uri.startswith("redis://"):
         raise SettingsError(
-            f"--storage {uri!r} is not supported: use memory:// or redis://HOST:PORT/DB"
+            f"--storage {redact(uri)!r} is not supported: use memory:// or redis://HOST:PORT/DB"
         )
     window_ms = rate.window * time_scale * 1000
     if round(window_ms) < 1 or abs(window_ms - round(window_ms)) > 1e-6:

@@ -9,7 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from bench.results import load_runs
+from clients.config import ConfigError
 from clients.infra.oneline import OneLineParser, UsageError
+from clients.infra.preflight import check_writable
 
 # The defaults of bench.animate, repeated here so that `--help` and bad flags
 # need no matplotlib; a test checks they agree.
@@ -18,6 +20,20 @@ FPS = 10
 DPI = 60
 
 ANIMATION_FILE = "animation.gif"
+
+
+def check_out(out: Path) -> None:
+    """UsageError unless a GIF can be written at `out` (nothing is created)."""
+    if out.is_dir():
+        raise UsageError(
+            f"--out {out} is a directory: give the GIF's file name, e.g. {out / ANIMATION_FILE}"
+        )
+    if out.suffix.lower() != ".gif":
+        raise UsageError(f"--out {out}: the animation is a GIF, name it {out.stem}.gif")
+    try:
+        check_writable(out, "--out")
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def main(argv: list[str]) -> int:
@@ -51,10 +67,11 @@ def main(argv: list[str]) -> int:
             f"got {args.frames}, {args.fps}, {args.dpi}"
         )
     runs = load_runs(args.results_dir)  # before matplotlib loads: bad input fails fast
+    out = args.out if args.out is not None else args.results_dir / ANIMATION_FILE
+    check_out(out)  # before every frame is drawn, not after
     from bench.animate import choose_lanes, write_gif
 
     lanes = choose_lanes(runs, args.client)
-    out = args.out if args.out is not None else args.results_dir / ANIMATION_FILE
     path, frames = write_gif(lanes, out, frames=args.frames, fps=args.fps, dpi=args.dpi)
     print(f"Wrote {path}: {frames} frames, {len(lanes)} clients, {path.stat().st_size} bytes")
     return 0

@@ -418,6 +418,8 @@ def openai_scenario(scenario: Scenario, args: argparse.Namespace) -> Scenario:
         if given:
             raise UsageError(f"{given[0]} is for the LLM endpoint: add --api openai")
         return scenario
+    from bench.requests_file import read_requests
+    from clients.infra.request_set import RequestSetError
     from mock_server.openai_settings import DEFAULTS
 
     for flag in ("rpm", "tpm"):
@@ -433,7 +435,10 @@ def openai_scenario(scenario: Scenario, args: argparse.Namespace) -> Scenario:
                 f"--requests {path}: no such file (write one with `python -m bench requests`)"
             )
         requests = str(path.resolve())
-        lines = sum(1 for line in path.read_text().splitlines() if line.strip())
+        try:
+            lines = len(read_requests(path))
+        except RequestSetError as exc:
+            raise UsageError(str(exc)) from None
         if args.n is not None and args.n > lines:
             raise UsageError(f"-n {args.n} is more than the {lines} requests in {path}")
         n = lines if args.n is None else args.n

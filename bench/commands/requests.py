@@ -12,6 +12,8 @@ from bench.requests_file import (
     DEFAULT_MAX_TOKENS,
     DEFAULT_MODEL,
     DEFAULT_PROMPT_TOKENS,
+    MAX_REQUESTS,
+    MAX_TOKENS,
     MIN_PROMPT_TOKENS,
     make_requests,
     parse_distribution,
@@ -36,14 +38,16 @@ def build_parser() -> OneLineParser:
             f"{DISTRIBUTIONS}. The same --seed writes the same file."
         ),
     )
-    parser.add_argument("--n", type=int, required=True, help="how many requests")
+    parser.add_argument(
+        "--n", type=int, required=True, help=f"how many requests, at most {MAX_REQUESTS}"
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of the draws (default: 0)")
     parser.add_argument("--out", type=Path, required=True, help="the JSONL file to write")
     parser.add_argument(
         "--prompt-tokens",
         default=DEFAULT_PROMPT_TOKENS,
         metavar="DISTRIBUTION",
-        help=f"prompt tokens as the server estimates them, at least {MIN_PROMPT_TOKENS}: "
+        help=f"prompt tokens as the server estimates them, {MIN_PROMPT_TOKENS} to {MAX_TOKENS}: "
         f"fixed:N, uniform:LOW-HIGH or lognormal:MEDIAN,SIGMA "
         f"(default: {DEFAULT_PROMPT_TOKENS})",
     )
@@ -51,7 +55,7 @@ def build_parser() -> OneLineParser:
         "--max-tokens",
         default=DEFAULT_MAX_TOKENS,
         metavar="DISTRIBUTION",
-        help="max_tokens of each request, at least 1: fixed:N, uniform:LOW-HIGH or "
+        help=f"max_tokens of each request, 1 to {MAX_TOKENS}: fixed:N, uniform:LOW-HIGH or "
         f"lognormal:MEDIAN,SIGMA (default: {DEFAULT_MAX_TOKENS})",
     )
     parser.add_argument(
@@ -63,9 +67,9 @@ def build_parser() -> OneLineParser:
 def main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
     try:
-        if args.n < 1:
-            raise UsageError(f"--n {args.n} must be at least 1")
-        prompt = parse_distribution(args.prompt_tokens, "--prompt-tokens")
+        if not 1 <= args.n <= MAX_REQUESTS:
+            raise UsageError(f"--n {args.n} must be between 1 and {MAX_REQUESTS} requests")
+        prompt = parse_distribution(args.prompt_tokens, "--prompt-tokens", MIN_PROMPT_TOKENS)
         answer = parse_distribution(args.max_tokens, "--max-tokens")
         bodies = make_requests(args.n, args.seed, prompt, answer, args.model)
         try:
@@ -74,10 +78,17 @@ def main(argv: list[str]) -> int:
             raise UsageError(f"cannot write --out {args.out}: {exc.strerror}") from None
     except UsageError as exc:
         fail(str(exc))
+
+    def used(key: str) -> str:
+        values = [b["metadata"][key] if key != "max_tokens" else b[key] for b in bodies]
+        return f"{min(values)}..{max(values)}"
+
+    # What the set holds, beside what was asked: a lognormal's tails are kept
+    # within the limits, and a reader should not have to open the file to see it.
     charges = [b["metadata"]["charge"] for b in bodies]
     print(
-        f"wrote {len(bodies)} requests to {args.out}: prompt tokens {prompt}, max_tokens "
-        f"{answer}, seed {args.seed}; charges {min(charges)}..{max(charges)}, "
-        f"{sum(charges)} in all"
+        f"wrote {len(bodies)} requests to {args.out}: prompt tokens {prompt} "
+        f"({used('prompt_tokens')}), max_tokens {answer} ({used('max_tokens')}), "
+        f"seed {args.seed}; charges {min(charges)}..{max(charges)}, {sum(charges)} in all"
     )
     return 0

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +26,7 @@ from clients.config import ClientConfig, ConfigError
 from clients.infra import loglines
 from clients.infra.recorder import OnLine, Recorder
 from clients.infra.records import ClientRun
+from clients.infra.request_set import RequestSetError, read_request_set
 from clients.infra.retry import RetryPolicy
 from clients.limiters.base import Limiter
 
@@ -67,16 +67,13 @@ def load_request_set(config: ClientConfig) -> list[ChatRequest]:
         )
     path = Path(config.requests_file)
     try:
-        lines = [line for line in path.read_text().splitlines() if line.strip()]
-        bodies = [json.loads(line) for line in lines]
-    except (OSError, ValueError) as exc:
-        raise ConfigError(f"cannot read the request set {path}: {exc}") from None
+        bodies = read_request_set(path)
+    except RequestSetError as exc:
+        raise ConfigError(str(exc)) from None
     if len(bodies) < config.n:
         raise ConfigError(f"the request set {path} has {len(bodies)} requests, not {config.n}")
     requests = []
     for index, body in enumerate(bodies[: config.n]):
-        if not isinstance(body, dict):
-            raise ConfigError(f"line {index + 1} of {path} is not a request body")
         metadata = body.pop("metadata", None) or {}
         charge = metadata.get("charge") if isinstance(metadata, dict) else None
         requests.append(ChatRequest(index, body, int(charge) if charge is not None else None))

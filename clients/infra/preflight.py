@@ -50,13 +50,13 @@ def check_reachable(url: str, timeout: float = 2.0) -> None:
         raise ConfigError(f"cannot connect to {url} ({reason}); check --url") from None
 
 
-def check_writable(path: Path) -> None:
+def check_writable(path: Path, flag: str = "--json") -> None:
     """Raise ConfigError unless a file can be written at `path` (nothing is created)."""
     if path.is_dir():
-        raise ConfigError(f"--json {path} is a directory; give a file name")
+        raise ConfigError(f"{flag} {path} is a directory; give a file name")
     parent = path.parent if str(path.parent) else Path(".")
     if not parent.is_dir():
-        raise ConfigError(f"--json {path}: directory {parent} does not exist; create it first")
+        raise ConfigError(f"{flag} {path}: directory {parent} does not exist; create it first")
     target = path if path.exists() else parent
     if not os.access(target, os.W_OK):
-        raise ConfigError(f"--json {path}: permission denied; choose a writable path")
+        raise ConfigError(f"{flag} {path}: permission denied; choose a writable path")
