@@ -42,11 +42,17 @@ POLL = 0.005
 
 
 def command_env(
-    base: str, n: int, time_scale: float, requests: str | None = None
+    base: str,
+    n: int,
+    time_scale: float,
+    requests: str | None = None,
+    api_key: str | None = None,
 ) -> dict[str, str]:
     """The variables that tell a program where the server is and what batch to send
     (`RATEBENCH_REQUESTS`: with --api openai, the request set theory's bound is for,
-    one JSON body a line)."""
+    one JSON body a line), and the key to present (`OPENAI_API_KEY`: the bench's
+    `--api-key`, else whatever the environment has, else a placeholder, as the SDKs
+    insist on one)."""
     env = dict(os.environ)
     if requests is not None:
         env["RATEBENCH_REQUESTS"] = requests
@@ -57,6 +63,8 @@ def command_env(
         RATEBENCH_N=str(n),
         RATEBENCH_TIME_SCALE=f"{time_scale:g}",
     )
+    if api_key:
+        env["OPENAI_API_KEY"] = api_key
     env.setdefault("OPENAI_API_KEY", "placeholder")
     return env
 
@@ -90,6 +98,9 @@ def attempts_from_log(
 ) -> tuple[float, float, tuple[Attempt, ...]]:
     """(start, makespan, attempts) from the server's log: start the first arrival, makespan
     to the last response, one attempt per logged request (request number = its order)."""
+    # A method the endpoint does not take (a HEAD or OPTIONS probe, say) is
+    # not a request of the batch: the limiter never saw it.
+    entries = tuple(e for e in entries if not (e.status == 405 and not e.accepted))
     if not entries:
         return time.monotonic(), 0.0, ()
     start = min(e.arrival for e in entries)
@@ -226,7 +237,9 @@ def run_command(
     timeout = config.deadline * scenario.time_scale + STARTUP_SLACK
     wall_start = time.time()
     timing, killed, stderr = run_process(
-        command, command_env(base, scenario.n, scenario.time_scale, scenario.requests), timeout
+        command,
+        command_env(base, scenario.n, scenario.time_scale, scenario.requests, plan.api_key),
+        timeout,
     )
     try:
         entries = server_entries(fetch_log(base)["entries"])

@@ -13,7 +13,7 @@ import math
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +32,9 @@ class BenchPlan:
 
     `overrides`: client knobs the user set (`--retry`, `--deadline`, a sweep's
     knob), applied on top of what the scenario derives. `url`: a mock server
-    already running, instead of the bench's own.
+    already running, instead of the bench's own. `api_key`: the key every
+    client and command presents (the bench's own server is started with it
+    as its one key); never written to a record.
     """
 
     clients: tuple[str, ...] = WRITEUP_CLIENTS
@@ -41,9 +43,11 @@ class BenchPlan:
     overrides: Overrides = ()
     url: str | None = None
     commands: tuple[tuple[str, str], ...] = ()  # (name, shell command), run after the clients
+    api_key: str | None = field(default=None, repr=False)
 
     def client_config(self, chat_url: str) -> ClientConfig:
-        return self.scenario.client_config(chat_url, self.overrides)
+        config = self.scenario.client_config(chat_url, self.overrides)
+        return replace(config, api_key=self.api_key) if self.api_key else config
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +79,10 @@ def server_for(plan: BenchPlan) -> Iterator[tuple[str, MockServer | None]]:
     if plan.url is not None:
         yield check_url(plan.url), None
         return
-    with MockServer(**plan.scenario.server_kwargs()) as server:
+    kwargs = plan.scenario.server_kwargs()
+    if plan.api_key:
+        kwargs["extra_args"] += ("--api-key", plan.api_key)
+    with MockServer(**kwargs) as server:
         yield server.url, server
 
 

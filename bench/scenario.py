@@ -469,7 +469,8 @@ def format_knobs(knobs: Mapping[str, Any]) -> str:
 
 
 def config_to_dict(config: ClientConfig) -> dict[str, Any]:
-    return {f.name: getattr(config, f.name) for f in fields(ClientConfig)}
+    """A config as records keep it: every knob but the API key, a secret."""
+    return {f.name: getattr(config, f.name) for f in fields(ClientConfig) if f.name != "api_key"}
 
 
 def config_from_dict(data: Mapping[str, Any]) -> ClientConfig:

@@ -173,6 +173,13 @@ def build_parser() -> OneLineParser:
         "-n takes its first N lines",
     )
     parser.add_argument(
+        "--api-key",
+        default=None,
+        metavar="KEY",
+        help="for a server that issued API keys (mock_server --api-key): the key every "
+        "request presents, as Authorization: Bearer KEY (default: none)",
+    )
+    parser.add_argument(
         "--json",
         type=Path,
         metavar="FILE",
@@ -202,6 +209,7 @@ def _config(args: argparse.Namespace) -> ClientConfig:
         tpm=args.tpm,
         requests_file=args.requests,
         pool=args.pool,
+        api_key=args.api_key,
     )
 
 

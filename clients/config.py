@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal, get_args
 
 RetryName = Literal["exponential", "writeup", "none"]
@@ -60,6 +60,9 @@ class ClientConfig:
       limit (aiohttp's own default is 100, a ceiling of 100 requests in flight
       that no policy chose). The thread clients open one connection per
       attempt, as the write-up's `requests.get` did, and ignore it.
+    - `api_key`: the key every request presents (`Authorization: Bearer`),
+      for a server that issued keys (`--api-key`); None sends none. Never
+      written to a record.
     """
 
     url: str = "http://127.0.0.1:8000/chat"
@@ -80,6 +83,7 @@ class ClientConfig:
     tpm: int | None = None
     requests_file: str | None = None
     pool: int = 0
+    api_key: str | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if not self.url.startswith(("http://", "https://")):
@@ -130,6 +134,11 @@ class ClientConfig:
                 f"server_strategy must be one of {', '.join(SERVER_STRATEGIES)}, "
                 f"got {self.server_strategy!r}"
             )
+
+    @property
+    def auth_headers(self) -> dict[str, str]:
+        """The headers that present `api_key` (none without one)."""
+        return {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
 
     def scaled(self, seconds: float) -> float:
         """Scenario seconds to wall-clock seconds at this config's time scale."""

@@ -1,13 +1,13 @@
 """The rate-limited `/chat` endpoint of the write-up, with a log of what it saw.
 
-`GET /chat` is limited by slowapi exactly as in the write-up (key: the client
-address; storage: memory; strategy: slowapi's default fixed window unless told
-otherwise) and answers `"hello world"` after a latency drawn only for accepted
-requests. `GET /log` returns every `/chat` request in arrival order, with
-arrival and departure times on `time.monotonic()`, which every process on the
-machine shares, so that clients can be checked against what the server
-accepted rather than against their own word; `GET /log?since=N` reads it a
-page at a time.
+`GET /chat` is limited by slowapi as in the write-up (storage: memory;
+strategy: slowapi's default fixed window unless told otherwise), keyed by
+project rather than by client address (see `keys`), and answers
+`"hello world"` after a latency drawn only for accepted requests. `GET /log`
+returns every `/chat` request in arrival order, with arrival and departure
+times on `time.monotonic()`, which every process on the machine shares, so
+that clients can be checked against what the server accepted rather than
+against their own word; `GET /log?since=N` reads it a page at a time.
 """
 
 from __future__ import annotations
@@ -21,16 +21,18 @@ from dataclasses import dataclass
 from typing import Any
 
 import redis
-from fastapi import FastAPI, Query, Request, Response
+from fastapi import Depends, FastAPI, Query, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, StreamingResponse
 from limits import RateLimitItem
 from limits.limits import Granularity
 from slowapi import Limiter
 from slowapi.errors import RateLimitExceeded
-from slowapi.util import get_remote_address
 
+from mock_server.hardening import BodyCap, same_origin
+from mock_server.keys import bearer, limit_key
 from mock_server.log import LogEntry, encode_log, stamped_send, watch_client
 from mock_server.openai_api import OpenAIEndpoint
+from mock_server.openai_errors import error_body
 from mock_server.redact import redact
 from mock_server.redis_store import (
     SharedDraws,
@@ -106,7 +108,7 @@ class ArrivalLog:
         entry = LogEntry(seq=len(self.entries), arrival=time.monotonic(), worker=self.worker)
         self.entries.append(entry)
         scope[ENTRY_KEY] = entry
-        send_and_stamp = stamped_send(entry, send, self.sink, status_decides=True)
+        send_and_stamp = stamped_send(entry, send, self.sink)
         async with watch_client(entry, receive, self.sink) as receive_and_watch:
             await self.app(scope, receive_and_watch, send_and_stamp)
 
@@ -147,6 +149,7 @@ class DecisionSpy:
             entry.wall = time.time()
         accepted = bool(self.strategy.hit(item, *identifiers, cost=cost))
         if entry is not None:
+            entry.accepted = accepted
             entry.wall_after = time.time()
             entry.window_reset = float(self.strategy.get_window_stats(item, *identifiers)[0])
             if accepted and self.shared is not None:
@@ -167,6 +170,10 @@ class DecisionSpy:
         if self.settings.latency.whole_seconds:
             return float(rng.randint(int(low), int(high)))
         return rng.uniform(low, high)
+
+
+class KeyRefused(Exception):
+    """A /chat request without one of the keys the server issued."""
 
 
 @dataclass(slots=True)
@@ -197,6 +204,8 @@ def create_app(settings: ServerSettings, worker: int | None = None) -> FastAPI:
         # Called by slowapi right before `hit`, in the same task: hand the
         # request's log entry to the spy.
         spy.current.set(request.scope.get(ENTRY_KEY))
+        if request.scope.get(WARM_UP_KEY):
+            return WARM_UP_CLIENT
         if shared is not None and not settings.storage.startswith("redis://"):
             # Counters in this worker's memory: a /reset served by another
             # worker reaches them here, before the next hit.
@@ -204,7 +213,9 @@ def create_app(settings: ServerSettings, worker: int | None = None) -> FastAPI:
             if generation != state.get("generation"):
                 state["generation"] = generation
                 limiter.reset()
-        return get_remote_address(request)
+        # The project `chat_key` found: never the address, nor anything else
+        # a client can make up.
+        return limit_key(request.state.project)
 
     limiter = Limiter(
         key_func=key_func,
@@ -219,6 +230,31 @@ def create_app(settings: ServerSettings, worker: int | None = None) -> FastAPI:
     app.state.limiter = limiter
     limit = scaled_limit(settings)
     openai = OpenAIEndpoint(settings, shared.log.client if shared is not None else None, worker)
+
+    async def chat_key(request: Request) -> None:
+        """Run before the limiter: the project whose budget the request counts against."""
+        if request.scope.get(WARM_UP_KEY):
+            return  # counted under a key of its own (key_func)
+        project = settings.keys.project_of(bearer(request.headers))
+        if project is None:
+            raise KeyRefused
+        request.state.project = project
+        entry: LogEntry | None = request.scope.get(ENTRY_KEY)
+        if entry is not None and settings.keys.required:
+            entry.project = project
+
+    async def key_refused(request: Request, exc: Exception) -> Response:
+        # /chat's own form ({"error": text}, as its 429), with RFC 6750's challenge.
+        return JSONResponse(
+            {
+                "error": "Invalid or missing API key: send one of this server's keys as "
+                "Authorization: Bearer KEY"
+            },
+            status_code=401,
+            headers={"WWW-Authenticate": 'Bearer realm="ratebench"'},
+        )
+
+    app.add_exception_handler(KeyRefused, key_refused)
 
     async def rate_limit_exceeded(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RateLimitExceeded)
@@ -241,7 +277,7 @@ def create_app(settings: ServerSettings, worker: int | None = None) -> FastAPI:
     app.add_exception_handler(RateLimitExceeded, rate_limit_exceeded)
 
     # The route decorator must sit above the limit decorator (see the write-up).
-    @app.get("/chat")
+    @app.get("/chat", dependencies=[Depends(chat_key)])
     @limiter.limit(limit)
     async def chat(request: Request, response: Response) -> Any:
         entry: LogEntry | None = request.scope.get(ENTRY_KEY)
@@ -294,10 +330,18 @@ def create_app(settings: ServerSettings, worker: int | None = None) -> FastAPI:
             encode_log(head, entries, compact=since is not None), media_type="application/json"
         )
 
-    @app.post("/reset")
-    async def reset(seed: int | None = None) -> dict[str, Any]:
+    @app.post("/reset", response_model=None)
+    async def reset(request: Request, seed: int | None = None) -> dict[str, Any] | Response:
         """Clear the log and the limiter's state; reseed the latency draw
         (with `seed`, or with the server's own seed again)."""
+        if not same_origin(request.scope):
+            return JSONResponse(
+                {
+                    "error": "POST /reset is taken only from this server's own address: "
+                    "send it to the server directly (Host: its address), not from a web page"
+                },
+                status_code=403,
+            )
         limiter.reset()
         state["accepted"] = 0
         arrival_log.clear()
@@ -319,6 +363,8 @@ def create_app(settings: ServerSettings, worker: int | None = None) -> FastAPI:
         app, sink=shared.log.save if shared is not None else None, worker=worker
     )
     app.state.arrival_log = arrival_log
+    # Inside the endpoints' arrival logs (added after it), so that a 413 is logged.
+    app.add_middleware(BodyCap, max_bytes=settings.max_body, error_for=api_error)
     openai.mount(app, arrival_log)
 
     def forget_warm_up() -> None:
@@ -373,6 +419,13 @@ async def warm_up(app: ASGIApp) -> None:
     getattr(app, "forget_warm_up", lambda: None)()
 
 
+def api_error(path: str, message: str) -> dict[str, Any]:
+    """An error body in the form of the API `path` belongs to."""
+    if path.startswith("/v1/"):
+        return error_body(message, "invalid_request_error")
+    return {"error": message}
+
+
 def settings_dict(settings: ServerSettings) -> dict[str, Any]:
     return {
         "rate": settings.rate.text,
@@ -388,6 +441,9 @@ def settings_dict(settings: ServerSettings) -> dict[str, Any]:
         "workers": settings.workers,
         "storage": redact(settings.storage),
         "openai": settings.openai.as_dict(),
+        # Whether a key is needed, and whose budgets there are; never the keys.
+        "api_keys": settings.keys.required,
+        "projects": list(settings.keys.names()),
     }
 
 

@@ -5,14 +5,18 @@ from __future__ import annotations
 import argparse
 import errno
 import ipaddress
+import math
 import socket
 import sys
 
 from clients.infra.oneline import OneLineParser, fail
 from mock_server import interrupt
+from mock_server.keys import parse_keys
 from mock_server.openai_settings import add_openai_arguments, openai_settings_from_args
 from mock_server.redact import redact, redact_text
 from mock_server.settings import (
+    HEADER_TIMEOUT,
+    MAX_BODY,
     STRATEGIES,
     Fault,
     ServerSettings,
@@ -126,6 +130,32 @@ def build_parser() -> argparse.ArgumentParser:
         "keeps one arrival log, latency draw and /reset for all workers (default: the "
         "--storage Redis; a single worker keeps them in memory)",
     )
+    parser.add_argument(
+        "--api-key",
+        action="append",
+        default=[],
+        metavar="KEY[=PROJECT]",
+        help="issue an API key (repeatable): requests must then present one (Authorization: "
+        "Bearer KEY), a missing or unknown key is a 401, and each project has its own limits "
+        "on /chat and /v1 (keys of one project share them; a key without =PROJECT is a "
+        "project of its own). Without it, every request counts against one budget "
+        "(default: no keys)",
+    )
+    parser.add_argument(
+        "--max-body",
+        type=int,
+        default=MAX_BODY,
+        metavar="BYTES",
+        help=f"largest request body taken; a larger one is a 413 (default: {MAX_BODY}, 1 MiB)",
+    )
+    parser.add_argument(
+        "--header-timeout",
+        type=float,
+        default=HEADER_TIMEOUT,
+        metavar="SECONDS",
+        help="wall seconds a client has to send a request's line and headers before its "
+        f"connection is closed (default: {HEADER_TIMEOUT:g})",
+    )
     add_openai_arguments(parser)
     parser.add_argument(
         "--access-log",
@@ -142,6 +172,12 @@ def settings_from_args(args: argparse.Namespace) -> ServerSettings:
         raise SettingsError(f"--error-rate {args.error_rate} must be a probability in [0, 1]")
     if args.stall_after is not None and args.stall_after < 0:
         raise SettingsError(f"--stall-after {args.stall_after} must be >= 0")
+    if args.max_body < 1:
+        raise SettingsError(f"--max-body {args.max_body} must be at least 1 byte")
+    if not (math.isfinite(args.header_timeout) and args.header_timeout > 0):
+        raise SettingsError(
+            f"--header-timeout {args.header_timeout} must be a positive number of seconds"
+        )
     rate = parse_limit(args.rate)
     time_scale = check_time_scale(args.time_scale)
     return ServerSettings(
@@ -157,6 +193,9 @@ def settings_from_args(args: argparse.Namespace) -> ServerSettings:
         storage=check_storage(args.storage, rate, time_scale),
         log=check_shared(args.workers, args.storage, args.log),
         openai=openai_settings_from_args(args, time_scale, args.storage),
+        keys=parse_keys(args.api_key),
+        max_body=args.max_body,
+        header_timeout=args.header_timeout,
     )
 
 
@@ -237,6 +276,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("slowapi").setLevel(logging.ERROR)
 
     from mock_server.app import asgi_app, warm_up
+    from mock_server.hardening import header_timeout_protocol
 
     if settings.shared:
         prepare_redis(settings)
@@ -258,6 +298,10 @@ def main(argv: list[str] | None = None) -> int:
             access_log=args.access_log,
             timeout_graceful_shutdown=1,
             backlog=2048,
+            http=header_timeout_protocol(settings.header_timeout),
+            # The limit is per project, never per address, and nothing a client
+            # says about its address is believed (nor logged as its address).
+            proxy_headers=False,
         )
 
     def ready() -> None:

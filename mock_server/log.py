@@ -44,30 +44,25 @@ class LogEntry:
     rank: int | None = None
     # When the server saw the client go before the whole answer was handed over.
     disconnected: float | None = None
+    project: str | None = None  # with --api-key: whose budget it counted against
 
 
 def stamped_send(
     entry: LogEntry,
     send: Send,
     sink: Callable[[LogEntry], None] | None,
-    *,
-    status_decides: bool,
 ) -> Send:
     """Wrap an ASGI `send` so that `entry` records the status and when the last
     byte left, and `sink` (the shared log, if any) sees both.
 
-    `status_decides`: the status alone says whether the request was accepted
-    (`/chat`, where only slowapi answers 429); otherwise the endpoint set
-    `accepted` itself and a response without that decision (a 400, say)
-    counts as not accepted.
+    Only the limiter's decision accepts a request (it sets `accepted`); a
+    response without one (a 400, 401, 405, 413) counts as not accepted.
     """
 
     async def send_and_stamp(message: Message) -> None:
         if message["type"] == "http.response.start":
             entry.status = int(message["status"])
-            if status_decides:
-                entry.accepted = entry.status != 429
-            elif entry.accepted is None:
+            if entry.accepted is None:
                 entry.accepted = False
             if sink is not None:
                 # Before the status leaves: no client can hold an answer

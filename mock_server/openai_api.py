@@ -10,7 +10,10 @@ accepted, and every name shares one set of limits.
 Admission (`openai_limits`): requests and tokens per minute, both needed,
 tokens charged as `tokens` estimates. Latency (`llm_latency`): a time to
 the first token and a time per token, drawn for accepted requests only.
-Headers and error bodies (`openai_errors`) say what OpenAI says.
+Headers and error bodies (`openai_errors`) say what OpenAI says. Keys
+(`keys`): with `--api-key`, a request must present one of the server's keys
+(`Authorization: Bearer`, a 401 otherwise), and each project has its own
+requests and tokens per minute.
 
 Every request is in the server's log (`GET /log`) beside `/chat`'s, with
 the same fields (arrival, decision, accepted, latency drawn, when the
@@ -32,11 +35,14 @@ from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 from fastapi.routing import APIRoute
 from limits.storage import Storage, storage_from_string
+from starlette.requests import ClientDisconnect
 
 from mock_server import llm_latency, tokens
+from mock_server.keys import bearer, limit_key
 from mock_server.llm_latency import LLMDraw
 from mock_server.log import LogEntry, stamped_send, watch_client
 from mock_server.openai_errors import (
+    auth_error_body,
     error_body,
     rate_limit_body,
     ratelimit_headers,
@@ -128,7 +134,7 @@ class OpenAIArrivals:
         entry = OpenAILogEntry(seq=len(log.entries), arrival=time.monotonic(), worker=log.worker)
         log.entries.append(entry)
         scope[ENTRY_KEY] = entry
-        send_and_stamp = stamped_send(entry, send, log.sink, status_decides=False)
+        send_and_stamp = stamped_send(entry, send, log.sink)
         async with watch_client(entry, receive, log.sink) as receive_and_watch:
             await self.app(scope, receive_and_watch, send_and_stamp)
 
@@ -193,14 +199,19 @@ class OpenAIEndpoint:
             lock = lambda: connection.lock(  # noqa: E731
                 f"{prefix}:openai-admission", timeout=5, sleep=0.0005, blocking_timeout=10
             )
-        self.limits = TwoLimits(
-            settings.strategy,
-            storage,
-            requests=self.config.requests_per_window,
-            tokens=self.config.tokens_per_window,
-            window=settings.scaled(self.config.window),
-            lock=lock,
-        )
+        # One pair of limits per project (one project without --api-key).
+        self.limits = {
+            project: TwoLimits(
+                settings.strategy,
+                storage,
+                requests=self.config.requests_per_window,
+                tokens=self.config.tokens_per_window,
+                window=settings.scaled(self.config.window),
+                lock=lock,
+                key=limit_key(project),
+            )
+            for project in settings.keys.names()
+        }
         self.draws = LLMDraws(settings.seed, client, prefix)
         # With memory:// counters in several workers (the pitfall, --log), a
         # /reset served by another worker reaches this one's counters here.
@@ -216,7 +227,8 @@ class OpenAIEndpoint:
         self.router.add_api_route("/v1/models/{model}", self.model, methods=["GET"])
 
     def __repr__(self) -> str:
-        return f"<OpenAIEndpoint {self.limits!r} worker={self.worker}>"
+        limits = next(iter(self.limits.values()))
+        return f"<OpenAIEndpoint {len(self.limits)} x {limits!r} worker={self.worker}>"
 
     def mount(self, app: FastAPI, log: ArrivalLogLike) -> None:
         self.log = log
@@ -231,7 +243,8 @@ class OpenAIEndpoint:
         app.add_middleware(OpenAIArrivals, endpoint=self)
 
     def reset(self, seed: int | None) -> None:
-        self.limits.reset()
+        for limits in self.limits.values():
+            limits.reset()
         self.draws.reset(seed)
 
     # -- routes ---------------------------------------------------------------
@@ -274,13 +287,31 @@ class OpenAIEndpoint:
         entry: OpenAILogEntry = request.scope.get(ENTRY_KEY) or OpenAILogEntry(
             seq=-1, arrival=time.monotonic()
         )
-        body = await request.body()
+        key = bearer(request.headers)
+        project = self.settings.keys.project_of(key)
+        if project is None:
+            entry.accepted = False
+            entry.error = "invalid_api_key: not a key this server issued" if key else "no API key"
+            self._save(entry)
+            return JSONResponse(auth_error_body(key), status_code=401, headers=self._headers())
+        if self.settings.keys.required:
+            entry.project = project
+        limits = self.limits[project]
+        try:
+            body = await request.body()
+        except ClientDisconnect:
+            # Gone before its whole body arrived: nothing to answer, and no
+            # status, since none was sent.
+            entry.accepted = False
+            entry.error = "client disconnected before its body arrived"
+            self._save(entry)
+            return NoAnswer()
         try:
             chat = parse_request(body, self.config.max_output_tokens)
         except InvalidRequest as exc:
             entry.accepted = False
             entry.error = exc.message
-            headers = self._headers(*self.limits.state())
+            headers = self._headers(*limits.state())
             payload = error_body(exc.message, "invalid_request_error", exc.param, exc.code)
             return JSONResponse(payload, status_code=400, headers=headers)
 
@@ -291,7 +322,7 @@ class OpenAIEndpoint:
         entry.prompt_tokens, entry.max_tokens, entry.tokens_requested = prompt, max_tokens, charge
 
         self._follow_resets()
-        decision = self.limits.admit(charge)
+        decision = limits.admit(charge)
         # After it returns: with several workers the admission may first wait
         # for the others' (see openai_limits); the answer's latency runs from here.
         entry.decided = time.monotonic()
@@ -334,7 +365,8 @@ class OpenAIEndpoint:
         generation = self.generations.current_generation()
         if generation != self.generation:
             self.generation = generation
-            self.limits.reset()
+            for limits in self.limits.values():
+                limits.reset()
 
     def _record_decision(self, entry: OpenAILogEntry, decision: Decision) -> None:
         entry.wall, entry.wall_after = decision.wall, decision.wall_after
@@ -352,9 +384,11 @@ class OpenAIEndpoint:
         if self.log is not None and self.log.sink is not None and entry.seq >= 0:
             self.log.sink(entry)
 
-    def _headers(self, requests: LimitState, tokens_state: LimitState) -> dict[str, str]:
+    def _headers(
+        self, requests: LimitState | None = None, tokens_state: LimitState | None = None
+    ) -> dict[str, str]:
         headers = {"x-request-id": f"req_{uuid.uuid4().hex}"}
-        if self.config.headers:
+        if self.config.headers and requests is not None and tokens_state is not None:
             headers.update(ratelimit_headers(self.config, requests, tokens_state))
         return headers
 
@@ -385,6 +419,14 @@ class OpenAIEndpoint:
                 sent += 1
                 self._sent(entry, sent)
         yield b"data: [DONE]\n\n"
+
+
+class NoAnswer(Response):
+    """What an endpoint returns to a client that has gone: nothing is sent
+    (uvicorn sends no error of its own to a disconnected client)."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        return None
 
 
 class Reply:

@@ -126,3 +126,31 @@ def rate_limit_body(settings: OpenAISettings, model: str, decision: Decision) ->
         f"{wait}. {RATE_LIMITS_PAGE}" + _quantized(settings, state.limit, unit)
     )
     return error_body(message, unit, None, "rate_limit_exceeded")
+
+
+API_KEYS_PAGE = "https://platform.openai.com/account/api-keys"
+
+
+def masked_key(key: str) -> str:
+    """A key as OpenAI echoes an unknown one: its first 8 and last 4
+    characters, a star for each one between; a key of 12 or fewer, whole."""
+    return key if len(key) <= 12 else key[:8] + "*" * (len(key) - 12) + key[-4:]
+
+
+def auth_error_body(key: str | None) -> dict[str, Any]:
+    """The 401 body of a missing or unknown key, worded as OpenAI words it
+    (a missing key has no error code; an unknown one is `invalid_api_key`)."""
+    if key is None:
+        message = (
+            "You didn't provide an API key. You need to provide your API key in an "
+            "Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY), or "
+            "as the password field (with blank username) if you're accessing the API from your "
+            "browser and are prompted for a username and password. You can obtain an API key "
+            f"from {API_KEYS_PAGE}."
+        )
+        return error_body(message, "invalid_request_error")
+    message = (
+        f"Incorrect API key provided: {masked_key(key)}. You can find your API key at "
+        f"{API_KEYS_PAGE}."
+    )
+    return error_body(message, "invalid_request_error", None, "invalid_api_key")

@@ -14,10 +14,18 @@ from clients.config import MAX_TIME_SCALE
 from mock_server.redact import redact
 
 if TYPE_CHECKING:
+    from mock_server.keys import Keys
     from mock_server.openai_settings import OpenAISettings
 
 Strategy = Literal["fixed-window", "moving-window", "sliding-window-counter"]
 STRATEGIES: tuple[str, ...] = get_args(Strategy)
+
+
+#: Default cap on a request body: 1 MiB, about 260,000 tokens at 4 characters
+#: a token, more than any model's context window.
+MAX_BODY = 1024 * 1024
+#: Default wall seconds a client has to send a request's line and headers.
+HEADER_TIMEOUT = 10.0
 
 
 class SettingsError(ValueError):
@@ -86,6 +94,13 @@ def _default_openai() -> OpenAISettings:
     return OpenAISettings()
 
 
+def _no_keys() -> Keys:
+    # Imported here: keys raises this module's SettingsError.
+    from mock_server.keys import Keys
+
+    return Keys()
+
+
 def new_redis_prefix() -> str:
     """The start of every Redis key one server writes, new for each server: it
     deletes only keys that start with it, so that another server or
@@ -105,6 +120,11 @@ class ServerSettings:
     storage: str = "memory://"
     log: str | None = None
     openai: OpenAISettings = field(default_factory=_default_openai)
+    # The keys the server issued (--api-key), each counting against its
+    # project's budget; none: one budget for every request (see keys).
+    keys: Keys = field(default_factory=_no_keys)
+    max_body: int = MAX_BODY  # bytes a request body may have (see hardening)
+    header_timeout: float = HEADER_TIMEOUT  # wall seconds (see hardening)
     # Made once, before the workers fork, so that they all share it.
     redis_prefix: str = field(default_factory=new_redis_prefix)
 
@@ -131,6 +151,8 @@ class ServerSettings:
             text += f", {self.workers} workers, storage {redact(self.storage)}"
             if self.log is not None:
                 text += f", log {redact(self.log)}"
+        if self.keys.required:
+            text += f", API keys of {len(self.keys.names())} projects"
         return f"{text}; {self.openai.describe()}"
 
 

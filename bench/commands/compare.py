@@ -203,6 +203,15 @@ def build_parser() -> argparse.ArgumentParser:
         "RATEBENCH_TIME_SCALE. Repeatable; with no --clients, only the commands run",
     )
     parser.add_argument(
+        "--api-key",
+        default=None,
+        metavar="KEY",
+        help="the API key every client presents (Authorization: Bearer KEY) and every "
+        "--command gets as OPENAI_API_KEY: one of the keys of a --url server started with "
+        "--api-key; the bench's own server is started with it as its one key. Never "
+        "written to the results (default: none)",
+    )
+    parser.add_argument(
         "--url",
         default=None,
         help="use a mock server already running at this base URL instead "
@@ -293,6 +302,7 @@ def plan_from_args(args: argparse.Namespace) -> BenchPlan:
         overrides=tuple(overrides),
         url=args.url,
         commands=commands,
+        api_key=args.api_key,
     )
     try:
         plan.client_config("http://127.0.0.1/chat")
@@ -301,14 +311,20 @@ def plan_from_args(args: argparse.Namespace) -> BenchPlan:
     return plan
 
 
-def check_url_settings(url: str, scenario: Scenario) -> None:
+def check_url_settings(url: str, scenario: Scenario, api_key: str | None = None) -> None:
     """A server at `--url` must run the scenario the bench was told (its theory and
-    "× the best possible" are computed from it): UsageError naming the flags to pass."""
+    "× the best possible" are computed from it), and get a key if it issued keys:
+    UsageError naming the flags to pass."""
     settings = reach_server(url)[1].get("settings")
     if not isinstance(settings, dict):
         raise UsageError(
             f"the server at {url} does not report its settings (GET /log): "
             "start a ratebench mock server there, or leave out --url"
+        )
+    if settings.get("api_keys") and not api_key:
+        raise UsageError(
+            f"the server at {url} takes only requests with one of its API keys: pass "
+            "--api-key KEY (one it was started with)"
         )
     wrong = settings_mismatches(settings, scenario)
     if wrong:
@@ -530,7 +546,8 @@ def main(argv: list[str]) -> int:
         print(format_simulation(scenario, plan.clients, plan.overrides, sim_runs))
         return 0
     if plan.url is not None:
-        check_url_settings(plan.url, scenario)  # before anything is created or printed
+        # Before anything is created or printed.
+        check_url_settings(plan.url, scenario, plan.api_key)
     run_dir = new_run_dir(args.out, args.name)
     plan, beside = with_request_set(plan, run_dir)
     scenario = plan.scenario

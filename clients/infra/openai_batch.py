@@ -118,7 +118,9 @@ async def _run(
     # Every request is a task at once, as the write-up's gather; `pool` caps the
     # connections (0: none), as for every aiohttp client.
     connector = aiohttp.TCPConnector(limit=config.pool, keepalive_timeout=KEEPALIVE)
-    async with aiohttp.ClientSession(timeout=timeout, connector=connector) as session:
+    async with aiohttp.ClientSession(
+        timeout=timeout, connector=connector, headers=config.auth_headers
+    ) as session:
 
         async def job(request: ChatRequest) -> bool:
             send = functools.partial(openai_send.send, session, url, request.body)

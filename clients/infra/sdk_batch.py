@@ -130,7 +130,8 @@ async def _run(
     http_client = openai.DefaultAsyncHttpxClient(transport=make_transport(lambda: run[0]))
     options: dict[str, Any] = {} if max_retries is None else {"max_retries": max_retries}
     sdk = openai.AsyncOpenAI(
-        api_key="ratebench",  # the mock server checks none
+        # The SDK insists on a key; a server that issued none checks none.
+        api_key=config.api_key or "ratebench",
         base_url=base_url(config) + "/v1",
         http_client=http_client,
         timeout=config.scaled(config.request_timeout),

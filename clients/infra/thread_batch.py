@@ -192,7 +192,9 @@ def run_thread_batch(
     deadline = config.scaled(config.deadline)
     driver = ThreadDriver(
         recorder,
-        functools.partial(http_requests.send, config.url, now=recorder.now),
+        functools.partial(
+            http_requests.send, config.url, now=recorder.now, headers=config.auth_headers
+        ),
         deadline=deadline,
         request_timeout=config.scaled(config.request_timeout),
     )

@@ -59,7 +59,12 @@ def open_session(config: ClientConfig) -> aiohttp.ClientSession:
     """
     connector = aiohttp.TCPConnector(limit=config.pool)
     timeout = aiohttp.ClientTimeout(total=config.scaled(config.request_timeout))
-    return aiohttp.ClientSession(connector=connector, timeout=timeout, trace_configs=[tracing()])
+    return aiohttp.ClientSession(
+        connector=connector,
+        timeout=timeout,
+        trace_configs=[tracing()],
+        headers=config.auth_headers,
+    )
 
 
 async def send(

@@ -17,7 +17,7 @@ adapter):
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import requests
@@ -86,10 +86,15 @@ class _StampedAdapter(HTTPAdapter):
         }
 
 
-def send(url: str, timeout: float, now: Callable[[], float] | None = None) -> Reply:
-    """GET `url` once; blocks the calling thread for at most about `timeout` seconds,
-    body included. `now` is the run's clock, for the wire stamps (without it,
-    the request loop's own stamp stands).
+def send(
+    url: str,
+    timeout: float,
+    now: Callable[[], float] | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> Reply:
+    """GET `url` once, with `headers` (an API key's); blocks the calling thread for
+    at most about `timeout` seconds, body included. `now` is the run's clock, for
+    the wire stamps (without it, the request loop's own stamp stands).
 
     A 200 whose body is not JSON counts as an error, as it did for the
     write-up's `response.json()`; so does a body over the ceiling
@@ -99,15 +104,16 @@ def send(url: str, timeout: float, now: Callable[[], float] | None = None) -> Re
     budget = WATCHDOG.budget(timeout)
     _current.wire, _current.budget = wire, budget
     try:
-        reply = _send(url, budget)
+        reply = _send(url, budget, headers or {})
     finally:
         _current.wire = _current.budget = None
     return reply if wire is None else wire.stamp(reply)
 
 
-def _send(url: str, budget: Budget) -> Reply:
+def _send(url: str, budget: Budget, headers: Mapping[str, str]) -> Reply:
     status: int | None = None
     with requests.Session() as session:
+        session.headers.update(headers)
         adapter = _StampedAdapter()
         session.mount("http://", adapter)
         session.mount("https://", adapter)
