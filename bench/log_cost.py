@@ -165,7 +165,11 @@ def measure_log(requests: int, concurrency: int) -> dict[str, Any]:
 
 
 def measure_stream(max_tokens: int, choices: int) -> dict[str, Any]:
-    extra = ("--rpm", "1000", "--tpm", "1000000000", "--ttft", "0-0", "--token-time", "0")
+    # --max-output-tokens: far above a real model's maximum output, on purpose.
+    extra = (
+        *("--rpm", "1000", "--tpm", "1000000000", "--max-output-tokens", str(max_tokens)),
+        *("--ttft", "0-0", "--token-time", "0"),
+    )
     with MockServer(latency="0", seed=0, extra_args=extra) as server:
         pid = server_pid(server)
         before = memory(pid)["VmRSS"]

@@ -43,7 +43,17 @@ def probe(strategy: str, redis_url: str | None) -> str:
     if redis_url is not None:
         redis_mb(redis_url)  # not busy any more
         redis.Redis.from_url(redis_url).flushdb()  # a Redis of the probe's own
-    args = ("--tpm", "100000000", "--ttft", "0", "--token-time", "0", *extra)
+    args = (
+        "--tpm",
+        "100000000",
+        "--max-output-tokens",
+        "5000000",
+        "--ttft",
+        "0",
+        "--token-time",
+        "0",
+        *extra,
+    )
     with MockServer(strategy=strategy, extra_args=args) as server:
         assert server.process is not None
         url = server.url + URL

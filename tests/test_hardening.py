@@ -22,6 +22,7 @@ from bench.results import server_entries
 from bench.runner import fault_reason
 from mock_server.cli import build_parser, settings_from_args
 from mock_server.process import MockServer
+from tests.conftest import run_cli
 
 pytestmark = pytest.mark.e2e
 
@@ -223,3 +224,11 @@ def test_a_client_gone_mid_body_is_logged_without_a_traceback(server: MockServer
     ]
     assert "Traceback" not in server.output()
     assert "ClientDisconnect" not in server.output()
+
+
+def test_hardening_cost_refuses_more_connections_than_it_can_open() -> None:
+    result = run_cli("bench.hardening_cost", "--connections", "0")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "error: --connections 0 must be between 1 and 10000"
+    ]
