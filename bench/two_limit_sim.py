@@ -18,7 +18,8 @@ latency draw (`mock_server.llm_latency.draw`, the server's function):
 
 A client without `virtual_loops` has no model here (header_adaptive: it
 learns the limits from the answers' headers and bodies, which this model of
-the server does not write).
+the server does not write), and neither has a program run by `--command`,
+whatever it is called: theory knows nothing of its policy.
 
 The simulation runs in wall seconds at the scenario's time scale, because
 the clients' margins are wall time (budget_window's 100 ms), and reports
@@ -38,6 +39,7 @@ import clients
 from bench.simulate import OK, Simulation
 from bench.theory import Unrecorded
 from bench.two_limit import Planned, Windows
+from clients import VirtualLoops
 from clients.config import ClientConfig
 from clients.infra.attempts import Reply
 from clients.infra.steps import Send
@@ -142,6 +144,14 @@ class TwoLimitPrediction:
         return f"{self.mean:.2f} s ± {self.stdev:.2f}, {many}"
 
 
+def model_of(client: str, command: str | None = None) -> VirtualLoops | None:
+    """The client's `virtual_loops`; None for a client without one, and for a program run
+    by --command (`command` given, or a name no client has)."""
+    if command is not None or client not in clients.REGISTRY:
+        return None
+    return clients.virtual_loops(client)
+
+
 def simulate_run(
     client: str,
     planned: Sequence[Planned],
@@ -153,7 +163,7 @@ def simulate_run(
     scale = config.time_scale
     wall = Windows(limits.requests, limits.tokens, limits.window * scale)
     sim = TwoLimitSimulation(TwoLimitWindow(wall), planned, rng, scale)
-    loops = clients.virtual_loops(client)
+    loops = model_of(client)
     if loops is None:
         raise ValueError(f"{client} has no model in virtual time")
     recorder = Unrecorded("model", len(planned), clock=sim.clock)
