@@ -48,6 +48,12 @@ from mock_server.openai_settings import DEFAULTS
 
 # Wall seconds every sleep wakes late, and a send takes to reach the server.
 OVERSHOOT, JITTER = 0.001, 0.002
+# Wall seconds a 429 takes to come back to the client, at most (uniform): with
+# the send's JITTER, 0-6 ms, as the cookbook's processor saw them on a busy
+# 2-core machine (1 to 4 sends, 2 ms apart, went before its first 429 came back).
+REFUSED_BACK = 0.004
+# The start of the server's 429 messages (`mock_server.openai_errors`), which clients may read.
+RATE_LIMITED, TOO_LARGE = "Rate limit reached", "Request too large"
 # The fixed window only: the other strategies' windows are not modelled here.
 MODELLED_STRATEGY = "fixed-window"
 
@@ -93,7 +99,10 @@ class TwoLimitSimulation(Simulation):
         if wait is None:
             d = draw(self.rng, DEFAULTS.ttft, DEFAULTS.token_time, request.max_tokens)
             return OK, d.duration * self.scale
-        return Reply(429, "rate_limited", reopens_in=wait if math.isfinite(wait) else None), 0.0
+        back = self.rng.uniform(0, REFUSED_BACK)
+        if math.isinf(wait):
+            return Reply(429, "rate_limited", detail=TOO_LARGE), back
+        return Reply(429, "rate_limited", detail=RATE_LIMITED, reopens_in=wait), back
 
 
 class _NoHits:
