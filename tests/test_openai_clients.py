@@ -195,6 +195,41 @@ def test_the_cookbook_budget_refills_continuously_and_pauses_after_a_rate_limit(
     assert drive_in_fake_time([views[3].acquire()], now) == [25.0]
 
 
+def test_a_429s_message_reaches_the_cookbook_processor(
+    server: MockServer, request_set: Path
+) -> None:
+    """The processor pauses on what a 429's message says: the transport keeps it."""
+    import asyncio
+    import json
+
+    import aiohttp
+
+    from clients.limiters.cookbook_bucket import RATE_LIMIT, CookbookBudget
+    from clients.transports import openai_send
+
+    server.reset(seed=3)
+    body = json.loads(request_set.read_text().splitlines()[0])
+    body.pop("metadata")
+
+    async def sends() -> list[Reply]:
+        async with aiohttp.ClientSession() as session:
+            url = f"{server.url}/v1/chat/completions"
+            return list(
+                await asyncio.gather(
+                    *(openai_send.send(session, url, body) for _ in range(RPM + 1))
+                )
+            )
+
+    replies = asyncio.run(sends())
+    refused = [r for r in replies if r.status == 429]
+    assert len(refused) == 1
+    assert RATE_LIMIT in refused[0].detail.lower()
+    assert all(r.detail == "" for r in replies if r.status == 200)
+    shared = CookbookBudget(RPM, TPM, window=60, cooldown=15, clock=lambda: 0.0)
+    shared.for_request(20).observe(refused[0])
+    assert shared.errors == [0.0]
+
+
 def test_header_adaptive_is_refused_only_in_its_first_window(
     server: MockServer, request_set: Path
 ) -> None:
