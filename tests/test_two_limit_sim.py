@@ -99,16 +99,17 @@ def cookbook_sends(s: Scenario, seed: int) -> list[SimAttempt]:
 
 def test_the_cookbook_processor_sends_a_refused_request_first_again() -> None:
     """As the published processor: its retry queue goes before every request not yet
-    read, so a refused request goes again in the next pause's burst, and at most one
-    unread request (the one already waiting in its slot) goes before it. (It had put a
-    refused request behind every unread one: one refusal each, spread over the batch.)"""
+    read, so once its 429 is back a refused request goes again in the next pause's
+    burst, and at most one unread request (the one already waiting in the slot) goes
+    before it. (It had put a refused request behind every unread one: one refusal
+    each, spread over the batch.)"""
     for seed in range(3):
         sends = cookbook_sends(scenario(20, 100_000, 60), seed)
-        for i, refused in enumerate(sends):
-            if refused.accepted:
-                continue
-            again = next(j for j in range(i + 1, len(sends)) if sends[j].request == refused.request)
-            first_sends = [a for a in sends[i + 1 : again] if a.attempt == 0]
+        for refused in (a for a in sends if not a.accepted):
+            again = next(a for a in sends if a.request == refused.request and a.sent > refused.sent)
+            first_sends = [
+                a for a in sends if a.attempt == 0 and refused.finished < a.sent < again.sent
+            ]
             assert len(first_sends) <= 1, (seed, refused)
         # The request refused first goes in three of the window's four pauses at least
         # (the request waiting in the slot goes first once).
