@@ -77,18 +77,21 @@ def expect(
     config: ClientConfig,
     sweep: SweepPoint | None = None,
     sim_runs: int | None = None,
+    command: str | None = None,
 ) -> Expected:
     """Everything theory says about `client` run with `config` in `scenario`.
 
     `sim_runs` virtual runs behind the prediction; None: `sim_runs_for(n)`.
+    `command`: the shell command a --command client ran (theory has no model of
+    a program, whatever its name).
     """
     if scenario.api == "openai":
         from bench.two_limit import expected_two_limit
 
-        return expected_two_limit(client, scenario, sweep, config, sim_runs)
+        return expected_two_limit(client, scenario, sweep, config, sim_runs, command)
     from bench.program import spec_for
 
-    spec = spec_for(client)
+    spec = spec_for(client, command)
     s = scenario.theory(config)
     mean, stdev = best_possible(s)
     # Little's law: in flight / mean latency, capped by the limit; a client that
@@ -137,7 +140,14 @@ def theory_for_runs(runs: Sequence[RunRecord], sim_runs: int | None = None) -> T
     for run in runs:
         first.setdefault((run.client, run.sweep), run)
     expected = tuple(
-        expect(client, run.scenario, run.config, sweep, sim_runs)
+        expect(
+            client,
+            run.scenario,
+            run.config,
+            sweep,
+            sim_runs,
+            run.command.command if run.command is not None else None,
+        )
         for (client, sweep), run in first.items()
     )
     used = {sim_runs or sim_runs_for(run.scenario.n) for run in first.values()}

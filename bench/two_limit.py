@@ -495,13 +495,15 @@ def expected_two_limit(
     sweep: SweepPoint | None = None,
     config: ClientConfig | None = None,
     sim_runs: int | None = None,
+    command: str | None = None,
 ) -> Expected:
     """What theory says of `client` in an openai scenario: the two-limit bound, and
-    the client's simulated runs where it has a model (`bench.two_limit_sim`)."""
+    the client's simulated runs where it has a model (`bench.two_limit_sim`; a
+    `command`, a program run by --command, has none)."""
     from bench.results import Expected
 
     b = scenario_bound(scenario)
-    p, why = _predicted(client, scenario, config, sim_runs)
+    p, why = _predicted(client, scenario, config, sim_runs, command)
     if p is None:
         return Expected(
             client=client, bound=b.mean, bound_stddev=b.stdev, sweep=sweep, no_model=why
@@ -523,15 +525,15 @@ def _predicted(
     scenario: BenchScenario,
     config: ClientConfig | None = None,
     sim_runs: int | None = None,
+    command: str | None = None,
 ) -> tuple[TwoLimitPrediction | None, str]:
     """The client's simulated runs, or None and why there are none."""
-    import clients
     from bench.predict import sim_runs_for
     from bench.program import spec_for
-    from bench.two_limit_sim import MODELLED_STRATEGY, predict_two_limit
+    from bench.two_limit_sim import MODELLED_STRATEGY, model_of, predict_two_limit
 
-    if clients.virtual_loops(client) is None:
-        return None, spec_for(client).no_model or "no model"
+    if model_of(client, command) is None:
+        return None, spec_for(client, command).no_model or "no model"
     if scenario.limit.strategy != MODELLED_STRATEGY:
         return None, (
             f"the two-limit models follow the {MODELLED_STRATEGY} only, not the "

@@ -18,7 +18,8 @@ latency draw (`mock_server.llm_latency.draw`, the server's function):
 
 A client without `virtual_loops` has no model here (header_adaptive: it
 learns the limits from the answers' headers and bodies, which this model of
-the server does not write).
+the server does not write), and neither has a program run by `--command`,
+whatever it is called: theory knows nothing of its policy.
 
 The simulation runs in wall seconds at the scenario's time scale, because
 the clients' margins are wall time (budget_window's 100 ms), and reports
@@ -38,6 +39,7 @@ import clients
 from bench.simulate import OK, Simulation
 from bench.theory import Unrecorded
 from bench.two_limit import Planned, Windows
+from clients import VirtualLoops
 from clients.config import ClientConfig
 from clients.infra.attempts import Reply
 from clients.infra.steps import Send
@@ -46,6 +48,16 @@ from mock_server.openai_settings import DEFAULTS
 
 # Wall seconds every sleep wakes late, and a send takes to reach the server.
 OVERSHOOT, JITTER = 0.001, 0.002
+# Wall seconds a 429 takes to come back to the client after reaching the server
+# (uniform): with the send's JITTER, 1-13 ms, median about 7 ms, as
+# cookbook_parallel's 429s took from send to answer in the reference runs on a
+# busy 2-core machine (median 6.5-7.4 ms, 10 % under 3 ms, 10 % over 13-17 ms;
+# results/cookbook-published, results/openai-*-cookbook). The cookbook's
+# processor sends every 1-2 ms until it sees its first 429, so this sets how
+# many go in each burst after its pause.
+REFUSED_BACK = (0.001, 0.011)
+# The start of the server's 429 messages (`mock_server.openai_errors`), which clients may read.
+RATE_LIMITED, TOO_LARGE = "Rate limit reached", "Request too large"
 # The fixed window only: the other strategies' windows are not modelled here.
 MODELLED_STRATEGY = "fixed-window"
 
@@ -91,7 +103,10 @@ class TwoLimitSimulation(Simulation):
         if wait is None:
             d = draw(self.rng, DEFAULTS.ttft, DEFAULTS.token_time, request.max_tokens)
             return OK, d.duration * self.scale
-        return Reply(429, "rate_limited", reopens_in=wait if math.isfinite(wait) else None), 0.0
+        back = self.rng.uniform(*REFUSED_BACK)
+        if math.isinf(wait):
+            return Reply(429, "rate_limited", detail=TOO_LARGE), back
+        return Reply(429, "rate_limited", detail=RATE_LIMITED, reopens_in=wait), back
 
 
 class _NoHits:
@@ -142,6 +157,14 @@ class TwoLimitPrediction:
         return f"{self.mean:.2f} s ± {self.stdev:.2f}, {many}"
 
 
+def model_of(client: str, command: str | None = None) -> VirtualLoops | None:
+    """The client's `virtual_loops`; None for a client without one, and for a program run
+    by --command (`command` given, or a name no client has)."""
+    if command is not None or client not in clients.REGISTRY:
+        return None
+    return clients.virtual_loops(client)
+
+
 def simulate_run(
     client: str,
     planned: Sequence[Planned],
@@ -153,7 +176,7 @@ def simulate_run(
     scale = config.time_scale
     wall = Windows(limits.requests, limits.tokens, limits.window * scale)
     sim = TwoLimitSimulation(TwoLimitWindow(wall), planned, rng, scale)
-    loops = clients.virtual_loops(client)
+    loops = model_of(client)
     if loops is None:
         raise ValueError(f"{client} has no model in virtual time")
     recorder = Unrecorded("model", len(planned), clock=sim.clock)

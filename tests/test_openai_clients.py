@@ -179,16 +179,55 @@ def test_header_adaptive_learns_the_limit_and_the_wait_from_a_429() -> None:
     assert drive_in_fake_time([views[2].acquire()], now) == [10.0]
 
 
-def test_the_cookbook_budget_refills_continuously_and_pauses_after_a_429() -> None:
+def test_the_cookbook_budget_refills_continuously_and_pauses_after_a_rate_limit() -> None:
     from clients.limiters.cookbook_bucket import CookbookBudget
 
     now = [0.0]
     shared = CookbookBudget(2, 100, window=10, cooldown=15, clock=lambda: now[0])
-    views = [shared.for_request(10) for _ in range(3)]
+    views = [shared.for_request(10) for _ in range(4)]
     # A minute's worth at once, then one request's capacity every 10 / 2 = 5 s.
-    assert drive_in_fake_time([v.acquire() for v in views], now) == [0.0, 0.0, 5.0]
-    views[2].observe(Reply(429, "rate_limited"))
-    assert drive_in_fake_time([views[2].acquire()], now) == [20.0]  # 15 s for everyone
+    assert drive_in_fake_time([v.acquire() for v in views[:3]], now) == [0.0, 0.0, 5.0]
+    # A 429 too large for the TPM says no "rate limit": the processor does not pause.
+    views[2].observe(Reply(429, "rate_limited", detail="Request too large for m on TPM"))
+    assert drive_in_fake_time([views[2].acquire()], now) == [10.0]
+    # Its message is what it reads, not the status: a rate limit pauses everyone 15 s.
+    views[2].observe(Reply(429, "rate_limited", detail="Rate limit reached for m on RPM"))
+    assert drive_in_fake_time([views[3].acquire()], now) == [25.0]
+
+
+def test_a_429s_message_reaches_the_cookbook_processor(
+    server: MockServer, request_set: Path
+) -> None:
+    """The processor pauses on what a 429's message says: the transport keeps it."""
+    import asyncio
+    import json
+
+    import aiohttp
+
+    from clients.limiters.cookbook_bucket import RATE_LIMIT, CookbookBudget
+    from clients.transports import openai_send
+
+    server.reset(seed=3)
+    body = json.loads(request_set.read_text().splitlines()[0])
+    body.pop("metadata")
+
+    async def sends() -> list[Reply]:
+        async with aiohttp.ClientSession() as session:
+            url = f"{server.url}/v1/chat/completions"
+            return list(
+                await asyncio.gather(
+                    *(openai_send.send(session, url, body) for _ in range(RPM + 1))
+                )
+            )
+
+    replies = asyncio.run(sends())
+    refused = [r for r in replies if r.status == 429]
+    assert len(refused) == 1
+    assert RATE_LIMIT in refused[0].detail.lower()
+    assert all(r.detail == "" for r in replies if r.status == 200)
+    shared = CookbookBudget(RPM, TPM, window=60, cooldown=15, clock=lambda: 0.0)
+    shared.for_request(20).observe(refused[0])
+    assert shared.errors == [0.0]
 
 
 def test_header_adaptive_is_refused_only_in_its_first_window(

@@ -1,14 +1,21 @@
-"""Client `cookbook_parallel`: the policy of the OpenAI cookbook's parallel request processor.
+"""Client `cookbook_parallel`: the OpenAI cookbook's parallel request processor.
 
-Written here from `api_request_parallel_processor.py`'s published behaviour
-(`clients.limiters.cookbook_bucket`): told the requests and tokens per
-minute, it starts with a minute's worth of each and refills them
-continuously; a request goes when both capacities hold its share (its
-tokens estimated before sending: the request set's charge, which is the
-cookbook's own estimate, prompt plus max_tokens); after a rate-limit error
-nobody sends for 15 s, and the refused request is requeued at once, five
-attempts in all. The continuous refill trickles sends into a window the
-server still counts as full, and each such 429 costs everyone 15 s.
+Written here from what `api_request_parallel_processor.py` (openai/openai-cookbook,
+examples/) does, line by line (`clients.limiters.cookbook_bucket`): told the
+requests and tokens per minute, it starts with a minute's worth of each and
+refills them continuously; one loop, turning every 1 ms, sends the request
+in its slot when both capacities hold it (its tokens estimated before
+sending: the request set's charge, which is the processor's own estimate,
+prompt plus max_tokens); a request that comes back with any error is put
+straight back in the retry queue, which goes before every request not yet
+read, five sends in all; an error whose message says "rate limit" pauses
+the loop for 15 s, and retry-after is never read.
+
+After the first minute's burst, the continuous refill trickles sends into
+a window the server still counts as full; each 429 costs everyone 15 s, the
+refill saved meanwhile goes at once when the pause ends, and the refused
+request is the first to go again, so it can spend its five sends in a few
+pauses and be lost.
 """
 
 from __future__ import annotations
@@ -38,12 +45,17 @@ SPEC = ClientSpec(
     name=NAME,
     concurrency="asyncio",
     policy="cookbook parallel",
-    summary="the cookbook's parallel processor: continuous refill, 15 s pause after a 429",
+    summary=(
+        "the cookbook's parallel processor: continuous refill, a refused request first "
+        "again, 15 s pause after a 429"
+    ),
     explain=(
         "Starts with a minute's budget of requests and tokens and refills it continuously, "
         "so after the first burst it trickles sends into a window the server still counts as "
-        "full; every 429 then stops everyone for 15 s and requeues the request at once. The "
-        "pauses, not the limits, set its pace."
+        "full. Every 429 stops its loop for 15 s and puts the refused request first in line, "
+        "five sends in all: after each pause the saved refill goes at once, the same request "
+        "is refused again before the window closes, and the pauses, not the limits, set its "
+        "pace; a request refused in five pauses is lost."
     ),
     paces=True,
     caps_in_flight=False,
@@ -62,7 +74,7 @@ def make_limiters(config: ClientConfig, clock: Clock | None = None) -> LimiterFo
     by default the real one."""
     import time
 
-    from clients.limiters.cookbook_bucket import COOLDOWN, CookbookBudget
+    from clients.limiters.cookbook_bucket import COOLDOWN, LOOP, CookbookBudget
 
     if config.rpm is None or config.tpm is None:
         raise ConfigError(f"{NAME} must be told the limits: set rpm and tpm")
@@ -71,6 +83,7 @@ def make_limiters(config: ClientConfig, clock: Clock | None = None) -> LimiterFo
         config.tpm,
         config.scaled(MINUTE),
         config.scaled(COOLDOWN),
+        config.scaled(LOOP),
         clock=clock or time.monotonic,
     )
 

@@ -120,9 +120,14 @@ async def send(session: aiohttp.ClientSession, url: str, body: Mapping[str, Any]
                 except ValueError:
                     payload = None
                 error = payload.get("error") if isinstance(payload, dict) else None
-                learned = learn(response.headers, error if isinstance(error, dict) else None)
+                error = error if isinstance(error, dict) else None
+                learned = learn(response.headers, error)
                 return OpenAIReply(
-                    status, classify(status), reopens_in=learned.wait, learned=learned
+                    status,
+                    classify(status),
+                    detail=str(error.get("message") or "") if error else "",
+                    reopens_in=learned.wait,
+                    learned=learned,
                 )
             body = await response.json()
             return OpenAIReply(status, "ok", body, learned=learn(response.headers, None))
