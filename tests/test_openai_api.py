@@ -27,7 +27,6 @@ import requests
 from mock_server import llm_latency, tokens
 from mock_server.openai_errors import format_duration, retry_after_ms
 from mock_server.process import MockServer
-from mock_server.redis_process import RedisServer, RedisUnavailable
 from mock_server.settings import STRATEGIES, Latency
 from tests.conftest import assert_one_line_error, run_cli
 
@@ -541,16 +540,6 @@ def test_no_window_admits_more_than_the_rpm_or_the_tpm(
     servers: dict[str, MockServer], strategy: str
 ) -> None:
     burst_and_spread(servers[strategy], strategy)
-
-
-@pytest.fixture(scope="module")
-def redis_url() -> Iterator[str]:
-    """A Redis server of this module's own (the packaged one, as in test_redis)."""
-    try:
-        with RedisServer() as server:
-            yield server.url
-    except RedisUnavailable as exc:
-        pytest.fail(f"the shared-limit test needs a Redis server: {exc}")
 
 
 def test_four_workers_on_redis_admit_no_more_than_the_rpm_or_the_tpm(redis_url: str) -> None:

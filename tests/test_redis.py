@@ -19,7 +19,6 @@ import random
 import stat
 import sys
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -34,16 +33,6 @@ from tests.conftest import StartServer, assert_one_line_error, fire, run_cli
 pytestmark = pytest.mark.e2e
 
 LIMIT = 2
-
-
-@pytest.fixture(scope="module")
-def redis_url() -> Iterator[str]:
-    """A Redis server of this module's own, on a free port; stopped afterwards."""
-    try:
-        with RedisServer() as server:
-            yield server.url
-    except RedisUnavailable as exc:
-        pytest.fail(f"the shared-limit tests need a Redis server: {exc}")
 
 
 def test_the_packaged_server_is_found_without_path(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -5,7 +5,6 @@ Each test here failed before the fix it guards (issue 17's classes).
 
 from __future__ import annotations
 
-import io
 import json
 import sys
 import time
@@ -122,36 +121,6 @@ def test_clients_with_no_completed_runs_are_said_so_not_divided_by(
 # -- 5, 3. paths confined; one folder, one scenario; latest only on a record -------
 
 
-@pytest.fixture
-def bench_main(monkeypatch: pytest.MonkeyPatch) -> Callable[..., tuple[int, str]]:
-    """`python -m bench ARGS` in this process: (exit status, stderr). The
-    signal handlers it installs are put back afterwards."""
-    import signal
-
-    from bench.cli import main
-
-    saved = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
-
-    def no_bench(*args: object) -> None:
-        raise AssertionError("the bench started: the input should have been refused")
-
-    monkeypatch.setattr("bench.commands.compare.run_bench", no_bench)
-
-    def run(*args: str) -> tuple[int, str]:
-        err = io.StringIO()
-        monkeypatch.setattr(sys, "stderr", err)
-        try:
-            status = main(list(args))
-        except SystemExit as exc:
-            status = int(exc.code or 0)
-        finally:
-            for s, handler in saved.items():
-                signal.signal(s, handler)
-        return status, err.getvalue()
-
-    return run
-
-
 @pytest.mark.parametrize(
     ("flag", "value"),
     [
@@ -255,7 +224,6 @@ def test_ctrl_c_on_the_mock_server_is_one_line(delay: float) -> None:
     """Ctrl-C while it imports and binds, or once uvicorn serves: never a traceback."""
     import signal
     import subprocess
-    import sys
     import time
 
     proc = subprocess.Popen(

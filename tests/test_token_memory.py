@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import random
 import tracemalloc
-from collections.abc import Iterator
 
 import pytest
 import redis
@@ -22,22 +21,12 @@ from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
 
 from mock_server.openai_limits import MovingWindow, TwoLimits, window_item
-from mock_server.redis_process import RedisServer, RedisUnavailable
 from mock_server.redis_store import MillisecondRedisStorage
 from mock_server.settings import STRATEGIES
 from tests.conftest import fake_limits_clock
 
 TOKENS = 100_000_000
 LARGE = 200_000  # tokens per request: 10 of them are 2 million units to limits
-
-
-@pytest.fixture(scope="module")
-def redis_url() -> Iterator[str]:
-    try:
-        with RedisServer() as server:
-            yield server.url
-    except RedisUnavailable as exc:
-        pytest.fail(f"these tests need a Redis server: {exc}")
 
 
 def redis_storage(url: str) -> MillisecondRedisStorage:
