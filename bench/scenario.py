@@ -206,10 +206,17 @@ class Scenario:
         check_time_scale(self.time_scale)
         if self.api not in APIS:
             raise ScenarioError(f"api must be one of {', '.join(APIS)}, got {self.api!r}")
+        from mock_server.openai_settings import check_per_minute
+        from mock_server.settings import SettingsError
+
         for name in ("rpm", "tpm"):
             value = getattr(self, name)
             if value is not None and (not isinstance(value, int) or value < 1):
                 raise ScenarioError(f"{name} must be a whole number >= 1 or unset, got {value!r}")
+            try:
+                check_per_minute(f"--{name}", value or 0)
+            except SettingsError as exc:
+                raise ScenarioError(str(exc)) from None
 
     # -- what derives from it ------------------------------------------------------
 

@@ -254,6 +254,13 @@ def plan_requests(
 def check_fits(requests: Sequence[Planned], limits: Windows) -> None:
     """TwoLimitError if some request can never be admitted."""
     for index, r in enumerate(requests):
+        if r.max_tokens > DEFAULTS.max_output_tokens:
+            raise TwoLimitError(
+                f"request {index} asks for max_tokens {r.max_tokens}, above the model's maximum "
+                f"output ({DEFAULTS.max_output_tokens:,} tokens, the server's "
+                "--max-output-tokens): the server refuses it with a 400, so no schedule "
+                "finishes; write smaller requests (python -m bench requests --max-tokens ...)"
+            )
         if r.charge > limits.tokens:
             raise TwoLimitError(
                 f"request {index} is charged {r.charge} tokens, more than the {limits.tokens} a "

@@ -26,6 +26,9 @@ DEFAULT_MAX_TOKENS = 256
 # gpt-4o-mini's documented maximum output. Above it OpenAI answers 400
 # "max_tokens is too large", before any rate limit is consulted.
 DEFAULT_MAX_OUTPUT_TOKENS = 16_384
+#: The most requests or tokens per minute the endpoint takes: a thousand times
+#: the largest published tier, and still exact as a float.
+MAX_PER_MINUTE = 10**12
 DEFAULT_TTFT = Latency(0.2, 0.8)
 
 
@@ -176,6 +179,17 @@ def add_openai_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def check_per_minute(name: str, amount: int) -> None:
+    """SettingsError if `amount` a minute is more than the endpoint takes."""
+    if amount > MAX_PER_MINUTE:
+        digits = str(amount)
+        shown = digits if len(digits) <= 16 else f"{digits[:8]}... ({len(digits)} digits)"
+        raise SettingsError(
+            f"{name} {shown} is more than {MAX_PER_MINUTE:.0e} a minute: give a limit a real "
+            "API could have, e.g. 10000"
+        )
+
+
 def openai_settings_from_args(
     args: argparse.Namespace, time_scale: float, storage: str
 ) -> OpenAISettings:
@@ -184,6 +198,8 @@ def openai_settings_from_args(
         raise SettingsError(f"--rpm {args.rpm} allows no request: use at least 1")
     if args.tpm < 1:
         raise SettingsError(f"--tpm {args.tpm} allows no token: use at least 1")
+    for flag, amount in (("--rpm", args.rpm), ("--tpm", args.tpm)):
+        check_per_minute(flag, amount)
     quantize = None
     if args.quantize is not None:
         quantize = parse_duration(args.quantize, "--quantize")

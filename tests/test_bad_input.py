@@ -152,3 +152,30 @@ def test_absurd_durations_are_refused_by_server_and_bench(
         status, err = bench_main(*args, "--out", str(out))
         one_line(status, err, fragment)
         assert not out.exists()  # refused before a run folder was made
+
+
+@pytest.mark.parametrize("flag", ["--rpm", "--tpm"])
+def test_a_limit_of_401_digits_is_refused_by_server_and_bench(
+    tmp_path: Path, bench_main: BenchMain, flag: str
+) -> None:
+    # With --quantize the server divided it into slices: an OverflowError traceback.
+    with pytest.raises(SettingsError, match=f"{flag} 99999999... \\(401 digits\\)"):
+        server_settings(flag, DIGITS_401, "--quantize", "1s")
+    out = tmp_path / "out"
+    status, err = bench_main("--api", "openai", flag, DIGITS_401, "--out", str(out))
+    one_line(status, err, flag, "401 digits")
+    assert not out.exists()
+
+
+def test_a_request_above_the_models_maximum_output_is_refused_before_the_bench(
+    tmp_path: Path, bench_main: BenchMain
+) -> None:
+    # Every attempt was a 400, and the run failed as "the server misbehaved".
+    path = tmp_path / "set.jsonl"
+    path.write_text(GOOD + "\n" + GOOD.replace('"max_tokens": 5', '"max_tokens": 20000') + "\n")
+    out = tmp_path / "out"
+    status, err = bench_main(
+        "--api", "openai", "--tpm", "1000000", "--requests", str(path), "--out", str(out)
+    )
+    one_line(status, err, "request 1 asks for max_tokens 20000", "16,384")
+    assert not out.exists()
