@@ -215,14 +215,26 @@ def fault_reason(attempts: tuple[Attempt, ...]) -> str | None:
     """Why a run cannot be trusted as a measurement of the client, or None.
 
     429s are the subject, not a fault. Anything else (a 500, a body that is
-    not the answer, a connection refused, an attempt that never came back)
-    means the server misbehaved, and the run must not be averaged in.
+    not the answer, a connection refused, an attempt that never came back; a
+    401 or 400 refusing the client's own request) means the run is no
+    measurement of the client's pacing, and it must not be averaged in.
     """
-    faults = Counter(describe_fault(a) for a in attempts if a.outcome in ("error", "timeout"))
-    if not faults:
+    faulty = [a for a in attempts if a.outcome in ("error", "timeout")]
+    if not faulty:
         return None
-    listed = ", ".join(f"{count} × {what}" for what, count in faults.most_common())
-    return f"the server misbehaved: {listed} (attempts that were neither ok nor 429)"
+    # A 4xx other than 429 (a bad body, a key the server did not issue, a body
+    # over its cap) is the client's request refused, not the server misbehaving.
+    refused = [a for a in faulty if a.status is not None and 400 <= a.status < 500]
+    reasons = []
+    for attempts_of, what in (
+        ([a for a in faulty if a not in refused], "the server misbehaved"),
+        (refused, "the server refused the client's requests"),
+    ):
+        if attempts_of:
+            faults = Counter(describe_fault(a) for a in attempts_of)
+            listed = ", ".join(f"{count} × {kind}" for kind, count in faults.most_common())
+            reasons.append(f"{what}: {listed} (attempts that were neither ok nor 429)")
+    return "; ".join(reasons)
 
 
 def failure_reason(result: ClientRun, config: ClientConfig, elapsed: float) -> str | None:

@@ -249,11 +249,22 @@ class OpenAIEndpoint:
 
     # -- routes ---------------------------------------------------------------
 
-    async def models(self) -> dict[str, Any]:
-        return {"object": "list", "data": [self._model(MODEL_ID)]}
+    async def models(self, request: Request) -> Response:
+        return self._refusal(request) or JSONResponse(
+            {"object": "list", "data": [self._model(MODEL_ID)]}
+        )
 
-    async def model(self, model: str) -> dict[str, Any]:
-        return self._model(model)
+    async def model(self, request: Request, model: str) -> Response:
+        return self._refusal(request) or JSONResponse(self._model(model))
+
+    def _refusal(self, request: Request) -> Response | None:
+        """OpenAI's 401 when the server issued keys and the request has none of them
+        (every route of the API checks the key, the model list too)."""
+        key = bearer(request.headers)
+        return None if self.settings.keys.project_of(key) is not None else self._unauthorized(key)
+
+    def _unauthorized(self, key: str | None) -> Response:
+        return JSONResponse(auth_error_body(key), status_code=401, headers=self._headers())
 
     @staticmethod
     def _model(name: str) -> dict[str, Any]:
@@ -293,7 +304,7 @@ class OpenAIEndpoint:
             entry.accepted = False
             entry.error = "invalid_api_key: not a key this server issued" if key else "no API key"
             self._save(entry)
-            return JSONResponse(auth_error_body(key), status_code=401, headers=self._headers())
+            return self._unauthorized(key)
         if self.settings.keys.required:
             entry.project = project
         limits = self.limits[project]

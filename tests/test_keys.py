@@ -144,6 +144,10 @@ def test_a_missing_or_unknown_key_is_refused_before_the_limit(keyed: MockServer)
         "param": None,
         "code": "invalid_api_key",
     }
+    # The model list asks for a key too, as OpenAI's does.
+    models = [f"{keyed.url}/v1/models", f"{keyed.url}/v1/models/gpt-4o-mini"]
+    for url in models:
+        assert [s for s, _, _ in burst(url, [{}, key(unknown), key(ALPHA_1)])] == [401, 401, 200]
     # Refused before any limit: the budgets are untouched, and the log says not accepted.
     assert [s for s, _, _ in burst(keyed.chat_url, [key(ALPHA_1)] * 2)] == [200, 200]
     log = keyed.log()

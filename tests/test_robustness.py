@@ -25,7 +25,7 @@ from bench.results import (
     load_runs,
     new_run_dir,
 )
-from bench.runner import BenchPlan, Job, run_one
+from bench.runner import BenchPlan, Job, fault_reason, run_one
 from bench.summary import build_summary, format_summary
 from clients.infra.records import Attempt, ClientRun
 from tests.test_plots_report import hand_made_runs, write_results
@@ -252,3 +252,21 @@ def test_quiet_surprises_are_one_clear_line(args: list[str], fragment: str) -> N
     from tests.conftest import assert_one_line_error, run_cli
 
     assert_one_line_error(run_cli(*args), fragment)
+
+
+def test_a_refused_request_is_told_apart_from_a_misbehaving_server() -> None:
+    def attempt(request: int, status: int | None, outcome: str = "error") -> Attempt:
+        return Attempt(request, 0, 0.0, 0.0, 0.1, status, outcome)  # type: ignore[arg-type]
+
+    refused = (attempt(0, 401), attempt(1, 401), attempt(2, 200, "ok"))
+    assert fault_reason(refused) == (
+        "the server refused the client's requests: 2 × HTTP 401 "
+        "(attempts that were neither ok nor 429)"
+    )
+    both = (attempt(0, 500), attempt(1, 413), attempt(2, None, "timeout"))
+    reason = fault_reason(both) or ""
+    assert reason.startswith("the server misbehaved: 1 × HTTP 500, 1 × timeout (")
+    assert reason.endswith(
+        "; the server refused the client's requests: 1 × HTTP 413 "
+        "(attempts that were neither ok nor 429)"
+    )
