@@ -16,6 +16,7 @@ from typing import Any
 
 from mock_server.child import ChildServer
 from mock_server.cli import READY_PREFIX
+from mock_server.redact import redact
 
 
 class ServerError(RuntimeError):
@@ -71,7 +72,8 @@ class MockServer(ChildServer):
 
     def __repr__(self) -> str:
         pid = self.process.pid if self.process else None
-        return f"<MockServer {self.url or 'not started'} pid={pid} args={self.args}>"
+        args = [redact(a) for a in self.args]  # a --storage URI's password stays out of logs
+        return f"<MockServer {self.url or 'not started'} pid={pid} args={args}>"
 
     def command(self) -> list[str]:
         return [sys.executable, "-m", "mock_server", *self.args]

@@ -11,6 +11,7 @@ requires a password (the packaged server, `--requirepass`).
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import redis
@@ -18,7 +19,7 @@ import requests
 
 from mock_server.redact import redact, redact_text
 from mock_server.redis_process import RedisServer, RedisUnavailable
-from tests.conftest import StartServer, assert_one_line_error, fire, run_cli
+from tests.conftest import BenchMain, StartServer, assert_one_line_error, fire, run_cli
 
 pytestmark = pytest.mark.e2e
 
@@ -117,3 +118,17 @@ def test_the_server_touches_only_keys_it_made(start_server: StartServer, redis_u
     server.stop()
     assert set(client.keys()) == set(FOREIGN)
     assert client.mget(list(FOREIGN)) == list(FOREIGN.values())
+
+
+def test_bench_redis_at_a_dead_url_hides_the_password_and_makes_no_folder(
+    tmp_path: Path, bench_main: BenchMain
+) -> None:
+    out = tmp_path / "out"
+    status, err = bench_main(
+        "redis", "--redis", f"redis://:{PASSWORD}@127.0.0.1:1/0", "--out", str(out)
+    )
+    assert status == 2
+    assert err.startswith("error: no Redis answers at redis://:***@127.0.0.1:1/0 ")
+    assert err.count("\n") == 1
+    assert PASSWORD not in err
+    assert not out.exists()

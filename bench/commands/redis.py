@@ -81,6 +81,10 @@ def main(argv: list[str]) -> int:
         runs=args.runs,
         redis=args.redis,
     )
+    if args.redis is not None:  # before a run folder is made for nothing
+        from clients.limiters.redis_log import check_redis
+
+        check_redis(args.redis)
     run_dir = new_run_dir(args.out, args.name)
     print(
         f"ratebench redis: {len(STORAGES) * len(settings.clients)} pairings × {settings.runs} "

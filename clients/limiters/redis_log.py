@@ -180,6 +180,7 @@ def check_redis(url: str) -> None:
     import redis as sync_redis
 
     from clients.config import ConfigError
+    from mock_server.redact import redact
 
     try:
         client = sync_redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
@@ -189,6 +190,7 @@ def check_redis(url: str) -> None:
             client.close()
     except (sync_redis.RedisError, ValueError) as exc:
         raise ConfigError(
-            f"no Redis answers at {url} ({exc}): start one with `redis-server --port PORT "
+            f"no Redis answers at {redact(url)} ({redact(str(exc))}): start one with "
+            "`redis-server --port PORT "
             "--save ''` and pass its URL with --redis"
         ) from None
