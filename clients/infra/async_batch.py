@@ -20,6 +20,7 @@ from clients.infra.loop import request_loop
 from clients.infra.recorder import OnLine, Recorder
 from clients.infra.records import ClientRun
 from clients.infra.retry import RetryPolicy
+from clients.infra.run_loop import run_loop
 from clients.infra.steps import Await, Park, Send, Sleep, Step, Steps, unsupported
 from clients.limiters.base import Limiter
 from clients.transports import aiohttp_send as http_aiohttp
@@ -110,7 +111,7 @@ def run_async_batch(
     `run_all` decides when each request's job starts (all at once by
     default; aiometer's `run_all` spaces them out).
     """
-    return asyncio.run(_run(client, config, make_limiter, on_line, run_all))
+    return run_loop(_run(client, config, make_limiter, on_line, run_all))
 
 
 async def _run(

@@ -28,6 +28,7 @@ from clients.infra.recorder import OnLine, Recorder
 from clients.infra.records import ClientRun
 from clients.infra.request_set import RequestSetError, read_request_set
 from clients.infra.retry import RetryPolicy
+from clients.infra.run_loop import run_loop
 from clients.limiters.base import Limiter
 
 COMPLETIONS = "/v1/chat/completions"
@@ -93,7 +94,7 @@ def run_openai_batch(
     """Send the request set, every request as a task at once, each through its
     limiter; blocks until done or the deadline passed."""
     requests = load_request_set(config)
-    return asyncio.run(_run(client, config, requests, make_limiters, on_line))
+    return run_loop(_run(client, config, requests, make_limiters, on_line))
 
 
 async def _run(

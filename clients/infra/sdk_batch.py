@@ -27,6 +27,7 @@ from clients.infra.attempts import classify
 from clients.infra.openai_batch import ChatRequest, base_url, load_request_set
 from clients.infra.recorder import OnLine, Recorder
 from clients.infra.records import ClientRun, Outcome
+from clients.infra.run_loop import run_loop
 
 if TYPE_CHECKING:
     import httpx2
@@ -109,7 +110,7 @@ def run_sdk_batch(
     """Send the request set with `AsyncOpenAI` (`max_retries`: None for the SDK's
     default), `asyncio.gather` over every request; blocks until done or the deadline."""
     requests = load_request_set(config)
-    return asyncio.run(_run(client, config, requests, call, on_line, max_retries))
+    return run_loop(_run(client, config, requests, call, on_line, max_retries))
 
 
 async def _run(
