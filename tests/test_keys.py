@@ -25,7 +25,7 @@ from mock_server.keys import OPEN_PROJECT, Keys, bearer, parse_keys
 from mock_server.openai_errors import masked_key
 from mock_server.process import MockServer
 from mock_server.settings import SettingsError
-from tests.conftest import assert_one_line_error, run_cli
+from tests.conftest import BenchMain, assert_one_line_error, run_cli
 
 pytestmark = pytest.mark.e2e
 
@@ -236,3 +236,19 @@ def test_the_log_names_no_key(keyed: MockServer) -> None:
     text = json.dumps(keyed.get("/log"))
     assert ALPHA_1 not in text
     assert '"projects": ["alpha", "key3"]' in text
+
+
+@pytest.mark.parametrize(
+    ("key", "fragment"), [("", "is not a key"), ("a b", "is not a key"), ("k=alpha", "=PROJECT")]
+)
+def test_the_bench_checks_its_key_before_it_runs(
+    tmp_path: Path, bench_main: BenchMain, key: str, fragment: str
+) -> None:
+    # An empty key ran a bench with no key at all; k=alpha started the server
+    # with key k while every client sent "k=alpha", all refused with 401s.
+    out = tmp_path / "out"
+    status, err = bench_main("--api-key", key, "--out", str(out))
+    assert status == 2
+    assert err.startswith("error: --api-key ") and fragment in err
+    assert err.count("\n") == 1
+    assert not out.exists()

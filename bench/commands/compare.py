@@ -295,6 +295,19 @@ def plan_from_args(args: argparse.Namespace) -> BenchPlan:
     ):
         if value is not None:
             overrides.append((knob, value))
+    if args.api_key is not None:
+        from mock_server.keys import parse_keys
+        from mock_server.settings import SettingsError
+
+        if "=" in args.api_key:
+            raise UsageError(
+                "--api-key takes the key alone, without =PROJECT: it is what every client "
+                "sends, and the bench's own server is started with it as its one key"
+            )
+        try:  # the server's rules for a key
+            parse_keys([args.api_key])
+        except SettingsError as exc:
+            raise UsageError(str(exc).replace(" #1", "")) from None
     plan = BenchPlan(
         clients=tuple(dict.fromkeys(names)),
         runs=args.runs,
