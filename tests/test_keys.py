@@ -249,6 +249,7 @@ def test_the_bench_checks_its_key_before_it_runs(
     out = tmp_path / "out"
     status, err = bench_main("--api-key", key, "--out", str(out))
     assert status == 2
-    assert err.startswith("error: --api-key ") and fragment in err
+    assert err.startswith("error: --api-key ")
+    assert fragment in err
     assert err.count("\n") == 1
     assert not out.exists()
