@@ -40,8 +40,11 @@ def build_parser() -> argparse.ArgumentParser:
             "A FastAPI /chat endpoint limited by slowapi, as in the write-up: it answers "
             '"hello world" after a random latency drawn only for accepted requests, and '
             "429 (with Retry-After and X-RateLimit-* headers) once the limit is used up. "
-            "GET /log lists every /chat request it saw; POST /reset[?seed=N] clears the log "
-            "and the limiter; GET /health answers when it is ready. "
+            "GET /log lists every request it saw (GET /log?since=N a page at a time, from "
+            "entry N); POST /reset[?seed=N] clears the log and the limiter (sent to the "
+            "server's own address, not from a web page); GET /health answers when it is ready. Limits "
+            "belong to a project, never to a client address: one for every request, or one "
+            "per project with --api-key. "
             "The defaults reproduce the write-up."
         ),
     )
