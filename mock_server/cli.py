@@ -42,9 +42,9 @@ def build_parser() -> argparse.ArgumentParser:
             "429 (with Retry-After and X-RateLimit-* headers) once the limit is used up. "
             "GET /log lists every request it saw (GET /log?since=N a page at a time, from "
             "entry N); POST /reset[?seed=N] clears the log and the limiter (sent to the "
-            "server's own address, not from a web page); GET /health answers when it is ready. Limits "
-            "belong to a project, never to a client address: one for every request, or one "
-            "per project with --api-key. "
+            "server's own address, not from a web page); GET /health answers when it is "
+            "ready. Limits belong to a project, never to a client address: one for every "
+            "request, or one per project with --api-key. "
             "The defaults reproduce the write-up."
         ),
     )
