@@ -11,7 +11,7 @@ import sys
 
 from clients.infra.oneline import OneLineParser, fail
 from mock_server import interrupt
-from mock_server.keys import parse_keys
+from mock_server.keys import KeySpecError, parse_keys
 from mock_server.openai_settings import add_openai_arguments, openai_settings_from_args
 from mock_server.redact import redact, redact_text
 from mock_server.settings import (
@@ -181,6 +181,10 @@ def settings_from_args(args: argparse.Namespace) -> ServerSettings:
         raise SettingsError(
             f"--header-timeout {args.header_timeout} must be a positive number of seconds"
         )
+    try:
+        keys = parse_keys(args.api_key)
+    except KeySpecError as exc:
+        raise SettingsError(str(exc)) from None
     rate = parse_limit(args.rate)
     time_scale = check_time_scale(args.time_scale)
     return ServerSettings(
@@ -196,7 +200,7 @@ def settings_from_args(args: argparse.Namespace) -> ServerSettings:
         storage=check_storage(args.storage, rate, time_scale),
         log=check_shared(args.workers, args.storage, args.log),
         openai=openai_settings_from_args(args, time_scale, args.storage),
-        keys=parse_keys(args.api_key),
+        keys=keys,
         max_body=args.max_body,
         header_timeout=args.header_timeout,
     )

@@ -20,8 +20,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from mock_server.settings import SettingsError
-
 #: The one project of a server that issued no keys.
 OPEN_PROJECT = "default"
 
@@ -58,23 +56,27 @@ def limit_key(project: str) -> str:
     return f"project:{project}"
 
 
+class KeySpecError(ValueError):
+    """An `--api-key` flag that is not KEY or KEY=PROJECT; the message says how to fix it."""
+
+
 def parse_keys(specs: Sequence[str]) -> Keys:
-    """`--api-key KEY[=PROJECT]` flags -> Keys; SettingsError says what is wrong."""
+    """`--api-key KEY[=PROJECT]` flags -> Keys; KeySpecError says what is wrong."""
     projects: dict[str, str] = {}
     for i, spec in enumerate(specs, start=1):
         key, sep, project = spec.partition("=")
         if not key or any(c.isspace() for c in key) or not key.isprintable():
-            raise SettingsError(
+            raise KeySpecError(
                 f"--api-key #{i} is not a key: use KEY or KEY=PROJECT, the key being printable "
                 "characters without spaces or '=', e.g. --api-key sk-team-a=alpha"
             )
         if sep and not project.strip():
-            raise SettingsError(
+            raise KeySpecError(
                 f"--api-key #{i} names no project after '=': use KEY=PROJECT, or KEY alone "
                 "for a project of its own"
             )
         if key in projects:
-            raise SettingsError(f"--api-key #{i} repeats an earlier key: give each key once")
+            raise KeySpecError(f"--api-key #{i} repeats an earlier key: give each key once")
         projects[key] = project.strip() if sep else f"key{i}"
     return Keys(projects)
 

@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING, Literal, get_args
 from limits import parse as parse_rate
 
 from clients.config import MAX_TIME_SCALE
+from mock_server.keys import Keys
 from mock_server.redact import redact
 
 if TYPE_CHECKING:
-    from mock_server.keys import Keys
     from mock_server.openai_settings import OpenAISettings
 
 Strategy = Literal["fixed-window", "moving-window", "sliding-window-counter"]
@@ -94,13 +94,6 @@ def _default_openai() -> OpenAISettings:
     return OpenAISettings()
 
 
-def _no_keys() -> Keys:
-    # Imported here: keys raises this module's SettingsError.
-    from mock_server.keys import Keys
-
-    return Keys()
-
-
 def new_redis_prefix() -> str:
     """The start of every Redis key one server writes, new for each server: it
     deletes only keys that start with it, so that another server or
@@ -122,7 +115,7 @@ class ServerSettings:
     openai: OpenAISettings = field(default_factory=_default_openai)
     # The keys the server issued (--api-key), each counting against its
     # project's budget; none: one budget for every request (see keys).
-    keys: Keys = field(default_factory=_no_keys)
+    keys: Keys = field(default_factory=Keys)
     max_body: int = MAX_BODY  # bytes a request body may have (see hardening)
     header_timeout: float = HEADER_TIMEOUT  # wall seconds (see hardening)
     # Made once, before the workers fork, so that they all share it.

@@ -21,10 +21,9 @@ import pytest
 
 from bench.runner import BenchPlan, run_bench
 from bench.scenario import parse_scenario
-from mock_server.keys import OPEN_PROJECT, Keys, bearer, parse_keys
+from mock_server.keys import OPEN_PROJECT, Keys, KeySpecError, bearer, parse_keys
 from mock_server.openai_errors import masked_key
 from mock_server.process import MockServer
-from mock_server.settings import SettingsError
 from tests.conftest import BenchMain, assert_one_line_error, run_cli
 
 pytestmark = pytest.mark.e2e
@@ -224,7 +223,7 @@ def test_api_key_flags_are_checked() -> None:
     assert bearer({"authorization": "Basic k1"}) is None
     assert masked_key("short") == "short"
     for bad in (["a b"], ["k=alpha", "k=beta"], ["k="], [""]):
-        with pytest.raises(SettingsError):
+        with pytest.raises(KeySpecError):
             parse_keys(bad)
     assert_one_line_error(
         run_cli("mock_server", "--api-key", "k=", "--port", "0"), "--api-key", "project"

@@ -296,8 +296,7 @@ def plan_from_args(args: argparse.Namespace) -> BenchPlan:
         if value is not None:
             overrides.append((knob, value))
     if args.api_key is not None:
-        from mock_server.keys import parse_keys
-        from mock_server.settings import SettingsError
+        from mock_server.keys import KeySpecError, parse_keys
 
         if "=" in args.api_key:
             raise UsageError(
@@ -306,7 +305,7 @@ def plan_from_args(args: argparse.Namespace) -> BenchPlan:
             )
         try:  # the server's rules for a key
             parse_keys([args.api_key])
-        except SettingsError as exc:
+        except KeySpecError as exc:
             raise UsageError(str(exc).replace(" #1", "")) from None
     plan = BenchPlan(
         clients=tuple(dict.fromkeys(names)),
