@@ -44,7 +44,7 @@ def percentile(values: list[float], q: int) -> float:
     return _percentile(values, q) if values else float("nan")
 
 
-async def _hammer(
+async def hammer(
     url: str, requests: int, concurrency: int, timeout: float
 ) -> tuple[list[tuple[float, float, int]], int, float]:
     """Send `requests` GETs keeping `concurrency` in flight; (send, finish, status) each."""
@@ -78,7 +78,7 @@ def measure(
 ) -> LoadResult:
     with MockServer(rate=rate, latency=latency, seed=0) as server:
         results, errors, elapsed = asyncio.run(
-            _hammer(server.chat_url, requests, concurrency, timeout)
+            hammer(server.chat_url, requests, concurrency, timeout)
         )
         entries = server_entries(server.log())
     statuses: dict[int, int] = {}

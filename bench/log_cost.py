@@ -14,7 +14,8 @@ one line each:
    RSS before and its peak (VmHWM) after.
 
 It needs nothing of the server but its HTTP routes, so the same file measures
-an older checkout too: copy it into that checkout's `bench/` and run it there.
+an older checkout too: copy it and `bench/load.py` (whose `hammer` sends the
+requests) into that checkout's `bench/` and run it there.
 """
 
 from __future__ import annotations
@@ -28,11 +29,11 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections import Counter
 from multiprocessing.sharedctypes import Synchronized
 from typing import Any
 
-import aiohttp
-
+from bench.load import hammer
 from clients.infra.oneline import OneLineParser, fail
 from mock_server.process import MockServer
 
@@ -53,22 +54,6 @@ def memory(pid: int) -> dict[str, int]:
 def server_pid(server: MockServer) -> int:
     assert server.process is not None
     return server.process.pid
-
-
-async def hammer(url: str, requests: int, concurrency: int) -> dict[int, int]:
-    """`requests` GETs with `concurrency` in flight; a count of each status."""
-    statuses: dict[int, int] = {}
-    queue = iter(range(requests))
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
-
-        async def worker() -> None:
-            for _ in queue:
-                async with session.get(url) as resp:
-                    await resp.read()
-                    statuses[resp.status] = statuses.get(resp.status, 0) + 1
-
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return statuses
 
 
 def poll_health(url: str, stop: Any, worst: Synchronized[float]) -> None:
@@ -127,7 +112,8 @@ def measure_log(requests: int, concurrency: int) -> dict[str, Any]:
         get(f"{server.url}/log")  # the route's first call, before the baseline
         before = memory(pid)["VmRSS"]
         start = time.monotonic()
-        statuses = asyncio.run(hammer(server.chat_url, requests, concurrency))
+        results, _, _ = asyncio.run(hammer(server.chat_url, requests, concurrency, 120.0))
+        statuses = dict(Counter(status for _, _, status in results))
         sent = time.monotonic() - start
         after = memory(pid)["VmRSS"]
         body, elapsed, worst = timed_read(server.url, lambda: get(f"{server.url}/log"))

@@ -342,22 +342,19 @@ def create_app(settings: ServerSettings, worker: int | None = None) -> FastAPI:
                 },
                 status_code=403,
             )
+        seed = settings.seed if seed is None else seed
         limiter.reset()
         state["accepted"] = 0
         arrival_log.clear()
         if shared is not None:
             # Every worker picks up the new seed at its next draw.
-            shared.draws.reset(settings.seed if seed is None else seed)
+            shared.draws.reset(seed)
             shared.log.clear()
         else:
-            state["rng"] = random.Random(settings.seed if seed is None else seed)
-        state["seed"] = settings.seed if seed is None else seed
-        openai.reset(settings.seed if seed is None else seed)
-        return {
-            "status": "reset",
-            "seed": settings.seed if seed is None else seed,
-            "now": time.monotonic(),
-        }
+            state["rng"] = random.Random(seed)
+        state["seed"] = seed
+        openai.reset(seed)
+        return {"status": "reset", "seed": seed, "now": time.monotonic()}
 
     arrival_log = ArrivalLog(
         app, sink=shared.log.save if shared is not None else None, worker=worker
