@@ -7,6 +7,7 @@ import io
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -146,3 +147,17 @@ def bench_main(monkeypatch: pytest.MonkeyPatch) -> BenchMain:
         return status, err.getvalue()
 
     return run
+
+
+def ended_entry(
+    server: MockServer, pick: Callable[[list[dict[str, Any]]], dict[str, Any]], wait: float
+) -> dict[str, Any]:
+    """The log entry `pick` chooses, once its request has ended (its answer
+    left, or its client went); fails after `wait` seconds."""
+    deadline = time.monotonic() + wait
+    while True:
+        entry = pick(server.log())
+        if entry["left"] is not None or entry.get("disconnected") is not None:
+            return entry
+        assert time.monotonic() < deadline, entry
+        time.sleep(0.05)

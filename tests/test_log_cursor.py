@@ -24,7 +24,7 @@ from mock_server.log import LogEntry
 from mock_server.process import MockServer, fetch_log
 from mock_server.redis_process import RedisServer
 from mock_server.settings import Latency, ServerSettings, parse_limit
-from tests.conftest import fire, run_cli
+from tests.conftest import ended_entry, fire, run_cli
 
 pytestmark = pytest.mark.e2e
 
@@ -147,15 +147,9 @@ def test_health_answers_while_a_long_log_is_encoded() -> None:
     assert max(gaps) < took / 5, f"/health waited {max(gaps) * 1000:.0f} ms of {took:.2f} s"
 
 
-def entry_of(server: MockServer, seq: int, wait: float = 3.0) -> dict[str, Any]:
+def entry_of(server: MockServer, seq: int) -> dict[str, Any]:
     """Entry `seq` once its request has ended (left or the client gone)."""
-    deadline = time.monotonic() + wait
-    while True:
-        entry: dict[str, Any] = server.log()[seq]
-        if entry["left"] is not None or entry.get("disconnected") is not None:
-            return entry
-        assert time.monotonic() < deadline, entry
-        time.sleep(0.05)
+    return ended_entry(server, lambda log: log[seq], wait=3.0)
 
 
 def test_an_abandoned_answer_is_not_logged_as_delivered(server: MockServer) -> None:

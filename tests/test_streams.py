@@ -19,6 +19,7 @@ from mock_server.openai_api import Reply
 from mock_server.openai_schema import parse_request
 from mock_server.process import MockServer
 from mock_server.settings import Latency
+from tests.conftest import ended_entry
 
 SEED = 3
 TOKEN_TIME = 0.01  # wall seconds a token: the answers below take seconds
@@ -128,13 +129,13 @@ def post_and_leave(server: MockServer, stream: bool, read: int, linger: float = 
 
 
 def ended(server: MockServer) -> dict[str, Any]:
-    deadline = time.monotonic() + 5
-    while True:
-        [entry] = [e for e in server.log() if e.get("endpoint")]
-        if entry["left"] is not None or entry.get("disconnected") is not None:
-            return entry
-        assert time.monotonic() < deadline, entry
-        time.sleep(0.05)
+    """The one completion request's entry, once it has ended."""
+
+    def the_completion(log: list[dict[str, Any]]) -> dict[str, Any]:
+        [entry] = [e for e in log if e.get("endpoint")]
+        return entry
+
+    return ended_entry(server, the_completion, wait=5.0)
 
 
 def test_a_cut_stream_logs_the_tokens_it_sent(server: MockServer) -> None:
