@@ -15,8 +15,8 @@ from types import FrameType
 from typing import cast
 
 from bench.commands import Interrupted
-from bench.results import ResultsError
-from bench.scenario import ScenarioError
+from bench.records.results import ResultsError
+from bench.records.scenario import ScenarioError
 from clients.config import ConfigError
 from clients.infra.oneline import UsageError, fail
 from mock_server.process import ServerError

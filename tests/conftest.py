@@ -131,7 +131,7 @@ def bench_main(monkeypatch: pytest.MonkeyPatch) -> BenchMain:
         raise AssertionError("the input should have been refused before this")
 
     monkeypatch.setattr("bench.commands.compare.run_bench", not_reached)
-    monkeypatch.setattr("bench.animate.write_gif", not_reached)
+    monkeypatch.setattr("bench.output.animate.write_gif", not_reached)
     saved = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
 
     def run(*args: str) -> tuple[int, str]:

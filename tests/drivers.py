@@ -2,7 +2,7 @@
 
 - asyncio: `FakeTime`, a clock and an async sleep that advance only when
   every task is blocked;
-- the simulator: `bench.simulate.Simulation`, virtual time by construction;
+- the simulator: `bench.theory.simulate.Simulation`, virtual time by construction;
 - threads: `FakeThreadTime`, for one generator driven on the test's own
   thread (a sleep moves the clock); several threads need the real clock.
 
@@ -21,7 +21,7 @@ import time
 from collections.abc import Awaitable, Callable, Generator
 from typing import Any, Literal, TypeVar
 
-from bench.simulate import FixedWindow, Simulation
+from bench.theory.simulate import FixedWindow, Simulation
 from clients.infra.async_batch import drive
 from clients.infra.recorder import Recorder
 from clients.infra.steps import Sleep, Step

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from bench.animate import choose_lanes, frame_times, lane, window_meter, write_gif
 from bench.commands.animate import main
-from bench.results import ResultsError, RunLog, load_runs
+from bench.output.animate import choose_lanes, frame_times, lane, window_meter, write_gif
+from bench.records.results import ResultsError, RunLog, load_runs
 from tests.conftest import assert_one_line_error
 from tests.test_plots_report import naive_gather, thread_pool
 
@@ -66,8 +66,8 @@ def test_unknown_client_is_one_line(results_dir: Path) -> None:
 
 
 def test_command_defaults_match_the_module() -> None:
-    import bench.animate
     import bench.commands.animate
+    import bench.output.animate
 
     for name in ("FRAMES", "FPS", "DPI"):
-        assert getattr(bench.commands.animate, name) == getattr(bench.animate, name)
+        assert getattr(bench.commands.animate, name) == getattr(bench.output.animate, name)

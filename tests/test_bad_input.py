@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-import bench.requests_file
+import bench.records.requests_file
 from clients.config import ClientConfig, ConfigError
 from clients.infra.openai_batch import load_request_set
 from mock_server.cli import build_parser, settings_from_args
@@ -87,8 +87,8 @@ def test_a_request_set_out_of_range_is_refused_before_drawing(
 
 
 def test_a_lognormal_draw_stays_within_the_limit(tmp_path: Path, bench_main: BenchMain) -> None:
-    most = 1_000_000  # bench.requests_file.MAX_TOKENS
-    wide = bench.requests_file.parse_distribution(f"lognormal:{most},3", "--max-tokens")
+    most = 1_000_000  # bench.records.requests_file.MAX_TOKENS
+    wide = bench.records.requests_file.parse_distribution(f"lognormal:{most},3", "--max-tokens")
     rng = random.Random(0)
     assert max(wide.draw(rng) for _ in range(1000)) == most
     out = tmp_path / "set.jsonl"
@@ -102,7 +102,7 @@ def test_a_lognormal_draw_stays_within_the_limit(tmp_path: Path, bench_main: Ben
 
 @pytest.fixture
 def results_dir(tmp_path: Path) -> Path:
-    from bench.results import RunLog
+    from bench.records.results import RunLog
     from tests.test_plots_report import naive_gather
 
     RunLog(tmp_path / "runs.jsonl").append(naive_gather(0))

@@ -14,7 +14,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from bench.results import RUN_SCHEMA, SUMMARY_SCHEMA, THEORY_FILE, load_runs
+from bench.records.results import RUN_SCHEMA, SUMMARY_SCHEMA, THEORY_FILE, load_runs
 from tests.conftest import assert_one_line_error, run_cli
 
 pytestmark = pytest.mark.e2e
@@ -286,7 +286,7 @@ def test_a_signal_at_any_moment_leaves_no_server_and_no_traceback(
 def test_every_client_follows_a_limit_other_than_the_write_ups(tmp_path: Path) -> None:
     """At 5/second the paced clients send 5 a window and the pool has 5 workers:
     the knobs followed the server's limit, judged from the server's own log."""
-    from bench.windows import max_arrived_per_window
+    from bench.records.windows import max_arrived_per_window
 
     scale = 0.1
     result = run_cli(

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.results import (
+from bench.records.results import (
     RUN_SCHEMA,
     RUN_SCHEMA_V1,
     SUMMARY_FILE,
@@ -106,7 +106,7 @@ def test_plot_reads_files_and_never_runs_theory(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """`bench plot` re-draws from runs.jsonl and theory.json alone."""
-    import bench.theory
+    import bench.theory.models
     from bench.commands import plot
 
     theory = TheoryRecord(
@@ -123,8 +123,8 @@ def test_plot_reads_files_and_never_runs_theory(
         raise AssertionError("bench plot ran theory")
 
     for name in ("predict", "bound", "exact_makespan", "scenario_bound", "littles_law"):
-        monkeypatch.setattr(bench.theory, name, no_theory)
-    monkeypatch.setattr(bench.theory.ClientModel, "run", no_theory)
+        monkeypatch.setattr(bench.theory.models, name, no_theory)
+    monkeypatch.setattr(bench.theory.models.ClientModel, "run", no_theory)
     assert plot.main([str(run_dir)]) == 0
     assert json.loads((run_dir / SUMMARY_FILE).read_text()) == before
     report = (run_dir / "report.md").read_text()

@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 import pytest
 
-from bench.simulate import Simulation
+from bench.theory.simulate import Simulation
 from clients.infra.async_batch import drive
 from clients.infra.attempts import Reply, classify
 from clients.infra.loop import processes, request_loop

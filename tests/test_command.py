@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 
 from bench.commands.compare import build_parser, plan_from_args
-from bench.program import attempts_from_log, hyperfine_fields
-from bench.results import RunRecord, ServerEntry
-from bench.runner import BenchPlan, run_bench
-from bench.scenario import parse_scenario
-from bench.summary import build_summary
+from bench.output.summary import build_summary
+from bench.records.results import RunRecord, ServerEntry
+from bench.records.scenario import parse_scenario
+from bench.running.runner import BenchPlan, run_bench
+from bench.running.shell_command import attempts_from_log, hyperfine_fields
 from clients.infra.oneline import UsageError
 
 TB = (

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.concurrency import WALL_RATE, Point, format_table, time_scale_for
+from bench.experiments.concurrency import WALL_RATE, Point, format_table, time_scale_for
 from tests.conftest import assert_one_line_error, run_cli
 
 

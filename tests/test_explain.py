@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import clients
-from bench.explain import Context, theory_text
-from bench.results import Expected
-from bench.scenario import Limit, Scenario
+from bench.output.explain import Context, theory_text
+from bench.records.results import Expected
+from bench.records.scenario import Limit, Scenario
 
 WRITEUP = Scenario()
 

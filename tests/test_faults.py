@@ -11,7 +11,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from bench.results import load_runs
+from bench.records.results import load_runs
 from tests.conftest import run_cli
 
 pytestmark = pytest.mark.e2e

@@ -6,9 +6,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from bench.results import load_runs
-from bench.stats import gave_up, gave_up_stats
-from bench.summary import build_summary, format_summary
+from bench.output.summary import build_summary, format_summary
+from bench.records.results import load_runs
+from bench.records.stats import gave_up, gave_up_stats
 
 REFERENCE = Path(__file__).resolve().parent.parent / "results" / "openai-rpm"
 

@@ -17,9 +17,9 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bench.program import attempts_from_log
-from bench.results import server_entries
-from bench.runner import fault_reason
+from bench.records.results import server_entries
+from bench.running.runner import fault_reason
+from bench.running.shell_command import attempts_from_log
 from mock_server.cli import build_parser, settings_from_args
 from mock_server.process import MockServer
 from tests.conftest import run_cli
@@ -227,7 +227,7 @@ def test_a_client_gone_mid_body_is_logged_without_a_traceback(server: MockServer
 
 
 def test_hardening_cost_refuses_more_connections_than_it_can_open() -> None:
-    result = run_cli("bench.hardening_cost", "--connections", "0")
+    result = run_cli("bench.experiments.hardening_cost", "--connections", "0")
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
         "error: --connections 0 must be between 1 and 10000"

@@ -10,9 +10,9 @@ import pytest
 from rich.console import Console
 from rich.progress import Progress
 
-from bench.live import GLYPH_LIMIT, LiveView, RunWatch, live_or_progress, render_run
-from bench.runner import BenchPlan, run_bench
-from bench.scenario import Scenario
+from bench.records.scenario import Scenario
+from bench.running.live import GLYPH_LIMIT, LiveView, RunWatch, live_or_progress, render_run
+from bench.running.runner import BenchPlan, run_bench
 from clients.infra import recorder as recorder_module
 from clients.infra.recorder import Recorder
 from clients.infra.records import Attempt
@@ -159,13 +159,13 @@ def test_live_view_shows_naive_gather_429s(tmp_path: Path) -> None:
 
 def test_the_openai_endpoint_meters_tokens_against_the_tpm(tmp_path: Path) -> None:
     """On --api openai the meters read against the RPM over a minute and the TPM,
-    each send charged what the server charges its request (`bench.two_limit`)."""
+    each send charged what the server charges its request (`bench.endpoints.openai.bound`)."""
     from dataclasses import replace
 
-    from bench import requests_file as rf
-    from bench.live import meter_for
-    from bench.scenario import request_bodies
-    from bench.two_limit import plan_requests
+    from bench.endpoints.openai.bound import plan_requests
+    from bench.records import requests_file as rf
+    from bench.records.scenario import request_bodies
+    from bench.running.live import meter_for
 
     path = tmp_path / "requests.jsonl"
     prompts = rf.parse_distribution(rf.DEFAULT_PROMPT_TOKENS, "--prompt-tokens")
@@ -200,7 +200,7 @@ def test_live_view_meters_tokens_on_the_openai_endpoint(tmp_path: Path) -> None:
     """budget_window against the OpenAI-compatible endpoint at a small time scale:
     the frames meter sends against the RPM and tokens against the TPM, each send
     charged prompt + max_tokens (20 + 20), as the server charges it."""
-    from bench import requests_file as rf
+    from bench.records import requests_file as rf
 
     path = tmp_path / "requests.jsonl"
     fixed = rf.parse_distribution("fixed:20", "--prompt-tokens")

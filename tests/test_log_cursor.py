@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from bench.results import server_entries
+from bench.records.results import server_entries
 from mock_server.app import create_app
 from mock_server.log import LogEntry
 from mock_server.process import MockServer, fetch_log
@@ -224,7 +224,7 @@ def test_the_shared_log_of_two_workers_pages_in_arrival_order() -> None:
 
 
 def test_log_cost_prints_its_figures() -> None:
-    result = run_cli("bench.log_cost", "--requests", "40", "--only", "log")
+    result = run_cli("bench.experiments.log_cost", "--requests", "40", "--only", "log")
     assert result.returncode == 0, result.stderr
     figures = json.loads(result.stdout.removeprefix("log: "))
     assert figures["log_entries"] == figures["paged_entries"] == 40

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from bench.matrix import cell_client, format_matrix, has_matrix, matrix_markdown
-from bench.stats import ClientStats
+from bench.output.matrix import cell_client, format_matrix, has_matrix, matrix_markdown
+from bench.records.stats import ClientStats
 
 
 def stats(client: str, mean: float, rejections: tuple[int, ...]) -> ClientStats:

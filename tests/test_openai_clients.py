@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from bench.requests_file import make_requests, parse_distribution, write_requests
-from bench.two_limit import LLMLatency, Windows, plan_requests, two_limit_bound
+from bench.endpoints.openai.bound import LLMLatency, Windows, plan_requests, two_limit_bound
+from bench.records.requests_file import make_requests, parse_distribution, write_requests
 from clients import ClientConfig, run_client
 from clients.infra.attempts import Reply
 from clients.infra.steps import Sleep, Steps
@@ -244,7 +244,7 @@ def test_header_adaptive_is_refused_only_in_its_first_window(
 
 
 def test_the_bench_runs_an_openai_scenario_end_to_end(request_set: Path, tmp_path: Path) -> None:
-    from bench.results import load_runs, load_theory
+    from bench.records.results import load_runs, load_theory
 
     result = run_cli(
         "bench", "--api", "openai", "--rpm", str(RPM), "--tpm", str(TPM),

@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from bench.matching import clock_gaps, match_arrivals
-from bench.plots import client_timeline_file, draw_all
-from bench.report import write_report
-from bench.results import (
+from bench.output.plots import client_timeline_file, draw_all
+from bench.output.report import write_report
+from bench.output.summary import write_summary
+from bench.records.matching import clock_gaps, match_arrivals
+from bench.records.results import (
     Expected,
     Machine,
     RunLog,
@@ -19,9 +20,8 @@ from bench.results import (
     TheoryRecord,
     write_theory,
 )
-from bench.scenario import Scenario
-from bench.stats import percentile, representative_run
-from bench.summary import write_summary
+from bench.records.scenario import Scenario
+from bench.records.stats import percentile, representative_run
 from clients.infra.records import Attempt, Outcome
 
 SCALE = 0.1
@@ -243,7 +243,7 @@ def test_percentile() -> None:
 def test_ten_clients_differ_in_colour_and_marker_and_hatch() -> None:
     """Ten clients (the whole registry) never share a colour, a marker or a hatch,
     so every plot tells them apart in colour and in grey-scale print alike."""
-    from bench.plots import client_style
+    from bench.output.plots import client_style
 
     styles = [client_style(i) for i in range(10)]
     for attribute in ("colour", "marker", "hatch"):

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.windows import bound_makespan, max_accepted_per_window, max_arrived_per_window
+from bench.records.windows import bound_makespan, max_accepted_per_window, max_arrived_per_window
 from clients.config import ClientConfig
 from clients.infra.procs import run_procs
 from mock_server import redis_process

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from bench.replay import replay, replay_rows, replay_runs, server_draws
-from bench.results import RunRecord, ServerEntry
-from bench.scenario import Scenario
-from bench.theory import model_for
+from bench.records.results import RunRecord, ServerEntry
+from bench.records.scenario import Scenario
+from bench.theory.models import model_for
+from bench.theory.replay import replay, replay_rows, replay_runs, server_draws
 
 SCENARIO = Scenario()
 CONFIG = SCENARIO.client_config("http://127.0.0.1:8000/chat")

@@ -15,8 +15,9 @@ from typing import Any
 
 import pytest
 
-import bench.runner
-from bench.results import (
+import bench.running.runner
+from bench.output.summary import build_summary, format_summary
+from bench.records.results import (
     RUNS_FILE,
     Machine,
     ResultsError,
@@ -25,8 +26,7 @@ from bench.results import (
     load_runs,
     new_run_dir,
 )
-from bench.runner import BenchPlan, Job, fault_reason, run_one
-from bench.summary import build_summary, format_summary
+from bench.running.runner import BenchPlan, Job, fault_reason, run_one
 from clients.infra.records import Attempt, ClientRun
 from tests.test_plots_report import hand_made_runs, write_results
 
@@ -51,9 +51,9 @@ def _run_with(
         makespan = max((a.finished for a in attempts), default=0.0)
         return ClientRun(name, 4, started, attempts, makespan)
 
-    monkeypatch.setattr(bench.runner, "reset_server", lambda *a, **k: None)
-    monkeypatch.setattr(bench.runner, "fetch_log", lambda *a, **k: {"entries": []})
-    monkeypatch.setattr(bench.runner, "run_client", run_client)
+    monkeypatch.setattr(bench.running.runner, "reset_server", lambda *a, **k: None)
+    monkeypatch.setattr(bench.running.runner, "fetch_log", lambda *a, **k: {"entries": []})
+    monkeypatch.setattr(bench.running.runner, "run_client", run_client)
     plan = BenchPlan(
         clients=(client,),
         scenario=replace(BenchPlan().scenario, n=4, time_scale=0.1),

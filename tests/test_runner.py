@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-import bench.runner
-from bench.results import Machine
-from bench.runner import BenchPlan, Job, run_one
+import bench.running.runner
+from bench.records.results import Machine
+from bench.running.runner import BenchPlan, Job, run_one
 from mock_server.process import ServerError
 
 MACHINE = Machine("3.11", "test", 2, "host")
@@ -29,8 +29,8 @@ def test_a_server_gone_before_the_run_is_a_failed_record(monkeypatch: pytest.Mon
     def no_client(*args: object) -> None:
         raise AssertionError("the client must not run against a dead server")
 
-    monkeypatch.setattr(bench.runner, "reset_server", reset)
-    monkeypatch.setattr(bench.runner, "run_client", no_client)
+    monkeypatch.setattr(bench.running.runner, "reset_server", reset)
+    monkeypatch.setattr(bench.running.runner, "run_client", no_client)
     job = Job(0, 3, "token_bucket", 3)
     dead = run_one(BenchPlan(), job, "http://127.0.0.1:9", DeadServer(), MACHINE)  # type: ignore[arg-type]
     assert (dead.status, dead.reason) == ("failed", "the mock server died before the run")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bench.scenario import (
+from bench.records.scenario import (
     Faults,
     Latency,
     Limit,
@@ -133,7 +133,7 @@ def test_the_deadline_grows_with_the_batch() -> None:
 
 
 def test_each_client_shows_the_knobs_it_reads() -> None:
-    from bench.scenario import format_knobs, knobs_of
+    from bench.records.scenario import format_knobs, knobs_of
 
     config = Scenario(limit=Limit(20, 1.0)).client_config("http://127.0.0.1:1/chat")
     assert knobs_of("thread_pool", config, common=False) == {"workers": 20}

@@ -118,7 +118,7 @@ def test_ctrl_c_while_a_plot_is_saved_leaves_no_truncated_png(
 ) -> None:
     from matplotlib.figure import Figure
 
-    from bench import plots
+    from bench.output import plots
 
     def interrupted_save(self: Figure, fname: object, **kwargs: object) -> None:
         Path(str(fname)).write_bytes(b"\x89PNG half")  # the write had begun

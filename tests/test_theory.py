@@ -19,15 +19,7 @@ import limits.strategies
 import pytest
 
 import clients
-from bench.simulate import (
-    STRATEGIES,
-    FixedWindow,
-    MovingWindow,
-    SlidingWindowCounter,
-    Strategy,
-    make_server,
-)
-from bench.theory import (
+from bench.theory.models import (
     Bound,
     ClientModel,
     Scenario,
@@ -41,6 +33,14 @@ from bench.theory import (
     predict,
     scenario_bound,
     thread_pool_exact,
+)
+from bench.theory.simulate import (
+    STRATEGIES,
+    FixedWindow,
+    MovingWindow,
+    SlidingWindowCounter,
+    Strategy,
+    make_server,
 )
 from clients.config import ClientConfig
 from tests.conftest import fake_limits_clock
@@ -485,7 +485,7 @@ def test_the_bucket_model_is_the_write_ups_bucket_without_its_wake_ups(strategy:
 
 
 def test_theory_runs_fall_with_the_batch_size() -> None:
-    from bench.predict import sim_runs_for
+    from bench.theory.expected import sim_runs_for
 
     ns = (1, 10, 12, 50, 300, 1000, 5000, 10_000, 50_000)
     assert [sim_runs_for(n) for n in ns] == [4000, 4000, 4000, 1000, 166, 50, 10, 10, 10]

@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from bench.two_limit import (
+from bench.endpoints.openai.bound import (
     PHASES,
     LLMLatency,
     Planned,
@@ -221,7 +221,7 @@ def test_where_tokens_bind_the_counter_can_beat_windows_packed_in_file_order() -
 def test_one_runs_counter_bound_is_its_phases() -> None:
     from dataclasses import replace
 
-    from bench.two_limit import (
+    from bench.endpoints.openai.bound import (
         counter_makespan,
         counter_phase_makespan,
         counter_phases,

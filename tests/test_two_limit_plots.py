@@ -5,9 +5,14 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from bench.results import RunRecord, ServerEntry
-from bench.scenario import Scenario
-from bench.two_limit_plots import allowed_by, completions, draw_two_limit_plots, limit_windows
+from bench.endpoints.openai.plots import (
+    allowed_by,
+    completions,
+    draw_two_limit_plots,
+    limit_windows,
+)
+from bench.records.results import RunRecord, ServerEntry
+from bench.records.scenario import Scenario
 from clients.infra.records import Attempt
 from tests.test_plots_report import MACHINE, SCALE, STARTED, attempt
 
@@ -94,7 +99,7 @@ def test_the_two_limit_plots_are_drawn(tmp_path: Path) -> None:
 
 
 def test_the_cookbooks_pauses_merge_when_a_429_comes_during_one() -> None:
-    from bench.two_limit_report import pauses
+    from bench.endpoints.openai.report import pauses
 
     run = two_windows()
     refused = [a for a in run.attempts if a.outcome == "rate_limited"]

@@ -1,4 +1,4 @@
-"""Theory's models of the OpenAI-endpoint clients (`bench.two_limit_sim`): no server."""
+"""Theory's models of the OpenAI-endpoint clients (`bench.endpoints.openai.models`): no server."""
 
 from __future__ import annotations
 
@@ -6,16 +6,16 @@ import math
 import random
 
 import clients
-from bench.scenario import Scenario, request_bodies
-from bench.simulate import SimAttempt
-from bench.theory import Unrecorded
-from bench.two_limit import Planned, Windows, plan_requests, two_limit_bound
-from bench.two_limit_sim import (
+from bench.endpoints.openai.bound import Planned, Windows, plan_requests, two_limit_bound
+from bench.endpoints.openai.models import (
     TwoLimitSimulation,
     TwoLimitWindow,
     predict_two_limit,
     simulate_run,
 )
+from bench.records.scenario import Scenario, request_bodies
+from bench.theory.models import Unrecorded
+from bench.theory.simulate import SimAttempt
 
 LIMITS = Windows(requests=2, tokens=100, window=60.0)
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bench.runner import settings_mismatches
-from bench.scenario import parse_scenario
+from bench.records.scenario import parse_scenario
+from bench.running.runner import settings_mismatches
 from tests.conftest import StartServer, run_cli
 
 
@@ -54,7 +54,7 @@ def test_the_openai_limits_are_compared_not_chats() -> None:
 def test_no_ratelimit_headers_reaches_the_server_and_the_records() -> None:
     from dataclasses import replace
 
-    from bench.scenario import Scenario, openai_server_args
+    from bench.records.scenario import Scenario, openai_server_args
 
     openai = Scenario(api="openai", rpm=20, tpm=10000)
     assert "--no-ratelimit-headers" not in openai_server_args(openai)

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bench.results import load_runs
+from bench.records.results import load_runs
 from clients.config import ConfigError
 from clients.infra.oneline import OneLineParser, UsageError
 from clients.infra.preflight import check_writable
 
-# The defaults of bench.animate, repeated here so that `--help` and bad flags
+# The defaults of bench.output.animate, repeated here so that `--help` and bad flags
 # need no matplotlib; a test checks they agree.
 FRAMES = 100
 FPS = 10
@@ -69,7 +69,7 @@ def main(argv: list[str]) -> int:
     runs = load_runs(args.results_dir)  # before matplotlib loads: bad input fails fast
     out = args.out if args.out is not None else args.results_dir / ANIMATION_FILE
     check_out(out)  # before every frame is drawn, not after
-    from bench.animate import choose_lanes, write_gif
+    from bench.output.animate import choose_lanes, write_gif
 
     lanes = choose_lanes(runs, args.client)
     path, frames = write_gif(lanes, out, frames=args.frames, fps=args.fps, dpi=args.dpi)

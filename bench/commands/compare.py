@@ -23,8 +23,11 @@ from rich.progress import (
 )
 
 from bench.commands import Interrupted
-from bench.results import REQUESTS_FILE, RunRecord, new_run_dir, write_theory
-from bench.runner import (
+from bench.output.summary import format_summary, write_summary
+from bench.records.results import REQUESTS_FILE, RunRecord, new_run_dir, write_theory
+from bench.records.scenario import Faults, KnobValue, Scenario, ScenarioError, parse_scenario
+from bench.records.stats import client_stats
+from bench.running.runner import (
     BenchAborted,
     BenchPlan,
     Job,
@@ -32,10 +35,7 @@ from bench.runner import (
     run_bench,
     settings_mismatches,
 )
-from bench.scenario import Faults, KnobValue, Scenario, ScenarioError, parse_scenario
-from bench.schedules import collision_waves
-from bench.stats import client_stats
-from bench.summary import format_summary, write_summary
+from bench.theory.schedules import collision_waves
 from clients import REGISTRY, WRITEUP_CLIENTS, local_clients, spec
 from clients.config import RETRY_NAMES, SERVER_STRATEGIES, ConfigError
 from clients.infra.oneline import OneLineParser, UsageError
@@ -430,7 +430,7 @@ def openai_scenario(scenario: Scenario, args: argparse.Namespace) -> Scenario:
         if given:
             raise UsageError(f"{given[0]} is for the LLM endpoint: add --api openai")
         return scenario
-    from bench.requests_file import read_requests
+    from bench.records.requests_file import read_requests
     from clients.infra.request_set import RequestSetError
     from mock_server.openai_settings import DEFAULTS
 
@@ -463,7 +463,7 @@ def openai_scenario(scenario: Scenario, args: argparse.Namespace) -> Scenario:
         n=n,
         headers=args.headers is not False,
     )
-    from bench.two_limit import TwoLimitError, scenario_bound
+    from bench.endpoints.openai.bound import TwoLimitError, scenario_bound
 
     try:
         scenario_bound(openai)
@@ -482,9 +482,9 @@ def with_request_set(
 
     if plan.scenario.api != "openai":
         return plan, lambda record: ""
-    from bench.requests_file import write_requests
-    from bench.scenario import request_bodies
-    from bench.two_limit import run_phase, scenario_bound, scenario_phase_bound
+    from bench.endpoints.openai.bound import run_phase, scenario_bound, scenario_phase_bound
+    from bench.records.requests_file import write_requests
+    from bench.records.scenario import request_bodies
 
     path = run_dir / REQUESTS_FILE
     write_requests(path, request_bodies(plan.scenario))
@@ -539,7 +539,7 @@ def estimate(client: ClientSpec, plan: BenchPlan) -> float:
 
 def theory_runs(args: argparse.Namespace) -> int | None:
     """`--theory-runs`, checked: a whole number from 1 to 100000; None: by batch size
-    (`bench.predict.sim_runs_for`)."""
+    (`bench.theory.expected.sim_runs_for`)."""
     if args.theory_runs is None:
         return None
     if not 1 <= args.theory_runs <= 100_000:
@@ -553,7 +553,7 @@ def main(argv: list[str]) -> int:
     sim_runs = theory_runs(args)
     scenario = plan.scenario
     if args.simulate:
-        from bench.predict import format_simulation
+        from bench.theory.expected import format_simulation
 
         print(format_simulation(scenario, plan.clients, plan.overrides, sim_runs))
         return 0
@@ -607,7 +607,7 @@ def main(argv: list[str]) -> int:
                 f"  {job.client:<16} run {job.run + 1:>3}  FAILED: {record.reason}"
             )
 
-    from bench.live import live_or_progress
+    from bench.running.live import live_or_progress
 
     # On a terminal the live view draws the bar and the run in progress; else the bar alone.
     display, started, done = live_or_progress(console, plan, progress, on_start, on_done)
@@ -649,9 +649,9 @@ def finish(
     run_dir: Path, records: list[RunRecord], console: Console, matrix: bool, sim_runs: int | None
 ) -> None:
     """Theory once, stored beside the runs; then summary, plots and report from the files."""
-    from bench.predict import theory_for_runs
-    from bench.report import write_report
-    from bench.theory import TheoryError
+    from bench.output.report import write_report
+    from bench.theory.expected import theory_for_runs
+    from bench.theory.models import TheoryError
 
     try:
         theory = theory_for_runs(records, sim_runs)
@@ -663,7 +663,7 @@ def finish(
     write_summary(run_dir, records, theory)
     print(format_summary(records, theory))  # says "no completed runs" for a client with none
     if matrix and client_stats(records):
-        from bench.matrix import format_matrix
+        from bench.output.matrix import format_matrix
 
         print(format_matrix(client_stats(records)))
     write_report(run_dir)

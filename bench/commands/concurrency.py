@@ -21,7 +21,7 @@ def _levels(text: str) -> list[int]:
 
 
 def main(argv: list[str]) -> int:
-    from bench.concurrency import CLIENTS, LATENCY, LEVELS, WALL_RATE
+    from bench.experiments.concurrency import CLIENTS, LATENCY, LEVELS, WALL_RATE
 
     parser = OneLineParser(
         prog="python -m bench concurrency",
@@ -57,7 +57,7 @@ def main(argv: list[str]) -> int:
         )
     if args.json is not None and not args.json.parent.is_dir():
         raise UsageError(f"--json {args.json}: folder {args.json.parent} does not exist")
-    from bench.concurrency import Point, format_table, run_levels, to_json
+    from bench.experiments.concurrency import Point, format_table, run_levels, to_json
 
     def progress(p: Point) -> None:
         outcome = f"{p.makespan:.2f} s, {p.rejections} × 429" if p.ok else f"failed: {p.reason}"

@@ -38,7 +38,7 @@ def main(argv: list[str]) -> int:
     if args.json is not None and not args.json.parent.is_dir():
         # Checked before the measurement, not after it is lost.
         raise UsageError(f"--json {args.json}: folder {args.json.parent} does not exist")
-    from bench.load import run_load
+    from bench.experiments.load import run_load
 
     figures = run_load(args.requests, args.concurrency, args.latency)
     if args.json is not None:

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bench.results import check_writable, load_runs, upgrade_theory, write_theory
-from bench.summary import format_summary, write_summary
+from bench.output.summary import format_summary, write_summary
+from bench.records.results import check_writable, load_runs, upgrade_theory, write_theory
 from clients.infra.oneline import OneLineParser
 
 
@@ -32,13 +32,13 @@ def main(argv: list[str]) -> int:
     runs = load_runs(args.results_dir)  # before matplotlib loads: bad input fails fast
     check_writable(args.results_dir)
     if args.theory:
-        from bench.predict import theory_for_runs
+        from bench.theory.expected import theory_for_runs
 
         write_theory(args.results_dir, theory_for_runs(runs))
     theory = upgrade_theory(args.results_dir)
     write_summary(args.results_dir, runs, theory)
     print(format_summary(runs, theory))
-    from bench.report import write_report
+    from bench.output.report import write_report
 
     write_report(args.results_dir, runs, theory)
     print(f"\nRe-drawn: {args.results_dir}")

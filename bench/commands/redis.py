@@ -6,9 +6,7 @@ import sys
 import time
 from dataclasses import asdict
 
-from bench.results import new_run_dir, write_json
-from bench.scenario import Scenario, parse_latency
-from bench.shared_limit import (
+from bench.experiments.redis import (
     STORAGES,
     SharedLimitSettings,
     build_report,
@@ -18,6 +16,8 @@ from bench.shared_limit import (
     run_line,
     summarize,
 )
+from bench.records.results import new_run_dir, write_json
+from bench.records.scenario import Scenario, parse_latency
 from clients.infra.oneline import OneLineParser, UsageError
 from mock_server.redis_process import RedisUnavailable
 from mock_server.settings import Rate, check_storage

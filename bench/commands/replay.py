@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bench.replay import format_replay, replay_rows, replay_runs
-from bench.results import load_runs
+from bench.records.results import load_runs
+from bench.theory.replay import format_replay, replay_rows, replay_runs
 from clients.infra.oneline import OneLineParser
 
 

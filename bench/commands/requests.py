@@ -1,6 +1,6 @@
 """`python -m bench requests`: write a seeded request set for /v1/chat/completions.
 
-The set itself (its format, its distributions) is `bench.requests_file`; this
+The set itself (its format, its distributions) is `bench.records.requests_file`; this
 is its command line.
 """
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bench.requests_file import (
+from bench.records.requests_file import (
     DEFAULT_MAX_TOKENS,
     DEFAULT_MODEL,
     DEFAULT_PROMPT_TOKENS,

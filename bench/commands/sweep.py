@@ -5,10 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from bench.results import RunRecord, new_run_dir
-from bench.runner import BenchPlan
-from bench.scenario import Scenario
-from bench.sweep import (
+from bench.experiments.sweep import (
     KNOBS,
     finish,
     format_sweep,
@@ -16,6 +13,9 @@ from bench.sweep import (
     run_sweep,
     write_outputs,
 )
+from bench.records.results import RunRecord, new_run_dir
+from bench.records.scenario import Scenario
+from bench.running.runner import BenchPlan
 from clients import REGISTRY, WRITEUP_CLIENTS, spec
 from clients.config import ConfigError
 from clients.infra.oneline import OneLineParser

@@ -8,7 +8,7 @@ its charge. The charge is the request set's `metadata.charge`, which is the
 server's own estimate (prompt tokens plus `max_tokens`), so it never
 guesses low. Requests go in file order: window after window, as many as
 both limits allow, which is the schedule of the two-limit bound
-(`bench.two_limit`); each window costs the margin on top.
+(`bench.endpoints.openai.bound`); each window costs the margin on top.
 
 The margin absorbs the gap between the client's send and the server's
 decision, in wall seconds (the machine's, not the scenario's). `/chat`'s
@@ -63,10 +63,10 @@ SPEC = ClientSpec(
     paces=True,
     caps_in_flight=False,
     model=None,
-    # Theory's model of it is in bench.two_limit_sim (the spec's model is /chat's).
+    # Theory's model of it is in bench.endpoints.openai.models (the spec's model is /chat's).
     no_model=(
-        "a model only on the OpenAI-compatible endpoint's fixed window (bench.two_limit_sim "
-        "runs its own limiter there)"
+        "a model only on the OpenAI-compatible endpoint's fixed window "
+        "(bench.endpoints.openai.models runs its own limiter there)"
     ),
     api="openai",
 )

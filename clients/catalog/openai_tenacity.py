@@ -46,10 +46,10 @@ SPEC = ClientSpec(
     paces=False,
     caps_in_flight=False,
     model=None,
-    # Theory's model of it is in bench.two_limit_sim (the spec's model is /chat's).
+    # Theory's model of it is in bench.endpoints.openai.models (the spec's model is /chat's).
     no_model=(
-        "a model only on the OpenAI-compatible endpoint's fixed window (bench.two_limit_sim "
-        "runs the recipe's backoff there)"
+        "a model only on the OpenAI-compatible endpoint's fixed window "
+        "(bench.endpoints.openai.models runs the recipe's backoff there)"
     ),
     api="openai",
 )

@@ -1,5 +1,5 @@
 """Reading a request set: one request body per line, the OpenAI cookbook's batch
-format (written by `python -m bench requests`, described in `bench.requests_file`).
+format (written by `python -m bench requests`, described in `bench.records.requests_file`).
 
 Every line is checked as the mock server checks a body (`mock_server.openai_schema`),
 and its `metadata`, if any, as the bench reads it, before a single request is

@@ -7,7 +7,7 @@ when it is done. Three drivers carry the steps out:
 
 - asyncio (`clients.infra.async_batch`): one task per generator;
 - threads (`clients.infra.thread_batch`): one thread per generator;
-- the simulator (`bench.simulate`): virtual time, against a server model.
+- the simulator (`bench.theory.simulate`): virtual time, against a server model.
 
 So theory runs the very policy code the clients run.
 

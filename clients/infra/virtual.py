@@ -2,7 +2,7 @@
 
 A catalog module may define `virtual_loops(config, charges, recorder, rng)`:
 one generator of steps (`clients.infra.steps`) per request, which the
-simulator (`bench.two_limit_sim`) drives against its model of the two
+simulator (`bench.endpoints.openai.models`) drives against its model of the two
 limits. A client whose policy is a limiter gives its own limiter and the
 request loop (`limiter_loops`): the code that runs. A client whose retries
 are a library's (the SDK's, tenacity's) gives that library's policy,

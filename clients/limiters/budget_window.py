@@ -13,14 +13,14 @@ counter's rule instead, for both limits, on the server's clock
 (time.time()) and its window alignment, as `clients.limiters.sliding_log`
 does for one limit. Only the counter's rule: it admits more than R in some
 W-long spans, and "R and T in any W" on top of it cost a tokens-bound batch
-14 % against the counter's own schedule (`bench.two_limit`).
+14 % against the counter's own schedule (`bench.endpoints.openai.bound`).
 
 `BudgetLog` is the rule alone, with no waiting (fake-time tests run it);
 `BudgetWindowLimiter` waits for it under any driver. One limiter serves
 the whole batch, first come first served: `for_request(charge)` gives the
 request loop a limiter that asks for that request's charge. A request
 waits its turn even if a later, smaller one would fit now, so requests
-go in file order, which is the schedule `bench.two_limit` takes for its
+go in file order, which is the schedule `bench.endpoints.openai.bound` takes for its
 bound.
 """
 

@@ -1,0 +1,575 @@
+"""The best possible makespan of a request set under two limits at once.
+
+The OpenAI-compatible endpoint admits a request only if its window has room
+for one more request (RPM) and for its charge (TPM): the prompt's tokens as
+the server estimates them plus `n x max_tokens` (`mock_server.tokens`, the
+server's own estimate, imported, never copied). Per-minute limits are
+enforced per window of W scenario seconds (a minute, or the `--quantize`
+slice) with R requests and T tokens each (`openai_settings.per_slice`).
+
+**The schedule.** Greedy in file order, window by window: window k (sent at
+t = kW) takes the next requests while it holds fewer than R of them and
+their charges fit in T. Next-fit packing in a fixed order uses as few
+windows as any packing in that order can, and each window's requests go at
+its very start, so:
+
+- **fixed window** (limits' default: a window opens at its first hit): no
+  client that sends in file order and is never refused finishes earlier.
+  Exact, for file order.
+- **moving window**: the same schedule is what a client keeping "R and T
+  in any W" reaches, and the moving window admits it, but it is not proven
+  best. Stated as the target, beside a lower bound.
+
+**The sliding-window counter** does not admit that schedule. Its windows
+are aligned to multiples of W on the server's clock, and a hit of cost c
+(1 for the requests limit, the charge for the tokens limit) goes only while
+`floor(previous x (1 - f) + current) + c <= L`, f the fraction of the
+current window gone: after a full window the next one admits new sends only
+as the previous one's weight fades, about R evenly spread over it. So the
+counter has its own schedule: requests in file order, each at the earliest
+instant both limits' counters admit it given every earlier send
+(`counter_sends`, in closed form: a counter's weighted count is continuous
+and never rises between hits, so the instant it falls below `L - c + 1` is
+now, a point of this window, or a point of the next). No file-order client
+sends any request earlier (by induction: moving a send earlier never raises
+the weighted count at a later instant), but the schedule depends on where
+in a clock window the batch starts (the phase), which a run does not
+choose: the bound is its expected makespan averaged over `PHASES` phases
+evenly spread over the window, the standard deviation combining latency and
+phase. Not `exact`: another order may do better, and a real phase is one
+draw. Where requests bind over full windows it ends later than the windowed
+schedule (each window after the first is spread over the whole window);
+where tokens bind it can end sooner (a charge goes once the weight leaves
+room for it, where windows packed in file order waste what a window's next
+request could not use).
+
+**The lower bound, for any order and any strategy that admits at most R and
+T in each W-long span** (fixed and moving windows): the sends span
+`[0, t_last]`, which `floor(t_last / W) + 1` spans of W cover, each holding
+at most T tokens and R requests, so `t_last >= (K - 1) W` with `K =
+max(ceil(n / R), ceil(sum of charges / T))`; the batch ends no earlier than
+that plus the shortest expected latency of one request. The counter can
+admit nearly 2R in a span of W straddling a window's edge, so this does not
+hold for it; what does hold is that each *clock* window counts at most R
+and T (`current` alone must leave room), and the batch starting at phase p
+touches `floor((p + t_last) / W) + 1` of them: `t_last >= (K - 1) W - p`,
+that is `(K - 3/2) W` averaged over the phase (for K >= 2), plus the
+latency.
+
+**Latency** is the server's LLM model (`mock_server.llm_latency`): time to
+the first token (uniform, or whole seconds for whole-number bounds), then
+`token_time` per output token after the first, the output tokens drawn
+uniformly from `1..max_tokens`. The makespan of a schedule is the expected
+latest finish, `E[max_i (s_i + D_i)]`, computed from the product of the
+latencies' distribution functions (numerically, on a grid of about a
+millisecond of scenario time), with its standard deviation.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+
+from bench.theory.simulate import SlidingWindowCounter
+from mock_server import tokens
+from mock_server.openai_settings import DEFAULTS, MINUTE, OpenAISettings, per_slice
+
+if TYPE_CHECKING:
+    from bench.endpoints.openai.models import TwoLimitPrediction
+    from bench.records.results import Expected, RunRecord, SweepPoint
+    from bench.records.scenario import Scenario as BenchScenario
+    from clients.config import ClientConfig
+
+Floats = npt.NDArray[np.float64]
+# Grid points over the span where the latest finish can fall; the expected
+# value is exact to well under a millisecond for the spans the server draws.
+GRID = 20_001
+# Phases of the batch in the counter's clock window averaged over: the
+# mid-points of as many equal slices, so a makespan linear in the phase
+# averages exactly.
+PHASES = 64
+COUNTER = "sliding-window-counter"
+
+
+class TwoLimitError(ValueError):
+    """A request set no schedule can finish (a charge larger than a window allows)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Planned:
+    """One request as the limits and the latency see it: its charge and its max_tokens."""
+
+    charge: int
+    max_tokens: int
+
+
+@dataclass(frozen=True, slots=True)
+class Windows:
+    """R requests and T tokens per window of `window` scenario seconds."""
+
+    requests: int
+    tokens: int
+    window: float
+
+    @classmethod
+    def per_minute(cls, rpm: int, tpm: int, quantize: float | None = None) -> Windows:
+        """The server's windows for `--rpm`, `--tpm` and `--quantize` (scenario seconds)."""
+        window = quantize if quantize is not None else MINUTE
+        return cls(per_slice(rpm, window), per_slice(tpm, window), window)
+
+
+@dataclass(frozen=True, slots=True)
+class LLMLatency:
+    """The server's latency model, in scenario seconds (see `mock_server.llm_latency`)."""
+
+    ttft_lo: float = DEFAULTS.ttft.low
+    ttft_hi: float = DEFAULTS.ttft.high
+    token_time: float = DEFAULTS.token_time
+
+    @classmethod
+    def of(cls, settings: OpenAISettings) -> LLMLatency:
+        return cls(settings.ttft.low, settings.ttft.high, settings.token_time)
+
+    @property
+    def whole_seconds(self) -> bool:
+        """The server draws randint for whole-number bounds (as for `/chat`)."""
+        return float(self.ttft_lo).is_integer() and float(self.ttft_hi).is_integer()
+
+    def mean(self, max_tokens: int) -> float:
+        """Expected seconds from the decision to the last token."""
+        return (self.ttft_lo + self.ttft_hi) / 2 + (max_tokens - 1) / 2 * self.token_time
+
+    def longest(self, max_tokens: int) -> float:
+        return self.ttft_hi + (max_tokens - 1) * self.token_time
+
+    def cdf(self, y: Floats, max_tokens: int) -> Floats:
+        """P(latency <= y) for a request of `max_tokens`, at every point of `y`."""
+        m, tau = max_tokens, self.token_time
+        if self.whole_seconds or self.ttft_lo == self.ttft_hi:
+            # A few equally likely first-token times, each shifted by j x tau.
+            if self.whole_seconds:
+                starts = [float(k) for k in range(int(self.ttft_lo), int(self.ttft_hi) + 1)]
+            else:
+                starts = [self.ttft_lo]
+            total = np.zeros_like(y)
+            for k in starts:
+                total += _count_at_most(y - k, tau, m)
+            return total / (len(starts) * m)
+        # Uniform first token on [a, b]: the mean over j of clip((y - a - j tau) / w, 0, 1).
+        a, w = self.ttft_lo, self.ttft_hi - self.ttft_lo
+        u = y - a
+        if tau == 0:
+            return np.clip(u / w, 0.0, 1.0)
+        full = np.clip(np.floor((u - w) / tau) + 1, 0, m)  # j with j tau <= u - w
+        top = np.clip(np.ceil(u / tau) - 1, -1, m - 1)  # the largest j with j tau < u
+        count = np.maximum(0.0, top - full + 1)
+        partial = (count * u - tau * (full + top) * count / 2) / w
+        result: Floats = np.clip((full + partial) / m, 0.0, 1.0)
+        return result
+
+
+def _count_at_most(y: Floats, tau: float, m: int) -> Floats:
+    """How many j in 0..m-1 have j x tau <= y, at every point of `y`."""
+    if tau == 0:
+        return np.where(y >= 0, float(m), 0.0)
+    counted: Floats = np.clip(np.floor(y / tau + 1e-9) + 1, 0, m)
+    return counted
+
+
+@dataclass(frozen=True, slots=True)
+class TwoLimitBound:
+    """What theory says of a request set under both limits, in scenario seconds.
+
+    - `mean`, `stdev`: the expected makespan of the greedy schedule (see the
+      module) and its standard deviation over the latency draws;
+    - `exact`: True where that schedule is the best possible (fixed window,
+      file order); otherwise it is the target and `lower` the bound;
+    - `windows`: windows the greedy schedule uses; `lower_windows`: K, the
+      fewest any order could use; `lower`: the bound from K (see the module);
+    - `binding`: which limit fills the greedy windows ("requests", "tokens"
+      or "latency" when everything fits in the first window);
+    - `phases`: for the sliding-window counter, how many phases `mean` and
+      `stdev` average the counter's own schedule over (then `lower` is
+      averaged over the phase too); 0 for the windowed schedule.
+    """
+
+    mean: float
+    stdev: float
+    exact: bool
+    windows: int
+    lower_windows: int
+    lower: float
+    binding: str
+    basis: str
+    phases: int = 0
+
+    def words(self) -> str:
+        if self.phases:
+            return (
+                f"{self.mean:.2f} s ± {self.stdev:.2f} (earliest admission under the counter, "
+                f"mean over the phase; lower bound {self.lower:.2f} s; {self.binding} bind)"
+            )
+        kind = "exact, file order" if self.exact else f"target; lower bound {self.lower:.2f} s"
+        return (
+            f"{self.mean:.2f} s ± {self.stdev:.2f} ({kind}; {self.windows} windows, "
+            f"{self.binding} bind)"
+        )
+
+    def lower_words(self) -> str:
+        """What the lower bound stands on."""
+        windows = f"{self.lower_windows} {'clock ' if self.phases else ''}window" + (
+            "" if self.lower_windows == 1 else "s"
+        )
+        if self.phases:
+            return (
+                f"any order touches at least {windows}: lower bound "
+                f"{self.lower:.2f} s, mean over the phase"
+            )
+        return f"any order needs at least {windows}: lower bound {self.lower:.2f} s"
+
+
+def plan_request(
+    body: Mapping[str, Any], default_max_tokens: int = DEFAULTS.default_max_tokens
+) -> Planned:
+    """A request body's charge and max_tokens, as the server computes them."""
+    answer = body.get("max_completion_tokens") or body.get("max_tokens") or default_max_tokens
+    choices = int(body.get("n") or 1)
+    prompt = tokens.prompt_tokens(body.get("messages") or [])
+    return Planned(tokens.charge(prompt, int(answer), choices), int(answer))
+
+
+def plan_requests(
+    bodies: Iterable[Mapping[str, Any]], default_max_tokens: int = DEFAULTS.default_max_tokens
+) -> list[Planned]:
+    return [plan_request(b, default_max_tokens) for b in bodies]
+
+
+def check_fits(requests: Sequence[Planned], limits: Windows) -> None:
+    """TwoLimitError if some request can never be admitted."""
+    for index, r in enumerate(requests):
+        if r.max_tokens > DEFAULTS.max_output_tokens:
+            raise TwoLimitError(
+                f"request {index} asks for max_tokens {r.max_tokens}, above the model's maximum "
+                f"output ({DEFAULTS.max_output_tokens:,} tokens, the server's "
+                "--max-output-tokens): the server refuses it with a 400, so no schedule "
+                "finishes; write smaller requests (python -m bench requests --max-tokens ...)"
+            )
+        if r.charge > limits.tokens:
+            raise TwoLimitError(
+                f"request {index} is charged {r.charge} tokens, more than the {limits.tokens} a "
+                "window allows: the server refuses it as too large, so no schedule finishes; "
+                "raise --tpm or write smaller requests"
+            )
+
+
+def greedy_windows(requests: Sequence[Planned], limits: Windows) -> list[int]:
+    """The window (from 0) each request goes in, greedy in file order."""
+    check_fits(requests, limits)
+    window, count, used = 0, 0, 0
+    placed: list[int] = []
+    for r in requests:
+        if count + 1 > limits.requests or used + r.charge > limits.tokens:
+            window, count, used = window + 1, 0, 0
+        count += 1
+        used += r.charge
+        placed.append(window)
+    return placed
+
+
+def fewest_windows(requests: Sequence[Planned], limits: Windows) -> int:
+    """K: no order of the requests fits in fewer windows than this."""
+    if not requests:
+        return 0
+    by_count = math.ceil(len(requests) / limits.requests)
+    by_tokens = math.ceil(sum(r.charge for r in requests) / limits.tokens)
+    return max(by_count, by_tokens)
+
+
+def counter_sends(requests: Sequence[Planned], limits: Windows, phase: float) -> list[float]:
+    """When each request goes, in file order, at the earliest instant limits'
+    sliding-window counter admits it under both limits given every earlier
+    send; scenario seconds from the batch's start, which is `phase` seconds
+    into a clock window. Each time is the first float the counter's own
+    arithmetic admits (the instant the weight crosses is refused: `<`)."""
+    check_fits(requests, limits)
+    by_count = SlidingWindowCounter(limits.requests, limits.window, phase)
+    by_tokens = SlidingWindowCounter(limits.tokens, limits.window, phase)
+    sends: list[float] = []
+    t = 0.0
+    for r in requests:
+        tests = ((by_count, 1), (by_tokens, r.charge))
+        # Each counter, once it admits, keeps admitting until the next hit:
+        # the later crossing is the first instant both admit.
+        t = _first_admitted(max(_crossing(c, t, cost) for c, cost in tests), tests)
+        for counter, cost in tests:
+            counter.hit(t, cost)
+        sends.append(t)
+    return sends
+
+
+def _crossing(counter: SlidingWindowCounter, at: float, cost: int) -> float:
+    """The instant from `at` on at which `counter` starts admitting `cost`, with no
+    hit in between: its weighted count `previous x (1 - f) + current` is continuous
+    and never rises between hits, so it falls below `room` once, in exact arithmetic."""
+    w = counter.window
+    room = counter.limit - cost + 1  # floor(x) + cost <= L  <=>  x < room
+    if counter.weighted(at) < room:
+        return at
+    k = int((at + counter.phase) / w)  # the clock window, as the counter reads it
+    previous, current = counter.counts.get(k - 1, 0), counter.counts.get(k, 0)
+    if current < room:  # the previous window's weight fades below room - current in this one
+        return (k + 1 - (room - current) / previous) * w - counter.phase
+    # The current count fades over the next window, as that window's previous.
+    return (k + 2 - room / current) * w - counter.phase
+
+
+def _first_admitted(t: float, tests: Iterable[tuple[SlidingWindowCounter, int]]) -> float:
+    """The first float from `t` on that every (counter, cost) admits, `t` being the
+    crossing in exact arithmetic: doubling steps up from one ulp, then bisection."""
+    tests = tuple(tests)
+
+    def admitted(at: float) -> bool:
+        return all(counter.admits(at, cost) for counter, cost in tests)
+
+    if admitted(t):
+        return t
+    lo, step = t, math.ulp(max(abs(t), 1.0))
+    hi = t + step
+    while not admitted(hi):
+        lo, step = hi, 2 * step
+        hi = t + step
+    while (mid := (lo + hi) / 2) not in (lo, hi):
+        if admitted(mid):
+            hi = mid
+        else:
+            lo = mid
+    return hi
+
+
+def counter_phases(window: float, phases: int = PHASES) -> list[float]:
+    """Where in a clock window the batch may start: mid-points of `phases` equal slices."""
+    return [(j + 0.5) / phases * window for j in range(phases)]
+
+
+def counter_makespan(
+    requests: Sequence[Planned], limits: Windows, latency: LLMLatency, phases: int = PHASES
+) -> tuple[float, float, list[float]]:
+    """(mean, stdev, last send per phase) of the counter's schedule's makespan, the
+    phase uniform over the window: a mixture of each phase's latest finish."""
+    means: list[float] = []
+    seconds: list[float] = []  # E[makespan^2] per phase
+    last: list[float] = []
+    for phase in counter_phases(limits.window, phases):
+        times = counter_sends(requests, limits, phase)
+        mean, stdev = latest_finish(
+            [(t, r.max_tokens) for t, r in zip(times, requests, strict=True)], latency
+        )
+        means.append(mean)
+        seconds.append(stdev**2 + mean**2)
+        last.append(times[-1])
+    mean = sum(means) / phases
+    return mean, math.sqrt(max(0.0, sum(seconds) / phases - mean**2)), last
+
+
+def counter_phase_makespan(
+    requests: Sequence[Planned], limits: Windows, latency: LLMLatency, phase: float
+) -> tuple[float, float]:
+    """(mean, stdev) of the counter's schedule's makespan for a batch starting `phase`
+    seconds into the server's clock window: one run's own bound, its phase read
+    from the server's log (`run_phase`)."""
+    times = counter_sends(requests, limits, phase)
+    return latest_finish([(t, r.max_tokens) for t, r in zip(times, requests, strict=True)], latency)
+
+
+def run_phase(run: RunRecord) -> float:
+    """Scenario seconds into the server's clock window (multiples of a minute on
+    time.time(), as limits aligns the counter's) at which `run`'s batch started."""
+    from bench.records.windows import batch_start_wall
+
+    scale = run.scenario.time_scale
+    return (batch_start_wall(run) % (MINUTE * scale)) / scale
+
+
+def scenario_phase_bound(scenario: BenchScenario, phase: float) -> tuple[float, float]:
+    """The counter's bound of an openai scenario for a batch starting at `phase`."""
+    planned, limits = scenario_plan(scenario)
+    return counter_phase_makespan(planned, limits, LLMLatency(), phase)
+
+
+def latest_finish(
+    sends: Sequence[tuple[float, int]], latency: LLMLatency, grid: int = GRID
+) -> tuple[float, float]:
+    """(mean, stdev) of `max_i (s_i + D_i)` for sends `(s_i, max_tokens_i)`, with
+    independent latencies drawn as the server draws them."""
+    if not sends:
+        return 0.0, 0.0
+    groups = Counter(sends)
+    start = max(s + latency.ttft_lo for s, _ in groups)  # before it nothing can be last
+    end = max(s + latency.longest(m) for s, m in groups)
+    if end <= start:
+        return start, 0.0
+    x: Floats = np.linspace(start, end, grid)
+    below = np.ones_like(x)  # P(every request has finished by x)
+    for (s, m), count in groups.items():
+        if s + latency.longest(m) <= start:
+            continue  # surely finished before anyone could be last
+        below *= latency.cdf(x - s, m) ** count
+    above = 1.0 - below
+    mean = start + float(np.trapezoid(above, x))
+    second = start**2 + float(np.trapezoid(2 * x * above, x))
+    return mean, math.sqrt(max(0.0, second - mean**2))
+
+
+def two_limit_bound(
+    requests: Sequence[Planned],
+    limits: Windows,
+    latency: LLMLatency = LLMLatency(),
+    strategy: str = "fixed-window",
+) -> TwoLimitBound:
+    """The best possible makespan of `requests` under `limits` for a file-order
+    client: the greedy windowed schedule, or the counter's own (see the module)."""
+    placed = greedy_windows(requests, limits)
+    if not requests:
+        return TwoLimitBound(0.0, 0.0, True, 0, 0, 0.0, "latency", "no requests")
+    windows = placed[-1] + 1
+    k = fewest_windows(requests, limits)
+    shortest = min(latency.mean(r.max_tokens) for r in requests)
+    if windows == 1:
+        binding = "latency"
+    else:
+        # The limit that closed more of the full windows.
+        per_window = Counter(placed)
+        closed_by_count = sum(1 for w in range(windows - 1) if per_window[w] == limits.requests)
+        binding = "requests" if 2 * closed_by_count >= windows - 1 else "tokens"
+    basis = (
+        f"{len(requests)} requests, {sum(r.charge for r in requests)} tokens charged, "
+        f"{limits.requests} requests and {limits.tokens} tokens per {limits.window:g} s; "
+    )
+    if strategy == COUNTER:
+        mean, stdev, last = counter_makespan(requests, limits, latency)
+        # Each clock window counts at most R and T: from phase p, t_last >= (K - 1) W - p.
+        span = (k - 1) * limits.window
+        lower = shortest + sum(max(0.0, span - p) for p in counter_phases(limits.window)) / PHASES
+        basis += (
+            "earliest admission in file order under the counter, averaged over the batch's "
+            f"phase in the clock window ({PHASES} phases; last send at t = {min(last):.2f} "
+            f"to {max(last):.2f} s)"
+        )
+        return TwoLimitBound(
+            mean, stdev, False, windows, k, min(lower, mean), binding, basis, PHASES
+        )
+    sends = [(w * limits.window, r.max_tokens) for w, r in zip(placed, requests, strict=True)]
+    mean, stdev = latest_finish(sends, latency)
+    lower = (k - 1) * limits.window + shortest
+    basis += f"greedy in file order: {windows} windows, sent at t = 0, {limits.window:g}, ... s"
+    exact = strategy == "fixed-window"
+    return TwoLimitBound(mean, stdev, exact, windows, k, min(lower, mean), binding, basis)
+
+
+# -- a bench's scenario ----------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=16)
+def scenario_plan(scenario: BenchScenario) -> tuple[tuple[Planned, ...], Windows]:
+    """An openai scenario's request set as the limits see it, and its windows (its
+    RPM and TPM, the server's defaults where unset). Read once per scenario: every
+    client's config, bound and model asks for it."""
+    from bench.records.scenario import request_bodies
+
+    limits = Windows.per_minute(scenario.rpm or DEFAULTS.rpm, scenario.tpm or DEFAULTS.tpm)
+    return tuple(plan_requests(request_bodies(scenario))), limits
+
+
+@functools.lru_cache(maxsize=16)
+def scenario_bound(scenario: BenchScenario) -> TwoLimitBound:
+    """The two-limit bound of an openai scenario: its request set under its limits,
+    the server's latency model and strategy. Worked out once per scenario (under the
+    counter it is 64 schedules; each client's config and theory ask for it)."""
+    planned, limits = scenario_plan(scenario)
+    return two_limit_bound(planned, limits, LLMLatency(), scenario.limit.strategy)
+
+
+def expected_two_limit(
+    client: str,
+    scenario: BenchScenario,
+    sweep: SweepPoint | None = None,
+    config: ClientConfig | None = None,
+    sim_runs: int | None = None,
+    command: str | None = None,
+) -> Expected:
+    """What theory says of `client` in an openai scenario: the two-limit bound, and
+    the client's simulated runs where it has a model (`bench.endpoints.openai.models`; a
+    `command`, a program run by --command, has none)."""
+    from bench.records.results import Expected
+
+    b = scenario_bound(scenario)
+    p, why = _predicted(client, scenario, config, sim_runs, command)
+    if p is None:
+        return Expected(
+            client=client, bound=b.mean, bound_stddev=b.stdev, sweep=sweep, no_model=why
+        )
+    return Expected(
+        client=client,
+        bound=b.mean,
+        bound_stddev=b.stdev,
+        sweep=sweep,
+        predicted_mean=p.mean,
+        predicted_stddev=p.stdev,
+        predicted_rejections=p.rejections,
+        predicted_failed=p.lost,
+    )
+
+
+def _predicted(
+    client: str,
+    scenario: BenchScenario,
+    config: ClientConfig | None = None,
+    sim_runs: int | None = None,
+    command: str | None = None,
+) -> tuple[TwoLimitPrediction | None, str]:
+    """The client's simulated runs, or None and why there are none."""
+    from bench.endpoints.openai.models import MODELLED_STRATEGY, model_of, predict_two_limit
+    from bench.running.shell_command import spec_for
+    from bench.theory.expected import sim_runs_for
+
+    if model_of(client, command) is None:
+        return None, spec_for(client, command).no_model or "no model"
+    if scenario.limit.strategy != MODELLED_STRATEGY:
+        return None, (
+            f"the two-limit models follow the {MODELLED_STRATEGY} only, not the "
+            f"{scenario.limit.strategy}"
+        )
+    planned, limits = scenario_plan(scenario)
+    config = config or scenario.client_config("http://127.0.0.1:8000/chat")
+    runs = sim_runs or sim_runs_for(len(planned))
+    return predict_two_limit(client, planned, limits, config, runs), ""
+
+
+def format_two_limit_simulation(scenario: BenchScenario, names: Sequence[str]) -> str:
+    """`--simulate` for an openai scenario: each client's simulated runs, and the bound."""
+    b = scenario_bound(scenario)
+    lines = [
+        f"Theory (no server) for {scenario.n} requests at {scenario.rpm or DEFAULTS.rpm} RPM and "
+        f"{scenario.tpm or DEFAULTS.tpm} TPM ({scenario.limit.strategy}):",
+        "",
+    ]
+    for number, name in enumerate(names, start=1):
+        p, why = _predicted(name, scenario)
+        told = f"  predicted: {p.words()}" if p is not None else f"  no model: {why}"
+        lines += [f"Model {number}: {name}", told]
+        if p is not None and not p.lost:
+            lines.append(f"  {p.mean / b.mean:.2f} × the best possible")
+        lines.append("")
+    lines += [
+        f"{'Best in file order' if b.phases else 'Best possible'} under both limits: {b.words()}",
+        f"  {b.basis}",
+        f"  {b.lower_words()}",
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,212 @@
+"""Theory's models of the clients of the OpenAI-compatible endpoint, in virtual time.
+
+`bench.theory.simulate` runs the clients' own request loops and limiters against
+a model of `/chat`'s one limit. Here the same driver runs against a model of
+the endpoint's two limits, each request with its own charge and its own
+latency draw (`mock_server.llm_latency.draw`, the server's function):
+
+- **the server**: limits' fixed window on both limits at once (the
+  endpoint's default, `mock_server.openai_limits`): a window opens at the
+  first request admitted after the last one closed and lasts a minute; a
+  request is admitted if the window holds fewer than RPM requests and its
+  charge fits in what is left of the TPM; a refused request counts in
+  neither, and is told how long until the window closes (`retry-after-ms`).
+- **the clients**: what each client's own `virtual_loops` gives
+  (`clients.infra.virtual`): its limiter and the request loop where its
+  policy is a limiter (budget_window, cookbook_parallel), the library's
+  retry policy restated where it is a library's (the SDK's, tenacity's).
+
+A client without `virtual_loops` has no model here (header_adaptive: it
+learns the limits from the answers' headers and bodies, which this model of
+the server does not write), and neither has a program run by `--command`,
+whatever it is called: theory knows nothing of its policy.
+
+The simulation runs in wall seconds at the scenario's time scale, because
+the clients' margins are wall time (budget_window's 100 ms), and reports
+scenario seconds, like every measurement. Only the fixed window is
+modelled; on the other strategies the bench says so.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import clients
+from bench.endpoints.openai.bound import Planned, Windows
+from bench.theory.models import Unrecorded
+from bench.theory.simulate import OK, Simulation
+from clients import VirtualLoops
+from clients.config import ClientConfig
+from clients.infra.attempts import Reply
+from clients.infra.steps import Send
+from mock_server.llm_latency import draw
+from mock_server.openai_settings import DEFAULTS
+
+# Wall seconds every sleep wakes late, and a send takes to reach the server.
+OVERSHOOT, JITTER = 0.001, 0.002
+# Wall seconds a 429 takes to come back to the client after reaching the server
+# (uniform): with the send's JITTER, 1-13 ms, median about 7 ms, as
+# cookbook_parallel's 429s took from send to answer in the reference runs on a
+# busy 2-core machine (median 6.5-7.4 ms, 10 % under 3 ms, 10 % over 13-17 ms;
+# results/cookbook-published, results/openai-*-cookbook). The cookbook's
+# processor sends every 1-2 ms until it sees its first 429, so this sets how
+# many go in each burst after its pause.
+REFUSED_BACK = (0.001, 0.011)
+# The start of the server's 429 messages (`mock_server.openai_errors`), which clients may read.
+RATE_LIMITED, TOO_LARGE = "Rate limit reached", "Request too large"
+# The fixed window only: the other strategies' windows are not modelled here.
+MODELLED_STRATEGY = "fixed-window"
+
+
+@dataclass(slots=True)
+class TwoLimitWindow:
+    """The endpoint's fixed window on both limits, in the simulation's seconds."""
+
+    limits: Windows
+    opened: float = -math.inf
+    count: int = 0
+    used: int = 0
+
+    def admit(self, at: float, charge: int) -> float | None:
+        """None if a request of `charge` arriving at `at` is admitted, else the
+        seconds until it would fit (inf: never, it is too large)."""
+        if charge > self.limits.tokens:
+            return math.inf
+        if at >= self.opened + self.limits.window:  # expired: the next admission opens one
+            self.opened, self.count, self.used = at, 0, 0
+        if self.count < self.limits.requests and self.used + charge <= self.limits.tokens:
+            self.count += 1
+            self.used += charge
+            return None
+        return self.opened + self.limits.window - at
+
+
+class TwoLimitSimulation(Simulation):
+    """`Simulation` against `TwoLimitWindow`: each send charged its request's charge,
+    each admitted one drawn its latency as the server draws it."""
+
+    def __init__(
+        self, server: TwoLimitWindow, planned: Sequence[Planned], rng: random.Random, scale: float
+    ) -> None:
+        super().__init__(_unused_server, _unused_latency, rng, overshoot=OVERSHOOT, jitter=JITTER)
+        self.two = server
+        self.planned = planned
+        self.scale = scale
+
+    def decide(self, send: Send) -> tuple[Reply, float]:
+        request = self.planned[send.request]
+        wait = self.two.admit(self.now, request.charge)
+        if wait is None:
+            d = draw(self.rng, DEFAULTS.ttft, DEFAULTS.token_time, request.max_tokens)
+            return OK, d.duration * self.scale
+        back = self.rng.uniform(*REFUSED_BACK)
+        if math.isinf(wait):
+            return Reply(429, "rate_limited", detail=TOO_LARGE), back
+        return Reply(429, "rate_limited", detail=RATE_LIMITED, reopens_in=wait), back
+
+
+class _NoHits:
+    def hit(self, at: float) -> bool:
+        raise AssertionError("the two-limit simulation decides in `decide`")
+
+
+_unused_server = _NoHits()
+
+
+def _unused_latency(rng: random.Random) -> float:
+    raise AssertionError("the two-limit simulation draws per request")
+
+
+# -- runs and their summary ---------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SimRun:
+    """One simulated batch, in scenario seconds: when its last answer came (the
+    makespan if nothing was lost), its 429s and the requests it lost."""
+
+    ended: float
+    rejections: int
+    lost: int
+
+
+@dataclass(frozen=True, slots=True)
+class TwoLimitPrediction:
+    """A client's simulated runs, summarised; `ended` is the makespan when no run lost
+    a request, else when the batch ended."""
+
+    client: str
+    n: int
+    runs: int
+    mean: float
+    stdev: float
+    rejections: float
+    lost: float
+
+    def words(self) -> str:
+        many = f"{self.rejections:.1f} × 429 ({self.runs} simulated runs)"
+        if self.lost:
+            return (
+                f"loses {self.lost:.1f} of {self.n} requests, its batch ending at "
+                f"{self.mean:.2f} s ± {self.stdev:.2f}; {many}"
+            )
+        return f"{self.mean:.2f} s ± {self.stdev:.2f}, {many}"
+
+
+def model_of(client: str, command: str | None = None) -> VirtualLoops | None:
+    """The client's `virtual_loops`; None for a client without one, and for a program run
+    by --command (`command` given, or a name no client has)."""
+    if command is not None or client not in clients.REGISTRY:
+        return None
+    return clients.virtual_loops(client)
+
+
+def simulate_run(
+    client: str,
+    planned: Sequence[Planned],
+    limits: Windows,
+    config: ClientConfig,
+    rng: random.Random,
+) -> SimRun:
+    """One batch of `client` against the two limits; `limits.window` in scenario seconds."""
+    scale = config.time_scale
+    wall = Windows(limits.requests, limits.tokens, limits.window * scale)
+    sim = TwoLimitSimulation(TwoLimitWindow(wall), planned, rng, scale)
+    loops = model_of(client)
+    if loops is None:
+        raise ValueError(f"{client} has no model in virtual time")
+    recorder = Unrecorded("model", len(planned), clock=sim.clock)
+    for steps in loops(config, [r.charge for r in planned], recorder, rng):
+        sim.start(steps)
+    sim.run()
+    answered = {a.request for a in sim.log if a.accepted}
+    ended = max((a.finished for a in sim.log), default=0.0)
+    rejections = sum(not a.accepted for a in sim.log)
+    return SimRun(ended / scale, rejections, len(planned) - len(answered))
+
+
+def predict_two_limit(
+    client: str,
+    planned: Sequence[Planned],
+    limits: Windows,
+    config: ClientConfig,
+    runs: int,
+    seed: int = 0,
+) -> TwoLimitPrediction:
+    """`runs` simulated batches of `client` (one with `virtual_loops`), summarised."""
+    rng = random.Random(f"ratebench-two-limit:{client}:{seed}")
+    done = [simulate_run(client, planned, limits, config, rng) for _ in range(runs)]
+    ended = [r.ended for r in done]
+    return TwoLimitPrediction(
+        client=client,
+        n=len(planned),
+        runs=runs,
+        mean=statistics.fmean(ended),
+        stdev=statistics.stdev(ended) if len(ended) > 1 else 0.0,
+        rejections=statistics.fmean(r.rejections for r in done),
+        lost=statistics.fmean(r.lost for r in done),
+    )

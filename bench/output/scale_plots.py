@@ -1,0 +1,202 @@
+"""Plots that stay readable at any batch size, drawn from a results directory's files.
+
+A per-request timeline has a row per request: right for the write-up's 10,
+unreadable (and slow to draw) at 10,000. These three figures summarise a
+client's representative run instead, and cost the same at any size:
+
+- `windows.png`: what the server's limiter decided in each of its windows,
+  accepted and rejected, against the limit: did the client fill every window,
+  and did it overflow any?
+- `in-flight.png`: the client's requests on the wire over time (Little's law
+  made visible: a pool of N is a flat line at N).
+- `latency.png`: the distribution of attempt times (send to answer) of the
+  answered attempts, against the server's drawn latency range.
+
+Times are scenario seconds from the batch's start, as in every other plot.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+from bench.output.plots import _empty_figure, _save, client_colour, client_style
+from bench.records.results import RunRecord
+from bench.records.stats import by_client, in_flight_levels, ok_runs, representative_run
+from bench.records.windows import batch_start_wall, limiter_windows
+
+WINDOWS_FILE = "windows.png"
+IN_FLIGHT_FILE = "in-flight.png"
+LATENCY_FILE = "latency.png"
+
+LINE_STYLES = ("-", "--", "-.", ":")
+REJECTED_COLOUR = "#d62728"
+
+
+def _representatives(runs: Sequence[RunRecord]) -> dict[str, RunRecord]:
+    return {c: representative_run(g) for c, g in by_client(ok_runs(runs)).items()}
+
+
+def window_counts(run: RunRecord) -> list[tuple[float, int, int]]:
+    """(opened, accepted, rejected) per limiter window of `run`, in scenario seconds
+    from the batch's start, from the server's log alone."""
+    scale = run.scenario.time_scale
+    windows = limiter_windows(run.server_log, run.scenario.limit.window * scale, shared=False)
+    start = batch_start_wall(run)
+    return [((w.opened - start) / scale, w.accepted, w.arrived - w.accepted) for w in windows]
+
+
+def in_flight_steps(run: RunRecord) -> tuple[list[float], list[int]]:
+    """Times (scenario seconds) and the number of attempts on the wire from each."""
+    levels = in_flight_levels(run.attempts)
+    times = [0.0] + [run.scenario.seconds(at) for at, _ in levels]
+    return times, [0] + [level for _, level in levels]
+
+
+def draw_window_bars(
+    ax: Axes,
+    windows: Sequence[tuple[float, int, int]],
+    width: float,
+    colour: str,
+    limit: int,
+    *,
+    labels: tuple[str, str, str],
+    headroom: float,
+) -> None:
+    """Each window's (opened at, accepted, rejected) as a bar, the rejected stacked
+    hatched on the accepted, under a dashed line at the limit; `labels` name the
+    three, `headroom` is the y range over the tallest of bar and limit."""
+    if windows:
+        starts = [w[0] for w in windows]
+        accepted = [w[1] for w in windows]
+        ax.bar(starts, accepted, width=width, align="edge", color=colour, label=labels[0])
+        ax.bar(
+            starts,
+            [w[2] for w in windows],
+            bottom=accepted,
+            width=width,
+            align="edge",
+            color=REJECTED_COLOUR,
+            hatch="xx",
+            label=labels[1],
+        )
+    ax.axhline(limit, color="black", linestyle="--", linewidth=1.0, label=labels[2])
+    most = max((w[1] + w[2] for w in windows), default=0)
+    ax.set_ylim(0, max(limit, most) * headroom)
+
+
+def draw_windows(runs: Sequence[RunRecord], path: Path) -> Path:
+    """`windows.png`: per client, each limiter window's accepted and rejected sends."""
+    chosen = _representatives(runs)
+    if not chosen:
+        return _empty_figure(path, "Sends per window", "no finished run to draw")
+    fig = Figure(figsize=(11, 1.0 + 2.2 * len(chosen)), layout="constrained")
+    axes = fig.subplots(len(chosen), 1, sharex=True, squeeze=False)
+    for index, (ax, (client, run)) in enumerate(zip(axes[:, 0], chosen.items(), strict=True)):
+        counts = window_counts(run)
+        limit = run.scenario.limit
+        draw_window_bars(
+            ax,
+            [(c[0], c[1], c[2]) for c in counts],
+            limit.window,
+            client_colour(index),
+            limit.count,
+            labels=("accepted", "rejected (429)", "limit"),
+            headroom=1.25,
+        )
+        ax.set_ylabel("sends")
+        ax.set_title(
+            f"{client}: run {run.run + 1}, {len(counts)} windows of {limit.window:g} s, "
+            f"{run.rejections} × 429",
+            fontsize=10,
+            loc="left",
+        )
+        ax.legend(fontsize=8, loc="upper right")
+        ax.grid(axis="y", alpha=0.3)
+    axes[-1, 0].set_xlabel("time since the batch started (scenario seconds)")
+    fig.suptitle("Sends in each of the server limiter's windows (server log)")
+    return _save(fig, path)
+
+
+def draw_in_flight(runs: Sequence[RunRecord], path: Path) -> Path:
+    """`in-flight.png`: attempts on the wire over time, one line per client."""
+    chosen = _representatives(runs)
+    if not chosen:
+        return _empty_figure(path, "Requests in flight", "no finished run to draw")
+    fig = Figure(figsize=(10, 4.8), layout="constrained")
+    ax = fig.add_subplot()
+    for index, (client, run) in enumerate(chosen.items()):
+        times, counts = in_flight_steps(run)
+        ax.step(
+            times,
+            counts,
+            where="post",
+            color=client_colour(index),
+            linestyle=LINE_STYLES[index % len(LINE_STYLES)],
+            # A marker per client as well: four line styles repeat past four clients.
+            marker=client_style(index).marker,
+            markevery=max(1, len(times) // 8),
+            label=f"{client} (run {run.run + 1}, peak {max(counts)})",
+        )
+    ax.set_xlabel("time since the batch started (scenario seconds)")
+    ax.set_ylabel("attempts on the wire")
+    ax.set_title("Requests in flight (client records, representative run)")
+    ax.set_xlim(left=0)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=9, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    return _save(fig, path)
+
+
+def draw_latency(runs: Sequence[RunRecord], path: Path) -> Path:
+    """`latency.png`: distribution of answered attempts' send-to-answer times."""
+    chosen = _representatives(runs)
+    answered = {
+        client: sorted(
+            run.scenario.seconds(a.finished - a.sent) for a in run.attempts if a.outcome == "ok"
+        )
+        for client, run in chosen.items()
+    }
+    answered = {c: xs for c, xs in answered.items() if xs}
+    if not answered:
+        return _empty_figure(path, "Latency", "no answered attempt to draw")
+    fig = Figure(figsize=(9, 4.8), layout="constrained")
+    ax = fig.add_subplot()
+    for index, (client, xs) in enumerate(answered.items()):
+        share = [(i + 1) / len(xs) for i in range(len(xs))]
+        ax.step(
+            xs,
+            share,
+            where="post",
+            color=client_colour(index),
+            linestyle=LINE_STYLES[index % len(LINE_STYLES)],
+            marker=client_style(index).marker,
+            markevery=max(1, len(xs) // 8),
+            label=f"{client} ({len(xs)} answered)",
+        )
+    latency = next(iter(chosen.values())).scenario.latency
+    ax.axvspan(latency.lo, latency.hi, color="#dddddd", alpha=0.6, label="server's drawn range")
+    ax.set_xlabel("send to answer (scenario seconds)")
+    ax.set_ylabel("share of answered attempts")
+    ax.set_title("How long answered attempts took (representative run)")
+    ax.set_ylim(0, 1.02)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=9, loc="lower right")
+    return _save(fig, path)
+
+
+def draw_scale_plots(run_dir: Path, runs: Sequence[RunRecord]) -> list[Path]:
+    """The three size-proof figures of `runs` into `run_dir`; against the
+    OpenAI-compatible endpoint, windows of both limits and the progress on each
+    (`bench.endpoints.openai.plots`) instead of one limit's windows."""
+    paths = [
+        draw_in_flight(runs, run_dir / IN_FLIGHT_FILE),
+        draw_latency(runs, run_dir / LATENCY_FILE),
+    ]
+    if any(r.scenario.api == "openai" for r in runs):
+        from bench.endpoints.openai.plots import draw_two_limit_plots
+
+        return draw_two_limit_plots(run_dir, runs) + paths
+    return [draw_windows(runs, run_dir / WINDOWS_FILE), *paths]

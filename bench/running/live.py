@@ -1,0 +1,383 @@
+"""The live view of `python -m bench` on a terminal: the run in progress, as it happens.
+
+The bench runs each client in this process, so the view watches the
+client's recorder (`clients.infra.recorder.observing`), which tells it when
+an attempt goes on the wire (`sending`), each recorded attempt's outcome,
+and each sleep after a 429 (`sleeping`); it never reads the log. From
+those it keeps each request's state, a meter of sends in the limit's
+current window against the limit, and the runs finished so far.
+
+Up to `GLYPH_LIMIT` requests the view draws one glyph per request; past it,
+counts and bars only, so 10 requests and 10,000 read alike. Without a
+terminal (CI, a pipe, the tests) the bench prints its progress lines as
+before and none of this runs.
+"""
+
+from __future__ import annotations
+
+import statistics
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from clients.infra.records import Attempt
+
+if TYPE_CHECKING:
+    from rich.console import Console, RenderableType
+    from rich.progress import Progress
+
+    from bench.records.results import RunRecord
+    from bench.records.scenario import Scenario
+    from bench.running.runner import BenchPlan, Job
+
+Clock = Callable[[], float]
+
+#: The states of a request, in the order the view lists them.
+STATES = ("waiting", "in flight", "sleeping", "done", "failed")
+STATE_LABELS = {
+    "waiting": "waiting (limiter or a worker)",
+    "in flight": "in flight",
+    "sleeping": "sleeping before a retry",
+    "done": "done (200)",
+    "failed": "gave up",
+}
+STATE_STYLES = {
+    "waiting": "blue",
+    "in flight": "yellow",
+    "sleeping": "magenta",
+    "done": "green",
+    "failed": "red",
+}
+GLYPHS = {"waiting": "·", "in flight": "▶", "sleeping": "z", "done": "█", "failed": "✗"}
+GLYPH_LIMIT = 200
+GLYPHS_PER_LINE = 50
+BAR_WIDTH = 30
+
+
+@dataclass(frozen=True, slots=True)
+class Meter:
+    """What the view meters sends against: `requests` per `window` scenario seconds
+    and, on the OpenAI-compatible endpoint, `tokens` per window, each request
+    charged `charges[request]` as the server charges it at admission."""
+
+    window: float
+    requests: int
+    text: str
+    tokens: int | None = None
+    charges: tuple[int, ...] = ()
+
+
+def meter_for(scenario: Scenario) -> Meter:
+    """The limit the live view meters against: `/chat`'s, or the endpoint's RPM and
+    TPM with the request set's charges (`bench.endpoints.openai.bound`, the server's own count)."""
+    if scenario.api != "openai":
+        limit = scenario.limit
+        return Meter(limit.window, limit.count, str(limit))
+    from bench.endpoints.openai.bound import scenario_plan
+    from mock_server.openai_settings import DEFAULTS
+
+    planned, limits = scenario_plan(scenario)
+    charges = tuple(p.charge for p in planned)
+    rpm = scenario.rpm or DEFAULTS.rpm
+    return Meter(limits.window, limits.requests, f"{rpm} RPM", limits.tokens, charges)
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """The run in progress at one instant; times in wall seconds since its start."""
+
+    client: str
+    n: int
+    elapsed: float
+    states: tuple[str, ...]  # one per request
+    rejections: int
+    window_sends: int
+    window_index: int
+    window_tokens: int = 0
+
+
+class RunWatch:
+    """Each request's state in the run in progress, fed from the client's threads.
+
+    Implements `clients.infra.recorder.Observer`. Every method takes the lock
+    and does a few dictionary updates, so the client barely notices.
+    """
+
+    def __init__(
+        self,
+        time_scale: float,
+        window: float,
+        clock: Clock = time.monotonic,
+        charges: tuple[int, ...] = (),
+    ) -> None:
+        self.time_scale = time_scale
+        self.window = window * time_scale  # wall seconds
+        self.charges = charges  # tokens per request, on the OpenAI-compatible endpoint
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._reset("", 0, 0.0)
+
+    def _reset(self, client: str, n: int, started: float) -> None:
+        self.client = client
+        self.n = n
+        self.run_start = started
+        self._state: dict[int, str] = {}
+        self._sleep_until: dict[int, float] = {}
+        self._sends: list[float] = []
+        self._tokens: list[int] = []  # the charge of each send, in step with _sends
+        self.rejections = 0
+
+    # -- the recorder's observer ------------------------------------------------
+
+    def started(self, client: str, n: int, clock: Clock, started: float) -> None:
+        with self._lock:
+            self._clock = clock
+            self._reset(client, n, started)
+
+    def sending(self, client: str, request: int, attempt: int) -> None:
+        now = self._clock()
+        with self._lock:
+            self._state[request] = "in flight"
+            self._sends.append(now - self.run_start)
+            charges = self.charges
+            self._tokens.append(charges[request] if request < len(charges) else 0)
+
+    def sleeping(self, client: str, request: int, seconds: float) -> None:
+        now = self._clock()
+        with self._lock:
+            self._state[request] = "sleeping"
+            self._sleep_until[request] = now + seconds * self.time_scale
+
+    def attempt(self, client: str, record: Attempt) -> None:
+        with self._lock:
+            if record.outcome == "rate_limited":
+                self.rejections += 1
+            if record.outcome == "ok":
+                self._state[record.request] = "done"
+            elif self._state.get(record.request) == "in flight":
+                # `sleeping` follows if it retries; an SDK client retries unseen, so
+                # it reads as given up until its next `sending`.
+                self._state[record.request] = "failed"
+
+    # -- what the view draws -----------------------------------------------------
+
+    def snapshot(self) -> Snapshot:
+        now = self._clock()
+        with self._lock:
+            states = []
+            for request in range(self.n):
+                state = self._state.get(request, "waiting")
+                if state == "sleeping" and now >= self._sleep_until.get(request, now):
+                    state = "waiting"  # slept; now held by the limiter or a worker
+                states.append(state)
+            elapsed = max(0.0, now - self.run_start)
+            sends = self._sends
+            # The server's fixed window opens with the first request it sees.
+            origin = sends[0] if sends else 0.0
+            index = int((elapsed - origin) // self.window) if sends and self.window > 0 else 0
+            start = origin + index * self.window
+            in_window = [i for i, s in enumerate(sends) if s >= start]
+            tokens = sum(self._tokens[i] for i in in_window)
+            return Snapshot(
+                self.client,
+                self.n,
+                elapsed,
+                tuple(states),
+                self.rejections,
+                len(in_window),
+                index,
+                tokens,
+            )
+
+
+def _bar(count: int, total: int, width: int = BAR_WIDTH) -> str:
+    filled = 0 if total <= 0 else round(width * count / total)
+    return "█" * filled + "░" * (width - filled)
+
+
+def render_run(
+    snap: Snapshot,
+    limit_count: int,
+    limit_text: str,
+    time_scale: float,
+    token_limit: int | None = None,
+) -> Any:
+    """The panel of the run in progress: meters, states, and the requests themselves."""
+    from rich.console import Group
+    from rich.panel import Panel
+    from rich.table import Table
+    from rich.text import Text
+
+    counts = Counter(snap.states)
+    over = snap.window_sends > limit_count
+    meter = Text.assemble(
+        ("sends in this window ", "bold"),
+        (
+            _bar(
+                min(snap.window_sends, limit_count),
+                limit_count,
+                2 * limit_count if limit_count <= 15 else BAR_WIDTH,
+            ),
+            "red" if over else "cyan",
+        ),
+        (f" {snap.window_sends}/{limit_count}", "bold red" if over else "bold"),
+        (f"  (window {snap.window_index + 1}, limit {limit_text})", "dim"),
+    )
+    meters: list[Any] = [meter]
+    if token_limit is not None:
+        too_many = snap.window_tokens > token_limit
+        meters.append(
+            Text.assemble(
+                ("tokens in this window ", "bold"),
+                (
+                    _bar(min(snap.window_tokens, token_limit), token_limit),
+                    "red" if too_many else "cyan",
+                ),
+                (f" {snap.window_tokens}/{token_limit}", "bold red" if too_many else "bold"),
+                # Short enough to hold one line in a 100-column terminal; each send
+                # counts its prompt + max_tokens, what the server charges at admission.
+                (f"  (limit {token_limit} TPM)", "dim"),
+            )
+        )
+    table = Table.grid(padding=(0, 1))
+    for state in STATES:
+        table.add_row(
+            Text(STATE_LABELS[state], style=STATE_STYLES[state]),
+            Text(f"{counts[state]:>6}"),
+            Text(_bar(counts[state], snap.n), style=STATE_STYLES[state]),
+        )
+    table.add_row(
+        Text("429s received so far", style="bold red"), Text(f"{snap.rejections:>6}"), Text("")
+    )
+    parts: list[Any] = [*meters, table]
+    if snap.n <= GLYPH_LIMIT:
+        glyphs = Text()
+        for i, state in enumerate(snap.states):
+            if i and i % GLYPHS_PER_LINE == 0:
+                glyphs.append("\n")
+            glyphs.append(GLYPHS[state], style=STATE_STYLES[state])
+        parts.append(glyphs)
+    else:
+        parts.append(
+            Text(
+                f"{snap.n} requests: counts only (one glyph each up to {GLYPH_LIMIT})", style="dim"
+            )
+        )
+    title = f"{snap.client} · {snap.elapsed / time_scale:.1f} s (scenario) · {snap.n} requests"
+    return Panel(Group(*parts), title=title, title_align="left")
+
+
+def render_summary(records: list[RunRecord]) -> Any:
+    """The runs finished so far, per client: runs, median makespan, 429s per run."""
+    from rich.table import Table
+
+    table = Table(title="finished so far", title_justify="left", expand=False)
+    for column in ("client", "runs", "median makespan (s)", "429s per run", "failed"):
+        table.add_column(column, justify="left" if column == "client" else "right")
+    by_client: dict[str, list[RunRecord]] = {}
+    for record in records:
+        by_client.setdefault(record.client, []).append(record)
+    for client, runs in by_client.items():
+        ok = [r for r in runs if r.ok]
+        table.add_row(
+            client,
+            str(len(runs)),
+            f"{statistics.median(r.seconds for r in ok):.2f}" if ok else "–",
+            f"{statistics.fmean(r.rejections for r in ok):.1f}" if ok else "–",
+            str(len(runs) - len(ok)),
+        )
+    return table
+
+
+class LiveView:
+    """The bench's display on a terminal: its progress bar, the run in progress, the summary."""
+
+    def __init__(
+        self,
+        console: Console,
+        plan: BenchPlan,
+        progress: Progress | None = None,
+        refresh_per_second: float = 8.0,
+        clock: Clock = time.monotonic,
+    ) -> None:
+        self.console = console
+        self.plan = plan
+        self.progress = progress
+        self.refresh_per_second = refresh_per_second
+        self.meter = meter_for(plan.scenario)
+        self.watch = RunWatch(
+            plan.scenario.time_scale, self.meter.window, clock, charges=self.meter.charges
+        )
+        self.records: list[RunRecord] = []
+
+    def __rich__(self) -> RenderableType:
+        from rich.console import Group
+
+        meter = self.meter
+        parts: list[Any] = []
+        if self.progress is not None:
+            parts.append(self.progress)
+        if self.watch.client:
+            parts.append(
+                render_run(
+                    self.watch.snapshot(),
+                    meter.requests,
+                    meter.text,
+                    self.plan.scenario.time_scale,
+                    meter.tokens,
+                )
+            )
+        if self.records:
+            parts.append(render_summary(self.records))
+        return Group(*parts)
+
+    def on_start(self, job: Job) -> None:
+        pass
+
+    def on_done(self, job: Job, record: RunRecord) -> None:
+        self.records.append(record)
+
+    @contextmanager
+    def shown(self) -> Iterator[LiveView]:
+        from rich.live import Live
+
+        from clients.infra.recorder import observing
+
+        with (
+            Live(
+                self,
+                console=self.console,
+                refresh_per_second=self.refresh_per_second,
+                transient=False,
+            ),
+            observing(self.watch),
+        ):
+            yield self
+
+
+def live_or_progress(
+    console: Console,
+    plan: BenchPlan,
+    progress: Progress,
+    on_start: Callable[[Job], None],
+    on_done: Callable[[Job, RunRecord], None],
+) -> tuple[AbstractContextManager[Any], Callable[[Job], None], Callable[[Job, RunRecord], None]]:
+    """(display, on_start, on_done) for the bench: the live view on a terminal, where
+    it also draws the progress bar; elsewhere the progress bar and its lines unchanged."""
+    if not console.is_terminal:
+        return progress, on_start, on_done
+    view = LiveView(console, plan, progress)
+
+    def started(job: Job) -> None:
+        on_start(job)
+        view.on_start(job)
+
+    def done(job: Job, record: RunRecord) -> None:
+        view.on_done(job, record)
+        on_done(job, record)
+
+    return view.shown(), started, done

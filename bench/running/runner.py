@@ -1,0 +1,304 @@
+"""The bench driver: one mock server, every client, interleaved runs.
+
+Runs go A B C A B C ... so that a slow patch of a busy machine hits every
+client alike; before each run the server is reset (fresh window, empty log)
+and reseeded, so that run i of every client faces the same latency draws.
+Each finished run is appended to `runs.jsonl` at once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from bench.records.results import RUNS_FILE, Machine, RunLog, RunRecord, SweepPoint, server_entries
+from bench.records.scenario import Overrides, Scenario
+from bench.records.stats import unanswered
+from clients import WRITEUP_CLIENTS, run_client
+from clients.config import ClientConfig
+from clients.infra.records import Attempt, ClientRun
+from mock_server.process import MockServer, ServerError, fetch_log, reset_server
+
+
+@dataclass(frozen=True, slots=True)
+class BenchPlan:
+    """A whole comparison: which clients, how many runs each, in what scenario.
+
+    `overrides`: client knobs the user set (`--retry`, `--deadline`, a sweep's
+    knob), applied on top of what the scenario derives. `url`: a mock server
+    already running, instead of the bench's own. `api_key`: the key every
+    client and command presents (the bench's own server is started with it
+    as its one key); never written to a record.
+    """
+
+    clients: tuple[str, ...] = WRITEUP_CLIENTS
+    runs: int = 10
+    scenario: Scenario = field(default_factory=Scenario)
+    overrides: Overrides = ()
+    url: str | None = None
+    commands: tuple[tuple[str, str], ...] = ()  # (name, shell command), run after the clients
+    api_key: str | None = field(default=None, repr=False)
+
+    def client_config(self, chat_url: str) -> ClientConfig:
+        config = self.scenario.client_config(chat_url, self.overrides)
+        return replace(config, api_key=self.api_key) if self.api_key else config
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """One run of one client: the unit of progress."""
+
+    index: int  # position in the whole bench
+    run: int  # run number of this client
+    client: str
+    seed: int
+
+
+def schedule(plan: BenchPlan) -> list[Job]:
+    """Interleaved: run 0 of every client, then run 1 of every client, ..."""
+    jobs: list[Job] = []
+    for run in range(plan.runs):
+        for client in (*plan.clients, *(name for name, _ in plan.commands)):
+            jobs.append(Job(len(jobs), run, client, plan.scenario.seed + run))
+    return jobs
+
+
+class BenchAborted(RuntimeError):
+    """The bench cannot go on (the server died); finished runs are kept."""
+
+
+@contextlib.contextmanager
+def server_for(plan: BenchPlan) -> Iterator[tuple[str, MockServer | None]]:
+    """The base URL of a mock server: a fresh process, or `--url`'s after a check."""
+    if plan.url is not None:
+        yield check_url(plan.url), None
+        return
+    kwargs = plan.scenario.server_kwargs()
+    if plan.api_key:
+        kwargs["extra_args"] += ("--api-key", plan.api_key)
+    with MockServer(**kwargs) as server:
+        yield server.url, server
+
+
+def reach_server(url: str) -> tuple[str, dict[str, Any]]:
+    """The base URL of the ratebench mock server at `url` and its `GET /log`, or one
+    clear ServerError."""
+    base = url.rstrip("/").removesuffix("/chat")
+    try:
+        log = fetch_log(base, timeout=5.0)
+    except ServerError:
+        raise ServerError(
+            f"no ratebench mock server answers at {url}: start one with "
+            "`python -m mock_server`, or leave out --url to let the bench start its own"
+        ) from None
+    return base, log
+
+
+def check_url(url: str) -> str:
+    """The base URL of the ratebench mock server at `url`, or one clear ServerError."""
+    return reach_server(url)[0]
+
+
+def settings_mismatches(settings: dict[str, Any], scenario: Scenario) -> list[str]:
+    """Where the settings a server reports (`GET /log`) differ from the scenario the
+    bench was told: one "flag: the server's value" phrase each, empty if they agree.
+
+    The server's settings are the truth about what it enforces; the bench's theory,
+    bound and "× the best possible" are only right if its scenario is the same.
+    """
+    wrong: list[str] = []
+    if not math.isclose(float(settings["time_scale"]), scenario.time_scale, rel_tol=1e-9):
+        wrong.append(f"--time-scale {settings['time_scale']:g}")
+    if settings["strategy"] != scenario.limit.strategy:
+        wrong.append(f"--strategy {settings['strategy']}")
+    if scenario.api == "openai":
+        openai = settings.get("openai") or {}
+        for flag, theirs, ours in (
+            ("--rpm", openai.get("rpm"), scenario.rpm),
+            ("--tpm", openai.get("tpm"), scenario.tpm),
+        ):
+            if theirs != ours:
+                wrong.append(f"{flag} {theirs}")
+        if openai.get("headers", True) != scenario.headers:
+            wrong.append("--no-ratelimit-headers" if scenario.headers else "--ratelimit-headers")
+        return wrong
+    same_limit = int(settings["limit"]) == scenario.limit.count and math.isclose(
+        float(settings["window"]), scenario.limit.window, rel_tol=1e-9
+    )
+    if not same_limit:
+        wrong.append(f"--rate {settings['rate']}")
+    low, high = (float(x) for x in settings["latency"])
+    if (low, high) != (scenario.latency.lo, scenario.latency.hi):
+        wrong.append(f"--latency {low:g}-{high:g}")
+    return wrong
+
+
+def server_failure(server: MockServer | None, what: str, exc: ServerError) -> str:
+    """Why a run failed when the server would not answer `what` ("before the run")."""
+    if server is not None and server.died():
+        return f"the mock server died {what}"
+    return f"the server did not answer {what}: {exc}"
+
+
+def run_one(
+    plan: BenchPlan,
+    job: Job,
+    base: str,
+    server: MockServer | None,
+    machine: Machine,
+    sweep: SweepPoint | None = None,
+) -> RunRecord:
+    """Reset the server, run the client, and join its attempts with the server's log.
+
+    A server that dies (or stops answering) before or during the run gives a
+    failed record saying so, never an exception: the run is kept, and the
+    caller decides whether the bench can go on.
+    """
+    commands = dict(plan.commands)
+    if job.client in commands:
+        from bench.running.shell_command import run_command
+
+        return run_command(plan, job, commands[job.client], base, server, machine, sweep)
+    config = plan.client_config(f"{base}/chat")
+
+    def record(
+        wall_start: float, result: ClientRun, entries: list[dict[str, Any]], reason: str | None
+    ) -> RunRecord:
+        return RunRecord(
+            client=job.client,
+            run=job.run,
+            seed=job.seed,
+            scenario=plan.scenario,
+            config=config,
+            overrides=tuple(name for name, _ in plan.overrides),
+            machine=machine,
+            wall_start=wall_start,
+            started=result.started,
+            makespan=result.makespan,
+            attempts=result.attempts,
+            server_log=server_entries(entries),
+            status="ok" if reason is None else "failed",
+            reason=reason,
+            sweep=sweep,
+        )
+
+    try:
+        reset_server(base, seed=job.seed)
+    except ServerError as exc:
+        never = ClientRun(job.client, config.n, time.monotonic(), (), 0.0)
+        return record(time.time(), never, [], server_failure(server, "before the run", exc))
+    wall_start = time.time()
+    result = run_client(job.client, config)
+    elapsed = time.monotonic() - result.started
+    try:
+        entries = fetch_log(base)["entries"]
+    except ServerError as exc:
+        return record(wall_start, result, [], server_failure(server, "during the run", exc))
+    return record(wall_start, result, entries, failure_reason(result, config, elapsed))
+
+
+def describe_fault(attempt: Attempt) -> str:
+    if attempt.status == 200:
+        return "HTTP 200 with a body that is not the answer"
+    if attempt.status is not None:
+        return f"HTTP {attempt.status}"
+    return "timeout" if attempt.outcome == "timeout" else "no HTTP answer"
+
+
+def fault_reason(attempts: tuple[Attempt, ...]) -> str | None:
+    """Why a run cannot be trusted as a measurement of the client, or None.
+
+    429s are the subject, not a fault. Anything else (a 500, a body that is
+    not the answer, a connection refused, an attempt that never came back; a
+    401 or 400 refusing the client's own request) means the run is no
+    measurement of the client's pacing, and it must not be averaged in.
+    """
+    faulty = [a for a in attempts if a.outcome in ("error", "timeout")]
+    if not faulty:
+        return None
+    # A 4xx other than 429 (a bad body, a key the server did not issue, a body
+    # over its cap) is the client's request refused, not the server misbehaving.
+    refused = [a for a in faulty if a.status is not None and 400 <= a.status < 500]
+    reasons = []
+    for attempts_of, what in (
+        ([a for a in faulty if a not in refused], "the server misbehaved"),
+        (refused, "the server refused the client's requests"),
+    ):
+        if attempts_of:
+            faults = Counter(describe_fault(a) for a in attempts_of)
+            listed = ", ".join(f"{count} × {kind}" for kind, count in faults.most_common())
+            reasons.append(f"{what}: {listed} (attempts that were neither ok nor 429)")
+    return "; ".join(reasons)
+
+
+def failure_reason(result: ClientRun, config: ClientConfig, elapsed: float) -> str | None:
+    """Why a run is not a measurement of its client, or None: the one place that decides.
+
+    A run is a measurement only if every request of the batch got its answer
+    and the server behaved; anything less has no makespan worth averaging (a
+    batch cut off after 0 of 10 answers "took" 0 s). `elapsed` is wall
+    seconds from the batch's start to the client's return: at or past the
+    scaled deadline, the deadline ended the run, and the attempts it cut off
+    (recorded as timeouts when it fell) are its doing, not the server's.
+    """
+    deadline = config.scaled(config.deadline)
+    cut_off = elapsed >= deadline
+    # An attempt the deadline cancelled finishes at the deadline; a few
+    # milliseconds of slack for the cancellation itself.
+    slack = max(0.005, 0.01 * deadline)
+    cut = [a for a in result.attempts if a.outcome == "timeout" and a.finished >= deadline - slack]
+    faulty = tuple(a for a in result.attempts if not (cut_off and a in cut))
+    reasons = [r for r in (fault_reason(faulty),) if r is not None]
+    unfinished = config.n - result.completed
+    if unfinished > 0:
+        if cut_off:
+            waiting = f", {len(cut)} attempts still waiting for an answer" if cut else ""
+            reasons.append(
+                f"the deadline ({config.deadline:g} s) cut it off: {unfinished} of "
+                f"{config.n} requests unfinished{waiting}"
+            )
+        else:
+            answers = Counter(
+                "429" if a.outcome == "rate_limited" else describe_fault(a)
+                for a in unanswered(result.attempts).values()
+            )
+            told = ", ".join(f"{count} × {what}" for what, count in answers.most_common())
+            reasons.append(
+                f"{unfinished} of {config.n} requests never succeeded: the client gave up on "
+                f"them after its retries" + (f" (last answers: {told})" if told else "")
+            )
+    return "; ".join(reasons) or None
+
+
+def run_bench(
+    plan: BenchPlan,
+    run_dir: Path,
+    on_start: Callable[[Job], None] = lambda job: None,
+    on_done: Callable[[Job, RunRecord], None] = lambda job, rec: None,
+) -> list[RunRecord]:
+    """Run every job in order, appending each record to `run_dir/runs.jsonl`.
+
+    Returns the records. A run the server spoiled is recorded as failed, with
+    its reason, and the bench goes on; if the server died, BenchAborted is
+    raised after the failed run is recorded. KeyboardInterrupt propagates
+    after the server is stopped, with every finished run already on disk.
+    """
+    log = RunLog(run_dir / RUNS_FILE, latest=True)
+    here = Machine.here()
+    records: list[RunRecord] = []
+    with server_for(plan) as (base, server):
+        for job in schedule(plan):
+            on_start(job)
+            record = run_one(plan, job, base, server, here)
+            log.append(record)
+            records.append(record)
+            on_done(job, record)
+            if server is not None and not server.alive():
+                raise BenchAborted(f"run {job.run} of {job.client} failed: {record.reason}")
+    return records

@@ -1,0 +1,312 @@
+"""Any program as a bench client: a shell command, timed like hyperfine, judged by the server.
+
+A foreign program writes no records, so everything about its requests comes
+from the mock server's own log: the makespan is the first arrival to the last
+response, and each logged request becomes one attempt of its own (the server
+cannot tell a retry from a new request). The process itself is timed as
+hyperfine times it: wall, user and system seconds of the shell and all it
+waited for, start-up included, and its exit status.
+
+The server's address reaches the program through the environment
+(`command_env`); a program that hangs, or never calls the server, is killed
+(its whole process group) at the run's deadline.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import statistics
+import subprocess
+import tempfile
+import time
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from bench.records.results import CommandRun, RunRecord, ServerEntry, server_entries
+from clients.infra.records import Attempt, Outcome
+from clients.spec import ClientSpec
+
+if TYPE_CHECKING:
+    from bench.records.results import Machine, SweepPoint
+    from bench.running.runner import BenchPlan, Job
+    from mock_server.process import MockServer
+
+#: Wall seconds a command gets beyond the run's deadline: its start-up (an
+#: interpreter, imports) is not the batch's time, but must not be cut short.
+STARTUP_SLACK = 5.0
+#: Lines of stderr kept as a failed run's reason.
+STDERR_LINES = 3
+POLL = 0.005
+
+
+def command_env(
+    base: str,
+    n: int,
+    time_scale: float,
+    requests: str | None = None,
+    api_key: str | None = None,
+) -> dict[str, str]:
+    """The variables that tell a program where the server is and what batch to send
+    (`RATEBENCH_REQUESTS`: with --api openai, the request set theory's bound is for,
+    one JSON body a line), and the key to present (`OPENAI_API_KEY`: the bench's
+    `--api-key`, else whatever the environment has, else a placeholder, as the SDKs
+    insist on one)."""
+    env = dict(os.environ)
+    if requests is not None:
+        env["RATEBENCH_REQUESTS"] = requests
+    env.update(
+        RATEBENCH_URL=base,
+        RATEBENCH_CHAT_URL=f"{base}/chat",
+        OPENAI_BASE_URL=f"{base}/v1",
+        RATEBENCH_N=str(n),
+        RATEBENCH_TIME_SCALE=f"{time_scale:g}",
+    )
+    if api_key:
+        env["OPENAI_API_KEY"] = api_key
+    env.setdefault("OPENAI_API_KEY", "placeholder")
+    return env
+
+
+def command_spec(name: str, command: str = "") -> ClientSpec:
+    """A description of a command for the report and theory, which know no policy of it."""
+    return ClientSpec(
+        name=name,
+        concurrency="processes",
+        policy="no limit",  # unknown; theory gives it no model, so nothing reads this
+        summary=f"the command `{command}`" if command else "a shell command",
+        explain="A program run as a whole process and judged by the server's log alone.",
+        paces=False,
+        caps_in_flight=False,
+        model=None,
+        no_model="a shell command: its policy is not known to theory",
+    )
+
+
+def spec_for(name: str, command: str | None = None) -> ClientSpec:
+    """The registered client's spec, or a command's description if `name` is none."""
+    import clients
+
+    if command is not None or name not in clients.REGISTRY:
+        return command_spec(name, command or "")
+    return clients.spec(name)
+
+
+def attempts_from_log(
+    entries: tuple[ServerEntry, ...],
+) -> tuple[float, float, tuple[Attempt, ...]]:
+    """(start, makespan, attempts) from the server's log: start the first arrival, makespan
+    to the last response, one attempt per logged request (request number = its order)."""
+    # A method the endpoint does not take (a HEAD or OPTIONS probe, say) is
+    # not a request of the batch: the limiter never saw it.
+    entries = tuple(e for e in entries if not (e.status == 405 and not e.accepted))
+    if not entries:
+        return time.monotonic(), 0.0, ()
+    start = min(e.arrival for e in entries)
+    attempts = []
+    end = start
+    for i, e in enumerate(sorted(entries, key=lambda e: e.arrival)):
+        gone = e.left is None and e.disconnected is not None
+        left = e.disconnected if gone else e.left if e.left is not None else e.decided
+        outcome: Outcome
+        if gone:
+            outcome = "timeout"  # the program went before its answer was handed over
+        elif e.status == 200:
+            outcome = "ok"
+        elif e.status == 429:
+            outcome = "rate_limited"
+        elif left is None:
+            outcome = "timeout"  # the server never answered it
+        else:
+            outcome = "error"
+        sent = e.arrival - start
+        finished = sent if left is None else max(sent, left - start)
+        end = max(end, start + finished)
+        attempts.append(Attempt(i, 0, sent, sent, finished, e.status, outcome))
+    return start, end - start, tuple(attempts)
+
+
+def tail(text: str, lines: int = STDERR_LINES) -> str:
+    kept = [line.strip() for line in text.strip().splitlines() if line.strip()][-lines:]
+    return " | ".join(kept) if kept else "(nothing on stderr)"
+
+
+def run_process(
+    command: str, env: Mapping[str, str], timeout: float
+) -> tuple[CommandRun, bool, str]:
+    """Run `command` through the shell: (times, whether it was killed at `timeout`, stderr).
+
+    The shell leads a new process group, so that a kill reaches everything it
+    started; os.wait4 gives the rusage of the shell and every child it waited
+    for, as hyperfine reports. Ctrl-C (any BaseException) kills the group too.
+    """
+    with tempfile.TemporaryFile() as err:
+        began = time.perf_counter()
+        proc = subprocess.Popen(
+            command,
+            shell=True,
+            env=dict(env),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+            start_new_session=True,
+        )
+        killed = False
+        try:
+            while True:
+                pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+                if pid:
+                    break
+                if time.perf_counter() - began > timeout:
+                    killed = True
+                    _kill_group(proc.pid)
+                    pid, status, usage = os.wait4(proc.pid, 0)
+                    break
+                time.sleep(POLL)
+        except BaseException:
+            _kill_group(proc.pid)
+            with contextlib.suppress(ChildProcessError):
+                os.wait4(proc.pid, 0)
+            proc.returncode = -signal.SIGKILL
+            raise
+        wall = time.perf_counter() - began
+        code = os.waitstatus_to_exitcode(status)
+        proc.returncode = code  # reaped here: Popen must not wait for it again
+        err.seek(0)
+        stderr = err.read().decode(errors="replace")
+    timing = CommandRun(command, wall, usage.ru_utime, usage.ru_stime, code)
+    return timing, killed, stderr
+
+
+def _kill_group(pid: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signal.SIGKILL)
+
+
+def run_command(
+    plan: BenchPlan,
+    job: Job,
+    command: str,
+    base: str,
+    server: MockServer | None,
+    machine: Machine,
+    sweep: SweepPoint | None = None,
+) -> RunRecord:
+    """One run of a shell command against a freshly reset server, as a RunRecord.
+
+    Failed (with its reason): a non-zero exit (the last lines of stderr), a
+    kill at the deadline, no request at all, or the server misbehaving.
+    """
+    from bench.running.runner import fault_reason, server_failure
+    from mock_server.process import ServerError, fetch_log, reset_server
+
+    scenario = plan.scenario
+    config = plan.client_config(f"{base}/chat")
+
+    def record(
+        wall_start: float,
+        entries: tuple[ServerEntry, ...],
+        reason: str | None,
+        timing: CommandRun | None,
+    ) -> RunRecord:
+        started, makespan, attempts = attempts_from_log(entries)
+        return RunRecord(
+            client=job.client,
+            run=job.run,
+            seed=job.seed,
+            scenario=scenario,
+            config=config,
+            overrides=tuple(name for name, _ in plan.overrides),
+            machine=machine,
+            wall_start=wall_start,
+            started=started,
+            makespan=makespan,
+            attempts=attempts,
+            server_log=entries,
+            status="ok" if reason is None else "failed",
+            reason=reason,
+            sweep=sweep,
+            command=timing or CommandRun(command, 0.0, 0.0, 0.0, 0),
+        )
+
+    try:
+        reset_server(base, seed=job.seed)
+    except ServerError as exc:
+        return record(time.time(), (), server_failure(server, "before the run", exc), None)
+    timeout = config.deadline * scenario.time_scale + STARTUP_SLACK
+    wall_start = time.time()
+    timing, killed, stderr = run_process(
+        command,
+        command_env(base, scenario.n, scenario.time_scale, scenario.requests, plan.api_key),
+        timeout,
+    )
+    try:
+        entries = server_entries(fetch_log(base)["entries"])
+    except ServerError as exc:
+        return record(wall_start, (), server_failure(server, "during the run", exc), timing)
+    reason: str | None
+    if killed:
+        reason = (
+            f"killed after {timeout:.1f} s (the run's deadline, --deadline "
+            f"{config.deadline:g} scenario s, plus {STARTUP_SLACK:g} s for start-up), "
+            f"{len(entries)} requests in the server's log"
+        )
+    elif timing.exit_code != 0:
+        reason = f"exit status {timing.exit_code}: {tail(stderr)}"
+    elif not entries:
+        reason = (
+            "the command made no request to the server: it should read "
+            "RATEBENCH_CHAT_URL or OPENAI_BASE_URL from its environment"
+        )
+    else:
+        _, _, attempts = attempts_from_log(entries)
+        reason = fault_reason(attempts)
+    return record(wall_start, entries, reason, timing)
+
+
+def hyperfine_fields(runs: Sequence[RunRecord]) -> dict[str, Any]:
+    """hyperfine's process fields for one command's runs (every run, failed ones included):
+    `command` the shell command, `user` and `system` mean seconds, `exit_codes`, and the
+    process's wall seconds (`process_times`, real seconds, start-up included)."""
+    timed = [r.command for r in runs if r.command is not None]
+    if not timed:
+        return {}
+    return {
+        "name": runs[0].client,
+        "command": timed[0].command,
+        "user": statistics.fmean(t.user for t in timed),
+        "system": statistics.fmean(t.system for t in timed),
+        "exit_codes": [t.exit_code for t in timed],
+        "process_times": [t.wall for t in timed],
+    }
+
+
+def process_words(runs: Sequence[RunRecord]) -> str:
+    """The process's own figures over `runs`, in real seconds, as hyperfine prints them."""
+    timed = [r.command for r in runs if r.command is not None]
+    if not timed:
+        return ""
+    walls = [t.wall for t in timed]
+    spread = statistics.stdev(walls) if len(walls) > 1 else 0.0
+    return (
+        f"{statistics.fmean(walls):.3f} s ± {spread:.3f} s real seconds "
+        f"(User: {statistics.fmean(t.user for t in timed):.3f} s, "
+        f"System: {statistics.fmean(t.system for t in timed):.3f} s)"
+    )
+
+
+def command_paragraph(runs: Sequence[RunRecord], bound: float | None) -> str:
+    """The report's words on a command: what ran, its process times, theory's bound."""
+    first = runs[0]
+    command = first.command.command if first.command else "?"
+    text = (
+        f"The command `{command}`, run through the shell as a whole process and judged by "
+        "the server's log alone: its makespan runs from the first request's arrival to the "
+        "last response, and each logged request counts as one attempt (the server cannot "
+        f"tell a retry from a new request). The whole process took {process_words(runs)}, "
+        "start-up included. Theory has no model of it"
+    )
+    if bound:
+        text += f"; the best schedule that keeps the limit takes {bound:.2f} s"
+    return text + "."
