@@ -243,7 +243,7 @@ def test_percentile() -> None:
 def test_ten_clients_differ_in_colour_and_marker_and_hatch() -> None:
     """Ten clients (the whole registry) never share a colour, a marker or a hatch,
     so every plot tells them apart in colour and in grey-scale print alike."""
-    from bench.output.plots import client_style
+    from bench.drawing.style import client_style
 
     styles = [client_style(i) for i in range(10)]
     for attribute in ("colour", "marker", "hatch"):

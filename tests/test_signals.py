@@ -118,7 +118,7 @@ def test_ctrl_c_while_a_plot_is_saved_leaves_no_truncated_png(
 ) -> None:
     from matplotlib.figure import Figure
 
-    from bench.output import plots
+    from bench.drawing.style import save_figure
 
     def interrupted_save(self: Figure, fname: object, **kwargs: object) -> None:
         Path(str(fname)).write_bytes(b"\x89PNG half")  # the write had begun
@@ -127,5 +127,5 @@ def test_ctrl_c_while_a_plot_is_saved_leaves_no_truncated_png(
     monkeypatch.setattr(Figure, "savefig", interrupted_save)
     target = tmp_path / "timeline.png"
     with pytest.raises(KeyboardInterrupt):
-        plots._save(Figure(), target)
+        save_figure(Figure(), target)
     assert list(tmp_path.iterdir()) == []

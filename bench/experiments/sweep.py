@@ -18,14 +18,12 @@ Theory for each value:
 
 from __future__ import annotations
 
-import statistics
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
+from bench.output.plots import draw_sweep
 from bench.records.results import (
-    Expected,
     Machine,
     ResultsError,
     RunLog,
@@ -37,13 +35,13 @@ from bench.records.results import (
     write_json,
     write_theory,
 )
-from bench.records.scenario import Scenario
+from bench.records.sweeps import SweepRow, SweepSummary
 from bench.running.runner import BenchPlan, Job, run_one, server_for
+from bench.theory.expected import theory_for_runs
 from clients.config import ClientConfig, ConfigError
 
 SWEEP_FILE = "sweep.jsonl"
 SWEEP_SUMMARY = "sweep.json"
-SWEEP_SCHEMA = "ratebench.sweep/2"
 
 # Knob name -> (parser, what it sets). Client knobs are `ClientConfig`'s
 # fields; `n` is the batch size, shared by client and theory.
@@ -126,84 +124,6 @@ def load_sweep(run_dir: Path) -> list[RunRecord]:
     return records
 
 
-@dataclass(frozen=True, slots=True)
-class SweepRow:
-    """One value's measured figures (scenario seconds) and theory's."""
-
-    value: float
-    runs: int
-    failed_runs: int
-    times: tuple[float, ...]
-    rejections: tuple[int, ...]
-    incomplete: tuple[int, ...]
-    expected: Expected | None
-
-    @property
-    def mean(self) -> float:
-        return statistics.fmean(self.times)
-
-    @property
-    def stddev(self) -> float:
-        return statistics.stdev(self.times) if len(self.times) > 1 else 0.0
-
-    @property
-    def mean_rejections(self) -> float:
-        return statistics.fmean(self.rejections)
-
-    def to_dict(self) -> dict[str, Any]:
-        row: dict[str, Any] = {
-            "value": self.value,
-            "runs": self.runs,
-            "failed_runs": self.failed_runs,
-        }
-        if self.times:
-            row.update(
-                times=list(self.times),
-                mean=self.mean,
-                stddev=self.stddev,
-                rejections=list(self.rejections),
-                mean_rejections=self.mean_rejections,
-                incomplete_requests=list(self.incomplete),
-            )
-        e = self.expected
-        if e is not None:
-            if e.little_makespan is not None:
-                row.update(
-                    little_throughput=e.little_throughput,
-                    little_makespan=e.little_makespan,
-                    little_bottleneck=e.little_bottleneck,
-                )
-            row["bound"] = e.bound
-            if e.predicted_mean is not None:
-                row.update(
-                    predicted_mean=e.predicted_mean,
-                    predicted_stddev=e.predicted_stddev,
-                    predicted_rejections=e.predicted_rejections,
-                    predicted_failed=e.predicted_failed,
-                )
-        return row
-
-
-@dataclass(frozen=True, slots=True)
-class SweepSummary:
-    """sweep.json: per value, the measured figures and theory's."""
-
-    client: str
-    knob: str
-    scenario: Scenario
-    rows: tuple[SweepRow, ...]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "schema": SWEEP_SCHEMA,
-            "client": self.client,
-            "knob": self.knob,
-            "time_unit": "scenario seconds",
-            "scenario": self.scenario.to_dict(),
-            "values": [r.to_dict() for r in self.rows],
-        }
-
-
 def summarise(records: Sequence[RunRecord], theory: TheoryRecord | None) -> SweepSummary:
     """Per value, the measured figures and the stored theory's; no theory is run here."""
     by_value: dict[float, list[RunRecord]] = {}
@@ -271,7 +191,6 @@ def format_sweep(summary: SweepSummary) -> str:
 
 def write_outputs(run_dir: Path) -> SweepSummary:
     """sweep.json and the plot, from sweep.jsonl and the stored theory alone."""
-    from bench.output.plots import draw_sweep
 
     summary = summarise(load_sweep(run_dir), upgrade_theory(run_dir))
     write_json(run_dir / SWEEP_SUMMARY, summary.to_dict())
@@ -285,7 +204,6 @@ def finish(
     """At the end of a sweep: theory once (Little's law, the simulator with
     `sim_runs` virtual runs per point, None for `bench.theory.expected.sim_runs_for`,
     replays), stored, then the outputs from the files."""
-    from bench.theory.expected import theory_for_runs
 
     write_theory(run_dir, theory_for_runs(records, sim_runs))
     return write_outputs(run_dir)

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.output.plots import OUTCOME_COLOURS, WAIT_COLOUR, client_style, timeline_sample
+from bench.drawing.style import client_style
+from bench.output.plots import OUTCOME_COLOURS, WAIT_COLOUR, timeline_sample
 from bench.records.results import ResultsError, RunRecord
 from bench.records.stats import by_client, ok_runs, representative_run
 

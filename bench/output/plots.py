@@ -9,13 +9,11 @@ may draw many times in one process, and tests run in parallel).
 
 from __future__ import annotations
 
-import os
 import re
 import statistics
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import matplotlib
 
@@ -23,17 +21,15 @@ import matplotlib
 matplotlib.use("Agg")
 
 from matplotlib.axes import Axes
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
+from bench.drawing.style import client_colour, client_style, empty_figure, save_figure
 from bench.records.results import RunRecord, TheoryRecord, load_runs, load_theory
 from bench.records.stats import by_client, ok_runs, representative_run
+from bench.records.sweeps import SweepSummary
 from mock_server.openai_settings import DEFAULTS, MINUTE
-
-if TYPE_CHECKING:
-    from bench.experiments.sweep import SweepSummary
 
 TIMELINE_FILE = "timeline.png"
 THROUGHPUT_FILE = "throughput.png"
@@ -55,66 +51,6 @@ OUTCOME_LABELS = {
     "timeout": "attempt timed out",
 }
 WAIT_COLOUR = "#9ecae1"
-DPI = 110
-
-
-#: Ten colours (matplotlib's tab10, red left out: red means a 429 here) and,
-#: apart from colour, a marker and a line style per client, so that ten
-#: clients stay apart in grey-scale print and for colour-blind readers.
-CLIENT_COLOURS = (
-    "#1f77b4",
-    "#ff7f0e",
-    "#2ca02c",
-    "#9467bd",
-    "#8c564b",
-    "#e377c2",
-    "#17becf",
-    "#7f7f7f",
-    "#bcbd22",
-    "#393b79",
-)
-CLIENT_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "h", "<")
-CLIENT_LINESTYLES: tuple[Any, ...] = ("-", "--", "-.", ":", (0, (5, 1, 1, 1, 1, 1)))
-CLIENT_HATCHES = ("", "//", "..", "xx", "\\\\", "++", "oo", "--", "||", "**")
-
-
-@dataclass(frozen=True, slots=True)
-class ClientStyle:
-    """How one client is drawn: no two of the first ten share colour, marker or hatch."""
-
-    colour: str
-    marker: str
-    linestyle: Any
-    hatch: str
-
-
-def client_style(index: int) -> ClientStyle:
-    """A stable style per client position; the line style cycles on its own length
-    (5, prime to 10), so that even past ten clients no two neighbours look alike."""
-    return ClientStyle(
-        colour=CLIENT_COLOURS[index % len(CLIENT_COLOURS)],
-        marker=CLIENT_MARKERS[index % len(CLIENT_MARKERS)],
-        linestyle=CLIENT_LINESTYLES[index % len(CLIENT_LINESTYLES)],
-        hatch=CLIENT_HATCHES[index % len(CLIENT_HATCHES)],
-    )
-
-
-def client_colour(index: int) -> str:
-    """A stable colour per client position (ten before any repeats)."""
-    return client_style(index).colour
-
-
-def _save(fig: Figure, path: Path) -> Path:
-    """Draw into a hidden file beside `path`, then rename: a Ctrl-C while drawing
-    leaves the plot complete or absent, never a truncated PNG."""
-    FigureCanvasAgg(fig)
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        fig.savefig(tmp, dpi=DPI, format=path.suffix.lstrip(".") or "png")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
 
 
 # -- timeline ---------------------------------------------------------------
@@ -220,7 +156,7 @@ def draw_timeline(
     if clients is not None:
         groups = {c: g for c, g in groups.items() if c in clients}
     if not groups:
-        return _empty_figure(path, "Timeline", "no finished run to draw")
+        return empty_figure(path, "Timeline", "no finished run to draw")
     heights = [max(2.0, 0.28 * len(timeline_sample(g[0].n)) + 0.9) for g in groups.values()]
     fig = Figure(figsize=(11, sum(heights) + 1.6), layout="constrained")
     axes = fig.subplots(len(groups), 1, sharex=True, squeeze=False, height_ratios=heights)
@@ -248,7 +184,7 @@ def draw_timeline(
         fontsize=8,
         frameon=False,
     )
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 # -- throughput -------------------------------------------------------------
@@ -269,7 +205,7 @@ def draw_throughput(runs: Sequence[RunRecord], path: Path) -> Path:
     good = ok_runs(runs)
     groups = by_client(good)
     if not groups:
-        return _empty_figure(path, "Throughput", "no finished run to draw")
+        return empty_figure(path, "Throughput", "no finished run to draw")
     fig = Figure(figsize=(10, 5.5), layout="constrained")
     ax = fig.add_subplot()
     longest = 0.0
@@ -336,7 +272,7 @@ def draw_throughput(runs: Sequence[RunRecord], path: Path) -> Path:
     ax.set_title("Completed requests over time (bold: each client's median run)")
     ax.grid(alpha=0.3)
     ax.legend(loc="lower right", fontsize=9)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 # -- rejections -------------------------------------------------------------
@@ -350,7 +286,7 @@ def draw_rejections(runs: Sequence[RunRecord], path: Path) -> Path:
     """
     groups = by_client(ok_runs(runs))
     if not groups:
-        return _empty_figure(path, "Rejections", "no finished run to draw")
+        return empty_figure(path, "Rejections", "no finished run to draw")
     run_numbers = sorted({r.run for g in groups.values() for r in g})
     fig = Figure(figsize=(max(7.0, 1.0 + 0.55 * len(run_numbers) * len(groups)), 4.8))
     fig.set_layout_engine("constrained")
@@ -404,7 +340,7 @@ def draw_rejections(runs: Sequence[RunRecord], path: Path) -> Path:
     ax.set_ylim(0, max(1.0, ax.get_ylim()[1] * 1.12))
     ax.grid(axis="y", alpha=0.3)
     ax.legend(fontsize=9, loc="upper left", bbox_to_anchor=(1.0, 1.0))
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 # -- makespan ---------------------------------------------------------------
@@ -419,7 +355,7 @@ def draw_makespan(runs: Sequence[RunRecord], theory: TheoryRecord | None, path: 
     """
     groups = by_client(ok_runs(runs))
     if not groups:
-        return _empty_figure(path, "Makespan", "no finished run to draw")
+        return empty_figure(path, "Makespan", "no finished run to draw")
     shared = theory.bound if theory is not None else None
     top_bound = shared[0] if shared is not None else None
     names = list(groups)
@@ -492,17 +428,7 @@ def draw_makespan(runs: Sequence[RunRecord], theory: TheoryRecord | None, path: 
     ax.grid(axis="y", alpha=0.3)
     if shown_prediction or shown_bound:
         ax.legend(fontsize=9, loc="upper left")
-    return _save(fig, path)
-
-
-def _empty_figure(path: Path, title: str, message: str) -> Path:
-    """A figure that says why it is empty, rather than a missing file."""
-    fig = Figure(figsize=(6, 3), layout="constrained")
-    ax = fig.add_subplot()
-    ax.set_axis_off()
-    ax.set_title(title)
-    ax.text(0.5, 0.5, message, ha="center", va="center")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def client_timeline_file(client: str) -> str:
@@ -553,7 +479,7 @@ def draw_sweep(summary: SweepSummary, path: Path) -> Path:
     knob = summary.knob
     rows = sorted((r for r in summary.rows if r.times), key=lambda r: r.value)
     if not rows:
-        return _empty_figure(path, f"Sweep of {knob}", "no finished run to draw")
+        return empty_figure(path, f"Sweep of {knob}", "no finished run to draw")
     xs = [r.value for r in rows]
     fig = Figure(figsize=(12.5, 5.0), layout="constrained")
     ax_time, ax_rej = fig.subplots(1, 2)
@@ -649,7 +575,7 @@ def draw_sweep(summary: SweepSummary, path: Path) -> Path:
     for ax in (ax_time, ax_rej):
         ax.set_xticks(xs)
         ax.set_xticklabels([f"{x:g}" for x in xs])
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def _sweep_edges(summary: SweepSummary) -> list[tuple[float, str, str]]:

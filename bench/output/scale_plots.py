@@ -20,10 +20,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from bench.output.plots import _empty_figure, _save, client_colour, client_style
+from bench.drawing.style import client_colour, client_style, empty_figure, save_figure
+from bench.drawing.window_bars import draw_window_bars
 from bench.records.results import RunRecord
 from bench.records.stats import by_client, in_flight_levels, ok_runs, representative_run
 from bench.records.windows import batch_start_wall, limiter_windows
@@ -33,7 +33,6 @@ IN_FLIGHT_FILE = "in-flight.png"
 LATENCY_FILE = "latency.png"
 
 LINE_STYLES = ("-", "--", "-.", ":")
-REJECTED_COLOUR = "#d62728"
 
 
 def _representatives(runs: Sequence[RunRecord]) -> dict[str, RunRecord]:
@@ -56,43 +55,11 @@ def in_flight_steps(run: RunRecord) -> tuple[list[float], list[int]]:
     return times, [0] + [level for _, level in levels]
 
 
-def draw_window_bars(
-    ax: Axes,
-    windows: Sequence[tuple[float, int, int]],
-    width: float,
-    colour: str,
-    limit: int,
-    *,
-    labels: tuple[str, str, str],
-    headroom: float,
-) -> None:
-    """Each window's (opened at, accepted, rejected) as a bar, the rejected stacked
-    hatched on the accepted, under a dashed line at the limit; `labels` name the
-    three, `headroom` is the y range over the tallest of bar and limit."""
-    if windows:
-        starts = [w[0] for w in windows]
-        accepted = [w[1] for w in windows]
-        ax.bar(starts, accepted, width=width, align="edge", color=colour, label=labels[0])
-        ax.bar(
-            starts,
-            [w[2] for w in windows],
-            bottom=accepted,
-            width=width,
-            align="edge",
-            color=REJECTED_COLOUR,
-            hatch="xx",
-            label=labels[1],
-        )
-    ax.axhline(limit, color="black", linestyle="--", linewidth=1.0, label=labels[2])
-    most = max((w[1] + w[2] for w in windows), default=0)
-    ax.set_ylim(0, max(limit, most) * headroom)
-
-
 def draw_windows(runs: Sequence[RunRecord], path: Path) -> Path:
     """`windows.png`: per client, each limiter window's accepted and rejected sends."""
     chosen = _representatives(runs)
     if not chosen:
-        return _empty_figure(path, "Sends per window", "no finished run to draw")
+        return empty_figure(path, "Sends per window", "no finished run to draw")
     fig = Figure(figsize=(11, 1.0 + 2.2 * len(chosen)), layout="constrained")
     axes = fig.subplots(len(chosen), 1, sharex=True, squeeze=False)
     for index, (ax, (client, run)) in enumerate(zip(axes[:, 0], chosen.items(), strict=True)):
@@ -118,14 +85,14 @@ def draw_windows(runs: Sequence[RunRecord], path: Path) -> Path:
         ax.grid(axis="y", alpha=0.3)
     axes[-1, 0].set_xlabel("time since the batch started (scenario seconds)")
     fig.suptitle("Sends in each of the server limiter's windows (server log)")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def draw_in_flight(runs: Sequence[RunRecord], path: Path) -> Path:
     """`in-flight.png`: attempts on the wire over time, one line per client."""
     chosen = _representatives(runs)
     if not chosen:
-        return _empty_figure(path, "Requests in flight", "no finished run to draw")
+        return empty_figure(path, "Requests in flight", "no finished run to draw")
     fig = Figure(figsize=(10, 4.8), layout="constrained")
     ax = fig.add_subplot()
     for index, (client, run) in enumerate(chosen.items()):
@@ -147,7 +114,7 @@ def draw_in_flight(runs: Sequence[RunRecord], path: Path) -> Path:
     ax.set_xlim(left=0)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=9, loc="upper left", bbox_to_anchor=(1.0, 1.0))
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def draw_latency(runs: Sequence[RunRecord], path: Path) -> Path:
@@ -161,7 +128,7 @@ def draw_latency(runs: Sequence[RunRecord], path: Path) -> Path:
     }
     answered = {c: xs for c, xs in answered.items() if xs}
     if not answered:
-        return _empty_figure(path, "Latency", "no answered attempt to draw")
+        return empty_figure(path, "Latency", "no answered attempt to draw")
     fig = Figure(figsize=(9, 4.8), layout="constrained")
     ax = fig.add_subplot()
     for index, (client, xs) in enumerate(answered.items()):
@@ -184,7 +151,7 @@ def draw_latency(runs: Sequence[RunRecord], path: Path) -> Path:
     ax.set_ylim(0, 1.02)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=9, loc="lower right")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def draw_scale_plots(run_dir: Path, runs: Sequence[RunRecord]) -> list[Path]:

@@ -28,8 +28,8 @@ from pathlib import Path
 
 from matplotlib.figure import Figure
 
-from bench.output.plots import _empty_figure, _save, client_colour, client_style
-from bench.output.scale_plots import draw_window_bars
+from bench.drawing.style import client_colour, client_style, empty_figure, save_figure
+from bench.drawing.window_bars import draw_window_bars
 from bench.records.results import RunRecord
 from bench.records.stats import by_client, gave_up, representative_run
 from bench.records.windows import batch_start_wall, limiter_windows
@@ -98,7 +98,7 @@ def draw_windows(runs: Sequence[RunRecord], path: Path) -> Path:
     """`windows.png`: requests per window against the RPM, tokens against the TPM."""
     chosen = drawable(runs)
     if not chosen:
-        return _empty_figure(path, "Requests and tokens per window", "no run to draw")
+        return empty_figure(path, "Requests and tokens per window", "no run to draw")
     fig = Figure(figsize=(12, 1.2 + 2.3 * len(chosen)), layout="constrained")
     axes = fig.subplots(len(chosen), 2, sharex=True, squeeze=False)
     tokens_known = has_token_charges(runs)
@@ -150,7 +150,7 @@ def draw_windows(runs: Sequence[RunRecord], path: Path) -> Path:
         "Each window of the server's limits: requests against the RPM, tokens "
         "against the TPM (server log)"
     )
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def allowed_by(times: Sequence[float], per_window: int, window: float) -> list[int]:
@@ -163,7 +163,7 @@ def draw_progress(runs: Sequence[RunRecord], path: Path) -> Path:
     """`progress.png`: requests and tokens completed over time, per client."""
     chosen = drawable(runs)
     if not chosen:
-        return _empty_figure(path, "Completed requests and tokens", "no run to draw")
+        return empty_figure(path, "Completed requests and tokens", "no run to draw")
     fig = Figure(figsize=(12, 5.2), layout="constrained")
     by_requests, by_tokens = fig.subplots(1, 2, sharex=True)
     longest = 0.0
@@ -230,7 +230,7 @@ def draw_progress(runs: Sequence[RunRecord], path: Path) -> Path:
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8, loc="upper left")
     fig.suptitle("Completed requests and tokens over time (server log, representative run)")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def draw_two_limit_plots(run_dir: Path, runs: Sequence[RunRecord]) -> list[Path]:

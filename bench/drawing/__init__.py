@@ -1,0 +1,1 @@
+"""What every figure shares: client styles, saving, window bars."""
