@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import clients
-from bench.output.explain import Context, theory_text
+from bench.endpoints.registry import client_config
 from bench.records.results import Expected
 from bench.records.scenario import Limit, Scenario
+from bench.theory.explain import Context, theory_text
 
 WRITEUP = Scenario()
 
 
 def text(client: str, scenario: Scenario = WRITEUP, **stored: object) -> str:
     expected = Expected(client, 8.29, 0.72, **stored) if stored else None  # type: ignore[arg-type]
-    config = scenario.client_config("http://127.0.0.1:1/chat")
+    config = client_config(scenario, "http://127.0.0.1:1/chat")
     return theory_text(Context(clients.spec(client), scenario, config, expected))
 
 

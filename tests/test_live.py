@@ -163,16 +163,16 @@ def test_the_openai_endpoint_meters_tokens_against_the_tpm(tmp_path: Path) -> No
     from dataclasses import replace
 
     from bench.endpoints.openai.bound import plan_requests
+    from bench.endpoints.registry import endpoint_for
     from bench.records import requests_file as rf
     from bench.records.scenario import request_bodies
-    from bench.running.live import meter_for
 
     path = tmp_path / "requests.jsonl"
     prompts = rf.parse_distribution(rf.DEFAULT_PROMPT_TOKENS, "--prompt-tokens")
     answers = rf.parse_distribution(rf.DEFAULT_MAX_TOKENS, "--max-tokens")
     rf.write_requests(path, rf.make_requests(6, 1, prompts, answers))
     scenario = replace(Scenario(), api="openai", rpm=20, tpm=3000, n=6, requests=str(path))
-    meter = meter_for(scenario)
+    meter = endpoint_for(scenario).meter(scenario)
     assert (meter.window, meter.requests, meter.tokens) == (60.0, 20, 3000)
     charges = [p.charge for p in plan_requests(request_bodies(scenario))]
     assert meter.charges == tuple(charges)

@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from bench.output.plots import client_timeline_file, draw_all
+from bench.drawing.style import client_timeline_file
+from bench.endpoints.registry import client_config
+from bench.output.plots import draw_all
 from bench.output.report import write_report
 from bench.output.summary import write_summary
 from bench.records.matching import clock_gaps, match_arrivals
@@ -27,7 +29,7 @@ from clients.infra.records import Attempt, Outcome
 SCALE = 0.1
 STARTED = 100.0  # raw monotonic seconds at the batch's start
 SCENARIO = Scenario(n=4, time_scale=SCALE)
-CONFIG = SCENARIO.client_config("http://127.0.0.1:8000/chat")
+CONFIG = client_config(SCENARIO, "http://127.0.0.1:8000/chat")
 MACHINE = Machine(python="3.11.7", platform="Linux-test", cpus=2, hostname="bench-host")
 
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import pytest
 
+from bench.endpoints.registry import client_config
 from bench.records.results import RunRecord, ServerEntry
 from bench.records.scenario import Scenario
-from bench.theory.models import model_for
+from bench.theory.models import model_for, theory_input
 from bench.theory.replay import replay, replay_rows, replay_runs, server_draws
 
 SCENARIO = Scenario()
-CONFIG = SCENARIO.client_config("http://127.0.0.1:8000/chat")
+CONFIG = client_config(SCENARIO, "http://127.0.0.1:8000/chat")
 
 
 def run_with_draws(client: str, draws: list[int], makespan: float) -> RunRecord:
@@ -46,7 +47,7 @@ def test_token_bucket_replay_is_its_schedule_on_the_same_draws() -> None:
     expected = max(0.5 * (k + 1) + d for k, d in enumerate(draws))  # 9.0
     model = model_for("token_bucket")
     assert model is not None
-    assert replay(model, SCENARIO.theory(CONFIG), run) == pytest.approx(expected, abs=0.01)
+    assert replay(model, theory_input(SCENARIO, CONFIG), run) == pytest.approx(expected, abs=0.01)
 
 
 def test_replay_rows_say_what_was_luck() -> None:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from bench.endpoints.chat.plots import window_counts
 from bench.output.plots import TIMELINE_ROWS, timeline_sample
-from bench.output.scale_plots import draw_scale_plots, in_flight_steps, window_counts
+from bench.output.scale_plots import draw_scale_plots, in_flight_steps
 from tests.test_plots_report import naive_gather, thread_pool
 
 

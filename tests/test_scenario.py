@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from bench.endpoints.registry import client_config, server_kwargs
 from bench.records.scenario import (
     Faults,
     Latency,
@@ -13,6 +14,7 @@ from bench.records.scenario import (
     parse_latency,
     parse_scenario,
 )
+from bench.theory.models import theory_input
 from clients.config import ClientConfig, ConfigError
 
 
@@ -67,7 +69,7 @@ def test_a_latency_kind_must_follow_its_bounds() -> None:
 
 def test_server_arguments_come_from_the_scenario() -> None:
     scenario = Scenario(seed=7, time_scale=0.1, faults=Faults(0.5, "garbage", 3))
-    kwargs = scenario.server_kwargs(seed=9)
+    kwargs = server_kwargs(scenario, seed=9)
     assert kwargs["rate"] == "2/second"
     assert kwargs["latency"] == "2-5"
     assert (kwargs["seed"], kwargs["time_scale"]) == (9, 0.1)
@@ -79,29 +81,29 @@ def test_server_arguments_come_from_the_scenario() -> None:
         "--stall-after",
         "3",
     )
-    assert Scenario().server_kwargs()["extra_args"] == ()
+    assert server_kwargs(Scenario())["extra_args"] == ()
 
 
 def test_client_knobs_derive_from_the_scenario_unless_overridden() -> None:
     scenario = Scenario(limit=Limit(10, 5.0, "moving-window"), n=4, time_scale=0.1)
-    config = scenario.client_config("http://127.0.0.1:1/chat")
+    config = client_config(scenario, "http://127.0.0.1:1/chat")
     assert (config.n, config.time_scale, config.server_strategy) == (4, 0.1, "moving-window")
     assert (config.rate, config.capacity) == (2.0, 10)
     # The write-up sized its pool to the limit's count (2 for 2/second).
     assert config.workers == 10
     assert config.deadline == ClientConfig().deadline  # a small batch keeps 600 s
-    tuned = scenario.client_config("http://127.0.0.1:1/chat", (("workers", 7), ("retry", "none")))
+    tuned = client_config(scenario, "http://127.0.0.1:1/chat", (("workers", 7), ("retry", "none")))
     assert (tuned.workers, tuned.retry) == (7, "none")
     with pytest.raises(ConfigError, match="cannot be overridden"):
-        scenario.client_config("http://127.0.0.1:1/chat", {"n": 3})
+        client_config(scenario, "http://127.0.0.1:1/chat", {"n": 3})
     with pytest.raises(ConfigError, match="workers"):
-        scenario.client_config("http://127.0.0.1:1/chat", {"workers": 0})
+        client_config(scenario, "http://127.0.0.1:1/chat", {"workers": 0})
 
 
 def test_theory_gets_the_same_scenario() -> None:
     scenario = Scenario(limit=Limit(3, 2.0, "moving-window"), n=6)
-    config = scenario.client_config("http://127.0.0.1:1/chat", {"workers": 3})
-    theory = scenario.theory(config)
+    config = client_config(scenario, "http://127.0.0.1:1/chat", {"workers": 3})
+    theory = theory_input(scenario, config)
     assert (theory.n, theory.limit, theory.window, theory.strategy) == (6, 3, 2.0, "moving-window")
     assert (theory.latency, theory.latency_lo, theory.latency_hi) == ("randint", 2, 5)
     assert (theory.workers, theory.rate, theory.capacity) == (3, 1.5, 3)
@@ -127,15 +129,15 @@ def test_the_deadline_grows_with_the_batch() -> None:
     assert small.default_deadline() == 600
     # A pool of 100 at up to 2 s a request needs about 200 s; ten times that.
     assert large.default_deadline() == 2020
-    config = large.client_config("http://127.0.0.1:1/chat")
+    config = client_config(large, "http://127.0.0.1:1/chat")
     assert config.deadline == 2020
-    assert large.client_config("http://127.0.0.1:1/chat", {"deadline": 50}).deadline == 50
+    assert client_config(large, "http://127.0.0.1:1/chat", {"deadline": 50}).deadline == 50
 
 
 def test_each_client_shows_the_knobs_it_reads() -> None:
     from bench.records.scenario import format_knobs, knobs_of
 
-    config = Scenario(limit=Limit(20, 1.0)).client_config("http://127.0.0.1:1/chat")
+    config = client_config(Scenario(limit=Limit(20, 1.0)), "http://127.0.0.1:1/chat")
     assert knobs_of("thread_pool", config, common=False) == {"workers": 20}
     assert knobs_of("naive_gather", config, common=False) == {"pool": 0}
     bucket = knobs_of("token_bucket", config, common=False)

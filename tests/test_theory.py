@@ -485,7 +485,7 @@ def test_the_bucket_model_is_the_write_ups_bucket_without_its_wake_ups(strategy:
 
 
 def test_theory_runs_fall_with_the_batch_size() -> None:
-    from bench.theory.expected import sim_runs_for
+    from bench.theory.sim_runs import sim_runs_for
 
     ns = (1, 10, 12, 50, 300, 1000, 5000, 10_000, 50_000)
     assert [sim_runs_for(n) for n in ns] == [4000, 4000, 4000, 1000, 166, 50, 10, 10, 10]

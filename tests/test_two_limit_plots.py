@@ -11,13 +11,14 @@ from bench.endpoints.openai.plots import (
     draw_two_limit_plots,
     limit_windows,
 )
+from bench.endpoints.registry import client_config
 from bench.records.results import RunRecord, ServerEntry
 from bench.records.scenario import Scenario
 from clients.infra.records import Attempt
 from tests.test_plots_report import MACHINE, SCALE, STARTED, attempt
 
 SCENARIO = Scenario(n=4, time_scale=SCALE, api="openai", rpm=2, tpm=100)
-CONFIG = SCENARIO.client_config("http://127.0.0.1:8000/v1/chat/completions")
+CONFIG = client_config(SCENARIO, "http://127.0.0.1:8000/v1/chat/completions")
 WALL = 1.7e9  # time.time() at the batch's start
 WINDOW = 60 * SCALE  # a minute, in wall seconds
 

@@ -13,6 +13,7 @@ from bench.endpoints.openai.models import (
     predict_two_limit,
     simulate_run,
 )
+from bench.endpoints.registry import client_config
 from bench.records.scenario import Scenario, request_bodies
 from bench.theory.models import Unrecorded
 from bench.theory.simulate import SimAttempt
@@ -37,7 +38,9 @@ def scenario(rpm: int, tpm: int, n: int, scale: float = 1.0) -> Scenario:
 def run_of(client: str, s: Scenario, seed: int = 1) -> tuple[float, int, int]:
     planned = plan_requests(request_bodies(s))
     limits = Windows.per_minute(s.rpm or 1, s.tpm or 1)
-    r = simulate_run(client, planned, limits, s.client_config("http://x/chat"), random.Random(seed))
+    r = simulate_run(
+        client, planned, limits, client_config(s, "http://x/chat"), random.Random(seed)
+    )
     return r.ended, r.rejections, r.lost
 
 
@@ -90,7 +93,7 @@ def cookbook_sends(s: Scenario, seed: int) -> list[SimAttempt]:
     assert loops is not None
     recorder = Unrecorded("model", len(planned), clock=sim.clock)
     for steps in loops(
-        s.client_config("http://x/chat"), [p.charge for p in planned], recorder, rng
+        client_config(s, "http://x/chat"), [p.charge for p in planned], recorder, rng
     ):
         sim.start(steps)
     sim.run()
@@ -125,7 +128,7 @@ def test_the_prediction_is_in_scenario_seconds_at_any_time_scale() -> None:
             "openai_sdk",
             planned,
             limits,
-            scenario(2, 1000, 6, scale).client_config("http://x/chat"),
+            client_config(scenario(2, 1000, 6, scale), "http://x/chat"),
             20,
         )
         for scale in (1.0, 0.1)

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from rich.console import Console
@@ -23,8 +24,18 @@ from rich.progress import (
 )
 
 from bench.commands import Interrupted
+from bench.endpoints.registry import (
+    add_arguments as add_endpoint_arguments,
+)
+from bench.endpoints.registry import (
+    endpoint,
+    endpoint_for,
+    format_simulation,
+    scenario_from_args,
+    theory_for_runs,
+)
 from bench.output.summary import format_summary, write_summary
-from bench.records.results import REQUESTS_FILE, RunRecord, new_run_dir, write_theory
+from bench.records.results import RunRecord, new_run_dir, write_theory
 from bench.records.scenario import Faults, KnobValue, Scenario, ScenarioError, parse_scenario
 from bench.records.stats import client_stats
 from bench.running.runner import (
@@ -35,11 +46,10 @@ from bench.running.runner import (
     run_bench,
     settings_mismatches,
 )
-from bench.theory.schedules import collision_waves
 from clients import REGISTRY, WRITEUP_CLIENTS, local_clients, spec
 from clients.config import RETRY_NAMES, SERVER_STRATEGIES, ConfigError
 from clients.infra.oneline import OneLineParser, UsageError
-from clients.spec import APIS, ClientSpec
+from clients.spec import ClientSpec
 
 DEFAULT_CLIENTS = WRITEUP_CLIENTS
 
@@ -191,7 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
         "spread theory prints: 0.01 s at the write-up's 10 requests, 0.01-0.03 s at 10000 "
         "requests of 20 per second and 1-2 s latencies",
     )
-    add_openai_arguments(parser)
+    add_endpoint_arguments(parser)
     parser.add_argument(
         "--command",
         action="append",
@@ -246,7 +256,7 @@ def plan_from_args(args: argparse.Namespace) -> BenchPlan:
     if args.clients is None and commands:
         names = []
     elif args.clients is None:
-        names = list(DEFAULT_CLIENTS if args.api == "chat" else local_clients(args.api))
+        names = list(endpoint(args.api).default_clients())
     elif args.clients == "all":
         names = list(local_clients(args.api))
     else:
@@ -272,7 +282,7 @@ def plan_from_args(args: argparse.Namespace) -> BenchPlan:
             seed=args.seed,
             faults=Faults(args.error_rate, args.error_kind, args.stall_after),
         )
-        scenario = openai_scenario(scenario, args)
+        scenario = scenario_from_args(scenario, args)
     except ScenarioError as exc:
         raise UsageError(str(exc)) from None
     if args.url is not None and scenario.faults.any:
@@ -369,46 +379,6 @@ def parse_commands(given: Sequence[str]) -> tuple[tuple[str, str], ...]:
     return tuple(commands.items())
 
 
-# -- the OpenAI-compatible endpoint (--api openai) ---------------------------------
-
-
-def add_openai_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--api",
-        choices=APIS,
-        default="chat",
-        help="the endpoint: the write-up's GET /chat, or openai (POST /v1/chat/completions, "
-        "limited in requests and tokens per minute); runs the clients that speak it "
-        "(default: chat)",
-    )
-    parser.add_argument(
-        "--rpm", type=int, default=None, help="with --api openai: requests per minute (default: 60)"
-    )
-    parser.add_argument(
-        "--tpm",
-        type=int,
-        default=None,
-        help="with --api openai: tokens per minute, charged as prompt + max_tokens "
-        "(default: 10000)",
-    )
-    parser.add_argument(
-        "--requests",
-        default=None,
-        metavar="FILE",
-        help="with --api openai: the request set every client sends (`python -m bench "
-        "requests`); default: a seeded set of -n requests",
-    )
-    parser.add_argument(
-        "--ratelimit-headers",
-        dest="headers",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="with --api openai: whether the server sends the x-ratelimit-* headers "
-        "(default: it does); with --no-ratelimit-headers a client that learns the limits "
-        "(header_adaptive) has only the 429s' bodies to go by",
-    )
-
-
 def check_api(names: Sequence[str], api: str) -> None:
     """UsageError if a client speaks another endpoint than the bench's."""
     wrong = [c for c in names if spec(c).api != api]
@@ -419,122 +389,12 @@ def check_api(names: Sequence[str], api: str) -> None:
         )
 
 
-def openai_scenario(scenario: Scenario, args: argparse.Namespace) -> Scenario:
-    """The scenario with `--api`, `--rpm`, `--tpm` and `--requests`; checked."""
-    from dataclasses import replace
-
-    if args.api != "openai":
-        given = [f"--{f}" for f in ("rpm", "tpm", "requests") if getattr(args, f) is not None]
-        if args.headers is not None:
-            given.append("--no-ratelimit-headers" if not args.headers else "--ratelimit-headers")
-        if given:
-            raise UsageError(f"{given[0]} is for the LLM endpoint: add --api openai")
-        return scenario
-    from bench.records.requests_file import read_requests
-    from clients.infra.request_set import RequestSetError
-    from mock_server.openai_settings import DEFAULTS
-
-    for flag in ("rpm", "tpm"):
-        value = getattr(args, flag)
-        if value is not None and value < 1:
-            raise UsageError(f"--{flag} {value} allows nothing: use at least 1")
-    n = scenario.n
-    requests = None
-    if args.requests is not None:
-        path = Path(args.requests)
-        if not path.is_file():
-            raise UsageError(
-                f"--requests {path}: no such file (write one with `python -m bench requests`)"
-            )
-        requests = str(path.resolve())
-        try:
-            lines = len(read_requests(path))
-        except RequestSetError as exc:
-            raise UsageError(str(exc)) from None
-        if args.n is not None and args.n > lines:
-            raise UsageError(f"-n {args.n} is more than the {lines} requests in {path}")
-        n = lines if args.n is None else args.n
-    openai = replace(
-        scenario,
-        api="openai",
-        rpm=args.rpm or DEFAULTS.rpm,
-        tpm=args.tpm or DEFAULTS.tpm,
-        requests=requests,
-        n=n,
-        headers=args.headers is not False,
-    )
-    from bench.endpoints.openai.bound import TwoLimitError, scenario_bound
-
-    try:
-        scenario_bound(openai)
-    except TwoLimitError as exc:
-        raise UsageError(str(exc)) from None
-    return openai
-
-
-def with_request_set(
-    plan: BenchPlan, run_dir: Path
-) -> tuple[BenchPlan, Callable[[RunRecord], str]]:
-    """For --api openai: the request set written into the run directory (every client
-    and any later reader sends or reads that file), and the two-limit bound beside
-    each run's line. A /chat plan is returned as it is."""
-    from dataclasses import replace
-
-    if plan.scenario.api != "openai":
-        return plan, lambda record: ""
-    from bench.endpoints.openai.bound import run_phase, scenario_bound, scenario_phase_bound
-    from bench.records.requests_file import write_requests
-    from bench.records.scenario import request_bodies
-
-    path = run_dir / REQUESTS_FILE
-    write_requests(path, request_bodies(plan.scenario))
-    plan = replace(plan, scenario=replace(plan.scenario, requests=str(path.resolve())))
-    bound = scenario_bound(plan.scenario)
-    print(f"two-limit bound: {bound.words()}; {bound.basis}")
-
-    counter = plan.scenario.limit.strategy == "sliding-window-counter"
-
-    def beside(record: RunRecord) -> str:
-        lost = f", {record.incomplete} lost" if record.incomplete else ""
-        text = f"{lost}  {record.seconds / bound.mean:5.2f} × bound ({bound.mean:.2f} s)"
-        if counter and record.server_log:
-            # The counter's bound depends on where in its clock window the batch
-            # started, which the server's log tells: this run's own bound.
-            phase = run_phase(record)
-            own, _ = scenario_phase_bound(plan.scenario, phase)
-            text += f", {record.seconds / own:.2f} × its phase's ({own:.2f} s at {phase:.1f} s)"
-        return text
-
-    return plan, beside
-
-
-def limit_words(scenario: Scenario) -> str:
-    if scenario.api == "openai":
-        return f"{scenario.rpm} RPM and {scenario.tpm} TPM"
-    return str(scenario.limit)
-
-
 def estimate(client: ClientSpec, plan: BenchPlan) -> float:
-    """Rough wall seconds of one run, for the progress bar's weights.
-
-    From the scenario alone, by the client's policy: a cap on requests in
-    flight takes n × latency / cap; no limit waits out its retry waves; the
-    rest go about as fast as the limit allows.
-    """
-    s = plan.scenario
-    latency = s.latency.mean
-    if s.api == "openai":
-        return s.n / (s.rpm or 60) * 60 * s.time_scale
-    if client.caps_in_flight:
-        workers = plan.client_config("http://127.0.0.1/chat").workers
-        seconds = s.n * latency / workers + latency / 2
-    elif client.policy == "no limit":
-        sleeps = s.retry_sleeps(plan.client_config("http://127.0.0.1/chat"))
-        waves = collision_waves(s.n, s.limit.count)
-        seconds = sum(sleeps[: len(waves)]) + s.latency.hi
-    else:
-        seconds = s.n / s.limit.per_second + latency
-    return seconds * s.time_scale
+    """Rough wall seconds of one run, for the progress bar's weights (the endpoint's
+    estimate from the scenario alone, by the client's policy)."""
+    scenario = plan.scenario
+    config = plan.client_config("http://127.0.0.1/chat")
+    return endpoint_for(scenario).estimate(client, scenario, config) * scenario.time_scale
 
 
 def theory_runs(args: argparse.Namespace) -> int | None:
@@ -553,20 +413,20 @@ def main(argv: list[str]) -> int:
     sim_runs = theory_runs(args)
     scenario = plan.scenario
     if args.simulate:
-        from bench.theory.expected import format_simulation
-
         print(format_simulation(scenario, plan.clients, plan.overrides, sim_runs))
         return 0
     if plan.url is not None:
         # Before anything is created or printed.
         check_url_settings(plan.url, scenario, plan.api_key)
     run_dir = new_run_dir(args.out, args.name)
-    plan, beside = with_request_set(plan, run_dir)
+    prepared, beside = endpoint_for(plan.scenario).prepare(plan.scenario, run_dir)
+    plan = replace(plan, scenario=prepared)
     scenario = plan.scenario
     console = Console(stderr=True)
     console.print(
         f"ratebench: {len(plan.clients) + len(plan.commands)} clients × {plan.runs} runs, "
-        f"{scenario.n} requests each, limit {limit_words(scenario)} ({scenario.limit.strategy}), "
+        f"{scenario.n} requests each, "
+        f"limit {endpoint_for(scenario).limit_words(scenario)} ({scenario.limit.strategy}), "
         f"time scale {scenario.time_scale:g} → {run_dir}"
     )
     names = (*plan.clients, *(name for name, _ in plan.commands))
@@ -650,7 +510,6 @@ def finish(
 ) -> None:
     """Theory once, stored beside the runs; then summary, plots and report from the files."""
     from bench.output.report import write_report
-    from bench.theory.expected import theory_for_runs
     from bench.theory.models import TheoryError
 
     try:

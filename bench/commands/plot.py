@@ -32,7 +32,7 @@ def main(argv: list[str]) -> int:
     runs = load_runs(args.results_dir)  # before matplotlib loads: bad input fails fast
     check_writable(args.results_dir)
     if args.theory:
-        from bench.theory.expected import theory_for_runs
+        from bench.endpoints.registry import theory_for_runs
 
         write_theory(args.results_dir, theory_for_runs(runs))
     theory = upgrade_theory(args.results_dir)

@@ -7,6 +7,7 @@ through pyplot, so drawing leaves no global figure state behind.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -91,3 +92,8 @@ def empty_figure(path: Path, title: str, message: str) -> Path:
     ax.set_title(title)
     ax.text(0.5, 0.5, message, ha="center", va="center")
     return save_figure(fig, path)
+
+
+def client_timeline_file(client: str) -> str:
+    """`timeline-<client>.png`, with anything but letters, digits, - and _ replaced."""
+    return "timeline-" + re.sub(r"[^A-Za-z0-9_-]", "_", client) + ".png"

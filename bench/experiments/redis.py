@@ -25,6 +25,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import clients
+from bench.endpoints.registry import client_config, server_kwargs
 from bench.records.results import (
     Machine,
     RunLog,
@@ -103,7 +104,7 @@ def run_cell(
     seed = scenario.seed + run
     reset_server(base, seed=seed)
     asyncio.run(clear(redis_url, DEFAULT_KEY))
-    config = replace(scenario.client_config(f"{base}/chat"), redis_url=redis_url)
+    config = replace(client_config(scenario, f"{base}/chat"), redis_url=redis_url)
     result = run_procs(client, config, settings.procs)
     log = server_entries(fetch_log(base)["entries"])
     limit = scenario.limit
@@ -151,7 +152,7 @@ def run_all(
     log = RunLog(run_dir / "runs.jsonl", latest=True)
     here = Machine.here()
     records: list[SharedLimitRun] = []
-    server_args = settings.scenario.server_kwargs()
+    server_args = server_kwargs(settings.scenario)
     with redis_for(settings) as redis_url:
         for storage in settings.storages:
             where = ("--storage", redis_url) if storage == "redis" else ("--log", redis_url)

@@ -22,6 +22,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
+from bench.endpoints.registry import theory_for_runs
 from bench.output.plots import draw_sweep
 from bench.records.results import (
     Machine,
@@ -37,7 +38,6 @@ from bench.records.results import (
 )
 from bench.records.sweeps import SweepRow, SweepSummary
 from bench.running.runner import BenchPlan, Job, run_one, server_for
-from bench.theory.expected import theory_for_runs
 from clients.config import ClientConfig, ConfigError
 
 SWEEP_FILE = "sweep.jsonl"
@@ -202,7 +202,7 @@ def finish(
     run_dir: Path, records: Sequence[RunRecord], sim_runs: int | None = None
 ) -> SweepSummary:
     """At the end of a sweep: theory once (Little's law, the simulator with
-    `sim_runs` virtual runs per point, None for `bench.theory.expected.sim_runs_for`,
+    `sim_runs` virtual runs per point, None for `bench.theory.sim_runs.sim_runs_for`,
     replays), stored, then the outputs from the files."""
 
     write_theory(run_dir, theory_for_runs(records, sim_runs))

@@ -9,7 +9,6 @@ may draw many times in one process, and tests run in parallel).
 
 from __future__ import annotations
 
-import re
 import statistics
 from collections.abc import Sequence
 from pathlib import Path
@@ -25,11 +24,17 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-from bench.drawing.style import client_colour, client_style, empty_figure, save_figure
+from bench.drawing.style import (
+    client_colour,
+    client_style,
+    client_timeline_file,
+    empty_figure,
+    save_figure,
+)
+from bench.endpoints.registry import endpoint_for
 from bench.records.results import RunRecord, TheoryRecord, load_runs, load_theory
 from bench.records.stats import by_client, ok_runs, representative_run
 from bench.records.sweeps import SweepSummary
-from mock_server.openai_settings import DEFAULTS, MINUTE
 
 TIMELINE_FILE = "timeline.png"
 THROUGHPUT_FILE = "throughput.png"
@@ -248,13 +253,7 @@ def draw_throughput(runs: Sequence[RunRecord], path: Path) -> Path:
                     alpha=0.35,
                 )
     scenario = good[0].scenario
-    if scenario.api == "openai":
-        rpm = scenario.rpm or DEFAULTS.rpm
-        slope = rpm / MINUTE
-        words = f"server limit ({rpm} RPM): {slope:g} requests/s, from t = 0"
-    else:
-        slope = scenario.limit.per_second
-        words = f"server limit ({scenario.limit}): {slope:g} sends/s, from t = 0"
+    slope, words = endpoint_for(scenario).throughput_limit(scenario)
     end = min(longest, most / slope) if most else longest
     ax.plot(
         [0.0, end],
@@ -429,11 +428,6 @@ def draw_makespan(runs: Sequence[RunRecord], theory: TheoryRecord | None, path: 
     if shown_prediction or shown_bound:
         ax.legend(fontsize=9, loc="upper left")
     return save_figure(fig, path)
-
-
-def client_timeline_file(client: str) -> str:
-    """`timeline-<client>.png`, with anything but letters, digits, - and _ replaced."""
-    return "timeline-" + re.sub(r"[^A-Za-z0-9_-]", "_", client) + ".png"
 
 
 def draw_all(

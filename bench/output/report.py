@@ -8,23 +8,19 @@ what the first one said.
 
 from __future__ import annotations
 
-import itertools
-import statistics
 from collections.abc import Sequence
-from pathlib import Path, PurePath
+from pathlib import Path
 
-from bench.endpoints.openai.plots import PROGRESS_FILE
-from bench.output.explain import Context, client_facts, theory_text
+from bench.endpoints.registry import endpoint_for
 from bench.output.matrix import has_matrix, matrix_markdown
 from bench.output.plots import (
     MAKESPAN_FILE,
     REJECTIONS_FILE,
     THROUGHPUT_FILE,
     TIMELINE_FILE,
-    client_timeline_file,
     draw_all,
 )
-from bench.output.scale_plots import IN_FLIGHT_FILE, LATENCY_FILE, WINDOWS_FILE
+from bench.output.scale_plots import IN_FLIGHT_FILE, LATENCY_FILE
 from bench.records.matching import clock_gaps
 from bench.records.results import (
     REPORT_FILE,
@@ -39,74 +35,12 @@ from bench.records.stats import (
     ClientStats,
     by_client,
     client_stats,
-    gave_up,
     gave_up_stats,
     ok_runs,
     percentile,
-    representative_run,
     speedups,
 )
-from bench.running.shell_command import command_paragraph, spec_for
 from bench.theory.replay import replay_rows
-from bench.theory.schedules import ONE_AT_A_TIME
-
-# -- measured, in words ----------------------------------------------------------
-
-
-def _measured_sleeps(runs: Sequence[RunRecord]) -> list[float]:
-    """Median retry sleep (scenario seconds) before the 2nd, 3rd, ... attempt:
-    from one attempt's finish to the next attempt of the same request."""
-    gaps: dict[int, list[float]] = {}
-    for run in runs:
-        attempts = sorted(run.attempts, key=lambda a: (a.request, a.attempt))
-        for before, after in itertools.pairwise(attempts):
-            if before.request == after.request:
-                gaps.setdefault(after.attempt, []).append(
-                    run.scenario.seconds(after.queued - before.finished)
-                )
-    return [statistics.median(gaps[k]) for k in sorted(gaps)]
-
-
-def measured_text(stats: ClientStats, runs: Sequence[RunRecord]) -> str:
-    """What the runs showed, every number from the records."""
-    spec = spec_for(stats.client, runs[0].command.command if runs and runs[0].command else None)
-    parts = [
-        f"Measured: {stats.mean:.2f} s ± {stats.stddev:.2f} s over {stats.runs} "
-        f"run{'s' if stats.runs != 1 else ''} ({stats.min:.2f} … {stats.max:.2f} s), "
-        f"{stats.mean_rejections:.1f} × 429 per run in the server's log"
-    ]
-    if stats.client_rejections != stats.rejections:
-        parts.append(
-            f" (the client counted {stats.mean_client_rejections:.1f}: the two should agree)"
-        )
-    parts.append(".")
-    run = representative_run(runs)
-    sends = sorted(run.scenario.seconds(a.sent) for a in run.attempts)
-    if len(sends) > 1:
-        steps = [b - a for a, b in itertools.pairwise(sends)]
-        parts.append(
-            f" In its median run (run {run.run + 1}) the first request went out at "
-            f"{sends[0]:.2f} s and the last at {sends[-1]:.2f} s"
-            + (
-                f", one every {statistics.median(steps):.2f} s (median)"
-                if spec.paces and spec.policy in ONE_AT_A_TIME
-                else ""
-            )
-            + "."
-        )
-    sleeps = _measured_sleeps(runs)
-    if sleeps:
-        parts.append(
-            " Retry sleeps (median before each further attempt): "
-            + ", ".join(f"{s:.1f}" for s in sleeps)
-            + " s."
-        )
-    parts.append(client_facts(spec, runs))
-    unfinished = sum(stats.incomplete)
-    if unfinished:
-        parts.append(f" {unfinished} requests never succeeded across the runs.")
-    return "".join(parts)
-
 
 # -- the report ----------------------------------------------------------------
 
@@ -114,35 +48,7 @@ def measured_text(stats: ClientStats, runs: Sequence[RunRecord]) -> str:
 def _scenario_table(runs: Sequence[RunRecord]) -> list[str]:
     first = runs[0]
     scenario, config = first.scenario, first.config
-    limit = scenario.limit
-    if scenario.api == "openai":
-        # /v1/chat/completions: two limits, and an LLM's latency, not /chat's.
-        served = [
-            (
-                "server limits",
-                f"{scenario.rpm} requests and {scenario.tpm} tokens per minute "
-                f"({limit.strategy}), tokens charged at admission",
-            ),
-            (
-                "server latency",
-                "time to first token, then per token answered (the endpoint's defaults)",
-            ),
-        ]
-        if scenario.requests:
-            served.append(("request set", PurePath(scenario.requests).name))
-        served.append(
-            (
-                "rate-limit headers",
-                "x-ratelimit-* on every answer"
-                if scenario.headers
-                else "off (--no-ratelimit-headers): 429 bodies only",
-            )
-        )
-    else:
-        served = [
-            ("server limit", f"{limit.words()} ({limit.strategy})"),
-            ("server latency", scenario.latency.words()),
-        ]
+    served = endpoint_for(scenario).scenario_rows(scenario)
     rows = [
         ("requests per batch", str(scenario.n)),
         *served,
@@ -275,99 +181,6 @@ def _replay_section(runs: Sequence[RunRecord], theory: TheoryRecord | None) -> l
     return out
 
 
-def _window_figures() -> list[str]:
-    return [
-        "Figures that read the same at any batch size: what the server's limiter "
-        "decided in each of its windows, the requests on the wire over time, and how "
-        "long answered attempts took.",
-        "",
-        f"![Sends per window against the limit, from the server's log]({WINDOWS_FILE})",
-        "",
-    ]
-
-
-def _two_limit_figures() -> list[str]:
-    return [
-        "Both limits, from the server's log: the requests each window admitted and refused "
-        "against the RPM beside the tokens it charged against the TPM, and the requests "
-        "and tokens completed over time against the most the limits allow by then (every "
-        "client drawn, those that gave up on requests too); then the requests on the wire "
-        "over time, and how long answered attempts took.",
-        "",
-        f"![Requests per window against the RPM, tokens against the TPM]({WINDOWS_FILE})",
-        "",
-        f"![Completed requests and tokens over time]({PROGRESS_FILE})",
-        "",
-    ]
-
-
-def _client_sections(
-    groups: dict[str, list[RunRecord]], stats: dict[str, ClientStats], theory: TheoryRecord | None
-) -> list[str]:
-    """One section per client that finished a run: what it does, theory, measured."""
-    out: list[str] = []
-    for client, client_runs in groups.items():
-        first = client_runs[0]
-        ctx = Context(
-            spec=spec_for(client, first.command.command if first.command else None),
-            scenario=first.scenario,
-            config=first.config,
-            expected=theory.for_client(client) if theory is not None else None,
-        )
-        out += [
-            f"### {client}",
-            "",
-            f"![Timeline of {client}'s median run]({client_timeline_file(client)})",
-            "",
-        ]
-        if first.command is not None:  # a shell command: no policy, no model to explain
-            bound = ctx.expected.bound if ctx.expected is not None else None
-            measured = measured_text(stats[client], client_runs)
-            out += [f"{command_paragraph(client_runs, bound)} {measured}", ""]
-            continue
-        out += [
-            f"*{ctx.spec.summary}* ({ctx.spec.concurrency}; policy: {ctx.spec.policy}).",
-            "",
-            f"{ctx.spec.explain} {theory_text(ctx)} {measured_text(stats[client], client_runs)}",
-            "",
-        ]
-    return out
-
-
-def _two_limit_sections(
-    runs: Sequence[RunRecord], stats: dict[str, ClientStats], theory: TheoryRecord | None
-) -> list[str]:
-    """One section per client against the two limits, those that gave up included."""
-    from bench.endpoints.openai.report import lost_words, policy_words, theory_words, windows_words
-
-    lossy = gave_up_stats(runs)
-    out: list[str] = []
-    for client, mine in by_client(runs).items():
-        drawn = [r for r in mine if r.ok or gave_up(r)]
-        if client not in stats and client not in lossy:
-            continue
-        spec = spec_for(client)
-        expected = theory.for_client(client) if theory is not None else None
-        measured = (
-            measured_text(stats[client], [r for r in mine if r.ok])
-            if client in stats
-            else lost_words(lossy[client])
-        )
-        facts = windows_words(representative_run(drawn)) + policy_words(
-            spec, drawn, expected.bound if expected else None
-        )
-        out += [f"### {client}", ""]
-        if client in stats:
-            out += [f"![Timeline of {client}'s median run]({client_timeline_file(client)})", ""]
-        out += [
-            f"*{spec.summary}* ({spec.concurrency}; policy: {spec.policy}).",
-            "",
-            f"{spec.explain} {theory_words(expected)} {measured}{facts}",
-            "",
-        ]
-    return out
-
-
 def build_report(runs: Sequence[RunRecord], theory: TheoryRecord | None) -> str:
     """The text of report.md for these runs and their stored theory."""
     good = ok_runs(runs)
@@ -428,7 +241,7 @@ def build_report(runs: Sequence[RunRecord], theory: TheoryRecord | None) -> str:
             "",
             *matrix_markdown(stats),
         ]
-    two_limits = scenario.api == "openai"
+    api = endpoint_for(scenario)
     out += [
         "",
         f"![Makespan of every run, per client]({MAKESPAN_FILE})",
@@ -437,7 +250,7 @@ def build_report(runs: Sequence[RunRecord], theory: TheoryRecord | None) -> str:
         "",
         f"![429s per run, per client, from the server's log]({REJECTIONS_FILE})",
         "",
-        *(_two_limit_figures() if two_limits else _window_figures()),
+        *api.figure_lines(),
         f"![Requests in flight over time]({IN_FLIGHT_FILE})",
         "",
         f"![Send-to-answer times of answered attempts]({LATENCY_FILE})",
@@ -445,10 +258,7 @@ def build_report(runs: Sequence[RunRecord], theory: TheoryRecord | None) -> str:
         "## Each client",
         "",
     ]
-    if two_limits:
-        out += _two_limit_sections(runs, stats, theory)
-    else:
-        out += _client_sections(groups, stats, theory)
+    out += api.client_sections(runs, stats, theory)
     if good:
         out += _replay_section(runs, theory)
     out += [

@@ -23,12 +23,10 @@ from pathlib import Path
 from matplotlib.figure import Figure
 
 from bench.drawing.style import client_colour, client_style, empty_figure, save_figure
-from bench.drawing.window_bars import draw_window_bars
+from bench.endpoints.registry import endpoint_for
 from bench.records.results import RunRecord
 from bench.records.stats import by_client, in_flight_levels, ok_runs, representative_run
-from bench.records.windows import batch_start_wall, limiter_windows
 
-WINDOWS_FILE = "windows.png"
 IN_FLIGHT_FILE = "in-flight.png"
 LATENCY_FILE = "latency.png"
 
@@ -39,53 +37,11 @@ def _representatives(runs: Sequence[RunRecord]) -> dict[str, RunRecord]:
     return {c: representative_run(g) for c, g in by_client(ok_runs(runs)).items()}
 
 
-def window_counts(run: RunRecord) -> list[tuple[float, int, int]]:
-    """(opened, accepted, rejected) per limiter window of `run`, in scenario seconds
-    from the batch's start, from the server's log alone."""
-    scale = run.scenario.time_scale
-    windows = limiter_windows(run.server_log, run.scenario.limit.window * scale, shared=False)
-    start = batch_start_wall(run)
-    return [((w.opened - start) / scale, w.accepted, w.arrived - w.accepted) for w in windows]
-
-
 def in_flight_steps(run: RunRecord) -> tuple[list[float], list[int]]:
     """Times (scenario seconds) and the number of attempts on the wire from each."""
     levels = in_flight_levels(run.attempts)
     times = [0.0] + [run.scenario.seconds(at) for at, _ in levels]
     return times, [0] + [level for _, level in levels]
-
-
-def draw_windows(runs: Sequence[RunRecord], path: Path) -> Path:
-    """`windows.png`: per client, each limiter window's accepted and rejected sends."""
-    chosen = _representatives(runs)
-    if not chosen:
-        return empty_figure(path, "Sends per window", "no finished run to draw")
-    fig = Figure(figsize=(11, 1.0 + 2.2 * len(chosen)), layout="constrained")
-    axes = fig.subplots(len(chosen), 1, sharex=True, squeeze=False)
-    for index, (ax, (client, run)) in enumerate(zip(axes[:, 0], chosen.items(), strict=True)):
-        counts = window_counts(run)
-        limit = run.scenario.limit
-        draw_window_bars(
-            ax,
-            [(c[0], c[1], c[2]) for c in counts],
-            limit.window,
-            client_colour(index),
-            limit.count,
-            labels=("accepted", "rejected (429)", "limit"),
-            headroom=1.25,
-        )
-        ax.set_ylabel("sends")
-        ax.set_title(
-            f"{client}: run {run.run + 1}, {len(counts)} windows of {limit.window:g} s, "
-            f"{run.rejections} × 429",
-            fontsize=10,
-            loc="left",
-        )
-        ax.legend(fontsize=8, loc="upper right")
-        ax.grid(axis="y", alpha=0.3)
-    axes[-1, 0].set_xlabel("time since the batch started (scenario seconds)")
-    fig.suptitle("Sends in each of the server limiter's windows (server log)")
-    return save_figure(fig, path)
 
 
 def draw_in_flight(runs: Sequence[RunRecord], path: Path) -> Path:
@@ -162,8 +118,7 @@ def draw_scale_plots(run_dir: Path, runs: Sequence[RunRecord]) -> list[Path]:
         draw_in_flight(runs, run_dir / IN_FLIGHT_FILE),
         draw_latency(runs, run_dir / LATENCY_FILE),
     ]
-    if any(r.scenario.api == "openai" for r in runs):
-        from bench.endpoints.openai.plots import draw_two_limit_plots
-
-        return draw_two_limit_plots(run_dir, runs) + paths
-    return [draw_windows(runs, run_dir / WINDOWS_FILE), *paths]
+    if not runs:
+        return paths
+    figures: list[Path] = endpoint_for(runs[0].scenario).draw_limit_figures(run_dir, runs)
+    return figures + paths

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from bench.records.commands import hyperfine_fields, process_words
 from bench.records.results import (
     SUMMARY_FILE,
     SUMMARY_SCHEMA,
@@ -28,7 +29,6 @@ from bench.records.stats import (
     gave_up_stats,
     speedups,
 )
-from bench.running.shell_command import hyperfine_fields, process_words
 
 TIME_NOTE = (
     "Times are makespans from the batch's start to the last response, measured inside the "

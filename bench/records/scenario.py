@@ -18,14 +18,11 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import PurePath
-from typing import TYPE_CHECKING, Any, Literal, get_args
+from typing import Any, Literal, get_args
 
 from clients.config import SERVER_STRATEGIES, ClientConfig, ConfigError, ServerStrategy
 from clients.infra.retry import RetryPolicy
 from clients.spec import APIS, Api
-
-if TYPE_CHECKING:
-    from bench.theory import models as theory
 
 _CLIENT = ClientConfig()
 
@@ -224,8 +221,11 @@ class Scenario:
         """Wall seconds to scenario seconds."""
         return wall / self.time_scale
 
-    def server_kwargs(self, seed: int | None = None) -> dict[str, Any]:
-        """Keyword arguments of `mock_server.process.MockServer` for this scenario."""
+    def server_kwargs_with(
+        self, endpoint_args: tuple[str, ...], seed: int | None = None
+    ) -> dict[str, Any]:
+        """Keyword arguments of `mock_server.process.MockServer` for this scenario, with its
+        endpoint's own flags (`bench.endpoints.registry.server_kwargs` adds them)."""
         extra: tuple[str, ...] = ()
         if self.faults.any:
             extra += (
@@ -236,7 +236,7 @@ class Scenario:
             )
             if self.faults.stall_after is not None:
                 extra += ("--stall-after", str(self.faults.stall_after))
-        extra += openai_server_args(self)
+        extra += endpoint_args
         return {
             "rate": str(self.limit),
             "strategy": self.limit.strategy,
@@ -246,8 +246,11 @@ class Scenario:
             "extra_args": extra,
         }
 
-    def client_config(
-        self, url: str, overrides: Mapping[str, KnobValue] | Overrides = ()
+    def config_with(
+        self,
+        url: str,
+        endpoint_knobs: Mapping[str, Any],
+        overrides: Mapping[str, KnobValue] | Overrides = (),
     ) -> ClientConfig:
         """The knobs every client gets: derived from the scenario, then `overrides`.
 
@@ -276,7 +279,7 @@ class Scenario:
             "workers": self.limit.count,
             "deadline": self.default_deadline(),
         }
-        derived.update(openai_knobs(self))
+        derived.update(endpoint_knobs)
         derived.update(knobs)
         return ClientConfig(**derived)
 
@@ -295,24 +298,6 @@ class Scenario:
     def retry_sleeps(self, config: ClientConfig) -> list[float]:
         """Scenario seconds slept before each retry under `config` ([3, 6, 12, 24] by default)."""
         return RetryPolicy.from_config(config).schedule()
-
-    def theory(self, config: ClientConfig) -> theory.Scenario:
-        """Theory's input for a client run with `config` in this scenario."""
-        from bench.theory.models import from_client_config
-
-        # The sliding-log policy's margin lives with the one client that keeps it.
-        from clients.config import MARGIN
-
-        return from_client_config(
-            config,
-            limit=self.limit.count,
-            window=self.limit.window,
-            strategy=self.limit.strategy,
-            latency_lo=self.latency.lo,
-            latency_hi=self.latency.hi,
-            # The sliding-log margin is wall time, the same at every time scale.
-            margin=MARGIN / self.time_scale,
-        )
 
     # -- records -------------------------------------------------------------------
 
@@ -486,44 +471,6 @@ def config_from_dict(data: Mapping[str, Any]) -> ClientConfig:
         return ClientConfig(**{k: v for k, v in data.items() if k in known})
     except (TypeError, ConfigError) as exc:
         raise ScenarioError(f"not a client config record: {exc}") from None
-
-
-# -- the OpenAI-compatible endpoint: requests and tokens per minute ----------------
-# (Kept apart: what `api="openai"` adds to the server's flags, the clients'
-# knobs and theory's input. The limits are the scenario's `rpm` and `tpm`.)
-
-
-def openai_server_args(scenario: Scenario) -> tuple[str, ...]:
-    """The mock server's `--rpm`, `--tpm` and `--no-ratelimit-headers` for an openai
-    scenario (none for `/chat`)."""
-    if scenario.api != "openai":
-        return ()
-    args: tuple[str, ...] = () if scenario.headers else ("--no-ratelimit-headers",)
-    if scenario.rpm is not None:
-        args += ("--rpm", str(scenario.rpm))
-    if scenario.tpm is not None:
-        args += ("--tpm", str(scenario.tpm))
-    return args
-
-
-def openai_knobs(scenario: Scenario) -> dict[str, Any]:
-    """What an openai scenario tells its clients: the limits and the request set, and a
-    deadline three times the two-limit bound (at least the usual one), since a set
-    of many minutes' worth takes that long at best."""
-    if scenario.api != "openai":
-        return {}
-    from bench.endpoints.openai.bound import TwoLimitError, scenario_bound
-
-    try:
-        deadline = max(scenario.default_deadline(), math.ceil(3 * scenario_bound(scenario).mean))
-    except TwoLimitError:  # refused by the bench's own check, with its message
-        deadline = scenario.default_deadline()
-    return {
-        "rpm": scenario.rpm,
-        "tpm": scenario.tpm,
-        "requests_file": scenario.requests,
-        "deadline": deadline,
-    }
 
 
 def request_bodies(scenario: Scenario) -> list[dict[str, Any]]:

@@ -24,6 +24,7 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from bench.endpoints.registry import endpoint_for
 from clients.infra.records import Attempt
 
 if TYPE_CHECKING:
@@ -31,7 +32,6 @@ if TYPE_CHECKING:
     from rich.progress import Progress
 
     from bench.records.results import RunRecord
-    from bench.records.scenario import Scenario
     from bench.running.runner import BenchPlan, Job
 
 Clock = Callable[[], float]
@@ -56,34 +56,6 @@ GLYPHS = {"waiting": "·", "in flight": "▶", "sleeping": "z", "done": "█", "
 GLYPH_LIMIT = 200
 GLYPHS_PER_LINE = 50
 BAR_WIDTH = 30
-
-
-@dataclass(frozen=True, slots=True)
-class Meter:
-    """What the view meters sends against: `requests` per `window` scenario seconds
-    and, on the OpenAI-compatible endpoint, `tokens` per window, each request
-    charged `charges[request]` as the server charges it at admission."""
-
-    window: float
-    requests: int
-    text: str
-    tokens: int | None = None
-    charges: tuple[int, ...] = ()
-
-
-def meter_for(scenario: Scenario) -> Meter:
-    """The limit the live view meters against: `/chat`'s, or the endpoint's RPM and
-    TPM with the request set's charges (`bench.endpoints.openai.bound`, the server's own count)."""
-    if scenario.api != "openai":
-        limit = scenario.limit
-        return Meter(limit.window, limit.count, str(limit))
-    from bench.endpoints.openai.bound import scenario_plan
-    from mock_server.openai_settings import DEFAULTS
-
-    planned, limits = scenario_plan(scenario)
-    charges = tuple(p.charge for p in planned)
-    rpm = scenario.rpm or DEFAULTS.rpm
-    return Meter(limits.window, limits.requests, f"{rpm} RPM", limits.tokens, charges)
 
 
 @dataclass(frozen=True, slots=True)
@@ -308,7 +280,7 @@ class LiveView:
         self.plan = plan
         self.progress = progress
         self.refresh_per_second = refresh_per_second
-        self.meter = meter_for(plan.scenario)
+        self.meter = endpoint_for(plan.scenario).meter(plan.scenario)
         self.watch = RunWatch(
             plan.scenario.time_scale, self.meter.window, clock, charges=self.meter.charges
         )

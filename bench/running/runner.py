@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from bench.endpoints.registry import client_config, endpoint_for, server_kwargs
 from bench.records.results import RUNS_FILE, Machine, RunLog, RunRecord, SweepPoint, server_entries
 from bench.records.scenario import Overrides, Scenario
 from bench.records.stats import unanswered
@@ -46,7 +47,7 @@ class BenchPlan:
     api_key: str | None = field(default=None, repr=False)
 
     def client_config(self, chat_url: str) -> ClientConfig:
-        config = self.scenario.client_config(chat_url, self.overrides)
+        config = client_config(self.scenario, chat_url, self.overrides)
         return replace(config, api_key=self.api_key) if self.api_key else config
 
 
@@ -79,7 +80,7 @@ def server_for(plan: BenchPlan) -> Iterator[tuple[str, MockServer | None]]:
     if plan.url is not None:
         yield check_url(plan.url), None
         return
-    kwargs = plan.scenario.server_kwargs()
+    kwargs = server_kwargs(plan.scenario)
     if plan.api_key:
         kwargs["extra_args"] += ("--api-key", plan.api_key)
     with MockServer(**kwargs) as server:
@@ -117,26 +118,7 @@ def settings_mismatches(settings: dict[str, Any], scenario: Scenario) -> list[st
         wrong.append(f"--time-scale {settings['time_scale']:g}")
     if settings["strategy"] != scenario.limit.strategy:
         wrong.append(f"--strategy {settings['strategy']}")
-    if scenario.api == "openai":
-        openai = settings.get("openai") or {}
-        for flag, theirs, ours in (
-            ("--rpm", openai.get("rpm"), scenario.rpm),
-            ("--tpm", openai.get("tpm"), scenario.tpm),
-        ):
-            if theirs != ours:
-                wrong.append(f"{flag} {theirs}")
-        if openai.get("headers", True) != scenario.headers:
-            wrong.append("--no-ratelimit-headers" if scenario.headers else "--ratelimit-headers")
-        return wrong
-    same_limit = int(settings["limit"]) == scenario.limit.count and math.isclose(
-        float(settings["window"]), scenario.limit.window, rel_tol=1e-9
-    )
-    if not same_limit:
-        wrong.append(f"--rate {settings['rate']}")
-    low, high = (float(x) for x in settings["latency"])
-    if (low, high) != (scenario.latency.lo, scenario.latency.hi):
-        wrong.append(f"--latency {low:g}-{high:g}")
-    return wrong
+    return wrong + endpoint_for(scenario).settings_mismatches(settings, scenario)
 
 
 def server_failure(server: MockServer | None, what: str, exc: ServerError) -> str:

@@ -39,6 +39,7 @@ from fractions import Fraction
 from typing import Literal, get_args
 
 import clients
+from bench.records.scenario import Scenario as BenchScenario
 from bench.records.stats import percentile
 from bench.theory.simulate import STRATEGIES, SimAttempt, Simulation, Strategy, make_server
 from clients.config import MARGIN, RETRY_NAMES, ClientConfig, RetryName
@@ -228,6 +229,20 @@ def from_client_config(
 
 
 # --- summaries -----------------------------------------------------------------------
+
+
+def theory_input(scenario: BenchScenario, config: ClientConfig) -> Scenario:
+    """Theory's input for a client run with `config` in a bench scenario."""
+    return from_client_config(
+        config,
+        limit=scenario.limit.count,
+        window=scenario.limit.window,
+        strategy=scenario.limit.strategy,
+        latency_lo=scenario.latency.lo,
+        latency_hi=scenario.latency.hi,
+        # The sliding-log margin is wall time, the same at every time scale.
+        margin=MARGIN / scenario.time_scale,
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,13 +18,10 @@ import random
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
 
 from bench.records.results import Replayed, RunRecord
 from bench.records.stats import by_client, ok_runs
-
-if TYPE_CHECKING:
-    from bench.theory.models import ClientModel, Scenario
+from bench.theory.models import BEST_SCHEDULE, ClientModel, Scenario, model_for, theory_input
 
 
 class DrawsUsedUp(Exception):
@@ -78,11 +75,9 @@ def replay(model: ClientModel, scenario: Scenario, run: RunRecord) -> float | No
 
 def replay_runs(runs: Sequence[RunRecord]) -> list[Replayed]:
     """Every finished run through its client's model and the best schedule (runs theory)."""
-    from bench.theory.models import BEST_SCHEDULE, model_for
-
     replays = []
     for run in ok_runs(runs):
-        scenario = run.scenario.theory(run.config)
+        scenario = theory_input(run.scenario, run.config)
         model = model_for(run.client)
         replays.append(
             Replayed(

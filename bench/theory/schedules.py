@@ -3,7 +3,7 @@
 A client that paces single sends (a token bucket, a leaky bucket, metered
 starts) sends at times known before the batch starts, as long as no send is
 rejected. Theory turns such a schedule into an exact expected makespan when
-the measurement is made (`bench.theory.expected`); the report prints the schedule
+the measurement is made (`bench.endpoints.chat.theory`); the report prints the schedule
 beside that figure. Times are scenario seconds from the batch's start.
 """
 

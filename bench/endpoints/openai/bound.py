@@ -72,20 +72,19 @@ import math
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
+from bench.endpoints.openai.limits import OpenAILimits
+from bench.records.results import RunRecord
+from bench.records.scenario import Scenario as BenchScenario
+from bench.records.scenario import request_bodies
+from bench.records.windows import batch_start_wall
 from bench.theory.simulate import SlidingWindowCounter
 from mock_server import tokens
 from mock_server.openai_settings import DEFAULTS, MINUTE, OpenAISettings, per_slice
-
-if TYPE_CHECKING:
-    from bench.endpoints.openai.models import TwoLimitPrediction
-    from bench.records.results import Expected, RunRecord, SweepPoint
-    from bench.records.scenario import Scenario as BenchScenario
-    from clients.config import ClientConfig
 
 Floats = npt.NDArray[np.float64]
 # Grid points over the span where the latest finish can fall; the expected
@@ -391,8 +390,6 @@ def counter_phase_makespan(
 def run_phase(run: RunRecord) -> float:
     """Scenario seconds into the server's clock window (multiples of a minute on
     time.time(), as limits aligns the counter's) at which `run`'s batch started."""
-    from bench.records.windows import batch_start_wall
-
     scale = run.scenario.time_scale
     return (batch_start_wall(run) % (MINUTE * scale)) / scale
 
@@ -481,9 +478,7 @@ def scenario_plan(scenario: BenchScenario) -> tuple[tuple[Planned, ...], Windows
     """An openai scenario's request set as the limits see it, and its windows (its
     RPM and TPM, the server's defaults where unset). Read once per scenario: every
     client's config, bound and model asks for it."""
-    from bench.records.scenario import request_bodies
-
-    limits = Windows.per_minute(scenario.rpm or DEFAULTS.rpm, scenario.tpm or DEFAULTS.tpm)
+    limits = Windows.per_minute(OpenAILimits.of(scenario).rpm, OpenAILimits.of(scenario).tpm)
     return tuple(plan_requests(request_bodies(scenario))), limits
 
 
@@ -494,82 +489,3 @@ def scenario_bound(scenario: BenchScenario) -> TwoLimitBound:
     counter it is 64 schedules; each client's config and theory ask for it)."""
     planned, limits = scenario_plan(scenario)
     return two_limit_bound(planned, limits, LLMLatency(), scenario.limit.strategy)
-
-
-def expected_two_limit(
-    client: str,
-    scenario: BenchScenario,
-    sweep: SweepPoint | None = None,
-    config: ClientConfig | None = None,
-    sim_runs: int | None = None,
-    command: str | None = None,
-) -> Expected:
-    """What theory says of `client` in an openai scenario: the two-limit bound, and
-    the client's simulated runs where it has a model (`bench.endpoints.openai.models`; a
-    `command`, a program run by --command, has none)."""
-    from bench.records.results import Expected
-
-    b = scenario_bound(scenario)
-    p, why = _predicted(client, scenario, config, sim_runs, command)
-    if p is None:
-        return Expected(
-            client=client, bound=b.mean, bound_stddev=b.stdev, sweep=sweep, no_model=why
-        )
-    return Expected(
-        client=client,
-        bound=b.mean,
-        bound_stddev=b.stdev,
-        sweep=sweep,
-        predicted_mean=p.mean,
-        predicted_stddev=p.stdev,
-        predicted_rejections=p.rejections,
-        predicted_failed=p.lost,
-    )
-
-
-def _predicted(
-    client: str,
-    scenario: BenchScenario,
-    config: ClientConfig | None = None,
-    sim_runs: int | None = None,
-    command: str | None = None,
-) -> tuple[TwoLimitPrediction | None, str]:
-    """The client's simulated runs, or None and why there are none."""
-    from bench.endpoints.openai.models import MODELLED_STRATEGY, model_of, predict_two_limit
-    from bench.running.shell_command import spec_for
-    from bench.theory.expected import sim_runs_for
-
-    if model_of(client, command) is None:
-        return None, spec_for(client, command).no_model or "no model"
-    if scenario.limit.strategy != MODELLED_STRATEGY:
-        return None, (
-            f"the two-limit models follow the {MODELLED_STRATEGY} only, not the "
-            f"{scenario.limit.strategy}"
-        )
-    planned, limits = scenario_plan(scenario)
-    config = config or scenario.client_config("http://127.0.0.1:8000/chat")
-    runs = sim_runs or sim_runs_for(len(planned))
-    return predict_two_limit(client, planned, limits, config, runs), ""
-
-
-def format_two_limit_simulation(scenario: BenchScenario, names: Sequence[str]) -> str:
-    """`--simulate` for an openai scenario: each client's simulated runs, and the bound."""
-    b = scenario_bound(scenario)
-    lines = [
-        f"Theory (no server) for {scenario.n} requests at {scenario.rpm or DEFAULTS.rpm} RPM and "
-        f"{scenario.tpm or DEFAULTS.tpm} TPM ({scenario.limit.strategy}):",
-        "",
-    ]
-    for number, name in enumerate(names, start=1):
-        p, why = _predicted(name, scenario)
-        told = f"  predicted: {p.words()}" if p is not None else f"  no model: {why}"
-        lines += [f"Model {number}: {name}", told]
-        if p is not None and not p.lost:
-            lines.append(f"  {p.mean / b.mean:.2f} × the best possible")
-        lines.append("")
-    lines += [
-        f"{'Best in file order' if b.phases else 'Best possible'} under both limits: {b.words()}",
-        f"  {b.basis}",
-        f"  {b.lower_words()}",
-    ]
-    return "\n".join(lines)

@@ -30,10 +30,11 @@ from matplotlib.figure import Figure
 
 from bench.drawing.style import client_colour, client_style, empty_figure, save_figure
 from bench.drawing.window_bars import draw_window_bars
+from bench.endpoints.openai.limits import OpenAILimits
 from bench.records.results import RunRecord
 from bench.records.stats import by_client, gave_up, representative_run
 from bench.records.windows import batch_start_wall, limiter_windows
-from mock_server.openai_settings import DEFAULTS, MINUTE
+from mock_server.openai_settings import MINUTE
 
 WINDOWS_FILE = "windows.png"
 PROGRESS_FILE = "progress.png"
@@ -53,7 +54,8 @@ class LimitWindow:
 def limits_of(run: RunRecord) -> tuple[int, int, float]:
     """(RPM, TPM, window in scenario seconds) the run's server enforced."""
     s = run.scenario
-    return s.rpm or DEFAULTS.rpm, s.tpm or DEFAULTS.tpm, MINUTE
+    limits = OpenAILimits.of(s)
+    return limits.rpm, limits.tpm, MINUTE
 
 
 def limit_windows(run: RunRecord) -> list[LimitWindow]:

@@ -20,9 +20,21 @@ from __future__ import annotations
 import statistics
 from collections.abc import Sequence
 
-from bench.endpoints.openai.plots import limit_windows, limits_of
-from bench.records.results import Expected, RunRecord
-from bench.records.stats import GaveUp, gave_up, representative_run, unanswered
+from bench.drawing.style import client_timeline_file
+from bench.endpoints.openai.plots import PROGRESS_FILE, WINDOWS_FILE, limit_windows, limits_of
+from bench.records.commands import spec_for
+from bench.records.results import Expected, RunRecord, TheoryRecord
+from bench.records.stats import (
+    ClientStats,
+    GaveUp,
+    by_client,
+    gave_up,
+    gave_up_stats,
+    representative_run,
+    unanswered,
+)
+from bench.theory.explain import measured_text
+from clients.limiters.cookbook_bucket import COOLDOWN
 from clients.spec import ClientSpec
 
 _COOKBOOK = "cookbook parallel"
@@ -118,8 +130,6 @@ def pauses(run: RunRecord, pause: float) -> tuple[int, float]:
 
 
 def _cookbook_cost(runs: Sequence[RunRecord], bound: float | None) -> str:
-    from clients.limiters.cookbook_bucket import COOLDOWN
-
     counted = [pauses(r, COOLDOWN) for r in runs]
     count = statistics.fmean(c for c, _ in counted)
     paused = statistics.fmean(t for _, t in counted)
@@ -170,3 +180,50 @@ def policy_words(spec: ClientSpec, runs: Sequence[RunRecord], bound: float | Non
     if spec.policy == "header adaptive":
         return _first_window_words(runs)
     return ""
+
+
+def figure_lines() -> list[str]:
+    return [
+        "Both limits, from the server's log: the requests each window admitted and refused "
+        "against the RPM beside the tokens it charged against the TPM, and the requests "
+        "and tokens completed over time against the most the limits allow by then (every "
+        "client drawn, those that gave up on requests too); then the requests on the wire "
+        "over time, and how long answered attempts took.",
+        "",
+        f"![Requests per window against the RPM, tokens against the TPM]({WINDOWS_FILE})",
+        "",
+        f"![Completed requests and tokens over time]({PROGRESS_FILE})",
+        "",
+    ]
+
+
+def client_sections(
+    runs: Sequence[RunRecord], stats: dict[str, ClientStats], theory: TheoryRecord | None
+) -> list[str]:
+    """One section per client against the two limits, those that gave up included."""
+    lossy = gave_up_stats(runs)
+    out: list[str] = []
+    for client, mine in by_client(runs).items():
+        drawn = [r for r in mine if r.ok or gave_up(r)]
+        if client not in stats and client not in lossy:
+            continue
+        spec = spec_for(client)
+        expected = theory.for_client(client) if theory is not None else None
+        measured = (
+            measured_text(stats[client], [r for r in mine if r.ok])
+            if client in stats
+            else lost_words(lossy[client])
+        )
+        facts = windows_words(representative_run(drawn)) + policy_words(
+            spec, drawn, expected.bound if expected else None
+        )
+        out += [f"### {client}", ""]
+        if client in stats:
+            out += [f"![Timeline of {client}'s median run]({client_timeline_file(client)})", ""]
+        out += [
+            f"*{spec.summary}* ({spec.concurrency}; policy: {spec.policy}).",
+            "",
+            f"{spec.explain} {theory_words(expected)} {measured}{facts}",
+            "",
+        ]
+    return out

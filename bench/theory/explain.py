@@ -9,13 +9,17 @@ predictions. Nothing here runs theory: the figures are theory.json's.
 
 from __future__ import annotations
 
+import itertools
 import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from bench.records.commands import spec_for
 from bench.records.results import Expected, RunRecord
 from bench.records.scenario import Scenario
+from bench.records.stats import ClientStats, representative_run
 from bench.theory.schedules import (
+    ONE_AT_A_TIME,
     collision_waves,
     describe_sends,
     fixed_sends,
@@ -311,3 +315,61 @@ def client_facts(spec: ClientSpec, runs: Sequence[RunRecord]) -> str:
                 f"instead of a {first:g} s sleep."
             )
     return ""
+
+
+# -- measured, in words, beside theory's ----------------------------------------------------------
+
+
+def measured_sleeps(runs: Sequence[RunRecord]) -> list[float]:
+    """Median retry sleep (scenario seconds) before the 2nd, 3rd, ... attempt:
+    from one attempt's finish to the next attempt of the same request."""
+    gaps: dict[int, list[float]] = {}
+    for run in runs:
+        attempts = sorted(run.attempts, key=lambda a: (a.request, a.attempt))
+        for before, after in itertools.pairwise(attempts):
+            if before.request == after.request:
+                gaps.setdefault(after.attempt, []).append(
+                    run.scenario.seconds(after.queued - before.finished)
+                )
+    return [statistics.median(gaps[k]) for k in sorted(gaps)]
+
+
+def measured_text(stats: ClientStats, runs: Sequence[RunRecord]) -> str:
+    """What the runs showed, every number from the records."""
+    spec = spec_for(stats.client, runs[0].command.command if runs and runs[0].command else None)
+    parts = [
+        f"Measured: {stats.mean:.2f} s ± {stats.stddev:.2f} s over {stats.runs} "
+        f"run{'s' if stats.runs != 1 else ''} ({stats.min:.2f} … {stats.max:.2f} s), "
+        f"{stats.mean_rejections:.1f} × 429 per run in the server's log"
+    ]
+    if stats.client_rejections != stats.rejections:
+        parts.append(
+            f" (the client counted {stats.mean_client_rejections:.1f}: the two should agree)"
+        )
+    parts.append(".")
+    run = representative_run(runs)
+    sends = sorted(run.scenario.seconds(a.sent) for a in run.attempts)
+    if len(sends) > 1:
+        steps = [b - a for a, b in itertools.pairwise(sends)]
+        parts.append(
+            f" In its median run (run {run.run + 1}) the first request went out at "
+            f"{sends[0]:.2f} s and the last at {sends[-1]:.2f} s"
+            + (
+                f", one every {statistics.median(steps):.2f} s (median)"
+                if spec.paces and spec.policy in ONE_AT_A_TIME
+                else ""
+            )
+            + "."
+        )
+    sleeps = measured_sleeps(runs)
+    if sleeps:
+        parts.append(
+            " Retry sleeps (median before each further attempt): "
+            + ", ".join(f"{s:.1f}" for s in sleeps)
+            + " s."
+        )
+    parts.append(client_facts(spec, runs))
+    unfinished = sum(stats.incomplete)
+    if unfinished:
+        parts.append(f" {unfinished} requests never succeeded across the runs.")
+    return "".join(parts)

@@ -1,0 +1,133 @@
+"""What an API is to the bench: everything that differs between the endpoints it serves.
+
+An endpoint module (`bench.endpoints.chat`, `bench.endpoints.openai`) declares an
+object with these parts; the bench, the live view, the report and the plots ask
+`bench.endpoints.registry` for the scenario's endpoint and never ask which one it is.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from bench.records.results import Expected, RunRecord, SweepPoint, TheoryRecord
+from bench.records.scenario import Overrides, Scenario
+from bench.records.stats import ClientStats
+from clients.config import ClientConfig
+from clients.spec import ClientSpec
+
+
+@dataclass(frozen=True, slots=True)
+class Meter:
+    """What the view meters sends against: `requests` per `window` scenario seconds
+    and, on the OpenAI-compatible endpoint, `tokens` per window, each request
+    charged `charges[request]` as the server charges it at admission."""
+
+    window: float
+    requests: int
+    text: str
+    tokens: int | None = None
+    charges: tuple[int, ...] = ()
+
+
+#: Written beside each run's line as it ends ("  1.02 × bound (183.8 s)"), or "".
+RunNote = Callable[[RunRecord], str]
+
+
+class Endpoint(Protocol):
+    """One API the mock server serves, as the bench meets it."""
+
+    #: The `--api` name, and the `api` of the clients written for it.
+    name: str
+    #: Theory re-draws a run's own latencies (`bench.theory.replay`) on this endpoint.
+    replays: bool
+
+    def default_clients(self) -> tuple[str, ...]:
+        """The clients a bench runs when `--clients` is not given."""
+        ...
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        """The bench's flags of this endpoint (none for one with nothing of its own)."""
+        ...
+
+    def given_flags(self, args: argparse.Namespace) -> list[str]:
+        """This endpoint's flags that `args` set, as typed."""
+        ...
+
+    def scenario_from_args(self, scenario: Scenario, args: argparse.Namespace) -> Scenario:
+        """The scenario with this endpoint's flags; UsageError says what is wrong."""
+        ...
+
+    def server_args(self, scenario: Scenario) -> tuple[str, ...]:
+        """The mock server's flags for this endpoint's limits."""
+        ...
+
+    def client_knobs(self, scenario: Scenario) -> dict[str, Any]:
+        """What the clients are told beyond the scenario's common knobs."""
+        ...
+
+    def settings_mismatches(self, settings: dict[str, Any], scenario: Scenario) -> list[str]:
+        """Where a running server's limits differ from the scenario ("--flag value")."""
+        ...
+
+    def limit_words(self, scenario: Scenario) -> str:
+        """The limits in a few words, for progress lines."""
+        ...
+
+    def throughput_limit(self, scenario: Scenario) -> tuple[float, str]:
+        """The long-run sends per second the limit allows, and its legend."""
+        ...
+
+    def meter(self, scenario: Scenario) -> Meter:
+        """What the live view meters sends against."""
+        ...
+
+    def estimate(self, spec: ClientSpec, scenario: Scenario, config: ClientConfig) -> float:
+        """Rough scenario seconds of one run, for the progress bar's weights."""
+        ...
+
+    def prepare(self, scenario: Scenario, run_dir: Path) -> tuple[Scenario, RunNote]:
+        """Before the runs: what the run directory must hold, and each run's note."""
+        ...
+
+    def expect(
+        self,
+        client: str,
+        scenario: Scenario,
+        config: ClientConfig,
+        sweep: SweepPoint | None,
+        sim_runs: int | None,
+        command: str | None,
+    ) -> Expected:
+        """Everything theory says about `client` run with `config` in `scenario`."""
+        ...
+
+    def simulation(
+        self, scenario: Scenario, names: Sequence[str], overrides: Overrides, runs: int | None
+    ) -> str:
+        """`--simulate`: the comparison as theory predicts it, no server."""
+        ...
+
+    def draw_limit_figures(self, run_dir: Path, runs: Sequence[RunRecord]) -> list[Path]:
+        """The figures of the runs against this endpoint's limits."""
+        ...
+
+    def scenario_rows(self, scenario: Scenario) -> list[tuple[str, str]]:
+        """The report's rows on what the server enforced and how it answered."""
+        ...
+
+    def figure_lines(self) -> list[str]:
+        """The report's words and links for `draw_limit_figures`' figures."""
+        ...
+
+    def client_sections(
+        self,
+        runs: Sequence[RunRecord],
+        stats: dict[str, ClientStats],
+        theory: TheoryRecord | None,
+    ) -> list[str]:
+        """The report's section on each client."""
+        ...

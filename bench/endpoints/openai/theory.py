@@ -1,0 +1,94 @@
+"""What theory says of a client on the OpenAI-compatible endpoint: the two-limit bound,
+and its simulated runs where it has a model (`bench.endpoints.openai.models`)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from bench.endpoints.openai.bound import scenario_bound, scenario_plan
+from bench.endpoints.openai.limits import OpenAILimits
+from bench.endpoints.openai.models import (
+    MODELLED_STRATEGY,
+    TwoLimitPrediction,
+    model_of,
+    predict_two_limit,
+)
+from bench.endpoints.openai.scenario import client_knobs
+from bench.records.commands import spec_for
+from bench.records.results import Expected, SweepPoint
+from bench.records.scenario import Scenario as BenchScenario
+from bench.theory.sim_runs import sim_runs_for
+from clients.config import ClientConfig
+
+
+def expected_two_limit(
+    client: str,
+    scenario: BenchScenario,
+    sweep: SweepPoint | None = None,
+    config: ClientConfig | None = None,
+    sim_runs: int | None = None,
+    command: str | None = None,
+) -> Expected:
+    """What theory says of `client` in an openai scenario: the two-limit bound, and
+    the client's simulated runs where it has a model (`bench.endpoints.openai.models`; a
+    `command`, a program run by --command, has none)."""
+    b = scenario_bound(scenario)
+    p, why = _predicted(client, scenario, config, sim_runs, command)
+    if p is None:
+        return Expected(
+            client=client, bound=b.mean, bound_stddev=b.stdev, sweep=sweep, no_model=why
+        )
+    return Expected(
+        client=client,
+        bound=b.mean,
+        bound_stddev=b.stdev,
+        sweep=sweep,
+        predicted_mean=p.mean,
+        predicted_stddev=p.stdev,
+        predicted_rejections=p.rejections,
+        predicted_failed=p.lost,
+    )
+
+
+def _predicted(
+    client: str,
+    scenario: BenchScenario,
+    config: ClientConfig | None = None,
+    sim_runs: int | None = None,
+    command: str | None = None,
+) -> tuple[TwoLimitPrediction | None, str]:
+    """The client's simulated runs, or None and why there are none."""
+    if model_of(client, command) is None:
+        return None, spec_for(client, command).no_model or "no model"
+    if scenario.limit.strategy != MODELLED_STRATEGY:
+        return None, (
+            f"the two-limit models follow the {MODELLED_STRATEGY} only, not the "
+            f"{scenario.limit.strategy}"
+        )
+    planned, limits = scenario_plan(scenario)
+    config = config or scenario.config_with("http://127.0.0.1:8000/chat", client_knobs(scenario))
+    runs = sim_runs or sim_runs_for(len(planned))
+    return predict_two_limit(client, planned, limits, config, runs), ""
+
+
+def format_two_limit_simulation(scenario: BenchScenario, names: Sequence[str]) -> str:
+    """`--simulate` for an openai scenario: each client's simulated runs, and the bound."""
+    b = scenario_bound(scenario)
+    lines = [
+        f"Theory (no server) for {scenario.n} requests at {OpenAILimits.of(scenario).words()} "
+        f"({scenario.limit.strategy}):",
+        "",
+    ]
+    for number, name in enumerate(names, start=1):
+        p, why = _predicted(name, scenario)
+        told = f"  predicted: {p.words()}" if p is not None else f"  no model: {why}"
+        lines += [f"Model {number}: {name}", told]
+        if p is not None and not p.lost:
+            lines.append(f"  {p.mean / b.mean:.2f} × the best possible")
+        lines.append("")
+    lines += [
+        f"{'Best in file order' if b.phases else 'Best possible'} under both limits: {b.words()}",
+        f"  {b.basis}",
+        f"  {b.lower_words()}",
+    ]
+    return "\n".join(lines)
