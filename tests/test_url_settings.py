@@ -54,7 +54,8 @@ def test_the_openai_limits_are_compared_not_chats() -> None:
 def test_no_ratelimit_headers_reaches_the_server_and_the_records() -> None:
     from dataclasses import replace
 
-    from bench.records.scenario import Scenario, openai_server_args
+    from bench.endpoints.openai.scenario import server_args as openai_server_args
+    from bench.records.scenario import Scenario
 
     openai = Scenario(api="openai", rpm=20, tpm=10000)
     assert "--no-ratelimit-headers" not in openai_server_args(openai)
