@@ -13,7 +13,8 @@ from bench.output.summary import build_summary
 from bench.records.commands import hyperfine_fields
 from bench.records.results import RunRecord, ServerEntry
 from bench.records.scenario import parse_scenario
-from bench.running.runner import BenchPlan, run_bench
+from bench.running.plan import BenchPlan
+from bench.running.runner import run_bench
 from bench.running.shell_command import attempts_from_log
 from clients.infra.oneline import UsageError
 

@@ -18,7 +18,7 @@ import aiohttp
 import pytest
 
 from bench.records.results import server_entries
-from bench.running.runner import fault_reason
+from bench.running.plan import fault_reason
 from bench.running.shell_command import attempts_from_log
 from mock_server.cli import build_parser, settings_from_args
 from mock_server.process import MockServer

@@ -20,7 +20,8 @@ import aiohttp
 import pytest
 
 from bench.records.scenario import parse_scenario
-from bench.running.runner import BenchPlan, run_bench
+from bench.running.plan import BenchPlan
+from bench.running.runner import run_bench
 from mock_server.keys import OPEN_PROJECT, Keys, KeySpecError, bearer, parse_keys
 from mock_server.openai_errors import masked_key
 from mock_server.process import MockServer

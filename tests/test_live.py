@@ -12,7 +12,8 @@ from rich.progress import Progress
 
 from bench.records.scenario import Scenario
 from bench.running.live import GLYPH_LIMIT, LiveView, RunWatch, live_or_progress, render_run
-from bench.running.runner import BenchPlan, run_bench
+from bench.running.plan import BenchPlan
+from bench.running.runner import run_bench
 from clients.infra import recorder as recorder_module
 from clients.infra.recorder import Recorder
 from clients.infra.records import Attempt

@@ -26,7 +26,8 @@ from bench.records.results import (
     load_runs,
     new_run_dir,
 )
-from bench.running.runner import BenchPlan, Job, fault_reason, run_one
+from bench.running.plan import BenchPlan, Job, fault_reason
+from bench.running.runner import run_one
 from clients.infra.records import Attempt, ClientRun
 from tests.test_plots_report import hand_made_runs, write_results
 

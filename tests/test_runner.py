@@ -6,7 +6,8 @@ import pytest
 
 import bench.running.runner
 from bench.records.results import Machine
-from bench.running.runner import BenchPlan, Job, run_one
+from bench.running.plan import BenchPlan, Job
+from bench.running.runner import run_one
 from mock_server.process import ServerError
 
 MACHINE = Machine("3.11", "test", 2, "host")

@@ -38,14 +38,8 @@ from bench.output.summary import format_summary, write_summary
 from bench.records.results import RunRecord, new_run_dir, write_theory
 from bench.records.scenario import Faults, KnobValue, Scenario, ScenarioError, parse_scenario
 from bench.records.stats import client_stats
-from bench.running.runner import (
-    BenchAborted,
-    BenchPlan,
-    Job,
-    reach_server,
-    run_bench,
-    settings_mismatches,
-)
+from bench.running.plan import BenchPlan, Job
+from bench.running.runner import BenchAborted, reach_server, run_bench, settings_mismatches
 from clients import REGISTRY, WRITEUP_CLIENTS, local_clients, spec
 from clients.config import RETRY_NAMES, SERVER_STRATEGIES, ConfigError
 from clients.infra.oneline import OneLineParser, UsageError

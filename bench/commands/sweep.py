@@ -15,7 +15,7 @@ from bench.experiments.sweep import (
 )
 from bench.records.results import RunRecord, new_run_dir
 from bench.records.scenario import Scenario
-from bench.running.runner import BenchPlan
+from bench.running.plan import BenchPlan
 from clients import REGISTRY, WRITEUP_CLIENTS, spec
 from clients.config import ConfigError
 from clients.infra.oneline import OneLineParser

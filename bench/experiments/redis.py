@@ -35,7 +35,7 @@ from bench.records.results import (
 )
 from bench.records.scenario import Scenario
 from bench.records.windows import bound_makespan, max_accepted_per_window, max_arrived_per_window
-from bench.running.runner import fault_reason
+from bench.running.plan import fault_reason
 from clients.infra.procs import label, run_procs
 from clients.limiters.redis_log import DEFAULT_KEY, clear
 from mock_server.process import MockServer, fetch_log, reset_server

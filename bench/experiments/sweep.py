@@ -37,7 +37,8 @@ from bench.records.results import (
     write_theory,
 )
 from bench.records.sweeps import SweepRow, SweepSummary
-from bench.running.runner import BenchPlan, Job, run_one, server_for
+from bench.running.plan import BenchPlan, Job
+from bench.running.runner import run_one, server_for
 from clients.config import ClientConfig, ConfigError
 
 SWEEP_FILE = "sweep.jsonl"

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from rich.progress import Progress
 
     from bench.records.results import RunRecord
-    from bench.running.runner import BenchPlan, Job
+    from bench.running.plan import BenchPlan, Job
 
 Clock = Callable[[], float]
 

@@ -13,52 +13,19 @@ import math
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from bench.endpoints.registry import client_config, endpoint_for, server_kwargs
+from bench.endpoints.registry import endpoint_for, server_kwargs
 from bench.records.results import RUNS_FILE, Machine, RunLog, RunRecord, SweepPoint, server_entries
-from bench.records.scenario import Overrides, Scenario
+from bench.records.scenario import Scenario
 from bench.records.stats import unanswered
-from clients import WRITEUP_CLIENTS, run_client
+from bench.running.plan import BenchPlan, Job, describe_fault, fault_reason, server_failure
+from bench.running.shell_command import run_command
+from clients import run_client
 from clients.config import ClientConfig
-from clients.infra.records import Attempt, ClientRun
+from clients.infra.records import ClientRun
 from mock_server.process import MockServer, ServerError, fetch_log, reset_server
-
-
-@dataclass(frozen=True, slots=True)
-class BenchPlan:
-    """A whole comparison: which clients, how many runs each, in what scenario.
-
-    `overrides`: client knobs the user set (`--retry`, `--deadline`, a sweep's
-    knob), applied on top of what the scenario derives. `url`: a mock server
-    already running, instead of the bench's own. `api_key`: the key every
-    client and command presents (the bench's own server is started with it
-    as its one key); never written to a record.
-    """
-
-    clients: tuple[str, ...] = WRITEUP_CLIENTS
-    runs: int = 10
-    scenario: Scenario = field(default_factory=Scenario)
-    overrides: Overrides = ()
-    url: str | None = None
-    commands: tuple[tuple[str, str], ...] = ()  # (name, shell command), run after the clients
-    api_key: str | None = field(default=None, repr=False)
-
-    def client_config(self, chat_url: str) -> ClientConfig:
-        config = client_config(self.scenario, chat_url, self.overrides)
-        return replace(config, api_key=self.api_key) if self.api_key else config
-
-
-@dataclass(frozen=True, slots=True)
-class Job:
-    """One run of one client: the unit of progress."""
-
-    index: int  # position in the whole bench
-    run: int  # run number of this client
-    client: str
-    seed: int
 
 
 def schedule(plan: BenchPlan) -> list[Job]:
@@ -121,13 +88,6 @@ def settings_mismatches(settings: dict[str, Any], scenario: Scenario) -> list[st
     return wrong + endpoint_for(scenario).settings_mismatches(settings, scenario)
 
 
-def server_failure(server: MockServer | None, what: str, exc: ServerError) -> str:
-    """Why a run failed when the server would not answer `what` ("before the run")."""
-    if server is not None and server.died():
-        return f"the mock server died {what}"
-    return f"the server did not answer {what}: {exc}"
-
-
 def run_one(
     plan: BenchPlan,
     job: Job,
@@ -144,8 +104,6 @@ def run_one(
     """
     commands = dict(plan.commands)
     if job.client in commands:
-        from bench.running.shell_command import run_command
-
         return run_command(plan, job, commands[job.client], base, server, machine, sweep)
     config = plan.client_config(f"{base}/chat")
 
@@ -183,40 +141,6 @@ def run_one(
     except ServerError as exc:
         return record(wall_start, result, [], server_failure(server, "during the run", exc))
     return record(wall_start, result, entries, failure_reason(result, config, elapsed))
-
-
-def describe_fault(attempt: Attempt) -> str:
-    if attempt.status == 200:
-        return "HTTP 200 with a body that is not the answer"
-    if attempt.status is not None:
-        return f"HTTP {attempt.status}"
-    return "timeout" if attempt.outcome == "timeout" else "no HTTP answer"
-
-
-def fault_reason(attempts: tuple[Attempt, ...]) -> str | None:
-    """Why a run cannot be trusted as a measurement of the client, or None.
-
-    429s are the subject, not a fault. Anything else (a 500, a body that is
-    not the answer, a connection refused, an attempt that never came back; a
-    401 or 400 refusing the client's own request) means the run is no
-    measurement of the client's pacing, and it must not be averaged in.
-    """
-    faulty = [a for a in attempts if a.outcome in ("error", "timeout")]
-    if not faulty:
-        return None
-    # A 4xx other than 429 (a bad body, a key the server did not issue, a body
-    # over its cap) is the client's request refused, not the server misbehaving.
-    refused = [a for a in faulty if a.status is not None and 400 <= a.status < 500]
-    reasons = []
-    for attempts_of, what in (
-        ([a for a in faulty if a not in refused], "the server misbehaved"),
-        (refused, "the server refused the client's requests"),
-    ):
-        if attempts_of:
-            faults = Counter(describe_fault(a) for a in attempts_of)
-            listed = ", ".join(f"{count} × {kind}" for kind, count in faults.most_common())
-            reasons.append(f"{what}: {listed} (attempts that were neither ok nor 429)")
-    return "; ".join(reasons)
 
 
 def failure_reason(result: ClientRun, config: ClientConfig, elapsed: float) -> str | None:

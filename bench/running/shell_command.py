@@ -28,7 +28,7 @@ from clients.infra.records import Attempt, Outcome
 
 if TYPE_CHECKING:
     from bench.records.results import Machine, SweepPoint
-    from bench.running.runner import BenchPlan, Job
+    from bench.running.plan import BenchPlan, Job
     from mock_server.process import MockServer
 
 #: Wall seconds a command gets beyond the run's deadline: its start-up (an
@@ -172,7 +172,7 @@ def run_command(
     Failed (with its reason): a non-zero exit (the last lines of stderr), a
     kill at the deadline, no request at all, or the server misbehaving.
     """
-    from bench.running.runner import fault_reason, server_failure
+    from bench.running.plan import fault_reason, server_failure
     from mock_server.process import ServerError, fetch_log, reset_server
 
     scenario = plan.scenario
