@@ -78,7 +78,7 @@ def meter_for(scenario: Scenario) -> Meter:
         limit = scenario.limit
         return Meter(limit.window, limit.count, str(limit))
     from bench.two_limit import scenario_plan
-    from mock_server.openai_settings import DEFAULTS
+    from mock_server.endpoints.openai.settings import DEFAULTS
 
     planned, limits = scenario_plan(scenario)
     charges = tuple(p.charge for p in planned)

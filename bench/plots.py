@@ -30,7 +30,8 @@ from matplotlib.patches import Patch
 
 from bench.results import RunRecord, TheoryRecord, load_runs, load_theory
 from bench.stats import by_client, ok_runs, representative_run
-from mock_server.openai_settings import DEFAULTS, MINUTE
+from mock_server.endpoints.openai.settings import DEFAULTS
+from mock_server.vocabulary import MINUTE
 
 if TYPE_CHECKING:
     from bench.sweep import SweepSummary

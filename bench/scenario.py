@@ -20,9 +20,11 @@ from dataclasses import dataclass, fields
 from pathlib import PurePath
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
-from clients.config import SERVER_STRATEGIES, ClientConfig, ConfigError, ServerStrategy
+from clients.config import ClientConfig, ConfigError
 from clients.infra.retry import RetryPolicy
 from clients.spec import APIS, Api
+from mock_server.vocabulary import STRATEGIES as SERVER_STRATEGIES
+from mock_server.vocabulary import Strategy as ServerStrategy
 
 if TYPE_CHECKING:
     from bench import theory
@@ -206,8 +208,8 @@ class Scenario:
         check_time_scale(self.time_scale)
         if self.api not in APIS:
             raise ScenarioError(f"api must be one of {', '.join(APIS)}, got {self.api!r}")
-        from mock_server.openai_settings import check_per_minute
-        from mock_server.settings import SettingsError
+        from mock_server.endpoints.openai.settings import check_per_minute
+        from mock_server.vocabulary import RatebenchError as SettingsError
 
         for name in ("rpm", "tpm"):
             value = getattr(self, name)
@@ -382,8 +384,8 @@ def _int(value: Any) -> int:
 
 def check_time_scale(value: float) -> float:
     """`value` if the server can run at it (`mock_server.settings.check_time_scale`)."""
-    from mock_server.settings import SettingsError
-    from mock_server.settings import check_time_scale as server_check_time_scale
+    from mock_server.vocabulary import RatebenchError as SettingsError
+    from mock_server.vocabulary import check_time_scale as server_check_time_scale
 
     try:
         return server_check_time_scale(value)
@@ -393,8 +395,9 @@ def check_time_scale(value: float) -> float:
 
 def parse_limit(rate: str, strategy: str = "fixed-window") -> Limit:
     """`"2/second"` and a strategy name -> Limit; ScenarioError with the server's message."""
-    from mock_server.settings import SettingsError, check_strategy
     from mock_server.settings import parse_limit as server_parse_limit
+    from mock_server.vocabulary import RatebenchError as SettingsError
+    from mock_server.vocabulary import check_strategy
 
     try:
         parsed = server_parse_limit(rate)
@@ -406,8 +409,8 @@ def parse_limit(rate: str, strategy: str = "fixed-window") -> Limit:
 
 def parse_latency(text: str) -> Latency:
     """`"2-5"` -> Latency("randint", 2, 5); `"0.5-1.5"` -> uniform."""
-    from mock_server.settings import SettingsError
-    from mock_server.settings import parse_latency as server_parse_latency
+    from mock_server.vocabulary import RatebenchError as SettingsError
+    from mock_server.vocabulary import parse_latency as server_parse_latency
 
     try:
         parsed = server_parse_latency(text)

@@ -79,7 +79,8 @@ import numpy.typing as npt
 
 from bench.simulate import SlidingWindowCounter
 from mock_server import tokens
-from mock_server.openai_settings import DEFAULTS, MINUTE, OpenAISettings, per_slice
+from mock_server.endpoints.openai.settings import DEFAULTS, OpenAISettings, per_slice
+from mock_server.vocabulary import MINUTE
 
 if TYPE_CHECKING:
     from bench.results import Expected, RunRecord, SweepPoint

@@ -33,7 +33,8 @@ from bench.results import RunRecord
 from bench.scale_plots import draw_window_bars
 from bench.stats import by_client, gave_up, representative_run
 from bench.windows import batch_start_wall, limiter_windows
-from mock_server.openai_settings import DEFAULTS, MINUTE
+from mock_server.endpoints.openai.settings import DEFAULTS
+from mock_server.vocabulary import MINUTE
 
 WINDOWS_FILE = "windows.png"
 PROGRESS_FILE = "progress.png"

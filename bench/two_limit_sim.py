@@ -43,8 +43,8 @@ from clients import VirtualLoops
 from clients.config import ClientConfig
 from clients.infra.attempts import Reply
 from clients.infra.steps import Send
+from mock_server.endpoints.openai.settings import DEFAULTS
 from mock_server.llm_latency import draw
-from mock_server.openai_settings import DEFAULTS
 
 # Wall seconds every sleep wakes late, and a send takes to reach the server.
 OVERSHOOT, JITTER = 0.001, 0.002

@@ -14,7 +14,7 @@ from bench.results import RunRecord, ServerEntry
 from bench.runner import BenchPlan, run_bench
 from bench.scenario import parse_scenario
 from bench.summary import build_summary
-from clients.infra.oneline import UsageError
+from mock_server.vocabulary import UsageError
 
 TB = (
     f"{sys.executable} -m clients token_bucket --url $RATEBENCH_CHAT_URL "

@@ -37,9 +37,10 @@ from bench.schedules import collision_waves
 from bench.stats import client_stats
 from bench.summary import format_summary, write_summary
 from clients import REGISTRY, WRITEUP_CLIENTS, local_clients, spec
-from clients.config import RETRY_NAMES, SERVER_STRATEGIES, ConfigError
-from clients.infra.oneline import OneLineParser, UsageError
+from clients.config import RETRY_NAMES, ConfigError
 from clients.spec import APIS, ClientSpec
+from mock_server.vocabulary import STRATEGIES as SERVER_STRATEGIES
+from mock_server.vocabulary import OneLineParser, UsageError
 
 DEFAULT_CLIENTS = WRITEUP_CLIENTS
 
@@ -432,7 +433,7 @@ def openai_scenario(scenario: Scenario, args: argparse.Namespace) -> Scenario:
         return scenario
     from bench.requests_file import read_requests
     from clients.infra.request_set import RequestSetError
-    from mock_server.openai_settings import DEFAULTS
+    from mock_server.endpoints.openai.settings import DEFAULTS
 
     for flag in ("rpm", "tpm"):
         value = getattr(args, flag)

@@ -18,9 +18,9 @@ from bench.shared_limit import (
     run_line,
     summarize,
 )
-from clients.infra.oneline import OneLineParser, UsageError
 from mock_server.redis_process import RedisUnavailable
 from mock_server.settings import Rate, check_storage
+from mock_server.vocabulary import OneLineParser, UsageError
 
 
 def main(argv: list[str]) -> int:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from bench.replay import format_replay, replay_rows, replay_runs
 from bench.results import load_runs
-from clients.infra.oneline import OneLineParser
+from mock_server.vocabulary import OneLineParser
 
 
 def main(argv: list[str]) -> int:

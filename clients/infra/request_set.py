@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from mock_server.openai_schema import InvalidRequest, parse_request
+from mock_server.endpoints.openai.schema import InvalidRequest, parse_request
 
 HOW_TO_FIX = "fix that line, or write a set with `python -m bench requests`"
 
