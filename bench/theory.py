@@ -39,7 +39,7 @@ from fractions import Fraction
 from typing import Literal, get_args
 
 import clients
-from bench.simulate import STRATEGIES, SimAttempt, Simulation, Strategy, make_server
+from bench.simulate import SimAttempt, Simulation, make_server
 from bench.stats import percentile
 from clients.config import MARGIN, RETRY_NAMES, ClientConfig, RetryName
 from clients.infra.loop import processes, request_loop
@@ -51,6 +51,7 @@ from clients.limiters.base import Clock, Limiter, NoLimit, Semaphore
 from clients.limiters.bucket import TokenBucket
 from clients.limiters.fifo_bucket import FifoBucket
 from clients.limiters.sliding_log import SlidingLog, SlidingLogLimiter
+from mock_server.vocabulary import STRATEGIES, Strategy
 
 # The client knobs' defaults (the write-up's values) have one home: ClientConfig.
 _CLIENT = ClientConfig()

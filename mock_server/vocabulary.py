@@ -69,14 +69,14 @@ MINUTE = 60.0
 # -- strategies -------------------------------------------------------------------
 
 Strategy = Literal["fixed-window", "moving-window", "sliding-window-counter"]
-STRATEGIES: tuple[str, ...] = get_args(Strategy)
+STRATEGIES: tuple[Strategy, ...] = get_args(Strategy)
 
 
 def check_strategy(text: str) -> Strategy:
     """`text` if it names a strategy; RatebenchError otherwise."""
     if text not in STRATEGIES:
         raise RatebenchError(f"strategy {text!r} is unknown: use one of {', '.join(STRATEGIES)}")
-    return text  # type: ignore[return-value]
+    return text
 
 
 # -- the time scale ---------------------------------------------------------------

@@ -1,10 +1,11 @@
 """Reading a request set: one request body per line, the OpenAI cookbook's batch
 format (written by `python -m bench requests`, described in `bench.requests_file`).
 
-Every line is checked as the mock server checks a body (`mock_server.openai_schema`),
-and its `metadata`, if any, as the bench reads it, before a single request is
-sent: a bad line is one error that names it by its number in the file, not a
-traceback halfway through a plan or a run of 400s.
+Every line is checked as the mock server checks a body
+(`mock_server.endpoints.openai.schema`), and its `metadata`, if any, as the
+bench reads it, before a single request is sent: a bad line is one error
+that names it by its number in the file, not a traceback halfway through a
+plan or a run of 400s.
 """
 
 from __future__ import annotations
