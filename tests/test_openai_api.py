@@ -27,13 +27,12 @@ import requests
 from mock_server import llm_latency, tokens
 from mock_server.endpoints.openai.errors import format_duration, retry_after_ms
 from mock_server.process import MockServer
-from mock_server.vocabulary import STRATEGIES, Latency
+from mock_server.vocabulary import MINUTE, STRATEGIES, Latency
 from tests.conftest import assert_one_line_error, run_cli
 
 pytestmark = pytest.mark.e2e
 
 MODEL = "gpt-4o-mini"
-MINUTE = 60.0
 # How far a decision may sit from its stamps (both taken in one step).
 TOL = 0.003
 # How far two readings of one window's end may differ: with Redis the server
