@@ -18,9 +18,9 @@ from bench.commands import Interrupted
 from bench.records.results import ResultsError
 from bench.records.scenario import ScenarioError
 from clients.config import ConfigError
-from clients.infra.oneline import UsageError, fail
 from mock_server.process import ServerError
-from mock_server.settings import SettingsError
+from mock_server.vocabulary import RatebenchError as SettingsError
+from mock_server.vocabulary import UsageError, fail
 
 
 def _raise_interrupt(signum: int, frame: FrameType | None) -> None:

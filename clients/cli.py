@@ -11,11 +11,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from clients import REGISTRY, run_client, spec
-from clients.config import RETRY_NAMES, SERVER_STRATEGIES, ClientConfig, ConfigError, RetryName
-from clients.infra.oneline import EXIT_USAGE, OneLineParser
+from clients.config import RETRY_NAMES, ClientConfig, ConfigError, RetryName
 from clients.infra.preflight import check_reachable, check_writable
 from clients.infra.procs import Collector, Stopped, raise_signalled, run_procs
 from clients.infra.recorder import observing
+from mock_server.vocabulary import EXIT_USAGE, STRATEGIES, OneLineParser
 
 EXIT_OK, EXIT_FAILED = 0, 1
 DEFAULTS = ClientConfig()
@@ -143,7 +143,7 @@ def build_parser() -> OneLineParser:
     parser.add_argument(
         "--server-strategy",
         default=d.server_strategy,
-        choices=SERVER_STRATEGIES,
+        choices=STRATEGIES,
         help="the limits strategy the server is known to use; sliding_window also keeps "
         "the sliding-window counter's rule when told so",
     )

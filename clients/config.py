@@ -5,13 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal, get_args
 
+from mock_server.vocabulary import MAX_TIME_SCALE, STRATEGIES, RatebenchError, Strategy
+
 RetryName = Literal["exponential", "writeup", "none"]
 RETRY_NAMES: tuple[str, ...] = get_args(RetryName)
-# The mock server's limits strategies (mock_server.settings.Strategy), spelled
-# out here so that clients do not import the server.
-ServerStrategy = Literal["fixed-window", "moving-window", "sliding-window-counter"]
-SERVER_STRATEGIES: tuple[str, ...] = get_args(ServerStrategy)
-
 #: Wall seconds a client that sends at a window's very edge adds to the window:
 #: the gap between its send and the server limiter's decision, measured from the
 #: server's log (see `clients.catalog.sliding_window`). Wall time, not scaled:
@@ -25,13 +22,8 @@ MARGIN = 0.020
 #: million-request typo would take gigabytes before its first send.
 MAX_N = 100_000
 
-#: The slowest time scale: one scenario second lasting 100 s of wall clock is
-#: already slow motion; past it windows, sleeps and deadlines overflow the clocks
-#: or never end. The mock server checks its `--time-scale` against it too.
-MAX_TIME_SCALE = 100.0
 
-
-class ConfigError(ValueError):
+class ConfigError(RatebenchError):
     """A knob with a value no run can use; the message says how to fix it."""
 
 
@@ -78,7 +70,7 @@ class ClientConfig:
     deadline: float = 600.0
     request_timeout: float = 60.0
     redis_url: str = "redis://127.0.0.1:6379/0"
-    server_strategy: ServerStrategy = "fixed-window"
+    server_strategy: Strategy = "fixed-window"
     rpm: int | None = None
     tpm: int | None = None
     requests_file: str | None = None
@@ -129,9 +121,9 @@ class ClientConfig:
                 raise ConfigError(f"{name} must be at least 1 or unset, got {value}")
         if self.retry not in RETRY_NAMES:
             raise ConfigError(f"retry must be one of {', '.join(RETRY_NAMES)}, got {self.retry!r}")
-        if self.server_strategy not in SERVER_STRATEGIES:
+        if self.server_strategy not in STRATEGIES:
             raise ConfigError(
-                f"server_strategy must be one of {', '.join(SERVER_STRATEGIES)}, "
+                f"server_strategy must be one of {', '.join(STRATEGIES)}, "
                 f"got {self.server_strategy!r}"
             )
 

@@ -1,4 +1,4 @@
-"""`python -m mock_server`: the write-up's rate-limited endpoint, alone."""
+"""`python -m mock_server`: the mock server, every API of `mock_server.endpoints` at once."""
 
 from __future__ import annotations
 
@@ -8,43 +8,43 @@ import ipaddress
 import math
 import socket
 import sys
+from dataclasses import replace
 
-from clients.infra.oneline import OneLineParser, fail
 from mock_server import interrupt
-from mock_server.keys import KeySpecError, parse_keys
-from mock_server.openai_settings import add_openai_arguments, openai_settings_from_args
+from mock_server.endpoints import ENDPOINTS
+from mock_server.keys import parse_keys
 from mock_server.redact import redact, redact_text
 from mock_server.settings import (
     HEADER_TIMEOUT,
     MAX_BODY,
-    STRATEGIES,
-    Fault,
+    READY_PREFIX,
     ServerSettings,
-    SettingsError,
     check_shared,
-    check_storage,
+    check_storage_uri,
+    check_workers,
+)
+from mock_server.vocabulary import (
+    STRATEGIES,
+    OneLineParser,
+    RatebenchError,
+    Strategy,
     check_strategy,
     check_time_scale,
-    check_workers,
-    parse_latency,
-    parse_limit,
+    fail,
 )
-
-READY_PREFIX = "ratebench mock server listening on "
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(
         prog="python -m mock_server",
         description=(
-            "A FastAPI /chat endpoint limited by slowapi, as in the write-up: it answers "
-            '"hello world" after a random latency drawn only for accepted requests, and '
-            "429 (with Retry-After and X-RateLimit-* headers) once the limit is used up. "
-            "GET /log lists every request it saw (GET /log?since=N a page at a time, from "
-            "entry N); POST /reset[?seed=N] clears the log and the limiter (sent to the "
-            "server's own address, not from a web page); GET /health answers when it is "
-            "ready. Limits belong to a project, never to a client address: one for every "
-            "request, or one per project with --api-key. "
+            "A rate-limited mock server answering several APIs at once, each with its "
+            "flags in a group of its own below (the write-up's GET /chat first). "
+            "GET /log lists every request it saw (GET /log?since=N a page at "
+            "a time, from entry N); POST /reset[?seed=N] clears the log and the limiters "
+            "(sent to the server's own address, not from a web page); GET /health answers "
+            "when it is ready. Limits belong to a project, never to a client address: one "
+            "for every request, or one per project with --api-key. "
             "The defaults reproduce the write-up."
         ),
     )
@@ -59,56 +59,31 @@ def build_parser() -> argparse.ArgumentParser:
         default=8000,
         help="TCP port; 0 picks a free one and prints it (default: 8000)",
     )
-    parser.add_argument(
-        "--rate", default="2/second", help="the limit, as a limits rate string (default: 2/second)"
-    )
+    defaults = ", ".join(f"{e.name} {e.default_strategy}" for e in ENDPOINTS.values())
     parser.add_argument(
         "--strategy",
-        default="fixed-window",
-        choices=STRATEGIES,
-        metavar="{" + ",".join(STRATEGIES) + "}",
-        help="limits strategy (default: fixed-window, slowapi's default: "
-        "the window opens at the first hit and rejected hits count)",
-    )
-    parser.add_argument(
-        "--latency",
-        default="2-5",
-        help="seconds per accepted request, LOW-HIGH; whole numbers draw "
-        "randint(LOW, HIGH) as the write-up does (default: 2-5)",
+        action="append",
+        type=strategy_choice,
+        default=[],
+        metavar="[API=]{" + ",".join(STRATEGIES) + "}",
+        help="limits strategy: NAME for every API, or API=NAME for one of "
+        f"{', '.join(ENDPOINTS)} (repeatable, the last one for an API wins; default: "
+        f"{defaults}; fixed-window is slowapi's default: the window opens at the first "
+        "hit and rejected hits count)",
     )
     parser.add_argument(
         "--seed",
         type=int,
         default=None,
-        help="seed of the latency draw: the k-th accepted request gets the "
+        help="seed of the latency draws: the k-th accepted request gets the "
         "k-th draw (default: unseeded)",
     )
     parser.add_argument(
         "--time-scale",
         type=float,
         default=1.0,
-        help="multiplies every duration, latencies and the limit's window; "
+        help="multiplies every duration, latencies and the limits' windows; "
         "at 0.1, 2/second means 2 per 100 ms (default: 1)",
-    )
-    parser.add_argument(
-        "--error-rate",
-        type=float,
-        default=0.0,
-        help="fault injection: probability that an accepted request answers with an error "
-        "instead of the answer (default: 0)",
-    )
-    parser.add_argument(
-        "--error-kind",
-        choices=("500", "garbage"),
-        default="500",
-        help="what --error-rate answers: a 500, or a 200 whose body is HTML, not JSON "
-        "(default: 500)",
-    )
-    parser.add_argument(
-        "--stall-after",
-        type=int,
-        default=None,
-        help="fault injection: after N accepted requests, accept but never answer (default: off)",
     )
     parser.add_argument(
         "--workers",
@@ -140,7 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="KEY[=PROJECT]",
         help="issue an API key (repeatable): requests must then present one (Authorization: "
         "Bearer KEY), a missing or unknown key is a 401, and each project has its own limits "
-        "on /chat and /v1 (keys of one project share them; a key without =PROJECT is a "
+        "on every API (keys of one project share them; a key without =PROJECT is a "
         "project of its own). Without it, every request counts against one budget "
         "(default: no keys)",
     )
@@ -159,50 +134,68 @@ def build_parser() -> argparse.ArgumentParser:
         help="wall seconds a client has to send a request's line and headers before its "
         f"connection is closed (default: {HEADER_TIMEOUT:g})",
     )
-    add_openai_arguments(parser)
     parser.add_argument(
         "--access-log",
         action="store_true",
         help="print uvicorn's access log (off by default: it slows the server)",
     )
+    for endpoint in ENDPOINTS.values():
+        endpoint.add_arguments(parser)
     return parser
 
 
-def settings_from_args(args: argparse.Namespace) -> ServerSettings:
-    if not 0 <= args.port <= 65535:
-        raise SettingsError(f"port {args.port} is out of range: use 0-65535 (0 picks a free one)")
-    if not 0.0 <= args.error_rate <= 1.0:
-        raise SettingsError(f"--error-rate {args.error_rate} must be a probability in [0, 1]")
-    if args.stall_after is not None and args.stall_after < 0:
-        raise SettingsError(f"--stall-after {args.stall_after} must be >= 0")
-    if args.max_body < 1:
-        raise SettingsError(f"--max-body {args.max_body} must be at least 1 byte")
-    if not (math.isfinite(args.header_timeout) and args.header_timeout > 0):
-        raise SettingsError(
-            f"--header-timeout {args.header_timeout} must be a positive number of seconds"
+def strategy_choice(text: str) -> tuple[str | None, Strategy]:
+    """`--strategy NAME` -> (None, NAME), for every API; `--strategy API=NAME` ->
+    (API, NAME). argparse makes an error here its one line."""
+    api, sep, name = text.rpartition("=")
+    if sep and api not in ENDPOINTS:
+        raise argparse.ArgumentTypeError(
+            f"{api!r} in {text!r} is not an API of this server: use one of "
+            f"{', '.join(ENDPOINTS)}, e.g. {next(iter(ENDPOINTS))}=moving-window, or a "
+            "strategy alone for every API"
         )
     try:
-        keys = parse_keys(args.api_key)
-    except KeySpecError as exc:
-        raise SettingsError(str(exc)) from None
-    rate = parse_limit(args.rate)
-    time_scale = check_time_scale(args.time_scale)
-    return ServerSettings(
-        rate=rate,
-        strategy=check_strategy(args.strategy),
-        latency=parse_latency(args.latency),
+        return (api if sep else None), check_strategy(name)
+    except RatebenchError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def strategies(given: list[tuple[str | None, Strategy]]) -> dict[str, Strategy]:
+    """Each API's strategy: its own default, then each `--strategy` in order."""
+    chosen = {name: endpoint.default_strategy for name, endpoint in ENDPOINTS.items()}
+    for api, strategy in given:
+        for name in chosen if api is None else [api]:
+            chosen[name] = strategy
+    return chosen
+
+
+def settings_from_args(args: argparse.Namespace) -> ServerSettings:
+    """The server's settings from its parsed flags; RatebenchError says what is wrong."""
+    if not 0 <= args.port <= 65535:
+        raise RatebenchError(f"port {args.port} is out of range: use 0-65535 (0 picks a free one)")
+    if args.max_body < 1:
+        raise RatebenchError(f"--max-body {args.max_body} must be at least 1 byte")
+    if not (math.isfinite(args.header_timeout) and args.header_timeout > 0):
+        raise RatebenchError(
+            f"--header-timeout {args.header_timeout} must be a positive number of seconds"
+        )
+    server = ServerSettings(
         seed=args.seed,
-        time_scale=time_scale,
-        fault=Fault(
-            error_rate=args.error_rate, error_kind=args.error_kind, stall_after=args.stall_after
-        ),
+        time_scale=check_time_scale(args.time_scale),
         workers=check_workers(args.workers),
-        storage=check_storage(args.storage, rate, time_scale),
+        storage=check_storage_uri(args.storage),
         log=check_shared(args.workers, args.storage, args.log),
-        openai=openai_settings_from_args(args, time_scale, args.storage),
-        keys=keys,
+        keys=parse_keys(args.api_key),
         max_body=args.max_body,
         header_timeout=args.header_timeout,
+    )
+    chosen = strategies(args.strategy)
+    return replace(
+        server,
+        endpoints={
+            name: endpoint.settings_from_args(args, server, chosen[name])
+            for name, endpoint in ENDPOINTS.items()
+        },
     )
 
 
@@ -271,7 +264,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         settings = settings_from_args(args)
-    except SettingsError as exc:
+    except RatebenchError as exc:
         fail(str(exc))
 
     import logging

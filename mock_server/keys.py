@@ -20,6 +20,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from mock_server.vocabulary import RatebenchError
+
 #: The one project of a server that issued no keys.
 OPEN_PROJECT = "default"
 
@@ -56,7 +58,7 @@ def limit_key(project: str) -> str:
     return f"project:{project}"
 
 
-class KeySpecError(ValueError):
+class KeySpecError(RatebenchError):
     """An `--api-key` flag that is not KEY or KEY=PROJECT; the message says how to fix it."""
 
 

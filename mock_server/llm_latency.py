@@ -23,7 +23,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from mock_server.settings import Latency
+from mock_server.vocabulary import Latency
 
 WORDS = ("lorem", "ipsum", "dolor", "sit", "amet", "consectetur", "adipiscing", "elit", "sed")
 
@@ -56,10 +56,7 @@ def rng_for(seed: int | None, k: int) -> random.Random:
 def draw(
     rng: random.Random, ttft: Latency, token_time: float, max_tokens: int, n: int = 1
 ) -> LLMDraw:
-    if ttft.whole_seconds:
-        first = float(rng.randint(int(ttft.low), int(ttft.high)))
-    else:
-        first = rng.uniform(ttft.low, ttft.high)
+    first = ttft.draw(rng)
     tokens = tuple(rng.randint(1, max_tokens) for _ in range(n))
     return LLMDraw(ttft=first, token_time=token_time, completion_tokens=tokens)
 

@@ -1,4 +1,4 @@
-"""One `/chat` request as the server saw it: the record of the arrival log.
+"""One request as the server saw it: the record of the arrival log.
 
 Its own module so that the app (which fills entries in) and the Redis store
 (which shares them between workers) both import it, and neither imports the
@@ -21,7 +21,9 @@ from starlette.types import Message, Receive, Send
 
 @dataclass(slots=True)
 class LogEntry:
-    """One `/chat` request as the server saw it. Times are raw `time.monotonic()`."""
+    """One request as the server saw it: `/chat`'s whole entry, and the fields
+    every API's entry has (an API may add its own, as `OpenAILogEntry` does).
+    Times are raw `time.monotonic()`."""
 
     seq: int
     arrival: float

@@ -15,8 +15,8 @@ import urllib.request
 from typing import Any
 
 from mock_server.child import ChildServer
-from mock_server.cli import READY_PREFIX
 from mock_server.redact import redact
+from mock_server.settings import READY_PREFIX
 
 
 class ServerError(RuntimeError):

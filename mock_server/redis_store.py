@@ -10,11 +10,12 @@ keep its own: the limiter's counters, the arrival log, and the latency draw.
   algorithms and keys and changes only the unit: `PEXPIRE`/`PTTL` instead of
   `EXPIRE`/`TTL` (so a window's reset is also read to the millisecond, where
   `TTL` would round it to a second). A scaled window must therefore be a
-  whole number of milliseconds; `check_window` says so up front.
-- `RedisRequestLog`: the OpenAI endpoint's moving window (see
-  `mock_server.openai_limits.MovingWindow`), one sorted-set member per
+  whole number of milliseconds; the settings say so up front
+  (`vocabulary.check_redis_window`).
+- `RedisRequestLog`: the moving window of an API's limits (see
+  `mock_server.limits.MovingWindow`), one sorted-set member per
   admitted request, scored by its time.
-- `SharedLog`: every worker writes its `/chat` entries to one Redis hash,
+- `SharedLog`: every worker writes its log entries to one Redis hash,
   indexed by arrival in a sorted set, and `/log` reads them back in arrival
   order, a page at a time if asked.
 - `SharedDraws`: the k-th request accepted by any worker gets the k-th draw of
@@ -42,6 +43,7 @@ import redis
 from limits.storage import RedisStorage
 
 from mock_server.log import LogEntry
+from mock_server.vocabulary import whole_milliseconds
 
 SCHEME = "ratebench+redis"
 
@@ -82,10 +84,9 @@ class RedisWindowError(ValueError):
 
 def milliseconds(seconds: float) -> int:
     """`seconds` as whole milliseconds; RedisWindowError if it is not one."""
-    ms = round(seconds * 1000)
-    if ms < 1 or abs(seconds * 1000 - ms) > 1e-6:
+    if not whole_milliseconds(seconds):
         raise RedisWindowError(f"a window of {seconds:g} s is not a whole number of milliseconds")
-    return ms
+    return round(seconds * 1000)
 
 
 class MillisecondRedisStorage(RedisStorage):

@@ -19,7 +19,7 @@ import bench.records.requests_file
 from clients.config import ClientConfig, ConfigError
 from clients.infra.openai_batch import load_request_set
 from mock_server.cli import build_parser, settings_from_args
-from mock_server.settings import SettingsError
+from mock_server.vocabulary import RatebenchError
 from tests.conftest import BenchMain
 
 GOOD = '{"model": "m", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 5}'
@@ -142,7 +142,7 @@ def server_settings(*args: str) -> None:
 def test_absurd_durations_are_refused_by_server_and_bench(
     tmp_path: Path, bench_main: BenchMain, args: tuple[str, ...], fragment: str
 ) -> None:
-    with pytest.raises(SettingsError, match=fragment):
+    with pytest.raises(RatebenchError, match=fragment):
         server_settings(*args)
     if args[0] == "--time-scale":  # a client run alone (`python -m clients`) waited forever
         with pytest.raises(ConfigError, match="at most 100"):
@@ -159,7 +159,7 @@ def test_a_limit_of_401_digits_is_refused_by_server_and_bench(
     tmp_path: Path, bench_main: BenchMain, flag: str
 ) -> None:
     # With --quantize the server divided it into slices: an OverflowError traceback.
-    with pytest.raises(SettingsError, match=f"{flag} 99999999... \\(401 digits\\)"):
+    with pytest.raises(RatebenchError, match=f"{flag} 99999999... \\(401 digits\\)"):
         server_settings(flag, DIGITS_401, "--quantize", "1s")
     out = tmp_path / "out"
     status, err = bench_main("--api", "openai", flag, DIGITS_401, "--out", str(out))

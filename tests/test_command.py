@@ -16,7 +16,7 @@ from bench.records.scenario import parse_scenario
 from bench.running.plan import BenchPlan
 from bench.running.runner import run_bench
 from bench.running.shell_command import attempts_from_log
-from clients.infra.oneline import UsageError
+from mock_server.vocabulary import UsageError
 
 TB = (
     f"{sys.executable} -m clients token_bucket --url $RATEBENCH_CHAT_URL "

@@ -22,8 +22,8 @@ import pytest
 from bench.records.scenario import parse_scenario
 from bench.running.plan import BenchPlan
 from bench.running.runner import run_bench
+from mock_server.endpoints.openai.errors import masked_key
 from mock_server.keys import OPEN_PROJECT, Keys, KeySpecError, bearer, parse_keys
-from mock_server.openai_errors import masked_key
 from mock_server.process import MockServer
 from tests.conftest import BenchMain, assert_one_line_error, run_cli
 

@@ -20,10 +20,10 @@ import pytest
 
 from bench.records.results import server_entries
 from mock_server.app import create_app
+from mock_server.cli import build_parser, settings_from_args
 from mock_server.log import LogEntry
 from mock_server.process import MockServer, fetch_log
 from mock_server.redis_process import RedisServer
-from mock_server.settings import Latency, ServerSettings, parse_limit
 from tests.conftest import ended_entry, fire, run_cli
 
 pytestmark = pytest.mark.e2e
@@ -84,7 +84,7 @@ def test_log_pages_through_a_cursor(server: MockServer) -> None:
 
 def test_health_answers_while_a_long_log_is_encoded() -> None:
     """100,000 entries: the event loop serves /health between pieces of /log."""
-    settings = ServerSettings(rate=parse_limit("2/second"), latency=Latency(0, 0), seed=1)
+    settings = settings_from_args(build_parser().parse_args(["--latency", "0", "--seed", "1"]))
     app = create_app(settings)
     now = time.monotonic()
     app.state.arrival_log.entries = [

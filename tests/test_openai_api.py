@@ -25,15 +25,14 @@ import pytest
 import requests
 
 from mock_server import llm_latency, tokens
-from mock_server.openai_errors import format_duration, retry_after_ms
+from mock_server.endpoints.openai.errors import format_duration, retry_after_ms
 from mock_server.process import MockServer
-from mock_server.settings import STRATEGIES, Latency
+from mock_server.vocabulary import MINUTE, STRATEGIES, Latency
 from tests.conftest import assert_one_line_error, run_cli
 
 pytestmark = pytest.mark.e2e
 
 MODEL = "gpt-4o-mini"
-MINUTE = 60.0
 # How far a decision may sit from its stamps (both taken in one step).
 TOL = 0.003
 # How far two readings of one window's end may differ: with Redis the server
@@ -439,7 +438,7 @@ def burst_bodies(n: int, seed: int) -> list[dict[str, Any]]:
 def windows_by_stamp(entries: list[dict[str, Any]], stamp: str) -> list[list[dict[str, Any]]]:
     """Accepted entries grouped by the window they were counted in, which the
     server names by when it closes (read around the hit, see
-    mock_server.openai_limits).
+    mock_server.limits).
 
     Windows of one limit never overlap, so their ends are at least a window
     apart, while two readings of one end differ by STAMP_JITTER at most. An
@@ -601,9 +600,9 @@ BAD_FLAGS = [
 @pytest.mark.parametrize(("args", "fragment"), BAD_FLAGS)
 def test_bad_openai_flags_say_what_is_wrong(args: list[str], fragment: str) -> None:
     from mock_server.cli import build_parser, settings_from_args
-    from mock_server.settings import SettingsError
+    from mock_server.vocabulary import RatebenchError
 
-    with pytest.raises(SettingsError, match=re.escape(fragment)):
+    with pytest.raises(RatebenchError, match=re.escape(fragment)):
         settings_from_args(build_parser().parse_args(args))
 
 

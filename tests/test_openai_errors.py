@@ -19,9 +19,9 @@ import pytest
 import requests
 
 from mock_server.cli import build_parser, settings_from_args
-from mock_server.openai_settings import DEFAULT_MAX_OUTPUT_TOKENS
+from mock_server.endpoints.openai.settings import DEFAULT_MAX_OUTPUT_TOKENS, OpenAISettings
 from mock_server.process import MockServer
-from mock_server.settings import SettingsError
+from mock_server.vocabulary import RatebenchError
 
 pytestmark = pytest.mark.e2e
 
@@ -242,7 +242,8 @@ def test_max_output_tokens_defaults_to_gpt_4o_minis_and_is_in_the_log(
     server: MockServer,
 ) -> None:
     assert DEFAULT_MAX_OUTPUT_TOKENS == 16_384
-    assert settings_from_args(build_parser().parse_args([])).openai.max_output_tokens == 16_384
+    settings = settings_from_args(build_parser().parse_args([]))
+    assert settings.endpoint("openai", OpenAISettings).max_output_tokens == 16_384
     assert server.get("/log")["settings"]["openai"]["max_output_tokens"] == MAX_OUTPUT
 
 
@@ -257,5 +258,5 @@ def test_max_output_tokens_defaults_to_gpt_4o_minis_and_is_in_the_log(
     ],
 )
 def test_bad_max_output_tokens_say_what_is_wrong(args: list[str], fragment: str) -> None:
-    with pytest.raises(SettingsError, match=re.escape(fragment)):
+    with pytest.raises(RatebenchError, match=re.escape(fragment)):
         settings_from_args(build_parser().parse_args(args))

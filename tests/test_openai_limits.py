@@ -8,10 +8,10 @@ import random
 
 import pytest
 
-from mock_server.openai_errors import format_duration, retry_after_ms
-from mock_server.openai_limits import TwoLimits
-from mock_server.settings import STRATEGIES
+from mock_server.endpoints.openai.errors import format_duration, retry_after_ms
+from mock_server.limits import TwoLimits
 from mock_server.tokens import charge, prompt_tokens
+from mock_server.vocabulary import STRATEGIES
 from tests.conftest import fake_limits_clock
 
 WINDOW = 60.0

@@ -21,10 +21,10 @@ import pytest
 
 from clients import REGISTRY, ClientConfig, ConfigError, run_client
 from clients.catalog.sliding_window import MARGIN, NAME, make_limiter
-from clients.config import SERVER_STRATEGIES
 from clients.infra.async_batch import drive
 from clients.limiters.base import Clock
 from clients.limiters.sliding_log import EPSILON, SlidingLog, SlidingLogLimiter
+from mock_server.vocabulary import STRATEGIES
 from tests.conftest import StartServer, fake_limits_clock
 from tests.drivers import FAKE_DRIVERS, Driver, FakeTime, grant_times
 
@@ -155,7 +155,7 @@ def limits_rejections(
     return rejected
 
 
-@pytest.mark.parametrize("strategy", SERVER_STRATEGIES)
+@pytest.mark.parametrize("strategy", STRATEGIES)
 def test_limits_accepts_every_send_whatever_the_phase_and_delays(
     strategy: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -257,7 +257,7 @@ WINDOW = T * SCALE
 
 
 @pytest.mark.e2e
-@pytest.mark.parametrize("strategy", SERVER_STRATEGIES)
+@pytest.mark.parametrize("strategy", STRATEGIES)
 def test_never_rejected_and_never_more_than_two_per_window(
     start_server: StartServer, strategy: str
 ) -> None:

@@ -14,11 +14,11 @@ from typing import Any
 import pytest
 
 from mock_server import llm_latency, tokens
+from mock_server.endpoints.openai.api import Reply
+from mock_server.endpoints.openai.schema import parse_request
 from mock_server.llm_latency import LLMDraw
-from mock_server.openai_api import Reply
-from mock_server.openai_schema import parse_request
 from mock_server.process import MockServer
-from mock_server.settings import Latency
+from mock_server.vocabulary import Latency
 from tests.conftest import ended_entry
 
 SEED = 3

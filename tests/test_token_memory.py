@@ -20,9 +20,9 @@ from limits import RateLimitItem
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
 
-from mock_server.openai_limits import MovingWindow, TwoLimits, window_item
+from mock_server.limits import MovingWindow, TwoLimits, window_item
 from mock_server.redis_store import MillisecondRedisStorage
-from mock_server.settings import STRATEGIES
+from mock_server.vocabulary import STRATEGIES
 from tests.conftest import fake_limits_clock
 
 TOKENS = 100_000_000

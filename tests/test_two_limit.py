@@ -19,7 +19,7 @@ from bench.endpoints.openai.bound import (
     plan_request,
     two_limit_bound,
 )
-from mock_server.openai_limits import TwoLimits
+from mock_server.limits import TwoLimits
 from tests.conftest import fake_limits_clock
 
 TOL = 2e-3  # the grid's error on a step-shaped distribution

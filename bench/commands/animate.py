@@ -10,8 +10,8 @@ from pathlib import Path
 
 from bench.records.results import load_runs
 from clients.config import ConfigError
-from clients.infra.oneline import OneLineParser, UsageError
 from clients.infra.preflight import check_writable
+from mock_server.vocabulary import OneLineParser, UsageError
 
 # The defaults of bench.output.animate, repeated here so that `--help` and bad flags
 # need no matplotlib; a test checks they agree.

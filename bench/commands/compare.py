@@ -41,9 +41,9 @@ from bench.records.stats import client_stats
 from bench.running.plan import BenchPlan, Job
 from bench.running.runner import BenchAborted, reach_server, run_bench, settings_mismatches
 from clients import REGISTRY, WRITEUP_CLIENTS, local_clients, spec
-from clients.config import RETRY_NAMES, SERVER_STRATEGIES, ConfigError
-from clients.infra.oneline import OneLineParser, UsageError
+from clients.config import RETRY_NAMES, ConfigError
 from clients.spec import ClientSpec
+from mock_server.vocabulary import STRATEGIES, OneLineParser, UsageError
 
 DEFAULT_CLIENTS = WRITEUP_CLIENTS
 
@@ -99,7 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--strategy",
         default="fixed-window",
-        choices=SERVER_STRATEGIES,
+        choices=STRATEGIES,
         help="server's limits strategy (default: fixed-window)",
     )
     parser.add_argument(

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from clients import REGISTRY
-from clients.infra.oneline import OneLineParser, UsageError
+from mock_server.vocabulary import OneLineParser, UsageError
 
 
 def _levels(text: str) -> list[int]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from clients.infra.oneline import OneLineParser, UsageError
+from mock_server.vocabulary import OneLineParser, UsageError
 
 
 def main(argv: list[str]) -> int:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from bench.output.summary import format_summary, write_summary
 from bench.records.results import check_writable, load_runs, upgrade_theory, write_theory
-from clients.infra.oneline import OneLineParser
+from mock_server.vocabulary import OneLineParser
 
 
 def main(argv: list[str]) -> int:

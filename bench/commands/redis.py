@@ -18,9 +18,9 @@ from bench.experiments.redis import (
 )
 from bench.records.results import new_run_dir, write_json
 from bench.records.scenario import Scenario, parse_latency
-from clients.infra.oneline import OneLineParser, UsageError
 from mock_server.redis_process import RedisUnavailable
 from mock_server.settings import Rate, check_storage
+from mock_server.vocabulary import OneLineParser, UsageError
 
 
 def main(argv: list[str]) -> int:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from bench.records.results import load_runs
 from bench.theory.replay import format_replay, replay_rows, replay_runs
-from clients.infra.oneline import OneLineParser
+from mock_server.vocabulary import OneLineParser
 
 
 def main(argv: list[str]) -> int:

@@ -19,7 +19,7 @@ from bench.records.requests_file import (
     parse_distribution,
     write_requests,
 )
-from clients.infra.oneline import OneLineParser, UsageError, fail
+from mock_server.vocabulary import OneLineParser, UsageError, fail
 
 DISTRIBUTIONS = (
     "fixed:N (always N), uniform:LOW-HIGH (each whole number equally likely), "

@@ -18,7 +18,7 @@ from bench.records.scenario import Scenario
 from bench.running.plan import BenchPlan
 from clients import REGISTRY, WRITEUP_CLIENTS, spec
 from clients.config import ConfigError
-from clients.infra.oneline import OneLineParser
+from mock_server.vocabulary import OneLineParser
 
 EXAMPLE = f"workers=1,2,4,7,10,16 --client {WRITEUP_CLIENTS[0]}"
 

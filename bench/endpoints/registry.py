@@ -19,7 +19,7 @@ from bench.records.scenario import KnobValue, Overrides, Scenario
 from bench.theory.replay import replay_runs
 from bench.theory.sim_runs import sim_runs_for
 from clients.config import ClientConfig
-from clients.infra.oneline import UsageError
+from mock_server.vocabulary import UsageError
 
 ENDPOINTS: dict[str, Endpoint] = {e.name: e for e in (CHAT, OPENAI)}
 #: `/chat`, the write-up's endpoint: the bench's default.

@@ -27,8 +27,8 @@ import urllib.request
 from typing import Any
 
 from bench.experiments.log_cost import timed_read
-from clients.infra.oneline import OneLineParser, fail
 from mock_server.process import MockServer
+from mock_server.vocabulary import OneLineParser, fail
 
 
 def post(url: str, body: bytes) -> int | str:

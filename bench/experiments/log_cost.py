@@ -34,8 +34,8 @@ from multiprocessing.sharedctypes import Synchronized
 from typing import Any
 
 from bench.experiments.load import hammer
-from clients.infra.oneline import OneLineParser, fail
 from mock_server.process import MockServer
+from mock_server.vocabulary import OneLineParser, fail
 
 MB = 1024 * 1024
 

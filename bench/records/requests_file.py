@@ -39,9 +39,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from clients.infra.oneline import UsageError
 from clients.infra.request_set import read_request_set
 from mock_server import tokens
+from mock_server.vocabulary import UsageError
 
 DEFAULT_MODEL = "ratebench-mock"
 DEFAULT_PROMPT_TOKENS = "lognormal:200,0.75"

@@ -20,9 +20,10 @@ from dataclasses import dataclass, fields
 from pathlib import PurePath
 from typing import Any, Literal, get_args
 
-from clients.config import SERVER_STRATEGIES, ClientConfig, ConfigError, ServerStrategy
+from clients.config import ClientConfig, ConfigError
 from clients.infra.retry import RetryPolicy
 from clients.spec import APIS, Api
+from mock_server.vocabulary import STRATEGIES, Strategy
 
 _CLIENT = ClientConfig()
 
@@ -65,16 +66,16 @@ class Limit:
 
     count: int = 2
     window: float = 1.0
-    strategy: ServerStrategy = "fixed-window"
+    strategy: Strategy = "fixed-window"
 
     def __post_init__(self) -> None:
         if not isinstance(self.count, int) or self.count < 1:
             raise ScenarioError(f"limit count must be a whole number >= 1, got {self.count!r}")
         if not (math.isfinite(self.window) and self.window > 0):
             raise ScenarioError(f"limit window must be > 0 seconds, got {self.window!r}")
-        if self.strategy not in SERVER_STRATEGIES:
+        if self.strategy not in STRATEGIES:
             raise ScenarioError(
-                f"strategy {self.strategy!r} is unknown: use one of {', '.join(SERVER_STRATEGIES)}"
+                f"strategy {self.strategy!r} is unknown: use one of {', '.join(STRATEGIES)}"
             )
 
     @property
@@ -203,8 +204,8 @@ class Scenario:
         check_time_scale(self.time_scale)
         if self.api not in APIS:
             raise ScenarioError(f"api must be one of {', '.join(APIS)}, got {self.api!r}")
-        from mock_server.openai_settings import check_per_minute
-        from mock_server.settings import SettingsError
+        from mock_server.endpoints.openai.settings import check_per_minute
+        from mock_server.vocabulary import RatebenchError as SettingsError
 
         for name in ("rpm", "tpm"):
             value = getattr(self, name)
@@ -367,8 +368,8 @@ def _int(value: Any) -> int:
 
 def check_time_scale(value: float) -> float:
     """`value` if the server can run at it (`mock_server.settings.check_time_scale`)."""
-    from mock_server.settings import SettingsError
-    from mock_server.settings import check_time_scale as server_check_time_scale
+    from mock_server.vocabulary import RatebenchError as SettingsError
+    from mock_server.vocabulary import check_time_scale as server_check_time_scale
 
     try:
         return server_check_time_scale(value)
@@ -378,8 +379,9 @@ def check_time_scale(value: float) -> float:
 
 def parse_limit(rate: str, strategy: str = "fixed-window") -> Limit:
     """`"2/second"` and a strategy name -> Limit; ScenarioError with the server's message."""
-    from mock_server.settings import SettingsError, check_strategy
     from mock_server.settings import parse_limit as server_parse_limit
+    from mock_server.vocabulary import RatebenchError as SettingsError
+    from mock_server.vocabulary import check_strategy
 
     try:
         parsed = server_parse_limit(rate)
@@ -391,8 +393,8 @@ def parse_limit(rate: str, strategy: str = "fixed-window") -> Limit:
 
 def parse_latency(text: str) -> Latency:
     """`"2-5"` -> Latency("randint", 2, 5); `"0.5-1.5"` -> uniform."""
-    from mock_server.settings import SettingsError
-    from mock_server.settings import parse_latency as server_parse_latency
+    from mock_server.vocabulary import RatebenchError as SettingsError
+    from mock_server.vocabulary import parse_latency as server_parse_latency
 
     try:
         parsed = server_parse_latency(text)

@@ -41,7 +41,7 @@ from typing import Literal, get_args
 import clients
 from bench.records.scenario import Scenario as BenchScenario
 from bench.records.stats import percentile
-from bench.theory.simulate import STRATEGIES, SimAttempt, Simulation, Strategy, make_server
+from bench.theory.simulate import SimAttempt, Simulation, make_server
 from clients.config import MARGIN, RETRY_NAMES, ClientConfig, RetryName
 from clients.infra.loop import processes, request_loop
 from clients.infra.recorder import Recorder
@@ -52,6 +52,7 @@ from clients.limiters.base import Clock, Limiter, NoLimit, Semaphore
 from clients.limiters.bucket import TokenBucket
 from clients.limiters.fifo_bucket import FifoBucket
 from clients.limiters.sliding_log import SlidingLog, SlidingLogLimiter
+from mock_server.vocabulary import STRATEGIES, Strategy
 
 # The client knobs' defaults (the write-up's values) have one home: ClientConfig.
 _CLIENT = ClientConfig()

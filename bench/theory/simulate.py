@@ -34,14 +34,11 @@ import math
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal, Protocol, get_args
+from typing import Protocol
 
 from clients.infra.attempts import Reply
 from clients.infra.steps import Park, Send, Sleep, Steps, unsupported
-
-Strategy = Literal["fixed-window", "moving-window", "sliding-window-counter"]
-STRATEGIES: tuple[Strategy, ...] = get_args(Strategy)
-
+from mock_server.vocabulary import STRATEGIES, Strategy
 
 # --- server models -------------------------------------------------------------------
 

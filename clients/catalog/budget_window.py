@@ -35,6 +35,7 @@ from clients.config import ClientConfig, ConfigError
 from clients.infra.recorder import OnLine
 from clients.infra.records import ClientRun
 from clients.spec import ClientSpec
+from mock_server.vocabulary import MINUTE
 
 if TYPE_CHECKING:
     import random
@@ -46,7 +47,6 @@ if TYPE_CHECKING:
     from clients.limiters.base import Clock, Limiter
 
 NAME = "budget_window"
-MINUTE = 60.0
 BUDGET_MARGIN = 0.100  # wall seconds; see the module
 
 SPEC = ClientSpec(

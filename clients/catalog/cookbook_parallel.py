@@ -27,6 +27,7 @@ from clients.config import ClientConfig, ConfigError
 from clients.infra.recorder import OnLine
 from clients.infra.records import ClientRun
 from clients.spec import ClientSpec
+from mock_server.vocabulary import MINUTE
 
 if TYPE_CHECKING:
     import random
@@ -38,7 +39,6 @@ if TYPE_CHECKING:
     from clients.limiters.base import Clock, Limiter
 
 NAME = "cookbook_parallel"
-MINUTE = 60.0
 ATTEMPTS = 5  # max_attempts
 
 SPEC = ClientSpec(

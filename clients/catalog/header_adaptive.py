@@ -20,13 +20,13 @@ from clients.config import ClientConfig
 from clients.infra.recorder import OnLine
 from clients.infra.records import ClientRun
 from clients.spec import ClientSpec
+from mock_server.vocabulary import MINUTE
 
 if TYPE_CHECKING:
     from clients.infra.openai_batch import ChatRequest, LimiterFor
     from clients.limiters.base import Limiter
 
 NAME = "header_adaptive"
-MINUTE = 60.0
 ATTEMPTS = 10
 FALLBACK = 1.0  # scenario seconds of pause after a 429 that named no wait
 

@@ -1,10 +1,11 @@
 """Reading a request set: one request body per line, the OpenAI cookbook's batch
 format (written by `python -m bench requests`, described in `bench.records.requests_file`).
 
-Every line is checked as the mock server checks a body (`mock_server.openai_schema`),
-and its `metadata`, if any, as the bench reads it, before a single request is
-sent: a bad line is one error that names it by its number in the file, not a
-traceback halfway through a plan or a run of 400s.
+Every line is checked as the mock server checks a body
+(`mock_server.endpoints.openai.schema`), and its `metadata`, if any, as the
+bench reads it, before a single request is sent: a bad line is one error
+that names it by its number in the file, not a traceback halfway through a
+plan or a run of 400s.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from mock_server.openai_schema import InvalidRequest, parse_request
+from mock_server.endpoints.openai.schema import InvalidRequest, parse_request
 
 HOW_TO_FIX = "fix that line, or write a set with `python -m bench requests`"
 

@@ -90,7 +90,7 @@ class BudgetLog:
 
     def refused(self, at: float, charge: int) -> None:
         """Take back the send logged at `at`: the server refused it, and a refused
-        request counts in neither of its limits (see `mock_server.openai_limits`)."""
+        request counts in neither of its limits (see `mock_server.limits`)."""
         with contextlib.suppress(ValueError):  # already out of the window
             self.sent.remove((at, charge))
 

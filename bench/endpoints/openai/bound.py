@@ -84,7 +84,8 @@ from bench.records.scenario import request_bodies
 from bench.records.windows import batch_start_wall
 from bench.theory.simulate import SlidingWindowCounter
 from mock_server import tokens
-from mock_server.openai_settings import DEFAULTS, MINUTE, OpenAISettings, per_slice
+from mock_server.endpoints.openai.settings import DEFAULTS, OpenAISettings, per_slice
+from mock_server.vocabulary import MINUTE
 
 Floats = npt.NDArray[np.float64]
 # Grid points over the span where the latest finish can fall; the expected

@@ -27,10 +27,10 @@ from bench.records.scenario import Overrides, Scenario, request_bodies
 from bench.records.stats import ClientStats
 from clients import local_clients
 from clients.config import ClientConfig
-from clients.infra.oneline import UsageError
 from clients.infra.request_set import RequestSetError
 from clients.spec import ClientSpec
-from mock_server.openai_settings import DEFAULTS, MINUTE
+from mock_server.endpoints.openai.settings import DEFAULTS
+from mock_server.vocabulary import MINUTE, UsageError
 
 
 class OpenAIEndpoint:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bench.records.scenario import Scenario
-from mock_server.openai_settings import DEFAULTS
+from mock_server.endpoints.openai.settings import DEFAULTS
 
 
 @dataclass(frozen=True, slots=True)

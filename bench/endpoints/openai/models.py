@@ -6,7 +6,7 @@ the endpoint's two limits, each request with its own charge and its own
 latency draw (`mock_server.llm_latency.draw`, the server's function):
 
 - **the server**: limits' fixed window on both limits at once (the
-  endpoint's default, `mock_server.openai_limits`): a window opens at the
+  endpoint's default, `mock_server.limits`): a window opens at the
   first request admitted after the last one closed and lasts a minute; a
   request is admitted if the window holds fewer than RPM requests and its
   charge fits in what is left of the TPM; a refused request counts in
@@ -43,8 +43,8 @@ from clients import VirtualLoops
 from clients.config import ClientConfig
 from clients.infra.attempts import Reply
 from clients.infra.steps import Send
+from mock_server.endpoints.openai.settings import DEFAULTS
 from mock_server.llm_latency import draw
-from mock_server.openai_settings import DEFAULTS
 
 # Wall seconds every sleep wakes late, and a send takes to reach the server.
 OVERSHOOT, JITTER = 0.001, 0.002
@@ -56,7 +56,8 @@ OVERSHOOT, JITTER = 0.001, 0.002
 # processor sends every 1-2 ms until it sees its first 429, so this sets how
 # many go in each burst after its pause.
 REFUSED_BACK = (0.001, 0.011)
-# The start of the server's 429 messages (`mock_server.openai_errors`), which clients may read.
+# The start of the server's 429 messages (`mock_server.endpoints.openai.errors`),
+# which clients may read.
 RATE_LIMITED, TOO_LARGE = "Rate limit reached", "Request too large"
 # The fixed window only: the other strategies' windows are not modelled here.
 MODELLED_STRATEGY = "fixed-window"

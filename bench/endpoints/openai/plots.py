@@ -34,7 +34,7 @@ from bench.endpoints.openai.limits import OpenAILimits
 from bench.records.results import RunRecord
 from bench.records.stats import by_client, gave_up, representative_run
 from bench.records.windows import batch_start_wall, limiter_windows
-from mock_server.openai_settings import MINUTE
+from mock_server.vocabulary import MINUTE
 
 WINDOWS_FILE = "windows.png"
 PROGRESS_FILE = "progress.png"

@@ -1,9 +1,11 @@
-"""Requests and tokens per minute at once, on the limits library.
+"""Limits on requests and on tokens, for every API, on the limits library.
 
-Two limits items count in the same storage and with the same strategy as
-`/chat`: one of `--rpm` requests (each costs 1) and one of `--tpm` tokens
-(each request costs its charge, `cost=` in limits). A request is admitted
-only if both have room, and then counts in both.
+A limit is one limits item under one strategy (`LimitWindow`, one class per
+strategy in `WINDOWS`), counted in the server's storage. `TwoLimits` holds
+an API's two at once, in the same storage and with the same strategy: one
+of `--rpm` requests (each costs 1) and one of `--tpm` tokens (each request
+costs its charge, `cost=` in limits). A request is admitted only if both
+have room, and then counts in both.
 
 Which budget a refused request consumes: none. Both limits are tested
 before either is hit, so a request refused by the token limit costs no
@@ -55,25 +57,32 @@ from limits.limits import Granularity
 from limits.storage import MemoryStorage, RedisStorage, Storage
 from limits.strategies import STRATEGIES as LIMITS_STRATEGIES
 
+from mock_server.keys import OPEN_PROJECT, limit_key
+
 Refusal = Literal["requests", "tokens", "too-large"]
-ORGANIZATION = "org-ratebench"
 
 
-def window_item(amount: int, seconds: float, namespace: str) -> RateLimitItem:
-    """A limits item of `amount` per window of `seconds` (any float).
+def window_granularity(seconds: float, prefix: str) -> type[RateLimitItem]:
+    """The limits item class of a window of exactly `seconds` (any float).
 
-    limits' rate strings stop at whole units; a granularity of exactly one
-    window is registered under a name made of letters only, as
-    `mock_server.app.scaled_limit` does for `/chat`.
+    limits' rate strings stop at whole units, so a granularity of one window
+    is registered (limits keeps a registry of granularities by name) under
+    `prefix` and the window's microseconds spelled in letters: granularity
+    names must be letters only, and limits' rate strings can then name it
+    (`N/<name>`).
     """
     micros = round(seconds * 1e6)
-    name = "llmwindow" + "".join(chr(ord("a") + int(d)) for d in str(micros))
-    cls = type(
+    name = prefix + "".join(chr(ord("a") + int(d)) for d in str(micros))
+    return type(
         f"RateLimitItemPer{name.capitalize()}",
         (RateLimitItem,),
         {"GRANULARITY": Granularity(seconds, name)},  # type: ignore[arg-type]
     )
-    item: RateLimitItem = cls(amount, 1, namespace=namespace)
+
+
+def window_item(amount: int, seconds: float, namespace: str) -> RateLimitItem:
+    """A limits item of `amount` per window of `seconds` (any float)."""
+    item: RateLimitItem = window_granularity(seconds, "llmwindow")(amount, 1, namespace=namespace)
     return item
 
 
@@ -425,7 +434,8 @@ class TwoLimits:
 
     `lock` makes test-and-hit one step across processes (a Redis lock with
     several workers); in one process the calls are synchronous already.
-    `clock` must be the clock the storage reads.
+    `key` is the budget's (a project's, `keys.limit_key`), `namespace` the
+    API's, which names both items. `clock` must be the clock the storage reads.
     """
 
     def __init__(
@@ -436,14 +446,15 @@ class TwoLimits:
         tokens: int,
         window: float,
         lock: Callable[[], AbstractContextManager[Any]] | None = None,
-        key: str = ORGANIZATION,
+        key: str = limit_key(OPEN_PROJECT),
         clock: Callable[[], float] = time.time,
+        namespace: str = "api",
     ) -> None:
         self.strategy_name = strategy
         self.storage = storage
         self.key = key
-        self.requests_item = window_item(requests, window, "openai-requests")
-        self.tokens_item = window_item(tokens, window, "openai-tokens")
+        self.requests_item = window_item(requests, window, f"{namespace}-requests")
+        self.tokens_item = window_item(tokens, window, f"{namespace}-tokens")
         self.clock = clock  # time.time() unless a test fakes it: limits reads time.time() too
         window_type = WINDOWS[strategy]
         self.requests_window = window_type(storage, self.requests_item, key, clock)

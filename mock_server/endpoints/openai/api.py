@@ -7,10 +7,10 @@ is set), so that the official SDKs work against it unchanged. `GET
 /v1/models` lists the one model it pretends to be; any model name is
 accepted, and every name shares one set of limits.
 
-Admission (`openai_limits`): requests and tokens per minute, both needed,
-tokens charged as `tokens` estimates. Latency (`llm_latency`): a time to
-the first token and a time per token, drawn for accepted requests only.
-Headers and error bodies (`openai_errors`) say what OpenAI says. Keys
+Admission (`mock_server.limits`): requests and tokens per minute, both
+needed, tokens charged as `tokens` estimates. Latency (`llm_latency`): a
+time to the first token and a time per token, drawn for accepted requests
+only. Headers and error bodies (`errors`) say what OpenAI says. Keys
 (`keys`): with `--api-key`, a request must present one of the server's keys
 (`Authorization: Bearer`, a 401 otherwise), and each project has its own
 requests and tokens per minute.
@@ -26,9 +26,9 @@ import asyncio
 import json
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, MutableMapping
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, Protocol, cast
+from typing import Any, cast
 
 import redis
 from fastapi import APIRouter, FastAPI, Request, Response
@@ -38,36 +38,34 @@ from limits.storage import Storage, storage_from_string
 from starlette.requests import ClientDisconnect
 
 from mock_server import llm_latency, tokens
-from mock_server.keys import bearer, limit_key
-from mock_server.llm_latency import LLMDraw
-from mock_server.log import LogEntry, stamped_send, watch_client
-from mock_server.openai_errors import (
+from mock_server.core import ENTRY_KEY, ASGIApp, Core, Receive, Scope, Send
+from mock_server.endpoints.openai.errors import (
     auth_error_body,
     error_body,
     rate_limit_body,
     ratelimit_headers,
     refusal_headers,
 )
-from mock_server.openai_limits import Decision, LimitState, TwoLimits
-from mock_server.openai_schema import ChatCompletionRequest, InvalidRequest, parse_request
+from mock_server.endpoints.openai.schema import (
+    ChatCompletionRequest,
+    InvalidRequest,
+    parse_request,
+)
+from mock_server.endpoints.openai.settings import OpenAISettings
+from mock_server.keys import bearer, limit_key
+from mock_server.limits import Decision, LimitState, TwoLimits
+from mock_server.llm_latency import LLMDraw
+from mock_server.log import LogEntry
 from mock_server.redis_store import (
     MillisecondRedisStorage,
     SharedDraws,
     limiter_options,
     limiter_uri,
 )
-from mock_server.settings import ServerSettings
 
 COMPLETIONS_PATH = "/v1/chat/completions"
 MODEL_ID = "ratebench-mock"
-ENTRY_KEY = "ratebench.openai_entry"
 ANY_METHOD = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"]
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
 @dataclass(slots=True)
@@ -104,41 +102,6 @@ class OpenAILogEntry(LogEntry):
     error: str | None = None
 
 
-class ArrivalLogLike(Protocol):
-    """What the endpoint needs of `mock_server.app.ArrivalLog`."""
-
-    entries: list[LogEntry]
-    sink: Callable[[LogEntry], None] | None
-    worker: int | None
-
-
-class OpenAIArrivals:
-    """Pure ASGI middleware: stamps each completion request's arrival before
-    any framework work, and when its status and its last byte left, as
-    `ArrivalLog` does for `/chat` (into the same log)."""
-
-    def __init__(self, app: ASGIApp, endpoint: OpenAIEndpoint) -> None:
-        self.app = app
-        self.endpoint = endpoint
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        log = self.endpoint.log
-        if (
-            log is None
-            or scope["type"] != "http"
-            or scope["path"] != COMPLETIONS_PATH
-            or scope["method"] != "POST"
-        ):
-            await self.app(scope, receive, send)
-            return
-        entry = OpenAILogEntry(seq=len(log.entries), arrival=time.monotonic(), worker=log.worker)
-        log.entries.append(entry)
-        scope[ENTRY_KEY] = entry
-        send_and_stamp = stamped_send(entry, send, log.sink)
-        async with watch_client(entry, receive, log.sink) as receive_and_watch:
-            await self.app(scope, receive_and_watch, send_and_stamp)
-
-
 class LLMDraws:
     """Numbers accepted completion requests (k from 1, across all workers
     through Redis) and hands out draw k of the current seed."""
@@ -171,20 +134,20 @@ class LLMDraws:
             self.client.set(self.counter, 0)
 
 
-class OpenAIEndpoint:
-    """The endpoint of one worker: its limits, draws, routes and log stamps.
+class OpenAIRoutes:
+    """The endpoint mounted on one worker's app: its limits, draws and routes.
 
-    `mock_server.app.create_app` builds it, `mount`s it once its arrival log
-    exists, and calls `reset` from `POST /reset`.
+    `OpenAIEndpoint.mount` builds it; the server asks it which requests it
+    logs and calls `reset` from `POST /reset`.
     """
 
-    def __init__(
-        self, settings: ServerSettings, client: redis.Redis | None, worker: int | None = None
-    ) -> None:
+    def __init__(self, app: FastAPI, core: Core, config: OpenAISettings) -> None:
+        settings = core.settings
         self.settings = settings
-        self.config = settings.openai
-        self.worker = worker
-        self.log: ArrivalLogLike | None = None
+        self.config = config
+        self.worker = core.worker
+        self.log = core.log
+        client = core.shared.client if core.shared is not None else None
         prefix = settings.redis_prefix
         storage = cast(
             Storage,
@@ -195,20 +158,21 @@ class OpenAIEndpoint:
         lock: Callable[[], Any] | None = None
         if isinstance(storage, MillisecondRedisStorage):
             connection = storage.connection
-            # Test-and-hit as one step for all workers (see openai_limits).
+            # Test-and-hit as one step for all workers (see mock_server.limits).
             lock = lambda: connection.lock(  # noqa: E731
                 f"{prefix}:openai-admission", timeout=5, sleep=0.0005, blocking_timeout=10
             )
         # One pair of limits per project (one project without --api-key).
         self.limits = {
             project: TwoLimits(
-                settings.strategy,
+                config.strategy,
                 storage,
-                requests=self.config.requests_per_window,
-                tokens=self.config.tokens_per_window,
-                window=settings.scaled(self.config.window),
+                requests=config.requests_per_window,
+                tokens=config.tokens_per_window,
+                window=settings.scaled(config.window),
                 lock=lock,
                 key=limit_key(project),
+                namespace="openai",
             )
             for project in settings.keys.names()
         }
@@ -217,7 +181,7 @@ class OpenAIEndpoint:
         # /reset served by another worker reaches this one's counters here.
         self.generations = (
             SharedDraws(client, settings.seed, prefix)
-            if client is not None and not settings.storage.startswith("redis://")
+            if client is not None and core.follows_resets
             else None
         )
         self.generation: int | None = None
@@ -225,13 +189,6 @@ class OpenAIEndpoint:
         self.router.add_api_route(COMPLETIONS_PATH, self.completions, methods=["POST"])
         self.router.add_api_route("/v1/models", self.models, methods=["GET"])
         self.router.add_api_route("/v1/models/{model}", self.model, methods=["GET"])
-
-    def __repr__(self) -> str:
-        limits = next(iter(self.limits.values()))
-        return f"<OpenAIEndpoint {len(self.limits)} x {limits!r} worker={self.worker}>"
-
-    def mount(self, app: FastAPI, log: ArrivalLogLike) -> None:
-        self.log = log
         # After every route of the endpoint: anything else under /v1 gets OpenAI's
         # 404 or 405, not FastAPI's {"detail": ...}; /chat and the server's own
         # routes keep theirs.
@@ -240,12 +197,27 @@ class OpenAIEndpoint:
                 path, self.no_such_route, methods=ANY_METHOD, include_in_schema=False
             )
         app.include_router(self.router)
-        app.add_middleware(OpenAIArrivals, endpoint=self)
+
+    def __repr__(self) -> str:
+        limits = next(iter(self.limits.values()))
+        return f"<OpenAIRoutes {len(self.limits)} x {limits!r} worker={self.worker}>"
+
+    def entry_kind(self, scope: Scope) -> type[LogEntry] | None:
+        """Completion requests are logged; the model list is not."""
+        if scope["path"] == COMPLETIONS_PATH and scope["method"] == "POST":
+            return OpenAILogEntry
+        return None
+
+    def error_for(self, path: str, message: str) -> dict[str, Any] | None:
+        return error_body(message, "invalid_request_error") if path.startswith("/v1/") else None
 
     def reset(self, seed: int | None) -> None:
         for limits in self.limits.values():
             limits.reset()
         self.draws.reset(seed)
+
+    async def warm_up(self, app: ASGIApp) -> None:
+        """Nothing: the endpoint's first request takes the cost of its first route."""
 
     # -- routes ---------------------------------------------------------------
 
@@ -335,7 +307,7 @@ class OpenAIEndpoint:
         self._follow_resets()
         decision = limits.admit(charge)
         # After it returns: with several workers the admission may first wait
-        # for the others' (see openai_limits); the answer's latency runs from here.
+        # for the others' (see mock_server.limits); the answer's latency runs from here.
         entry.decided = time.monotonic()
         self._record_decision(entry, decision)
         headers = self._headers(decision.requests, decision.tokens)
@@ -392,8 +364,7 @@ class OpenAIEndpoint:
         entry.window_reset = decision.requests_window_end
 
     def _save(self, entry: OpenAILogEntry) -> None:
-        if self.log is not None and self.log.sink is not None and entry.seq >= 0:
-            self.log.sink(entry)
+        self.log.save(entry)
 
     def _headers(
         self, requests: LimitState | None = None, tokens_state: LimitState | None = None

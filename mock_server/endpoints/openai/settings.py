@@ -15,9 +15,16 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from mock_server.settings import MAX_LATENCY, Latency, SettingsError, parse_latency
-
-MINUTE = 60.0
+from mock_server.settings import ServerSettings
+from mock_server.vocabulary import (
+    MAX_LATENCY,
+    MINUTE,
+    Latency,
+    RatebenchError,
+    Strategy,
+    check_redis_window,
+    parse_latency,
+)
 
 # The charge of a request that does not say how long its answer may be
 # (OpenAI's own estimate for that case is not published).
@@ -38,7 +45,8 @@ class OpenAISettings:
 
     All durations are scenario seconds; the server multiplies them by the
     time scale. `quantize`: the slice, in scenario seconds, in which each
-    per-minute limit is enforced (None: the whole minute).
+    per-minute limit is enforced (None: the whole minute). `strategy`: the
+    limits strategy both limits are enforced with.
     """
 
     rpm: int = 60
@@ -49,6 +57,7 @@ class OpenAISettings:
     default_max_tokens: int = DEFAULT_MAX_TOKENS
     max_output_tokens: int = DEFAULT_MAX_OUTPUT_TOKENS
     headers: bool = True
+    strategy: Strategy = "fixed-window"
 
     @property
     def window(self) -> float:
@@ -70,11 +79,11 @@ class OpenAISettings:
                 f" (enforced as {self.requests_per_window} requests and "
                 f"{self.tokens_per_window} tokens per {format_seconds(self.quantize)})"
             )
-        return text + f", ttft {self.ttft} s, {self.token_time:g} s/token"
+        return text + f", {self.strategy}, ttft {self.ttft} s, {self.token_time:g} s/token"
 
     def as_dict(self) -> dict[str, Any]:
-        """For `GET /log`'s settings."""
-        return {
+        """Its part of `GET /log`'s settings: its own fields, under "openai"."""
+        fields = {
             "rpm": self.rpm,
             "tpm": self.tpm,
             "quantize": self.quantize,
@@ -86,7 +95,9 @@ class OpenAISettings:
             "default_max_tokens": self.default_max_tokens,
             "max_output_tokens": self.max_output_tokens,
             "headers": self.headers,
+            "strategy": self.strategy,
         }
+        return {"openai": fields}
 
 
 DEFAULTS = OpenAISettings()
@@ -107,7 +118,7 @@ def parse_duration(text: str, flag: str) -> float:
     """`1s`, `500ms`, `0.5s`, `1m` -> seconds."""
     match = _DURATION.match(text)
     if not match:
-        raise SettingsError(
+        raise RatebenchError(
             f"{flag} {text!r} is not a duration: use a number with a unit, e.g. 1s or 500ms"
         )
     value = float(match.group(1))
@@ -180,58 +191,59 @@ def add_openai_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def check_per_minute(name: str, amount: int) -> None:
-    """SettingsError if `amount` a minute is more than the endpoint takes."""
+    """RatebenchError if `amount` a minute is more than the endpoint takes."""
     if amount > MAX_PER_MINUTE:
         digits = str(amount)
         shown = digits if len(digits) <= 16 else f"{digits[:8]}... ({len(digits)} digits)"
-        raise SettingsError(
+        raise RatebenchError(
             f"{name} {shown} is more than {MAX_PER_MINUTE:.0e} a minute: give a limit a real "
             "API could have, e.g. 10000"
         )
 
 
 def openai_settings_from_args(
-    args: argparse.Namespace, time_scale: float, storage: str
+    args: argparse.Namespace, server: ServerSettings, strategy: Strategy
 ) -> OpenAISettings:
-    """Check the endpoint's flags; SettingsError says what is wrong and how to fix it."""
+    """Check the endpoint's flags; RatebenchError says what is wrong and how to fix it."""
     if args.rpm < 1:
-        raise SettingsError(f"--rpm {args.rpm} allows no request: use at least 1")
+        raise RatebenchError(f"--rpm {args.rpm} allows no request: use at least 1")
     if args.tpm < 1:
-        raise SettingsError(f"--tpm {args.tpm} allows no token: use at least 1")
+        raise RatebenchError(f"--tpm {args.tpm} allows no token: use at least 1")
     for flag, amount in (("--rpm", args.rpm), ("--tpm", args.tpm)):
         check_per_minute(flag, amount)
     quantize = None
     if args.quantize is not None:
         quantize = parse_duration(args.quantize, "--quantize")
         if not 0 < quantize <= MINUTE:
-            raise SettingsError(
+            raise RatebenchError(
                 f"--quantize {args.quantize} must be longer than 0 and at most a minute (60s)"
             )
         for flag, amount in (("--rpm", args.rpm), ("--tpm", args.tpm)):
             if per_slice(amount, quantize) < 1:
-                raise SettingsError(
+                raise RatebenchError(
                     f"--quantize {args.quantize} with {flag} {amount} allows less than one "
                     f"per slice: use a slice of at least {math.ceil(MINUTE / amount)}s"
                 )
     try:
         ttft = parse_latency(args.ttft)
-    except SettingsError as exc:
-        raise SettingsError(f"--ttft: {exc}") from None
+    except RatebenchError as exc:
+        raise RatebenchError(f"--ttft: {exc}") from None
     if not 0 <= args.token_time <= MAX_LATENCY:  # also false for NaN
-        raise SettingsError(
+        raise RatebenchError(
             f"--token-time {args.token_time:g} must be a number of seconds from 0 to "
             f"{MAX_LATENCY:g}, e.g. 0.01"
         )
     if args.default_max_tokens < 1:
-        raise SettingsError(f"--default-max-tokens {args.default_max_tokens} must be at least 1")
+        raise RatebenchError(f"--default-max-tokens {args.default_max_tokens} must be at least 1")
     if args.max_output_tokens < 1:
-        raise SettingsError(f"--max-output-tokens {args.max_output_tokens} must be at least 1")
+        raise RatebenchError(f"--max-output-tokens {args.max_output_tokens} must be at least 1")
     if args.default_max_tokens > args.max_output_tokens:
-        raise SettingsError(
+        raise RatebenchError(
             f"--default-max-tokens {args.default_max_tokens} is more than the model's "
             f"--max-output-tokens {args.max_output_tokens}: lower the one or raise the other"
         )
     settings = OpenAISettings(
+        strategy=strategy,
         rpm=args.rpm,
         tpm=args.tpm,
         quantize=quantize,
@@ -241,12 +253,11 @@ def openai_settings_from_args(
         max_output_tokens=args.max_output_tokens,
         headers=not args.no_ratelimit_headers,
     )
-    if storage.startswith("redis://"):
-        window_ms = settings.window * time_scale * 1000
-        if round(window_ms) < 1 or abs(window_ms - round(window_ms)) > 1e-6:
-            raise SettingsError(
-                f"with Redis storage the endpoint's window times the time scale must be a whole "
-                f"number of milliseconds: {format_seconds(settings.window)} at time scale "
-                f"{time_scale:g} is {window_ms:g} ms; pick a time scale such as 0.1"
-            )
+    if server.storage.startswith("redis://"):
+        check_redis_window(
+            settings.window,
+            server.time_scale,
+            "the endpoint's window",
+            format_seconds(settings.window),
+        )
     return settings

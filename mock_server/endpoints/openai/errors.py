@@ -29,9 +29,11 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from mock_server.openai_limits import ORGANIZATION, Decision, LimitState
-from mock_server.openai_settings import OpenAISettings, format_seconds
+from mock_server.endpoints.openai.settings import OpenAISettings, format_seconds
+from mock_server.limits import Decision, LimitState
 
+#: The organization a 429 names, as OpenAI's name the caller's.
+ORGANIZATION = "org-ratebench"
 RATE_LIMITS_PAGE = "Visit https://platform.openai.com/account/rate-limits to learn more."
 
 

@@ -1,0 +1,63 @@
+"""The APIs the mock server answers, one package each, and their registry.
+
+An API is a `ServerEndpoint`: everything that differs between APIs. Its
+name (the key of its settings, and of `--strategy API=NAME`), its flags and
+the settings they make, its default limits strategy, and how it mounts its
+routes on a worker's app, on the state every API shares (`mock_server.core`:
+the log, keys, storage, draws). The server, its CLI and its log ask
+`ENDPOINTS` and never name an API.
+
+To add one: a package here with its settings (a frozen dataclass with
+`strategy`, `describe()` and `as_dict()`), its flags, and its routes
+(mounted on `Core`, returning a `core.MountedEndpoint`), then one line in
+`ENDPOINTS`.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING, Protocol
+
+from mock_server.endpoints.chat import ChatEndpoint
+from mock_server.endpoints.openai import OpenAIEndpoint
+from mock_server.settings import EndpointSettings, ServerSettings
+from mock_server.vocabulary import Strategy
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from mock_server.core import Core, MountedEndpoint
+
+
+class ServerEndpoint(Protocol):
+    """One API of the server."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def default_strategy(self) -> Strategy:
+        """The limits strategy it enforces unless `--strategy` says otherwise."""
+        ...
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        """Its flags, in a group of its own on the server's parser."""
+        ...
+
+    def settings_from_args(
+        self, args: argparse.Namespace, server: ServerSettings, strategy: Strategy
+    ) -> EndpointSettings:
+        """Its settings from the parsed flags, `server` holding the shared ones
+        (without any API's yet); RatebenchError for a value it cannot run with."""
+        ...
+
+    def mount(self, app: FastAPI, core: Core) -> MountedEndpoint:
+        """Add its routes to one worker's `app`, on the worker's shared state."""
+        ...
+
+
+#: Every API the server answers, by name, in the order they are mounted,
+#: listed in `--help` and shown in `GET /log`'s settings.
+ENDPOINTS: dict[str, ServerEndpoint] = {
+    endpoint.name: endpoint for endpoint in (ChatEndpoint(), OpenAIEndpoint())
+}
