@@ -12,8 +12,7 @@ from PIL import Image
 from bench.commands.animate import main
 from bench.output.animate import choose_lanes, frame_times, lane, window_meter, write_gif
 from bench.records.results import ResultsError, RunLog, load_runs
-from tests.conftest import assert_one_line_error
-from tests.test_plots_report import naive_gather, thread_pool
+from tests.helpers import assert_one_line_error, naive_gather, thread_pool
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from clients.config import ClientConfig, ConfigError
 from clients.infra.openai_batch import load_request_set
 from mock_server.cli import build_parser, settings_from_args
 from mock_server.settings import SettingsError
-from tests.conftest import BenchMain
+from tests.helpers import BenchMain, naive_gather
 
 GOOD = '{"model": "m", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 5}'
 DIGITS_401 = "9" * 401  # float() reads it as infinity
@@ -103,7 +103,6 @@ def test_a_lognormal_draw_stays_within_the_limit(tmp_path: Path, bench_main: Ben
 @pytest.fixture
 def results_dir(tmp_path: Path) -> Path:
     from bench.records.results import RunLog
-    from tests.test_plots_report import naive_gather
 
     RunLog(tmp_path / "runs.jsonl").append(naive_gather(0))
     return tmp_path

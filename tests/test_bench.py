@@ -15,7 +15,7 @@ import psutil
 import pytest
 
 from bench.records.results import RUN_SCHEMA, SUMMARY_SCHEMA, THEORY_FILE, load_runs
-from tests.conftest import assert_one_line_error, run_cli
+from tests.helpers import assert_one_line_error, run_cli
 
 pytestmark = pytest.mark.e2e
 

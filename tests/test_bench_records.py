@@ -23,9 +23,9 @@ from bench.records.results import (
     load_theory,
     upgrade_theory,
 )
-from tests.test_plots_report import hand_made_runs, write_results
+from tests.helpers import ROOT, hand_made_runs, write_results
 
-REFERENCE = Path(__file__).parent.parent / "results" / "reference"
+REFERENCE = ROOT / "results" / "reference"
 
 
 def test_a_run_record_survives_json_unchanged() -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import StartServer, assert_one_line_error, run_cli
+from tests.helpers import StartServer, assert_one_line_error, run_cli
 
 
 def _refused_url() -> str:

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from clients import ClientConfig, ClientRun, run_client
-from tests.conftest import StartServer
+from tests.helpers import StartServer, max_in_flight
 
 SCALE = 0.1
 WINDOW = 1.0 * SCALE  # the server's 2/second window, compressed
@@ -26,16 +26,6 @@ def run_against(
     server = start_server(seed=1, time_scale=SCALE)
     run = run_client(name, ClientConfig(url=server.chat_url, time_scale=SCALE, **knobs))
     return run, server.log()
-
-
-def max_in_flight(log: list[dict[str, Any]]) -> int:
-    """Most requests the server was handling at once, from arrival to departure."""
-    events = [(e["arrival"], 1) for e in log] + [(e["left"], -1) for e in log]
-    in_flight = peak = 0
-    for _, step in sorted(events):  # on a tie, a departure (-1) sorts first
-        in_flight += step
-        peak = max(peak, in_flight)
-    return peak
 
 
 def test_every_attempt_reaches_the_server_and_none_is_lost(start_server: StartServer) -> None:

@@ -16,8 +16,7 @@ import pytest
 
 from clients import ClientConfig, ClientRun, run_client
 from clients.infra.records import Attempt
-from tests.conftest import StartServer
-from tests.test_clients_e2e import max_in_flight
+from tests.helpers import StartServer, max_in_flight
 
 SCALE = 0.1
 WINDOW = 1.0 * SCALE

@@ -7,8 +7,9 @@ import sys
 from pathlib import Path
 
 from bench.cli import main
+from tests.helpers import ROOT
 
-EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "openai_batch.py"
+EXAMPLE = ROOT / "examples" / "openai_batch.py"
 
 
 def test_a_command_under_the_openai_api_ends_with_summary_report_and_plots(

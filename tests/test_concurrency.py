@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from bench.experiments.concurrency import WALL_RATE, Point, format_table, time_scale_for
-from tests.conftest import assert_one_line_error, run_cli
+from tests.helpers import assert_one_line_error, run_cli
 
 
 def test_time_stretches_so_the_wall_rate_stays_put() -> None:

@@ -12,7 +12,7 @@ import psutil
 import pytest
 
 from bench.records.results import load_runs
-from tests.conftest import run_cli
+from tests.helpers import run_cli
 
 pytestmark = pytest.mark.e2e
 

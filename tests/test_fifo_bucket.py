@@ -15,8 +15,8 @@ from clients.infra.steps import Park, Sleep, Step
 from clients.limiters.base import Clock
 from clients.limiters.bucket import TokenBucket
 from clients.limiters.fifo_bucket import FifoBucket
-from tests.conftest import StartServer
 from tests.drivers import FAKE_DRIVERS, Driver, FakeTime, grant_times, simulation
+from tests.helpers import StartServer
 
 
 def fifo(rate: float = 2.0, capacity: int = 2, initial_tokens: int = 0) -> Any:

@@ -9,8 +9,9 @@ from pathlib import Path
 from bench.output.summary import build_summary, format_summary
 from bench.records.results import load_runs
 from bench.records.stats import gave_up, gave_up_stats
+from tests.helpers import ROOT
 
-REFERENCE = Path(__file__).resolve().parent.parent / "results" / "openai-rpm"
+REFERENCE = ROOT / "results" / "openai-rpm"
 
 
 def test_lost_requests_are_counted_from_the_attempts_and_not_ranked() -> None:

@@ -22,7 +22,7 @@ from bench.running.runner import fault_reason
 from bench.running.shell_command import attempts_from_log
 from mock_server.cli import build_parser, settings_from_args
 from mock_server.process import MockServer
-from tests.conftest import run_cli
+from tests.helpers import run_cli
 
 pytestmark = pytest.mark.e2e
 

@@ -8,33 +8,11 @@ recipes on top, which must neither echo commands nor add a line of their own.
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import assert_one_line_error
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def just(*args: str) -> subprocess.CompletedProcess[str]:
-    exe = shutil.which("just")
-    if exe is None:
-        if os.environ.get("CI"):
-            pytest.fail("just is not on PATH: the README's commands install it with pip")
-        pytest.skip("just is not installed here: python3 -m pip install rust-just")
-    return subprocess.run(
-        [exe, *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        stdin=subprocess.DEVNULL,
-        check=False,
-    )
+from tests.helpers import ROOT, assert_one_line_error, just
 
 
 @pytest.mark.parametrize(

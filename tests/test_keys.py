@@ -24,7 +24,7 @@ from bench.running.runner import BenchPlan, run_bench
 from mock_server.keys import OPEN_PROJECT, Keys, KeySpecError, bearer, parse_keys
 from mock_server.openai_errors import masked_key
 from mock_server.process import MockServer
-from tests.conftest import BenchMain, assert_one_line_error, run_cli
+from tests.helpers import BenchMain, assert_one_line_error, run_cli
 
 pytestmark = pytest.mark.e2e
 

@@ -24,7 +24,7 @@ from mock_server.log import LogEntry
 from mock_server.process import MockServer, fetch_log
 from mock_server.redis_process import RedisServer
 from mock_server.settings import Latency, ServerSettings, parse_limit
-from tests.conftest import ended_entry, fire, run_cli
+from tests.helpers import ended_entry, fire, run_cli
 
 pytestmark = pytest.mark.e2e
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from mock_server.settings import STRATEGIES
-from tests.conftest import StartServer, assert_one_line_error, fire, run_cli
+from tests.helpers import StartServer, assert_one_line_error, fire, run_cli
 
 pytestmark = pytest.mark.e2e
 

@@ -28,7 +28,7 @@ from mock_server import llm_latency, tokens
 from mock_server.openai_errors import format_duration, retry_after_ms
 from mock_server.process import MockServer
 from mock_server.settings import STRATEGIES, Latency
-from tests.conftest import assert_one_line_error, run_cli
+from tests.helpers import assert_one_line_error, run_cli
 
 pytestmark = pytest.mark.e2e
 

@@ -17,7 +17,7 @@ from clients.infra.attempts import Reply
 from clients.infra.steps import Sleep, Steps
 from clients.limiters.budget_window import BudgetLog, BudgetWindowLimiter
 from mock_server.process import MockServer
-from tests.conftest import assert_one_line_error, run_cli
+from tests.helpers import assert_one_line_error, run_cli
 
 # -- the rule, in fake time ---------------------------------------------------------
 

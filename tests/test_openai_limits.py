@@ -12,7 +12,7 @@ from mock_server.openai_errors import format_duration, retry_after_ms
 from mock_server.openai_limits import TwoLimits
 from mock_server.settings import STRATEGIES
 from mock_server.tokens import charge, prompt_tokens
-from tests.conftest import fake_limits_clock
+from tests.helpers import fake_limits_clock
 
 WINDOW = 60.0
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -13,130 +12,16 @@ from bench.output.summary import write_summary
 from bench.records.matching import clock_gaps, match_arrivals
 from bench.records.results import (
     Expected,
-    Machine,
-    RunLog,
-    RunRecord,
-    ServerEntry,
     TheoryRecord,
     write_theory,
 )
-from bench.records.scenario import Scenario
 from bench.records.stats import percentile, representative_run
-from clients.infra.records import Attempt, Outcome
-
-SCALE = 0.1
-STARTED = 100.0  # raw monotonic seconds at the batch's start
-SCENARIO = Scenario(n=4, time_scale=SCALE)
-CONFIG = SCENARIO.client_config("http://127.0.0.1:8000/chat")
-MACHINE = Machine(python="3.11.7", platform="Linux-test", cpus=2, hostname="bench-host")
-
-
-def attempt(
-    request: int, number: int, queued: float, sent: float, finished: float, outcome: Outcome = "ok"
-) -> Attempt:
-    """One attempt; times in scenario seconds, stored as wall seconds like the bench."""
-    return Attempt(
-        request=request,
-        attempt=number,
-        queued=queued * SCALE,
-        sent=sent * SCALE,
-        finished=finished * SCALE,
-        status=200 if outcome == "ok" else 429,
-        outcome=outcome,
-        limiter_wait=(sent - queued) * SCALE,
-    )
-
-
-def server_entry(seq: int, a: Attempt) -> ServerEntry:
-    """What the server would have logged for attempt `a`: arrival 1 ms after the send."""
-    arrival = STARTED + a.sent + 0.001
-    ok = a.outcome == "ok"
-    latency = a.finished - a.sent - 0.002
-    return ServerEntry(
-        seq=seq,
-        arrival=arrival,
-        accepted=ok,
-        status=a.status,
-        decided=arrival + 0.0001,
-        wall=1.7e9 + arrival,
-        window_reset=1.7e9 + arrival + 0.05,
-        drawn=round(latency / SCALE) if ok else None,
-        latency=latency if ok else None,
-        left=STARTED + a.finished - 0.0005,
-    )
-
-
-def run_record(client: str, run: int, attempts: list[Attempt]) -> RunRecord:
-    ordered = sorted(attempts, key=lambda a: a.sent)
-    return RunRecord(
-        client=client,
-        run=run,
-        seed=run,
-        scenario=SCENARIO,
-        config=CONFIG,
-        overrides=(),
-        machine=MACHINE,
-        wall_start=1.7e9,
-        started=STARTED,
-        makespan=max(a.finished for a in attempts),
-        attempts=tuple(attempts),
-        server_log=tuple(server_entry(i, a) for i, a in enumerate(ordered)),
-    )
-
-
-def thread_pool(run: int) -> RunRecord:
-    slow = 1.0 * run  # the second run is a little slower
-    return run_record(
-        "thread_pool",
-        run,
-        [
-            attempt(0, 0, 0, 0.0, 3.0),
-            attempt(1, 0, 0, 0.0, 4.0),
-            attempt(2, 0, 0, 3.0, 6.0 + slow),
-            attempt(3, 0, 0, 4.0, 8.0 + slow),
-        ],
-    )
-
-
-def naive_gather(run: int) -> RunRecord:
-    return run_record(
-        "naive_gather",
-        run,
-        [
-            attempt(0, 0, 0, 0.0, 3.0),
-            attempt(1, 0, 0, 0.0, 2.0),
-            attempt(2, 0, 0, 0.01, 0.05, "rate_limited"),
-            attempt(3, 0, 0, 0.01, 0.05, "rate_limited"),
-            attempt(2, 1, 3.05, 3.05, 6.0),
-            attempt(3, 1, 3.05, 3.06, 3.1, "rate_limited"),
-            attempt(3, 2, 9.1, 9.1, 12.0 + run),
-        ],
-    )
-
-
-def token_bucket(run: int) -> RunRecord:
-    return run_record(
-        "token_bucket",
-        run,
-        [attempt(i, 0, 0, 0.5 * (i + 1), 0.5 * (i + 1) + 3 + run * 0.5) for i in range(4)],
-    )
-
-
-def hand_made_runs() -> list[RunRecord]:
-    """Two runs of three clients, and a third run of one that failed."""
-    runs = [make(r) for r in range(2) for make in (thread_pool, naive_gather, token_bucket)]
-    runs.append(replace(token_bucket(2), status="failed", reason="server died mid-run"))
-    return runs
-
-
-def write_results(run_dir: Path, runs: list[RunRecord], theory: TheoryRecord | None) -> Path:
-    log = RunLog(run_dir / "runs.jsonl")
-    for record in runs:
-        log.append(record)
-    if theory is not None:
-        write_theory(run_dir, theory)
-    write_summary(run_dir, runs, theory)
-    return run_dir
+from tests.helpers import (
+    hand_made_runs,
+    naive_gather,
+    thread_pool,
+    write_results,
+)
 
 
 def hand_theory(clients: list[str], **fields: float) -> TheoryRecord:

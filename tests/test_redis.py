@@ -28,7 +28,7 @@ from clients.config import ClientConfig
 from clients.infra.procs import run_procs
 from mock_server import redis_process
 from mock_server.redis_process import RedisServer, RedisUnavailable, redis_server_path
-from tests.conftest import StartServer, assert_one_line_error, fire, run_cli
+from tests.helpers import StartServer, assert_one_line_error, fire, just, run_cli
 
 pytestmark = pytest.mark.e2e
 
@@ -219,6 +219,5 @@ def test_shared_window_without_redis_is_one_clear_line(start_server: StartServer
 
 
 def test_bench_redis_recipe_bad_input_is_one_line() -> None:
-    from tests.test_just_recipes import just
 
     assert_one_line_error(just("bench-redis", "--runs", "0"), "--runs")

@@ -19,7 +19,7 @@ import requests
 
 from mock_server.redact import redact, redact_text
 from mock_server.redis_process import RedisServer, RedisUnavailable
-from tests.conftest import BenchMain, StartServer, assert_one_line_error, fire, run_cli
+from tests.helpers import BenchMain, StartServer, assert_one_line_error, fire, run_cli
 
 pytestmark = pytest.mark.e2e
 

@@ -28,7 +28,7 @@ from bench.records.results import (
 )
 from bench.running.runner import BenchPlan, Job, fault_reason, run_one
 from clients.infra.records import Attempt, ClientRun
-from tests.test_plots_report import hand_made_runs, write_results
+from tests.helpers import assert_one_line_error, hand_made_runs, run_cli, write_results
 
 MACHINE = Machine("3.11", "test", 2, "host")
 
@@ -249,7 +249,6 @@ def test_ctrl_c_on_the_mock_server_is_one_line(delay: float) -> None:
     ],
 )
 def test_quiet_surprises_are_one_clear_line(args: list[str], fragment: str) -> None:
-    from tests.conftest import assert_one_line_error, run_cli
 
     assert_one_line_error(run_cli(*args), fragment)
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from bench.output.plots import TIMELINE_ROWS, timeline_sample
 from bench.output.scale_plots import draw_scale_plots, in_flight_steps, window_counts
-from tests.test_plots_report import naive_gather, thread_pool
+from tests.helpers import naive_gather, thread_pool
 
 
 def test_a_timeline_samples_a_large_batch() -> None:

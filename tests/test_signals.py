@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import StartServer
+from tests.helpers import StartServer
 
 N = 200  # 100 scenario seconds at 2/second: 5 s at time scale 0.05, cut at ~1.5 s
 

@@ -25,8 +25,8 @@ from clients.config import SERVER_STRATEGIES
 from clients.infra.async_batch import drive
 from clients.limiters.base import Clock
 from clients.limiters.sliding_log import EPSILON, SlidingLog, SlidingLogLimiter
-from tests.conftest import StartServer, fake_limits_clock
 from tests.drivers import FAKE_DRIVERS, Driver, FakeTime, grant_times
+from tests.helpers import StartServer, fake_limits_clock
 
 L, T, M = 2, 1.0, 0.01
 

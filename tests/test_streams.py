@@ -19,7 +19,7 @@ from mock_server.openai_api import Reply
 from mock_server.openai_schema import parse_request
 from mock_server.process import MockServer
 from mock_server.settings import Latency
-from tests.conftest import ended_entry
+from tests.helpers import ended_entry
 
 SEED = 3
 TOKEN_TIME = 0.01  # wall seconds a token: the answers below take seconds

@@ -10,7 +10,7 @@ import pytest
 from bench.experiments.sweep import SWEEP_FILE, SWEEP_SUMMARY, load_sweep, parse_knob, summarise
 from bench.records.results import THEORY_FILE, load_theory
 from clients.config import ConfigError
-from tests.conftest import assert_one_line_error, run_cli
+from tests.helpers import assert_one_line_error, run_cli
 
 
 @pytest.mark.parametrize(

@@ -43,7 +43,7 @@ from bench.theory.simulate import (
     make_server,
 )
 from clients.config import ClientConfig
-from tests.conftest import fake_limits_clock
+from tests.helpers import fake_limits_clock
 
 WRITEUP = Scenario()
 #: A scenario whose latency is always 3 s, so every makespan can be worked out by hand.

@@ -23,7 +23,7 @@ from limits.strategies import MovingWindowRateLimiter
 from mock_server.openai_limits import MovingWindow, TwoLimits, window_item
 from mock_server.redis_store import MillisecondRedisStorage
 from mock_server.settings import STRATEGIES
-from tests.conftest import fake_limits_clock
+from tests.helpers import fake_limits_clock
 
 TOKENS = 100_000_000
 LARGE = 200_000  # tokens per request: 10 of them are 2 million units to limits

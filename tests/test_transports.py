@@ -18,7 +18,7 @@ import pytest
 
 from clients.transports.body import MAX_BODY, BodyTooLarge, BodyTooSlow, BoundedBody
 from clients.transports.watchdog import Watchdog
-from tests.conftest import StartServer, run_cli
+from tests.helpers import StartServer, run_cli
 
 HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
 

@@ -20,7 +20,7 @@ from bench.endpoints.openai.bound import (
     two_limit_bound,
 )
 from mock_server.openai_limits import TwoLimits
-from tests.conftest import fake_limits_clock
+from tests.helpers import WALL, fake_limits_clock, two_windows
 
 TOL = 2e-3  # the grid's error on a step-shaped distribution
 
@@ -227,7 +227,6 @@ def test_one_runs_counter_bound_is_its_phases() -> None:
         counter_phases,
         run_phase,
     )
-    from tests.test_two_limit_plots import WALL, two_windows
 
     limits = Windows(2, 1_000, 60.0)
     requests = [Planned(charge=10, max_tokens=5)] * 6

@@ -11,65 +11,7 @@ from bench.endpoints.openai.plots import (
     draw_two_limit_plots,
     limit_windows,
 )
-from bench.records.results import RunRecord, ServerEntry
-from bench.records.scenario import Scenario
-from clients.infra.records import Attempt
-from tests.test_plots_report import MACHINE, SCALE, STARTED, attempt
-
-SCENARIO = Scenario(n=4, time_scale=SCALE, api="openai", rpm=2, tpm=100)
-CONFIG = SCENARIO.client_config("http://127.0.0.1:8000/v1/chat/completions")
-WALL = 1.7e9  # time.time() at the batch's start
-WINDOW = 60 * SCALE  # a minute, in wall seconds
-
-
-def entry(seq: int, a: Attempt, charge: int, opened: float | None) -> ServerEntry:
-    """What the endpoint logs: an admitted request stamped with the end of the window
-    that counted it (`opened` + a minute, wall seconds from the start); a refusal
-    counted in none."""
-    arrival = STARTED + a.sent + 0.001
-    ok = a.outcome == "ok"
-    return ServerEntry(
-        seq=seq,
-        arrival=arrival,
-        accepted=ok,
-        status=a.status,
-        decided=arrival,
-        wall=WALL + a.sent + 0.001,
-        window_reset=None if opened is None else WALL + opened + WINDOW,
-        left=STARTED + a.finished if ok else None,
-        tokens_charged=charge if ok else 0,
-    )
-
-
-def two_windows() -> RunRecord:
-    """Two admitted and one refused in the first minute; the refused one and the
-    last request in the second."""
-    plan = [
-        (attempt(0, 0, 0, 0.0, 3.0), 40, 0.0),
-        (attempt(1, 0, 0, 0.0, 2.0), 50, 0.0),
-        (attempt(2, 0, 0, 0.0, 0.1, "rate_limited"), 30, None),
-        (attempt(2, 1, 0, 60.0, 63.0), 30, 60.0 * SCALE),
-        (attempt(3, 0, 0, 61.0, 65.0), 60, 60.0 * SCALE),
-    ]
-    log = tuple(
-        entry(i, a, charge, None if at is None else at + 0.001)
-        for i, (a, charge, at) in enumerate(plan)
-    )
-    attempts = tuple(a for a, _, _ in plan)
-    return RunRecord(
-        client="budget_window",
-        run=0,
-        seed=0,
-        scenario=SCENARIO,
-        config=CONFIG,
-        overrides=(),
-        machine=MACHINE,
-        wall_start=WALL,
-        started=STARTED,
-        makespan=max(a.finished for a in attempts),
-        attempts=attempts,
-        server_log=log,
-    )
+from tests.helpers import SCALE, two_windows
 
 
 def test_each_window_counts_requests_refusals_and_tokens_from_the_log() -> None:

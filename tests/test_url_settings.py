@@ -6,7 +6,7 @@ from pathlib import Path
 
 from bench.records.scenario import parse_scenario
 from bench.running.runner import settings_mismatches
-from tests.conftest import StartServer, run_cli
+from tests.helpers import StartServer, run_cli
 
 
 def test_a_server_run_with_other_settings_is_one_line_naming_them(
