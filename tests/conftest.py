@@ -6,13 +6,15 @@ import io
 import signal
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from bench.records.results import RunLog
 from mock_server.process import MockServer
 from mock_server.redis_process import RedisServer, RedisUnavailable
-from tests.helpers import BenchMain, StartServer
+from tests.helpers import BenchMain, StartServer, naive_gather, thread_pool
 
 
 @pytest.fixture(scope="module")
@@ -68,3 +70,13 @@ def bench_main(monkeypatch: pytest.MonkeyPatch) -> BenchMain:
         return status, err.getvalue()
 
     return run
+
+
+@pytest.fixture
+def two_clients_results(tmp_path: Path) -> Path:
+    """A results folder made by hand: two runs each of thread_pool and naive_gather."""
+    log = RunLog(tmp_path / "runs.jsonl")
+    for run in (0, 1):
+        log.append(thread_pool(run))
+        log.append(naive_gather(run))
+    return tmp_path

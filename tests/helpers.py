@@ -156,6 +156,28 @@ def fake_limits_clock(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     return now
 
 
+# The write-up's three clients, first in the registry.
+WRITE_UP_CLIENTS = ["thread_pool", "naive_gather", "token_bucket"]
+
+# `python -m mock_server` flags under the OpenAI endpoint, each refused with a
+# message naming this fragment.
+BAD_OPENAI_FLAGS = [
+    (["--rpm", "0"], "--rpm"),
+    (["--tpm", "-5"], "--tpm"),
+    (["--quantize", "fast"], "--quantize"),
+    (["--quantize", "2m"], "at most a minute"),
+    (["--quantize", "1s", "--rpm", "30"], "at least 2s"),
+    (["--ttft", "0.8-0.2"], "--ttft"),
+    (["--token-time", "-1"], "--token-time"),
+    (["--default-max-tokens", "0"], "--default-max-tokens"),
+]
+
+# A token budget far above ten large charges: limits' moving window stored one
+# entry per token of them.
+BIG_TPM = 100_000_000
+LARGE_CHARGE = 200_000  # tokens per request: 10 of them are 2 million units to limits
+
+
 # A /chat results folder made by hand: two runs of three clients.
 
 SCALE = 0.1

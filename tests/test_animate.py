@@ -11,32 +11,25 @@ from PIL import Image
 
 from bench.commands.animate import main
 from bench.output.animate import choose_lanes, frame_times, lane, window_meter, write_gif
-from bench.records.results import ResultsError, RunLog, load_runs
-from tests.helpers import assert_one_line_error, naive_gather, thread_pool
+from bench.records.results import ResultsError, load_runs
+from tests.helpers import assert_one_line_error, naive_gather
 
 
-@pytest.fixture
-def results_dir(tmp_path: Path) -> Path:
-    log = RunLog(tmp_path / "runs.jsonl")
-    for run in (0, 1):
-        log.append(thread_pool(run))
-        log.append(naive_gather(run))
-    return tmp_path
-
-
-def test_frame_count_and_size(results_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_frame_count_and_size(
+    two_clients_results: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """Frames of motion (the held last frame merges into one), width × dpi pixels wide."""
-    out = results_dir / "race.gif"
-    argv = [str(results_dir), "--client", "naive_gather", "--out", str(out)]
+    out = two_clients_results / "race.gif"
+    argv = [str(two_clients_results), "--client", "naive_gather", "--out", str(out)]
     assert main([*argv, "--frames", "4", "--dpi", "20"]) == 0
     assert f"Wrote {out}: 14 frames, 1 clients" in capsys.readouterr().out
     with Image.open(out) as gif:
         # The ten held frames equal the last one, and Pillow stores equal frames once.
         assert gif.n_frames == 4
         assert gif.size[0] == 9 * 20
-    lanes = choose_lanes(load_runs(results_dir), None)
+    lanes = choose_lanes(load_runs(two_clients_results), None)
     assert [la.client for la in lanes] == ["thread_pool", "naive_gather"]
-    path, frames = write_gif(lanes, results_dir / "both.gif", frames=3, hold=0, dpi=20)
+    path, frames = write_gif(lanes, two_clients_results / "both.gif", frames=3, hold=0, dpi=20)
     with Image.open(path) as gif:
         assert gif.n_frames == frames == 3
         two_panels = gif.size[1]
@@ -52,11 +45,11 @@ def test_meter_counts_the_servers_sends_per_window() -> None:
     assert frame_times(10.0, 3, 2) == [0.0, 5.0, 10.0, 10.0, 10.0]
 
 
-def test_unknown_client_is_one_line(results_dir: Path) -> None:
+def test_unknown_client_is_one_line(two_clients_results: Path) -> None:
     with pytest.raises(ResultsError, match="choose --client from: thread_pool, naive_gather"):
-        choose_lanes(load_runs(results_dir), ["nope"])
+        choose_lanes(load_runs(two_clients_results), ["nope"])
     result = subprocess.run(
-        [sys.executable, "-m", "bench", "animate", str(results_dir), "--client", "nope"],
+        [sys.executable, "-m", "bench", "animate", str(two_clients_results), "--client", "nope"],
         capture_output=True,
         text=True,
         check=False,

@@ -10,8 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from clients import REGISTRY, ClientConfig, ConfigError, run_client
-
-NAMES = ["thread_pool", "naive_gather", "token_bucket"]
+from tests.helpers import WRITE_UP_CLIENTS
 
 
 @pytest.fixture
@@ -34,7 +33,7 @@ def refused_url() -> str:
 
 def test_registry_names_the_three_write_up_clients() -> None:
     # The write-up's three come first; the matrix and library clients follow.
-    assert list(REGISTRY)[:3] == NAMES
+    assert list(REGISTRY)[:3] == WRITE_UP_CLIENTS
     assert {"threads_bucket", "async_semaphore", "threads_unbounded"} <= set(REGISTRY)
     assert {"aiolimiter", "aiometer", "adaptive"} <= set(REGISTRY)
 
@@ -44,7 +43,7 @@ def test_unknown_client_names_the_known_ones() -> None:
         run_client("carrier_pigeon", ClientConfig())
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", WRITE_UP_CLIENTS)
 def test_deadline_ends_a_run_against_a_silent_server(name: str, silent_url: str) -> None:
     config = ClientConfig(url=silent_url, deadline=0.6, request_timeout=60.0)
     lines: list[str] = []
@@ -60,7 +59,7 @@ def test_deadline_ends_a_run_against_a_silent_server(name: str, silent_url: str)
     assert lines[-1].endswith("Finish All Tasks ===")
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", WRITE_UP_CLIENTS)
 def test_request_timeout_bounds_each_attempt(name: str, silent_url: str) -> None:
     config = ClientConfig(
         url=silent_url, n=2, retry="none", request_timeout=0.3, rate=1000.0, deadline=60.0
@@ -70,7 +69,7 @@ def test_request_timeout_bounds_each_attempt(name: str, silent_url: str) -> None
     assert all(0.25 <= a.finished - a.sent < 2.0 for a in run.attempts)
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", WRITE_UP_CLIENTS)
 def test_refused_connections_are_errors_retried_per_policy(name: str, refused_url: str) -> None:
     config = ClientConfig(url=refused_url, n=3, time_scale=0.001, rate=2.0)
     run = run_client(name, config)

@@ -28,7 +28,7 @@ from mock_server import llm_latency, tokens
 from mock_server.openai_errors import format_duration, retry_after_ms
 from mock_server.process import MockServer
 from mock_server.settings import STRATEGIES, Latency
-from tests.helpers import assert_one_line_error, run_cli
+from tests.helpers import BAD_OPENAI_FLAGS, assert_one_line_error, run_cli
 
 pytestmark = pytest.mark.e2e
 
@@ -586,19 +586,7 @@ def test_quantize_enforces_the_minute_per_slice_and_headers_can_be_left_out(
         assert not any(h.startswith(("x-ratelimit", "retry-after")) for h in answer.headers)
 
 
-BAD_FLAGS = [
-    (["--rpm", "0"], "--rpm"),
-    (["--tpm", "-5"], "--tpm"),
-    (["--quantize", "fast"], "--quantize"),
-    (["--quantize", "2m"], "at most a minute"),
-    (["--quantize", "1s", "--rpm", "30"], "at least 2s"),
-    (["--ttft", "0.8-0.2"], "--ttft"),
-    (["--token-time", "-1"], "--token-time"),
-    (["--default-max-tokens", "0"], "--default-max-tokens"),
-]
-
-
-@pytest.mark.parametrize(("args", "fragment"), BAD_FLAGS)
+@pytest.mark.parametrize(("args", "fragment"), BAD_OPENAI_FLAGS)
 def test_bad_openai_flags_say_what_is_wrong(args: list[str], fragment: str) -> None:
     from mock_server.cli import build_parser, settings_from_args
     from mock_server.settings import SettingsError
@@ -608,7 +596,7 @@ def test_bad_openai_flags_say_what_is_wrong(args: list[str], fragment: str) -> N
 
 
 @pytest.mark.parametrize(
-    ("args", "fragment"), [BAD_FLAGS[0], BAD_FLAGS[4], (["--rpm", "x"], "--rpm")]
+    ("args", "fragment"), [BAD_OPENAI_FLAGS[0], BAD_OPENAI_FLAGS[4], (["--rpm", "x"], "--rpm")]
 )
 def test_bad_openai_flags_are_one_clear_line(args: list[str], fragment: str) -> None:
     # The same errors through the real command: one line, exit status 2.

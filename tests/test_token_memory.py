@@ -23,10 +23,7 @@ from limits.strategies import MovingWindowRateLimiter
 from mock_server.openai_limits import MovingWindow, TwoLimits, window_item
 from mock_server.redis_store import MillisecondRedisStorage
 from mock_server.settings import STRATEGIES
-from tests.helpers import fake_limits_clock
-
-TOKENS = 100_000_000
-LARGE = 200_000  # tokens per request: 10 of them are 2 million units to limits
+from tests.helpers import BIG_TPM, LARGE_CHARGE, fake_limits_clock
 
 
 def redis_storage(url: str) -> MillisecondRedisStorage:
@@ -45,11 +42,11 @@ def redis_held(url: str) -> int:
 
 @pytest.mark.parametrize("strategy", STRATEGIES)
 def test_ten_large_charges_hold_no_memory_per_token_in_memory(strategy: str) -> None:
-    limits = TwoLimits(strategy, MemoryStorage(), requests=1000, tokens=TOKENS, window=60.0)
+    limits = TwoLimits(strategy, MemoryStorage(), requests=1000, tokens=BIG_TPM, window=60.0)
     tracemalloc.start()
     try:
         for _ in range(10):
-            assert limits.admit(LARGE).accepted
+            assert limits.admit(LARGE_CHARGE).accepted
         held, _ = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
@@ -61,10 +58,10 @@ def test_ten_large_charges_hold_no_memory_per_token_in_memory(strategy: str) -> 
 @pytest.mark.parametrize("strategy", STRATEGIES)
 def test_ten_large_charges_hold_no_memory_per_token_in_redis(strategy: str, redis_url: str) -> None:
     limits = TwoLimits(
-        strategy, redis_storage(redis_url), requests=1000, tokens=TOKENS, window=60.0
+        strategy, redis_storage(redis_url), requests=1000, tokens=BIG_TPM, window=60.0
     )
     for _ in range(10):
-        assert limits.admit(LARGE).accepted
+        assert limits.admit(LARGE_CHARGE).accepted
     # limits' moving window pushed 2 million list entries (tens of MB).
     assert redis_held(redis_url) < 10_000
 
