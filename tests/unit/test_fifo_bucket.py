@@ -120,7 +120,7 @@ def test_waiters_are_served_first_come_first_served(driver: Driver) -> None:
 def test_one_waiter_wakes_per_token() -> None:
     """From empty, n waiters: each sleeps exactly once (its own token) and the other
     n - 1 are parked until handed the turn; the write-up's bucket sleeps n(n + 1)/2
-    times for the same grants (tests/test_token_bucket.py)."""
+    times for the same grants (tests/unit/test_token_bucket.py)."""
     sim = simulation()
     b = FifoBucket(2.0, 2, clock=sim.clock)
     steps: dict[str, int] = {"sleep": 0, "park": 0}
