@@ -5,7 +5,8 @@ Starts `python -m mock_server --tpm 100000000` for each strategy (and with
 `max_tokens: 5000000` to /v1/chat/completions, then one of 1 token, and
 prints the server's RSS (all its processes) before and after and how long
 the last request took. Not a test: the figures behind the README's row on
-the moving window's memory (tests/test_token_memory.py is the test).
+the moving window's memory (tests/unit/test_token_memory.py and
+tests/e2e/test_token_memory.py are the tests).
 """
 
 from __future__ import annotations
