@@ -599,12 +599,12 @@ def _make_limiter(kind: LimiterKind, s: Scenario, phase: float, clock: Clock) ->
     every token, n(n + 1)/2 simulator steps for n requests (50 million at
     10,000), so it is kept for checks on small batches. The two grant at the
     same instants while the waiters are the batch's first attempts, which all
-    start at t = 0 (tests/test_fifo_bucket.py); they part only when a retry
+    start at t = 0 (tests/unit/test_fifo_bucket.py); they part only when a retry
     joins the queue: the write-up's bucket wakes it at its own phase, late by
     up to one token interval or ahead of earlier waiters, the queue serves it
     after them, each when its token is due. So for token_bucket and
     threads_bucket the model is exact when no attempt is rejected and close
-    when a few are (tests/test_theory.py compares the two).
+    when a few are (tests/unit/test_theory.py compares the two).
     """
     if kind == "bucket":
         return FifoBucket(s.rate, s.capacity, s.initial_tokens, clock=clock)

@@ -106,7 +106,9 @@ def test_aiometer_spaces_the_starts_and_completes(start_server: StartServer) -> 
     run, log = run_against(start_server, "aiometer")
     assert run.completed == 10
     sends = first_sends(run)
-    assert sends[0] < 0.1 * SCALE  # no burst, but no wait for the first either
+    # No burst, but no wait for the first either: well inside the 0.5 s spacing (a
+    # busy machine has started the first job 14 ms of wall time late, at scale 0.1).
+    assert sends[0] < 0.25 * SCALE
     # max_per_second=2: one job start every 0.5 s, counted from the batch's
     # start (a job that a busy machine starts late does not delay the next).
     for k, t in enumerate(sends):
