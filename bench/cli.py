@@ -15,12 +15,8 @@ from types import FrameType
 from typing import cast
 
 from bench.commands import Interrupted
-from bench.records.results import ResultsError
-from bench.records.scenario import ScenarioError
-from clients.config import ConfigError
 from mock_server.process import ServerError
-from mock_server.vocabulary import RatebenchError as SettingsError
-from mock_server.vocabulary import UsageError, fail
+from mock_server.vocabulary import RatebenchError, fail
 
 
 def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
@@ -61,14 +57,7 @@ def main(argv: list[str] | None = None) -> int:
         if argv and argv[0] in COMMANDS:
             return _command(COMMANDS[argv[0]])(argv[1:])
         return _command("compare")(argv)
-    except (
-        UsageError,
-        ResultsError,
-        ServerError,
-        ConfigError,
-        SettingsError,
-        ScenarioError,
-    ) as exc:
+    except (RatebenchError, ServerError) as exc:
         fail(str(exc))
     except Interrupted as exc:
         print(f"interrupted ({exc})", file=sys.stderr)

@@ -16,6 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, get_args
 
+from mock_server.vocabulary import RatebenchError
+
 #: How the batch's requests run at once: threads of `requests`, asyncio tasks of
 #: `aiohttp`, or several processes.
 Concurrency = Literal["threads", "asyncio", "processes"]
@@ -93,7 +95,7 @@ POLICY_KNOBS: dict[str, tuple[str, ...]] = {
 }
 
 
-class SpecError(ValueError):
+class SpecError(RatebenchError):
     """A spec that leaves out something the bench needs; the message names it."""
 
 

@@ -43,7 +43,7 @@ import redis
 from limits.storage import RedisStorage
 
 from mock_server.log import LogEntry
-from mock_server.vocabulary import whole_milliseconds
+from mock_server.vocabulary import RatebenchError, whole_milliseconds
 
 SCHEME = "ratebench+redis"
 
@@ -78,7 +78,7 @@ return true
 """
 
 
-class RedisWindowError(ValueError):
+class RedisWindowError(RatebenchError):
     """A window Redis cannot hold to the millisecond."""
 
 

@@ -39,6 +39,7 @@ from bench.records.scenario import (
 )
 from clients.config import ClientConfig, ConfigError
 from clients.infra.records import Attempt, RecordError
+from mock_server.vocabulary import RatebenchError
 
 RUN_SCHEMA = "ratebench.bench-run/2"
 RUN_SCHEMA_V1 = "ratebench.bench-run/1"
@@ -55,7 +56,7 @@ Status = Literal["ok", "failed"]
 STATUSES: tuple[str, ...] = get_args(Status)
 
 
-class ResultsError(ValueError):
+class ResultsError(RatebenchError):
     """A results directory or file that cannot be used; says how to fix it."""
 
 

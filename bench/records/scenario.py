@@ -23,7 +23,7 @@ from typing import Any, Literal, get_args
 from clients.config import ClientConfig, ConfigError
 from clients.infra.retry import RetryPolicy
 from clients.spec import APIS, Api
-from mock_server.vocabulary import STRATEGIES, Strategy
+from mock_server.vocabulary import STRATEGIES, RatebenchError, Strategy
 
 _CLIENT = ClientConfig()
 
@@ -50,7 +50,7 @@ KnobValue = int | float | str
 Overrides = tuple[tuple[str, KnobValue], ...]
 
 
-class ScenarioError(ValueError):
+class ScenarioError(RatebenchError):
     """A scenario no server, client or theory can run; the message says how to fix it."""
 
 
@@ -205,7 +205,6 @@ class Scenario:
         if self.api not in APIS:
             raise ScenarioError(f"api must be one of {', '.join(APIS)}, got {self.api!r}")
         from mock_server.endpoints.openai.settings import check_per_minute
-        from mock_server.vocabulary import RatebenchError as SettingsError
 
         for name in ("rpm", "tpm"):
             value = getattr(self, name)
@@ -213,7 +212,7 @@ class Scenario:
                 raise ScenarioError(f"{name} must be a whole number >= 1 or unset, got {value!r}")
             try:
                 check_per_minute(f"--{name}", value or 0)
-            except SettingsError as exc:
+            except RatebenchError as exc:
                 raise ScenarioError(str(exc)) from None
 
     # -- what derives from it ------------------------------------------------------
@@ -368,37 +367,34 @@ def _int(value: Any) -> int:
 
 def check_time_scale(value: float) -> float:
     """`value` if the server can run at it (`mock_server.settings.check_time_scale`)."""
-    from mock_server.vocabulary import RatebenchError as SettingsError
     from mock_server.vocabulary import check_time_scale as server_check_time_scale
 
     try:
         return server_check_time_scale(value)
-    except SettingsError as exc:
+    except RatebenchError as exc:
         raise ScenarioError(str(exc)) from None
 
 
 def parse_limit(rate: str, strategy: str = "fixed-window") -> Limit:
     """`"2/second"` and a strategy name -> Limit; ScenarioError with the server's message."""
     from mock_server.settings import parse_limit as server_parse_limit
-    from mock_server.vocabulary import RatebenchError as SettingsError
     from mock_server.vocabulary import check_strategy
 
     try:
         parsed = server_parse_limit(rate)
         checked = check_strategy(strategy)
-    except SettingsError as exc:
+    except RatebenchError as exc:
         raise ScenarioError(str(exc)) from None
     return Limit(parsed.amount, parsed.window, checked)
 
 
 def parse_latency(text: str) -> Latency:
     """`"2-5"` -> Latency("randint", 2, 5); `"0.5-1.5"` -> uniform."""
-    from mock_server.vocabulary import RatebenchError as SettingsError
     from mock_server.vocabulary import parse_latency as server_parse_latency
 
     try:
         parsed = server_parse_latency(text)
-    except SettingsError as exc:
+    except RatebenchError as exc:
         raise ScenarioError(str(exc)) from None
     kind: LatencyKind = "randint" if parsed.whole_seconds else "uniform"
     return Latency(kind, parsed.low, parsed.high)

@@ -52,7 +52,7 @@ from clients.limiters.base import Clock, Limiter, NoLimit, Semaphore
 from clients.limiters.bucket import TokenBucket
 from clients.limiters.fifo_bucket import FifoBucket
 from clients.limiters.sliding_log import SlidingLog, SlidingLogLimiter
-from mock_server.vocabulary import STRATEGIES, Strategy
+from mock_server.vocabulary import STRATEGIES, RatebenchError, Strategy
 
 # The client knobs' defaults (the write-up's values) have one home: ClientConfig.
 _CLIENT = ClientConfig()
@@ -60,7 +60,7 @@ LatencyKind = Literal["randint", "uniform"]
 LATENCY_KINDS: tuple[str, ...] = get_args(LatencyKind)
 
 
-class TheoryError(ValueError):
+class TheoryError(RatebenchError):
     """A scenario no model can run; the message says how to fix it."""
 
 

@@ -13,13 +13,15 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import Any, Literal, cast, get_args
 
+from mock_server.vocabulary import RatebenchError
+
 SCHEMA = "ratebench.run/1"
 
 Outcome = Literal["ok", "rate_limited", "error", "timeout"]
 OUTCOMES: tuple[str, ...] = get_args(Outcome)
 
 
-class RecordError(ValueError):
+class RecordError(RatebenchError):
     """A record that cannot be true (negative time, unknown outcome, ...)."""
 
 

@@ -15,11 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from mock_server.endpoints.openai.schema import InvalidRequest, parse_request
+from mock_server.vocabulary import RatebenchError
 
 HOW_TO_FIX = "fix that line, or write a set with `python -m bench requests`"
 
 
-class RequestSetError(ValueError):
+class RequestSetError(RatebenchError):
     """A request set that cannot be read or has a bad line; the message says which."""
 
 

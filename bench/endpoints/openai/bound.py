@@ -85,7 +85,7 @@ from bench.records.windows import batch_start_wall
 from bench.theory.simulate import SlidingWindowCounter
 from mock_server import tokens
 from mock_server.endpoints.openai.settings import DEFAULTS, OpenAISettings, per_slice
-from mock_server.vocabulary import MINUTE
+from mock_server.vocabulary import MINUTE, RatebenchError
 
 Floats = npt.NDArray[np.float64]
 # Grid points over the span where the latest finish can fall; the expected
@@ -98,7 +98,7 @@ PHASES = 64
 COUNTER = "sliding-window-counter"
 
 
-class TwoLimitError(ValueError):
+class TwoLimitError(RatebenchError):
     """A request set no schedule can finish (a charge larger than a window allows)."""
 
 
