@@ -479,7 +479,8 @@ def scenario_plan(scenario: BenchScenario) -> tuple[tuple[Planned, ...], Windows
     """An openai scenario's request set as the limits see it, and its windows (its
     RPM and TPM, the server's defaults where unset). Read once per scenario: every
     client's config, bound and model asks for it."""
-    limits = Windows.per_minute(OpenAILimits.of(scenario).rpm, OpenAILimits.of(scenario).tpm)
+    given = OpenAILimits.of(scenario)
+    limits = Windows.per_minute(given.rpm, given.tpm)
     return tuple(plan_requests(request_bodies(scenario))), limits
 
 

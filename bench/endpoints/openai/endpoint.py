@@ -136,7 +136,7 @@ class OpenAIEndpoint:
         return wrong
 
     def limit_words(self, scenario: Scenario) -> str:
-        return f"{scenario.rpm} RPM and {scenario.tpm} TPM"
+        return OpenAILimits.of(scenario).words()
 
     def throughput_limit(self, scenario: Scenario) -> tuple[float, str]:
         rpm = OpenAILimits.of(scenario).rpm
@@ -152,7 +152,7 @@ class OpenAIEndpoint:
         return Meter(limits.window, limits.requests, f"{rpm} RPM", limits.tokens, charges)
 
     def estimate(self, spec: ClientSpec, scenario: Scenario, config: ClientConfig) -> float:
-        return scenario.n / (scenario.rpm or 60) * 60
+        return scenario.n / OpenAILimits.of(scenario).rpm * MINUTE
 
     def prepare(self, scenario: Scenario, run_dir: Path) -> tuple[Scenario, RunNote]:
         """The request set written into the run directory (every client and any later
