@@ -206,5 +206,8 @@ def run_bench(
             records.append(record)
             on_done(job, record)
             if server is not None and not server.alive():
-                raise BenchAborted(f"run {job.run} of {job.client} failed: {record.reason}")
+                # The server can die just after a run it answered in full: that
+                # run stands, and the bench still cannot go on.
+                what = f"failed: {record.reason}" if record.reason else "finished"
+                raise BenchAborted(f"the mock server died; run {job.run} of {job.client} {what}")
     return records

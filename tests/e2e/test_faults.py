@@ -116,8 +116,11 @@ def test_server_death_mid_run_stops_the_bench_with_a_clear_message(tmp_path: Pat
     assert "Traceback" not in err
     runs = load_runs(tmp_path / "d")
     assert runs[0].status == "ok"
-    assert runs[-1].status == "failed"
-    assert "died" in (runs[-1].reason or "")
+    # The kill lands during a run (which then fails, saying so) or, rarely, in
+    # the instant between a run's record and the bench's check of the server.
+    if runs[-1].status == "failed":
+        assert "died" in (runs[-1].reason or "")
+    assert all(r.status == "ok" for r in runs[:-1])
 
 
 def test_garbage_bodies_mark_runs_failed(tmp_path: Path) -> None:
