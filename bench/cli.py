@@ -39,6 +39,7 @@ COMMANDS = {
     "requests": "requests",
     "concurrency": "concurrency",
     "animate": "animate",
+    "diff": "diff",
 }
 
 

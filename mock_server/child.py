@@ -84,8 +84,26 @@ class ChildServer:
 
     def start(self) -> Self:
         """Start the child and block until `ready()`; raises `error` if it never is."""
+        return self.spawn().wait_ready()
+
+    def spawn(self) -> Self:
+        """Start the child without waiting for it: several children start side by
+        side when each is spawned first and then waited for (`wait_ready`).
+
+        The child is tied to the thread that spawns it (on Linux it is killed
+        when that thread ends), so spawn from a thread that outlives it.
+        """
         try:
-            self._start()
+            self._spawn()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def wait_ready(self) -> Self:
+        """Block until the spawned child is `ready()`; raises `error` if it never is."""
+        try:
+            self._wait_ready()
         except BaseException:
             # Ctrl-C while waiting for it, or a child that never answered:
             # never leave the process (or its files) behind. The error
@@ -94,7 +112,7 @@ class ChildServer:
             raise
         return self
 
-    def _start(self) -> None:
+    def _spawn(self) -> None:
         command = self.command()
         fd, output = tempfile.mkstemp(
             prefix=f"ratebench-{self.name.replace(' ', '-')}-", suffix=".log"
@@ -114,6 +132,9 @@ class ChildServer:
                 )
             except OSError as exc:
                 raise self.error(f"{self.name} could not be run ({command[0]}): {exc}") from None
+
+    def _wait_ready(self) -> None:
+        assert self.process is not None, "spawn() first"
         deadline = time.monotonic() + self.start_timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

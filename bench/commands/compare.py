@@ -38,6 +38,7 @@ from bench.output.summary import format_summary, write_summary
 from bench.records.results import RunRecord, new_run_dir, write_theory
 from bench.records.scenario import Faults, KnobValue, Scenario, ScenarioError, parse_scenario
 from bench.records.stats import client_stats
+from bench.running.parallel import MAX_JOBS, JobsChoice, choose_jobs
 from bench.running.plan import BenchPlan, Job
 from bench.running.runner import BenchAborted, reach_server, run_bench, settings_mismatches
 from clients import REGISTRY, WRITEUP_CLIENTS, local_clients, spec
@@ -72,6 +73,16 @@ def build_parser() -> argparse.ArgumentParser:
         f"default: {','.join(DEFAULT_CLIENTS)}, or every openai client with --api openai)",
     )
     parser.add_argument("--runs", type=int, default=10, help="runs per client (default: 10)")
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=None,
+        metavar="N",
+        help="runs side by side, each with a server of its own (its own limit and log, the "
+        "same seeds): 1 runs them one after another. Default: chosen from what the runs "
+        "cost, keeping the machine mostly idle so that no run's timing disturbs another's, "
+        "and printed; one at a time with --url",
+    )
     parser.add_argument(
         "-n", type=int, default=None, help="requests per batch (default: 10, or --requests' lines)"
     )
@@ -401,9 +412,24 @@ def theory_runs(args: argparse.Namespace) -> int | None:
     return int(args.theory_runs)
 
 
+def jobs_from_args(args: argparse.Namespace, plan: BenchPlan) -> JobsChoice:
+    """`--jobs`, checked, or the bench's own choice (`bench.running.parallel`)."""
+    if args.jobs is None:
+        return choose_jobs(plan)
+    if not 1 <= args.jobs <= MAX_JOBS:
+        raise UsageError(f"--jobs {args.jobs} must be between 1 and {MAX_JOBS}")
+    if args.jobs > 1 and plan.url is not None:
+        raise UsageError(
+            f"--jobs {args.jobs} needs a server per run, and --url is one server whose "
+            "limit every run would share: leave out --jobs or --url"
+        )
+    return JobsChoice(args.jobs, f"{args.jobs} at a time (--jobs)")
+
+
 def main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
     plan = plan_from_args(args)
+    jobs = jobs_from_args(args, plan)
     sim_runs = theory_runs(args)
     scenario = plan.scenario
     if args.simulate:
@@ -423,6 +449,7 @@ def main(argv: list[str]) -> int:
         f"limit {endpoint_for(scenario).limit_words(scenario)} ({scenario.limit.strategy}), "
         f"time scale {scenario.time_scale:g} → {run_dir}"
     )
+    console.print(f"  {jobs.why}")
     names = (*plan.clients, *(name for name, _ in plan.commands))
     total = plan.runs * len(names)
     weights = {c: estimate(spec(c), plan) for c in plan.clients}
@@ -444,10 +471,21 @@ def main(argv: list[str]) -> int:
     # that its time-left estimate holds while short and long runs alternate.
     task = progress.add_task("starting", total=sum(weights.values()) * plan.runs, done=f"0/{total}")
 
+    in_flight: dict[int, Job] = {}
+
+    def describe() -> str:
+        if len(in_flight) == 1:
+            [job] = in_flight.values()
+            return f"run {job.run + 1}/{plan.runs} · {job.client}"
+        return f"{len(in_flight)} runs in flight"
+
     def on_start(job: Job) -> None:
-        progress.update(task, description=f"run {job.run + 1}/{plan.runs} · {job.client}")
+        in_flight[job.index] = job
+        progress.update(task, description=describe())
 
     def on_done(job: Job, record: RunRecord) -> None:
+        in_flight.pop(job.index, None)
+        progress.update(task, description=describe())
         records.append(record)
         progress.update(task, advance=weights[job.client], done=f"{len(records)}/{total}")
         if record.ok:
@@ -464,16 +502,17 @@ def main(argv: list[str]) -> int:
     from bench.running.live import live_or_progress
 
     # On a terminal the live view draws the bar and the run in progress; else the bar alone.
-    display, started, done = live_or_progress(console, plan, progress, on_start, on_done)
+    display, started, done, observe = live_or_progress(console, plan, progress, on_start, on_done)
     status = 0
     try:
         with display:
-            run_bench(plan, run_dir, started, done)
+            run_bench(plan, run_dir, started, done, jobs=jobs.jobs, observe=observe)
     except Interrupted as exc:
         status = 128 + exc.signum
+        servers = "the mock server was" if jobs.jobs == 1 else "the mock servers were"
         console.print(
             f"interrupted ({exc}): {len(records)} of {total} runs finished and kept "
-            f"in {run_dir / 'runs.jsonl'}; the mock server was stopped"
+            f"in {run_dir / 'runs.jsonl'}; {servers} stopped"
         )
     except BenchAborted as exc:
         status = 1

@@ -1,11 +1,12 @@
 """The live view of `python -m bench` on a terminal: the run in progress, as it happens.
 
-The bench runs each client in this process, so the view watches the
-client's recorder (`clients.infra.recorder.observing`), which tells it when
+The bench runs each client in this process, so the view watches each
+run's recorder (`clients.infra.recorder.observing`), which tells it when
 an attempt goes on the wire (`sending`), each recorded attempt's outcome,
 and each sleep after a 429 (`sleeping`); it never reads the log. From
 those it keeps each request's state, a meter of sends in the limit's
-current window against the limit, and the runs finished so far.
+current window against the limit, and the runs finished so far. With runs
+side by side (`--jobs`), one line per run in flight instead of the whole run.
 
 Up to `GLYPH_LIMIT` requests the view draws one glyph per request; past it,
 counts and bars only, so 10 requests and 10,000 read alike. Without a
@@ -265,8 +266,36 @@ def render_summary(records: list[RunRecord]) -> Any:
     return table
 
 
+def render_lanes(snaps: list[tuple[Job, Snapshot]], time_scale: float) -> Any:
+    """The runs in progress side by side: one line each (client, run, scenario seconds,
+    a bar of its requests by state, its 429s so far)."""
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(title="runs in flight", title_justify="left", expand=False, box=None)
+    for column in ("client", "run", "s", "requests", "done", "429s"):
+        table.add_column(column, justify="left" if column in ("client", "requests") else "right")
+    for job, snap in sorted(snaps, key=lambda pair: pair[0].index):
+        counts = Counter(snap.states)
+        bar = Text()
+        for state in STATES:
+            width = 0 if snap.n == 0 else round(BAR_WIDTH * counts[state] / snap.n)
+            bar.append(GLYPHS[state] * width, style=STATE_STYLES[state])
+        table.add_row(
+            job.client,
+            str(job.run + 1),
+            f"{snap.elapsed / time_scale:.1f}",
+            bar,
+            f"{counts['done']}/{snap.n}",
+            str(snap.rejections),
+        )
+    return table
+
+
 class LiveView:
-    """The bench's display on a terminal: its progress bar, the run in progress, the summary."""
+    """The bench's display on a terminal: its progress bar, the runs in progress, the
+    summary. One run in flight is drawn whole (meters, states, its requests); several,
+    one line each."""
 
     def __init__(
         self,
@@ -280,29 +309,34 @@ class LiveView:
         self.plan = plan
         self.progress = progress
         self.refresh_per_second = refresh_per_second
+        self.clock = clock
         self.meter = endpoint_for(plan.scenario).meter(plan.scenario)
-        self.watch = RunWatch(
-            plan.scenario.time_scale, self.meter.window, clock, charges=self.meter.charges
-        )
+        self.watches: dict[int, tuple[Job, RunWatch]] = {}  # by job index, while it runs
         self.records: list[RunRecord] = []
+
+    def watch(self, job: Job) -> RunWatch:
+        """The observer of `job`'s run: the recorder its client builds tells it everything."""
+        meter = self.meter
+        watch = RunWatch(
+            self.plan.scenario.time_scale, meter.window, self.clock, charges=meter.charges
+        )
+        self.watches[job.index] = (job, watch)
+        return watch
 
     def __rich__(self) -> RenderableType:
         from rich.console import Group
 
         meter = self.meter
+        scale = self.plan.scenario.time_scale
         parts: list[Any] = []
         if self.progress is not None:
             parts.append(self.progress)
-        if self.watch.client:
-            parts.append(
-                render_run(
-                    self.watch.snapshot(),
-                    meter.requests,
-                    meter.text,
-                    self.plan.scenario.time_scale,
-                    meter.tokens,
-                )
-            )
+        running = [(job, w.snapshot()) for job, w in list(self.watches.values()) if w.client]
+        if len(running) == 1:
+            [(_, snap)] = running
+            parts.append(render_run(snap, meter.requests, meter.text, scale, meter.tokens))
+        elif running:
+            parts.append(render_lanes(running, scale))
         if self.records:
             parts.append(render_summary(self.records))
         return Group(*parts)
@@ -311,22 +345,18 @@ class LiveView:
         pass
 
     def on_done(self, job: Job, record: RunRecord) -> None:
+        self.watches.pop(job.index, None)
         self.records.append(record)
 
     @contextmanager
     def shown(self) -> Iterator[LiveView]:
         from rich.live import Live
 
-        from clients.infra.recorder import observing
-
-        with (
-            Live(
-                self,
-                console=self.console,
-                refresh_per_second=self.refresh_per_second,
-                transient=False,
-            ),
-            observing(self.watch),
+        with Live(
+            self,
+            console=self.console,
+            refresh_per_second=self.refresh_per_second,
+            transient=False,
         ):
             yield self
 
@@ -337,11 +367,18 @@ def live_or_progress(
     progress: Progress,
     on_start: Callable[[Job], None],
     on_done: Callable[[Job, RunRecord], None],
-) -> tuple[AbstractContextManager[Any], Callable[[Job], None], Callable[[Job, RunRecord], None]]:
-    """(display, on_start, on_done) for the bench: the live view on a terminal, where
-    it also draws the progress bar; elsewhere the progress bar and its lines unchanged."""
+) -> tuple[
+    AbstractContextManager[Any],
+    Callable[[Job], None],
+    Callable[[Job, RunRecord], None],
+    Callable[[Job], RunWatch | None],
+]:
+    """(display, on_start, on_done, observe) for the bench: the live view on a terminal,
+    where it also draws the progress bar and watches each run (`observe(job)` is the
+    run's observer); elsewhere the progress bar and its lines unchanged, and no
+    observer."""
     if not console.is_terminal:
-        return progress, on_start, on_done
+        return progress, on_start, on_done, lambda job: None
     view = LiveView(console, plan, progress)
 
     def started(job: Job) -> None:
@@ -352,4 +389,4 @@ def live_or_progress(
         view.on_done(job, record)
         on_done(job, record)
 
-    return view.shown(), started, done
+    return view.shown(), started, done, view.watch

@@ -20,10 +20,12 @@ from bench.endpoints.registry import endpoint_for, server_kwargs
 from bench.records.results import RUNS_FILE, Machine, RunLog, RunRecord, SweepPoint, server_entries
 from bench.records.scenario import Scenario
 from bench.records.stats import unanswered
+from bench.running.parallel import lane_servers, run_lanes, warm_up
 from bench.running.plan import BenchPlan, Job, describe_fault, fault_reason, server_failure
 from bench.running.shell_command import run_command
 from clients import run_client
 from clients.config import ClientConfig
+from clients.infra.recorder import Observer, observing
 from clients.infra.records import ClientRun
 from mock_server.process import MockServer, ServerError, fetch_log, reset_server
 
@@ -187,27 +189,49 @@ def run_bench(
     run_dir: Path,
     on_start: Callable[[Job], None] = lambda job: None,
     on_done: Callable[[Job, RunRecord], None] = lambda job, rec: None,
+    jobs: int = 1,
+    observe: Callable[[Job], Observer | None] = lambda job: None,
 ) -> list[RunRecord]:
-    """Run every job in order, appending each record to `run_dir/runs.jsonl`.
+    """Run every job, `jobs` at a time, appending each record to `run_dir/runs.jsonl`
+    as it finishes.
 
-    Returns the records. A run the server spoiled is recorded as failed, with
-    its reason, and the bench goes on; if the server died, BenchAborted is
-    raised after the failed run is recorded. KeyboardInterrupt propagates
-    after the server is stopped, with every finished run already on disk.
+    `jobs` 1 runs them one after another in this thread against one server;
+    more runs them side by side, each lane with a server of its own
+    (`bench.running.parallel`). `observe(job)` is the observer of that run's
+    recorder (the live view's), or None. Returns the records. A run the server
+    spoiled is recorded as failed, with its reason, and the bench goes on; if
+    a server died, BenchAborted is raised after the failed run is recorded.
+    KeyboardInterrupt propagates after the servers are stopped, with every
+    finished run already on disk.
     """
     log = RunLog(run_dir / RUNS_FILE, latest=True)
-    here = Machine.here()
     records: list[RunRecord] = []
+
+    def finished(job: Job, record: RunRecord, server: MockServer | None) -> None:
+        log.append(record)
+        records.append(record)
+        on_done(job, record)
+        if server is not None and not server.alive():
+            # The server can die just after a run it answered in full: that
+            # run stands, and the bench still cannot go on.
+            what = f"failed: {record.reason}" if record.reason else "finished"
+            raise BenchAborted(f"the mock server died; run {job.run} of {job.client} {what}")
+
+    if jobs > 1:
+        todo = schedule(plan)
+        warm_up(plan)
+        with lane_servers(plan, min(jobs, len(todo))) as servers:
+            for job, done, lane in run_lanes(plan, todo, servers, run_one, observe):
+                if done is None:
+                    on_start(job)
+                else:
+                    finished(job, done, lane)
+        return records
+    here = Machine.here()
     with server_for(plan) as (base, server):
         for job in schedule(plan):
             on_start(job)
-            record = run_one(plan, job, base, server, here)
-            log.append(record)
-            records.append(record)
-            on_done(job, record)
-            if server is not None and not server.alive():
-                # The server can die just after a run it answered in full: that
-                # run stands, and the bench still cannot go on.
-                what = f"failed: {record.reason}" if record.reason else "finished"
-                raise BenchAborted(f"the mock server died; run {job.run} of {job.client} {what}")
+            with observing(observe(job)):
+                record = run_one(plan, job, base, server, here)
+            finished(job, record, server)
     return records

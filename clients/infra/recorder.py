@@ -33,18 +33,20 @@ class Observer(Protocol):
     def attempt(self, client: str, record: Attempt) -> None: ...
 
 
-_observer: Observer | None = None
+# The observer of each thread that builds recorders: the bench runs several
+# runs at once, each in a thread of its own, each watched by its own observer.
+_installed = threading.local()
 
 
 @contextlib.contextmanager
-def observing(observer: Observer) -> Iterator[Observer]:
-    """Install `observer` for the recorders built inside the block (one at a time)."""
-    global _observer  # noqa: PLW0603 - one observer per process: the bench's display
-    previous, _observer = _observer, observer
+def observing(observer: Observer | None) -> Iterator[Observer | None]:
+    """Install `observer` for the recorders this thread builds inside the block."""
+    previous = getattr(_installed, "observer", None)
+    _installed.observer = observer
     try:
         yield observer
     finally:
-        _observer = previous
+        _installed.observer = previous
 
 
 class Recorder:
@@ -68,7 +70,7 @@ class Recorder:
         self._lock = threading.Lock()
         # Read once: with no observer installed (every run but a live bench)
         # recording costs one `is None` test more.
-        self._observer = _observer
+        self._observer: Observer | None = getattr(_installed, "observer", None)
         if self._observer is not None:
             self._observer.started(client, n, clock, self.started)
 

@@ -1,0 +1,214 @@
+"""How many runs the bench runs side by side, and the lanes that run them.
+
+Every run is independent by construction: a server of its own (its own limit,
+its own log), reset and reseeded before the run, so run i of every client
+faces the same latency draws whichever lane runs it. A run spends nearly all
+its time waiting on its limit and its drawn latencies, so several can share a
+machine without one's timing disturbing another's, as long as together they
+leave the machine idle most of the time. `choose_jobs` decides how many from
+what the runs cost; each lane is a thread with a server of its own, taking
+the next job of the interleaved schedule (A B C A B C ...) when its run ends,
+so that runs in flight at any instant are a mix of clients and a slow patch of
+the machine still hits every client alike.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import queue
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+
+from bench.endpoints.registry import endpoint_for, server_kwargs
+from bench.records.results import Machine, RunRecord
+from bench.running.plan import BenchPlan, Job
+from clients import run_client, spec
+from clients.infra.recorder import Observer, observing
+from mock_server.process import MockServer
+
+#: CPU seconds one attempt costs the machine, client and server together: the
+#: load command measures under 2 ms for the slowest driver (threads); twice that.
+CPU_PER_ATTEMPT = 0.004
+#: Attempts per request to allow for: a request that meets 429s is sent again.
+ATTEMPTS_PER_REQUEST = 3
+#: CPU seconds a `--command` program costs when it starts (an interpreter, imports).
+COMMAND_START_CPU = 1.0
+#: The share of the machine's cores that runs side by side may keep busy together.
+CPU_SHARE = 0.25
+#: A run that may hold this many requests in flight at once needs the machine alone.
+ALONE_IN_FLIGHT = 500
+#: The port the warm-up runs call (the discard port: refused at once on any machine
+#: that runs no discard service), and the wall seconds after which they stop.
+NOTHING_LISTENS = 9
+WARM_UP_SECONDS = 0.2
+#: The most runs `--jobs` may put side by side.
+MAX_JOBS = 64
+#: Lanes per core at most: each is a server process of its own, idle but resident.
+LANES_PER_CORE = 8
+
+
+@dataclass(frozen=True, slots=True)
+class JobsChoice:
+    """How many runs at once, and the reason in words, for the bench's first lines."""
+
+    jobs: int
+    why: str
+
+
+def choose_jobs(plan: BenchPlan, cores: int | None = None) -> JobsChoice:
+    """The number of runs to run side by side, from what they cost.
+
+    One at a time against `--url` (one server, one limit, one log: runs side by
+    side would share it), for a run that may hold `ALONE_IN_FLIGHT` requests in
+    flight, or when clients need a shared service for their limit (Redis).
+    Otherwise as many as keep the runs' estimated CPU together under
+    `CPU_SHARE` of the cores, at most `LANES_PER_CORE` per core and never more
+    than there are runs.
+    """
+    cores = cores or os.cpu_count() or 1
+    names = (*plan.clients, *(name for name, _ in plan.commands))
+    total = plan.runs * len(names)
+    if plan.url is not None:
+        return JobsChoice(1, "one at a time: --url is one server, whose limit they would share")
+    if total <= 1:
+        return JobsChoice(1, "one run")
+    scenario = plan.scenario
+    endpoint = endpoint_for(scenario)
+    config = plan.client_config("http://127.0.0.1/chat")
+    busiest = 0.0  # CPU seconds per wall second of the costliest run
+    for name in plan.clients:
+        client = spec(name)
+        in_flight = min(scenario.n, config.workers) if client.caps_in_flight else scenario.n
+        if in_flight >= ALONE_IN_FLIGHT:
+            return JobsChoice(
+                1, f"one at a time: {name} may hold {in_flight} requests in flight at once"
+            )
+        seconds = endpoint.estimate(client, scenario, config) * scenario.time_scale
+        cpu = scenario.n * ATTEMPTS_PER_REQUEST * CPU_PER_ATTEMPT
+        busiest = max(busiest, cpu / max(seconds, 1e-3))
+    if plan.commands:
+        seconds = scenario.n / scenario.limit.per_second * scenario.time_scale
+        cpu = COMMAND_START_CPU + scenario.n * ATTEMPTS_PER_REQUEST * CPU_PER_ATTEMPT
+        busiest = max(busiest, cpu / max(seconds, 1e-3))
+    by_cpu = math.floor(CPU_SHARE * cores / busiest) if busiest > 0 else total
+    jobs = max(1, min(total, by_cpu, LANES_PER_CORE * cores))
+    if jobs == 1:
+        return JobsChoice(1, "one at a time: a run keeps the machine busy")
+    limits = {
+        total: f"every run at once ({total})",
+        LANES_PER_CORE * cores: f"{LANES_PER_CORE} per core, one server each",
+    }
+    bound = limits.get(jobs, f"together at most {CPU_SHARE:.0%} of {cores} cores busy")
+    return JobsChoice(jobs, f"{jobs} runs side by side, each with a server of its own: {bound}")
+
+
+def needs_alone(plan: BenchPlan, client: str) -> bool:
+    """True for a client whose limit lives in a shared service (Redis): two of its
+    runs at once would share one limit, so its runs take turns."""
+    return client not in dict(plan.commands) and bool(spec(client).needs)
+
+
+def warm_up(plan: BenchPlan) -> None:
+    """Run every client of the plan once, at once, against a port nothing listens on.
+
+    A client imports its libraries when it first runs (aiohttp, the SDK, ...),
+    before its clock starts; with runs side by side, one client's imports
+    would hold the interpreter while another's batch is being timed. So
+    everything is imported here, before any lane starts. What these runs
+    record is dropped; an error they meet is met again, and reported, by
+    the real run.
+    """
+    scale = plan.scenario.time_scale
+    config = replace(
+        plan.client_config(f"http://127.0.0.1:{NOTHING_LISTENS}/chat"),
+        attempts=1,
+        deadline=WARM_UP_SECONDS / scale,
+    )
+    for name in dict.fromkeys(plan.clients):
+        if not needs_alone(plan, name):
+            with contextlib.suppress(Exception):
+                run_client(name, config)
+
+
+@contextlib.contextmanager
+def lane_servers(plan: BenchPlan, count: int) -> Iterator[list[MockServer]]:
+    """`count` mock servers of the plan's scenario, started side by side before any
+    run begins (a starting server is the busiest thing on the machine) and
+    stopped on the way out, whatever happens."""
+    kwargs = server_kwargs(plan.scenario)
+    if plan.api_key:
+        kwargs["extra_args"] += ("--api-key", plan.api_key)
+    with contextlib.ExitStack() as stack:
+        servers = [MockServer(**kwargs) for _ in range(count)]
+        for server in servers:
+            stack.callback(server.close)
+            server.spawn()  # from this thread, which outlives every lane
+        for server in servers:
+            server.wait_ready()
+        yield servers
+
+
+#: What a lane tells the bench: a run started (record None) or finished.
+Event = tuple[Job, RunRecord | None, MockServer]
+RunOne = Callable[[BenchPlan, Job, str, MockServer, Machine], RunRecord]
+
+
+def run_lanes(
+    plan: BenchPlan,
+    jobs: list[Job],
+    servers: list[MockServer],
+    run_one: RunOne,
+    observe: Callable[[Job], Observer | None],
+) -> Iterator[Event]:
+    """Run `jobs` in one lane per server; yield each start and finish as it happens.
+
+    The caller consumes the events in its own thread (the records, the display
+    and Ctrl-C all stay there). Leaving the generator early (an error, Ctrl-C,
+    a dead server) stops the lanes from taking new jobs; the runs in flight end
+    when their servers are stopped.
+    """
+    todo: queue.SimpleQueue[Job] = queue.SimpleQueue()
+    for job in jobs:
+        todo.put(job)
+    events: queue.SimpleQueue[Event | BaseException] = queue.SimpleQueue()
+    stop = threading.Event()
+    turns = threading.Lock()  # runs of a client that shares a limit through Redis
+    here = Machine.here()
+
+    def lane(server: MockServer) -> None:
+        try:
+            while not stop.is_set():
+                try:
+                    job = todo.get_nowait()
+                except queue.Empty:
+                    return
+                with turns if needs_alone(plan, job.client) else contextlib.nullcontext():
+                    events.put((job, None, server))
+                    with observing(observe(job)):
+                        record = run_one(plan, job, server.url, server, here)
+                events.put((job, record, server))
+        except BaseException as exc:  # handed to the bench's thread, raised there
+            events.put(exc)
+
+    threads = [threading.Thread(target=lane, args=(s,), daemon=True) for s in servers]
+    for thread in threads:
+        thread.start()
+    finished = 0
+    try:
+        while finished < len(jobs):
+            try:
+                event = events.get(timeout=0.2)
+            except queue.Empty:
+                if not any(t.is_alive() for t in threads) and events.empty():
+                    return  # every lane ended without finishing: an error was raised
+                continue
+            if isinstance(event, BaseException):
+                raise event
+            if event[1] is not None:
+                finished += 1
+            yield event
+    finally:
+        stop.set()
