@@ -8,6 +8,7 @@ line on stderr and exit status 2, with nothing already recorded lost.
 from __future__ import annotations
 
 import importlib
+import os
 import signal
 import sys
 from collections.abc import Callable
@@ -48,6 +49,19 @@ def _command(name: str) -> Callable[[list[str]], int]:
     return cast(Callable[[list[str]], int], module.main)
 
 
+def leave(status: int) -> int:
+    """`status`, or the process's exit with it at once when the bench left runs in
+    flight behind (`bench.running.parallel.ABANDONED`): their clients' threads
+    would otherwise keep it alive until their retries ran out."""
+    from bench.running.parallel import ABANDONED
+
+    if ABANDONED.is_set():
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(status)
+    return status
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     # From here on SIGINT and SIGTERM unwind the stack like Ctrl-C, so that
@@ -57,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if argv and argv[0] in COMMANDS:
             return _command(COMMANDS[argv[0]])(argv[1:])
-        return _command("compare")(argv)
+        return leave(_command("compare")(argv))
     except (RatebenchError, ServerError) as exc:
         fail(str(exc))
     except Interrupted as exc:

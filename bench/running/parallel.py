@@ -212,3 +212,11 @@ def run_lanes(
             yield event
     finally:
         stop.set()
+        if finished < len(jobs):
+            ABANDONED.set()
+
+
+#: Set when the bench stopped with runs still in flight (Ctrl-C, a dead server):
+#: their servers are stopped, and what is left of them (a client sleeping out
+#: its retries) must not keep the process alive; `python -m bench` exits at once.
+ABANDONED = threading.Event()

@@ -126,13 +126,21 @@ def test_plot_redraws_from_files_alone(bench_run: tuple[Path, str], tmp_path: Pa
     assert (run_dir / "timeline.png").is_file()
 
 
-@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
-def test_interrupt_keeps_finished_runs_and_stops_the_server(tmp_path: Path, signum: int) -> None:
+@pytest.mark.parametrize(
+    ("signum", "jobs"), [(signal.SIGINT, 1), (signal.SIGTERM, 1), (signal.SIGINT, 3)]
+)
+def test_interrupt_keeps_finished_runs_and_stops_the_server(
+    tmp_path: Path, signum: int, jobs: int
+) -> None:
+    """One run at a time or three side by side: Ctrl-C keeps every finished run (and
+    no run cut short), and stops every server the bench started."""
     proc = subprocess.Popen(
         [
             sys.executable,
             "-m",
             "bench",
+            "--jobs",
+            str(jobs),
             "--time-scale",
             "0.1",
             "--theory-runs",
