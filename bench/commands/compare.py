@@ -525,6 +525,8 @@ def main(argv: list[str]) -> int:
             "of the figures; their reasons are listed below and in summary.json"
         )
     if records:
+        # In the schedule's order (runs side by side finish in any order), as runs.jsonl.
+        records.sort(key=lambda r: (r.run, names.index(r.client)))
         finish(run_dir, records, console, matrix=args.matrix, sim_runs=sim_runs)
         print(f"\nResults: {run_dir}")
     else:

@@ -890,6 +890,17 @@ class RunLog:
             mark_latest(self.path.parent)
             self.latest = False
 
+    def rewrite(self, records: Sequence[Record]) -> None:
+        """Replace the file with `records`, in their order, at once: a new file beside
+        it, synced, then renamed over it, so that a kill leaves the old or the new."""
+        spare = self.path.with_name(self.path.name + ".new")
+        with spare.open("w", encoding="utf-8") as f:
+            for record in records:
+                f.write(json.dumps(record.to_dict(), separators=(",", ":")) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(spare, self.path)
+
 
 def load_runs(run_dir: Path, file: str = RUNS_FILE) -> list[RunRecord]:
     """Every run of `run_dir/file`; one clear ResultsError for anything that is not."""

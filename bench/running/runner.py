@@ -220,13 +220,22 @@ def run_bench(
     if jobs > 1:
         todo = schedule(plan)
         warm_up(plan)
-        with lane_servers(plan, min(jobs, len(todo))) as servers:
-            for job, done, lane in run_lanes(plan, todo, servers, run_one, observe):
-                if done is None:
-                    on_start(job)
-                else:
-                    finished(job, done, lane)
-        return records
+        by_index: dict[int, RunRecord] = {}
+        try:
+            with lane_servers(plan, min(jobs, len(todo))) as servers:
+                for job, done, lane in run_lanes(plan, todo, servers, run_one, observe):
+                    if done is None:
+                        on_start(job)
+                    else:
+                        by_index[job.index] = done
+                        finished(job, done, lane)
+        finally:
+            # Appended as they finished; kept in the schedule's order, as one
+            # lane would have written them (the tables list clients in it).
+            in_order = [by_index[i] for i in sorted(by_index)]
+            if in_order != records:
+                log.rewrite(in_order)
+        return in_order
     here = Machine.here()
     with server_for(plan) as (base, server):
         for job in schedule(plan):
