@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from bench.endpoints.registry import client_config, server_kwargs
+from bench.endpoints.registry import (
+    add_scenario_arguments,
+    client_config,
+    scenario_from_args,
+    server_kwargs,
+)
 from bench.records.scenario import (
     Faults,
     Latency,
@@ -16,6 +21,7 @@ from bench.records.scenario import (
 )
 from bench.theory.models import theory_input
 from clients.config import ClientConfig, ConfigError
+from mock_server.vocabulary import OneLineParser
 
 
 def test_the_write_ups_scenario_is_the_default() -> None:
@@ -52,6 +58,23 @@ def test_strings_are_parsed_once_into_numbers() -> None:
 def test_bad_input_says_what_is_wrong(kwargs: dict[str, object], fragment: str) -> None:
     with pytest.raises(ScenarioError, match=fragment):
         parse_scenario(**kwargs)  # type: ignore[arg-type]
+
+
+def test_one_function_adds_the_scenario_flags_and_reads_them_back() -> None:
+    every = OneLineParser()
+    add_scenario_arguments(every)
+    given = ["-n", "4", "--rate", "10/5 seconds", "--latency", "0.5-1.5", "--error-rate", "0.5"]
+    scenario = scenario_from_args(every.parse_args(given))
+    assert scenario == Scenario(
+        limit=Limit(10, 5.0), latency=Latency("uniform", 0.5, 1.5), n=4, faults=Faults(0.5)
+    )
+    assert scenario_from_args(every.parse_args([])) == Scenario()
+    # A command that offers some of them, with its own default: the others keep the scenario's.
+    some = OneLineParser()
+    add_scenario_arguments(some, ("n", "seed"), defaults={"n": 40})
+    assert scenario_from_args(some.parse_args(["--seed", "3"])) == Scenario(n=40, seed=3)
+    with pytest.raises(SystemExit):
+        some.parse_args(["--rate", "1/second"])
 
 
 def test_faults_are_checked_where_they_are_made() -> None:
