@@ -88,6 +88,10 @@ def test_a_latency_kind_must_follow_its_bounds() -> None:
     with pytest.raises(ScenarioError, match="kind"):
         Latency("uniform", 2, 5)
     assert parse_latency("3") == Latency("randint", 3, 3)
+    # The server's rule for the bounds, whichever way they were given.
+    for lo, hi in ((5, 2), (0, 7200), (0, float("inf"))):
+        with pytest.raises(ScenarioError, match="low <= high <= 3600 seconds"):
+            Latency("randint", lo, hi)
 
 
 def test_server_arguments_come_from_the_scenario() -> None:
