@@ -159,7 +159,7 @@ def scenario_from_args(args: argparse.Namespace) -> Scenario:
     for name, each in ENDPOINTS.items():
         flags = each.given_flags(args)
         if name != args.api and flags:
-            raise UsageError(f"{flags[0]} is for the LLM endpoint: add --api {name}")
+            raise UsageError(f"{flags[0]} is for the {name} endpoint: add --api {name}")
     return ENDPOINTS[args.api].scenario_from_args(scenario, args)
 
 

@@ -21,7 +21,7 @@ from bench.records.scenario import (
 )
 from bench.theory.models import theory_input
 from clients.config import ClientConfig, ConfigError
-from mock_server.vocabulary import OneLineParser
+from mock_server.vocabulary import OneLineParser, UsageError
 
 
 def test_the_write_ups_scenario_is_the_default() -> None:
@@ -69,6 +69,8 @@ def test_one_function_adds_the_scenario_flags_and_reads_them_back() -> None:
         limit=Limit(10, 5.0), latency=Latency("uniform", 0.5, 1.5), n=4, faults=Faults(0.5)
     )
     assert scenario_from_args(every.parse_args([])) == Scenario()
+    with pytest.raises(UsageError, match="--rpm is for the openai endpoint: add --api openai"):
+        scenario_from_args(every.parse_args(["--rpm", "30"]))
     # A command that offers some of them, with its own default: the others keep the scenario's.
     some = OneLineParser()
     add_scenario_arguments(some, ("n", "seed"), defaults={"n": 40})
