@@ -18,7 +18,7 @@ from bench.experiments.redis import (
     summarize,
 )
 from bench.records.results import new_run_dir, write_json
-from mock_server.redis_process import RedisUnavailable
+from mock_server.processes.redis_server import RedisUnavailable
 from mock_server.settings import Rate, check_storage
 from mock_server.vocabulary import OneLineParser, UsageError
 

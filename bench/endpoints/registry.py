@@ -164,7 +164,7 @@ def scenario_from_args(args: argparse.Namespace) -> Scenario:
 
 
 def server_kwargs(scenario: Scenario, seed: int | None = None) -> dict[str, Any]:
-    """Keyword arguments of `mock_server.process.MockServer` for this scenario."""
+    """Keyword arguments of `mock_server.processes.server.MockServer` for this scenario."""
     return scenario.server_kwargs_with(endpoint_for(scenario).server_args(scenario), seed)
 
 

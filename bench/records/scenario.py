@@ -227,8 +227,8 @@ class Scenario:
     def server_kwargs_with(
         self, endpoint_args: tuple[str, ...], seed: int | None = None
     ) -> dict[str, Any]:
-        """Keyword arguments of `mock_server.process.MockServer` for this scenario, with its
-        endpoint's own flags (`bench.endpoints.registry.server_kwargs` adds them)."""
+        """Keyword arguments of `mock_server.processes.server.MockServer` for this scenario,
+        with its endpoint's own flags (`bench.endpoints.registry.server_kwargs` adds them)."""
         extra: tuple[str, ...] = ()
         if self.faults.any:
             extra += (
