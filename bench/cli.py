@@ -16,7 +16,7 @@ from types import FrameType
 from typing import cast
 
 from bench.commands import Interrupted
-from mock_server.process import ServerError
+from mock_server.processes.server import ServerError
 from mock_server.vocabulary import RatebenchError, fail
 
 

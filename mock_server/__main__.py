@@ -1,6 +1,6 @@
 import sys
 
-from mock_server import interrupt
+from mock_server.processes import interrupt
 
 interrupt.install()
 try:

@@ -10,9 +10,9 @@ import socket
 import sys
 from dataclasses import replace
 
-from mock_server import interrupt
 from mock_server.endpoints import ENDPOINTS
 from mock_server.keys import parse_keys
+from mock_server.processes import interrupt
 from mock_server.redact import redact, redact_text
 from mock_server.settings import (
     HEADER_TIMEOUT,
@@ -309,7 +309,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         if settings.workers > 1:
-            from mock_server.workers import serve
+            from mock_server.processes.workers import serve
 
             return serve(sock, settings.workers, make_config, ready, warm_up)
         server = uvicorn.Server(make_config(None))

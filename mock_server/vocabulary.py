@@ -117,6 +117,13 @@ class Latency:
     low: float
     high: float
 
+    def __post_init__(self) -> None:
+        if not 0 <= self.low <= self.high <= MAX_LATENCY:  # also false for NaN and infinity
+            raise RatebenchError(
+                f"latency {self.low:g}-{self.high:g} must be 0 <= low <= high <= "
+                f"{MAX_LATENCY:g} seconds: write the lower bound first, e.g. 2-5"
+            )
+
     @property
     def whole_seconds(self) -> bool:
         return float(self.low).is_integer() and float(self.high).is_integer()

@@ -35,7 +35,7 @@ from bench.records.results import (
 )
 from bench.records.scenario import Scenario
 from clients.infra.records import Attempt, Outcome
-from mock_server.process import MockServer
+from mock_server.processes.server import MockServer
 
 ROOT = Path(__file__).resolve().parent.parent  # the repository
 

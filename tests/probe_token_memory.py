@@ -19,7 +19,7 @@ import psutil
 import redis
 import requests
 
-from mock_server.process import MockServer
+from mock_server.processes.server import MockServer
 from mock_server.vocabulary import STRATEGIES
 
 URL = "/v1/chat/completions"

@@ -25,9 +25,7 @@ from rich.progress import (
 
 from bench.commands import Interrupted
 from bench.endpoints.registry import (
-    add_arguments as add_endpoint_arguments,
-)
-from bench.endpoints.registry import (
+    add_scenario_arguments,
     endpoint,
     endpoint_for,
     format_simulation,
@@ -36,7 +34,7 @@ from bench.endpoints.registry import (
 )
 from bench.output.summary import format_summary, write_summary
 from bench.records.results import RunRecord, new_run_dir, write_theory
-from bench.records.scenario import Faults, KnobValue, Scenario, ScenarioError, parse_scenario
+from bench.records.scenario import KnobValue, Scenario, ScenarioError
 from bench.records.stats import client_stats
 from bench.running.parallel import MAX_JOBS, JobsChoice, choose_jobs
 from bench.running.plan import BenchPlan, Job
@@ -44,7 +42,7 @@ from bench.running.runner import BenchAborted, reach_server, run_bench, settings
 from clients import REGISTRY, WRITEUP_CLIENTS, local_clients, spec
 from clients.config import RETRY_NAMES, ConfigError
 from clients.spec import ClientSpec
-from mock_server.vocabulary import STRATEGIES, OneLineParser, UsageError
+from mock_server.vocabulary import OneLineParser, UsageError
 
 DEFAULT_CLIENTS = WRITEUP_CLIENTS
 
@@ -83,21 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
         "cost, keeping the machine mostly idle so that no run's timing disturbs another's, "
         "and printed; one at a time with --url",
     )
-    parser.add_argument(
-        "-n", type=int, default=None, help="requests per batch (default: 10, or --requests' lines)"
-    )
-    parser.add_argument(
-        "--time-scale",
-        type=float,
-        default=1.0,
-        help="multiplies every duration (latency, window, retry sleeps); "
-        "results are reported in scenario seconds (default: 1)",
-    )
-    parser.add_argument(
-        "--seed",
-        type=int,
-        default=0,
-        help="run i of every client uses latency seed SEED+i (default: 0)",
+    add_scenario_arguments(
+        parser, helps={"n": "requests per batch (default: {default}, or --requests' lines)"}
     )
     parser.add_argument(
         "--retry",
@@ -105,16 +90,6 @@ def build_parser() -> argparse.ArgumentParser:
         choices=RETRY_NAMES,
         help="retry sleeps: exponential 3,6,12,24 s (default); writeup "
         "3,9,81,6561 s as its code does; none",
-    )
-    parser.add_argument("--rate", default="2/second", help="server limit (default: 2/second)")
-    parser.add_argument(
-        "--strategy",
-        default="fixed-window",
-        choices=STRATEGIES,
-        help="server's limits strategy (default: fixed-window)",
-    )
-    parser.add_argument(
-        "--latency", default="2-5", help="server latency range in seconds (default: 2-5)"
     )
     parser.add_argument(
         "--deadline",
@@ -164,25 +139,6 @@ def build_parser() -> argparse.ArgumentParser:
         "--name", default=None, help="name of the run directory under OUT (default: a timestamp)"
     )
     parser.add_argument(
-        "--error-rate",
-        type=float,
-        default=0.0,
-        help="fault injection: the server answers this share of accepted requests with an "
-        "error (default: 0)",
-    )
-    parser.add_argument(
-        "--error-kind",
-        choices=("500", "garbage"),
-        default="500",
-        help="what --error-rate answers: a 500, or a 200 whose body is not JSON (default: 500)",
-    )
-    parser.add_argument(
-        "--stall-after",
-        type=int,
-        default=None,
-        help="fault injection: the server stops answering after N accepted requests",
-    )
-    parser.add_argument(
         "--matrix",
         action="store_true",
         help="after the summary, print the 2 × 3 table (threads / asyncio × at most N in "
@@ -206,7 +162,6 @@ def build_parser() -> argparse.ArgumentParser:
         "spread theory prints: 0.01 s at the write-up's 10 requests, 0.01-0.03 s at 10000 "
         "requests of 20 per second and 1-2 s latencies",
     )
-    add_endpoint_arguments(parser)
     parser.add_argument(
         "--command",
         action="append",
@@ -278,16 +233,7 @@ def plan_from_args(args: argparse.Namespace) -> BenchPlan:
     if args.runs > 10_000:
         raise UsageError(f"--runs {args.runs} is more than 10000: split it into several benches")
     try:
-        scenario = parse_scenario(
-            rate=args.rate,
-            strategy=args.strategy,
-            latency=args.latency,
-            n=10 if args.n is None else args.n,
-            time_scale=args.time_scale,
-            seed=args.seed,
-            faults=Faults(args.error_rate, args.error_kind, args.stall_after),
-        )
-        scenario = scenario_from_args(scenario, args)
+        scenario = scenario_from_args(args)
     except ScenarioError as exc:
         raise UsageError(str(exc)) from None
     if args.url is not None and scenario.faults.any:

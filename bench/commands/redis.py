@@ -6,6 +6,7 @@ import sys
 import time
 from dataclasses import asdict
 
+from bench.endpoints.registry import add_scenario_arguments, scenario_from_args
 from bench.experiments.redis import (
     STORAGES,
     SharedLimitSettings,
@@ -17,8 +18,7 @@ from bench.experiments.redis import (
     summarize,
 )
 from bench.records.results import new_run_dir, write_json
-from bench.records.scenario import Scenario, parse_latency
-from mock_server.redis_process import RedisUnavailable
+from mock_server.processes.redis_server import RedisUnavailable
 from mock_server.settings import Rate, check_storage
 from mock_server.vocabulary import OneLineParser, UsageError
 
@@ -37,22 +37,17 @@ def main(argv: list[str]) -> int:
     )
     parser.add_argument("--workers", type=int, default=4, help="server workers (default: 4)")
     parser.add_argument("--client-procs", type=int, default=4, help="client processes (default: 4)")
-    parser.add_argument(
-        "-n",
-        type=int,
-        default=40,
-        help="requests in the batch, split over the processes (default: 40)",
-    )
     parser.add_argument("--runs", type=int, default=1, help="runs per pairing (default: 1)")
-    parser.add_argument(
-        "--time-scale",
-        type=float,
-        default=1.0,
-        help="multiplies every duration; with Redis the window must stay "
-        "whole milliseconds (default: 1)",
+    add_scenario_arguments(
+        parser,
+        ("n", "time_scale", "seed", "latency"),
+        defaults={"n": 40},
+        helps={
+            "n": "requests in the batch, split over the processes (default: {default})",
+            "time_scale": "multiplies every duration; with Redis the window must stay "
+            "whole milliseconds (default: {default})",
+        },
     )
-    parser.add_argument("--seed", type=int, default=0, help="latency seed of run 0 (default: 0)")
-    parser.add_argument("--latency", default="2-5", help="server latency, seconds (default: 2-5)")
     parser.add_argument(
         "--redis", default=None, metavar="URL", help="use this Redis instead of starting one"
     )
@@ -69,9 +64,7 @@ def main(argv: list[str]) -> int:
         raise UsageError(
             f"-n {args.n} gives some of the {args.client_procs} processes nothing to send"
         )
-    scenario = Scenario(
-        latency=parse_latency(args.latency), n=args.n, time_scale=args.time_scale, seed=args.seed
-    )
+    scenario = scenario_from_args(args)
     limit = scenario.limit
     check_storage("redis://", Rate(str(limit), limit.count, limit.window), args.time_scale)
     settings = SharedLimitSettings(

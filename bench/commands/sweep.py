@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from bench.endpoints.registry import add_scenario_arguments, scenario_from_args
 from bench.experiments.sweep import (
     KNOBS,
     finish,
@@ -14,7 +15,6 @@ from bench.experiments.sweep import (
     write_outputs,
 )
 from bench.records.results import RunRecord, new_run_dir
-from bench.records.scenario import Scenario
 from bench.running.plan import BenchPlan
 from clients import REGISTRY, WRITEUP_CLIENTS, spec
 from clients.config import ConfigError
@@ -37,8 +37,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("knob", metavar="KNOB=V1,V2,...", nargs="?", help="the knob and its values")
     parser.add_argument("--client", help=f"one of {', '.join(REGISTRY)}")
     parser.add_argument("--runs", type=int, default=3, help="runs per value (default: 3)")
-    parser.add_argument("--time-scale", type=float, default=1.0, help="(default: 1)")
-    parser.add_argument("--seed", type=int, default=0, help="run i uses seed SEED+i (default: 0)")
+    # The write-up's scenario: a sweep varies a client's knob (or n), not the server.
+    add_scenario_arguments(parser, ("time_scale", "seed"))
     parser.add_argument("--out", default="results", help="directory for results (default: results)")
     parser.add_argument(
         "--name", default=None, help="directory under OUT (default: sweep-KNOB-<timestamp>)"
@@ -76,13 +76,7 @@ def main(argv: list[str]) -> int:
         raise ConfigError(f"--runs {args.runs}: need between 1 and 1000 runs per value")
     if args.theory_runs is not None and not 1 <= args.theory_runs <= 100_000:
         raise ConfigError(f"--theory-runs {args.theory_runs} must be between 1 and 100000")
-    if not args.time_scale > 0:
-        raise ConfigError(f"--time-scale {args.time_scale} must be greater than 0")
-    base = BenchPlan(
-        clients=(args.client,),
-        runs=args.runs,
-        scenario=Scenario(time_scale=args.time_scale, seed=args.seed),
-    )
+    base = BenchPlan(clients=(args.client,), runs=args.runs, scenario=scenario_from_args(args))
     run_dir = new_run_dir(args.out, args.name, prefix=f"sweep-{knob}-")
     print(
         f"sweep {knob} = {', '.join(f'{v:g}' for v in values)} for {args.client}, "

@@ -15,11 +15,19 @@ from bench.endpoints.base import Endpoint
 from bench.endpoints.chat.endpoint import ENDPOINT as CHAT
 from bench.endpoints.openai.endpoint import ENDPOINT as OPENAI
 from bench.records.results import RunRecord, SweepPoint, TheoryRecord
-from bench.records.scenario import KnobValue, Overrides, Scenario
+from bench.records.scenario import (
+    ERROR_KINDS,
+    Faults,
+    KnobValue,
+    Overrides,
+    Scenario,
+    parse_latency,
+    parse_limit,
+)
 from bench.theory.replay import replay_runs
 from bench.theory.sim_runs import sim_runs_for
 from clients.config import ClientConfig
-from mock_server.vocabulary import UsageError
+from mock_server.vocabulary import STRATEGIES, UsageError
 
 ENDPOINTS: dict[str, Endpoint] = {e.name: e for e in (CHAT, OPENAI)}
 #: `/chat`, the write-up's endpoint: the bench's default.
@@ -34,32 +42,129 @@ def endpoint_for(scenario: Scenario) -> Endpoint:
     return ENDPOINTS[scenario.api]
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """`--api` and every endpoint's own flags."""
-    parser.add_argument(
-        "--api",
-        choices=tuple(ENDPOINTS),
-        default=DEFAULT_API,
-        help="the endpoint: the write-up's GET /chat, or openai (POST /v1/chat/completions, "
-        "limited in requests and tokens per minute); runs the clients that speak it "
-        "(default: chat)",
+#: The flags that make a `Scenario`, by what they set; `faults` is --error-rate,
+#: --error-kind and --stall-after, `api` is --api and every endpoint's own flags.
+SCENARIO_FLAGS = ("n", "time_scale", "seed", "rate", "strategy", "latency", "faults", "api")
+
+_HELPS = {
+    "n": "requests per batch (default: {default})",
+    "time_scale": "multiplies every duration (latency, window, retry sleeps); results are "
+    "reported in scenario seconds (default: {default})",
+    "seed": "run i of every client uses latency seed SEED+i (default: {default})",
+    "rate": "server limit (default: {default})",
+    "strategy": "server's limits strategy (default: {default})",
+    "latency": "server latency range in seconds (default: {default})",
+    "error_rate": "fault injection: the server answers this share of accepted requests "
+    "with an error (default: {default})",
+    "error_kind": "what --error-rate answers: a 500, or a 200 whose body is not JSON "
+    "(default: {default})",
+    "stall_after": "fault injection: the server stops answering after N accepted requests",
+    "api": "the endpoint: the write-up's GET /chat, or openai (POST /v1/chat/completions, "
+    "limited in requests and tokens per minute); runs the clients that speak it "
+    "(default: {default})",
+}
+
+
+def add_scenario_arguments(
+    parser: argparse.ArgumentParser,
+    flags: Sequence[str] = SCENARIO_FLAGS,
+    *,
+    defaults: Mapping[str, Any] | None = None,
+    helps: Mapping[str, str] | None = None,
+) -> None:
+    """Add the flags that make a `Scenario` to `parser`; `scenario_from_args` reads them.
+
+    `flags`: the ones of SCENARIO_FLAGS a command offers (a scenario keeps its
+    defaults for the others). `defaults`: a command's own defaults, by the
+    argument's name (`{"n": 40}`; -n's is None otherwise, the scenario's 10).
+    `helps`: a command's own words for a flag whose meaning it narrows, by the
+    argument's name; `{default}` in them is the default.
+    """
+    base = Scenario()
+    chosen: dict[str, Any] = {
+        "n": None,
+        "time_scale": base.time_scale,
+        "seed": base.seed,
+        "rate": str(base.limit),
+        "strategy": base.limit.strategy,
+        "latency": str(base.latency),
+        "error_rate": base.faults.error_rate,
+        "error_kind": base.faults.error_kind,
+        "stall_after": base.faults.stall_after,
+        "api": DEFAULT_API,
+    }
+    chosen.update(defaults or {})
+    words = _HELPS | dict(helps or {})
+
+    def add(dest: str, *names: str, **kwargs: Any) -> None:
+        shown = chosen[dest] if chosen[dest] is not None else getattr(base, dest, None)
+        if isinstance(shown, float):
+            shown = f"{shown:g}"
+        parser.add_argument(
+            *names,
+            dest=dest,
+            default=chosen[dest],
+            help=words[dest].format(default=shown),
+            **kwargs,
+        )
+
+    for flag in flags:
+        if flag == "n":
+            add("n", "-n", type=int)
+        elif flag == "time_scale":
+            add("time_scale", "--time-scale", type=float)
+        elif flag == "seed":
+            add("seed", "--seed", type=int)
+        elif flag == "rate":
+            add("rate", "--rate")
+        elif flag == "strategy":
+            add("strategy", "--strategy", choices=STRATEGIES)
+        elif flag == "latency":
+            add("latency", "--latency")
+        elif flag == "faults":
+            add("error_rate", "--error-rate", type=float)
+            add("error_kind", "--error-kind", choices=ERROR_KINDS)
+            add("stall_after", "--stall-after", type=int)
+        elif flag == "api":
+            add("api", "--api", choices=tuple(ENDPOINTS))
+            for each in ENDPOINTS.values():
+                each.add_arguments(parser)
+        else:
+            raise ValueError(f"{flag!r} is not one of the scenario's flags {SCENARIO_FLAGS}")
+
+
+def scenario_from_args(args: argparse.Namespace) -> Scenario:
+    """The scenario that `add_scenario_arguments`' flags in `args` make; the scenario's
+    defaults for flags the command does not offer. On `--api`'s endpoint with its
+    flags; another endpoint's flag is one line naming the `--api` it needs.
+    ScenarioError or UsageError says what is wrong."""
+    given = vars(args)
+    base = Scenario()
+    faults = base.faults
+    if "error_rate" in given:
+        faults = Faults(given["error_rate"], given["error_kind"], given["stall_after"])
+    limit = base.limit
+    if "rate" in given or "strategy" in given:
+        limit = parse_limit(given.get("rate", str(limit)), given.get("strategy", limit.strategy))
+    scenario = Scenario(
+        limit=limit,
+        latency=parse_latency(given["latency"]) if "latency" in given else base.latency,
+        n=base.n if given.get("n") is None else given["n"],
+        time_scale=given.get("time_scale", base.time_scale),
+        seed=given.get("seed", base.seed),
+        faults=faults,
     )
-    for each in ENDPOINTS.values():
-        each.add_arguments(parser)
-
-
-def scenario_from_args(scenario: Scenario, args: argparse.Namespace) -> Scenario:
-    """The scenario on `--api`'s endpoint with its flags; another endpoint's flag is
-    one line saying which `--api` it needs."""
+    if "api" not in given:
+        return scenario
     for name, each in ENDPOINTS.items():
-        given = each.given_flags(args)
-        if name != args.api and given:
-            raise UsageError(f"{given[0]} is for the LLM endpoint: add --api {name}")
+        flags = each.given_flags(args)
+        if name != args.api and flags:
+            raise UsageError(f"{flags[0]} is for the {name} endpoint: add --api {name}")
     return ENDPOINTS[args.api].scenario_from_args(scenario, args)
 
 
 def server_kwargs(scenario: Scenario, seed: int | None = None) -> dict[str, Any]:
-    """Keyword arguments of `mock_server.process.MockServer` for this scenario."""
+    """Keyword arguments of `mock_server.processes.server.MockServer` for this scenario."""
     return scenario.server_kwargs_with(endpoint_for(scenario).server_args(scenario), seed)
 
 

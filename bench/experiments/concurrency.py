@@ -40,7 +40,7 @@ from bench.records.results import server_entries
 from bench.records.stats import in_flight_levels, percentile
 from bench.records.windows import bound_makespan
 from clients.infra.records import ClientRun
-from mock_server.process import MockServer, fetch_log, reset_server
+from mock_server.processes.server import MockServer, fetch_log, reset_server
 
 LEVELS = (10, 100, 1000, 5000)
 CLIENTS = ("threads_fifo", "fifo_bucket")

@@ -27,7 +27,7 @@ import urllib.request
 from typing import Any
 
 from bench.experiments.log_cost import timed_read
-from mock_server.process import MockServer
+from mock_server.processes.server import MockServer
 from mock_server.vocabulary import OneLineParser, fail
 
 

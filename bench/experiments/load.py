@@ -24,7 +24,7 @@ import aiohttp
 import clients
 from bench.records.results import server_entries
 from bench.records.stats import percentile as _percentile
-from mock_server.process import MockServer
+from mock_server.processes.server import MockServer
 
 
 @dataclass(frozen=True, slots=True)

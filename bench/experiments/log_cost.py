@@ -34,7 +34,7 @@ from multiprocessing.sharedctypes import Synchronized
 from typing import Any
 
 from bench.experiments.load import hammer
-from mock_server.process import MockServer
+from mock_server.processes.server import MockServer
 from mock_server.vocabulary import OneLineParser, fail
 
 MB = 1024 * 1024

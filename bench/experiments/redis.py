@@ -38,8 +38,8 @@ from bench.records.windows import bound_makespan, max_accepted_per_window, max_a
 from bench.running.plan import fault_reason
 from clients.infra.procs import label, run_procs
 from clients.limiters.redis_log import DEFAULT_KEY, clear
-from mock_server.process import MockServer, fetch_log, reset_server
-from mock_server.redis_process import RedisServer
+from mock_server.processes.redis_server import RedisServer
+from mock_server.processes.server import MockServer, fetch_log, reset_server
 
 STORAGES = ("memory", "redis")
 

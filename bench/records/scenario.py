@@ -24,6 +24,7 @@ from clients.config import ClientConfig, ConfigError
 from clients.infra.retry import RetryPolicy
 from clients.spec import APIS, Api
 from mock_server.vocabulary import STRATEGIES, RatebenchError, Strategy
+from mock_server.vocabulary import Latency as DrawnLatency
 
 _CLIENT = ClientConfig()
 
@@ -99,8 +100,8 @@ class Latency:
     """What the server draws for each accepted request, in scenario seconds:
     `random.randint(lo, hi)` whole seconds (the write-up's), or `uniform(lo, hi)`.
 
-    The mock server picks the kind from its bounds (whole numbers draw randint),
-    so the kind must agree with them.
+    The mock server picks the kind from its bounds (`mock_server.vocabulary.Latency`:
+    whole numbers draw randint), so the kind must agree with them.
     """
 
     kind: LatencyKind = "randint"
@@ -112,22 +113,24 @@ class Latency:
             raise ScenarioError(
                 f"latency kind must be one of {', '.join(LATENCY_KINDS)}, got {self.kind!r}"
             )
-        if not (math.isfinite(self.lo) and math.isfinite(self.hi) and 0 <= self.lo <= self.hi):
-            raise ScenarioError(
-                f"latency {self.lo}-{self.hi} must be 0 <= low <= high seconds: "
-                "write the lower bound first, e.g. 2-5"
-            )
-        whole = float(self.lo).is_integer() and float(self.hi).is_integer()
-        if whole != (self.kind == "randint"):
+        if self.drawn.whole_seconds != (self.kind == "randint"):
             raise ScenarioError(
                 f"latency {self}: the server draws randint for whole-second bounds and "
                 "uniform otherwise, so the kind must follow the bounds"
             )
 
     @property
+    def drawn(self) -> DrawnLatency:
+        """The server's latency model of these bounds; ScenarioError if it has none."""
+        try:
+            return DrawnLatency(self.lo, self.hi)
+        except RatebenchError as exc:
+            raise ScenarioError(str(exc)) from None
+
+    @property
     def mean(self) -> float:
         """Seconds an accepted request takes on average."""
-        return (self.lo + self.hi) / 2
+        return self.drawn.mean
 
     def __str__(self) -> str:
         """`2-5`: the server's `--latency`."""
@@ -224,8 +227,8 @@ class Scenario:
     def server_kwargs_with(
         self, endpoint_args: tuple[str, ...], seed: int | None = None
     ) -> dict[str, Any]:
-        """Keyword arguments of `mock_server.process.MockServer` for this scenario, with its
-        endpoint's own flags (`bench.endpoints.registry.server_kwargs` adds them)."""
+        """Keyword arguments of `mock_server.processes.server.MockServer` for this scenario,
+        with its endpoint's own flags (`bench.endpoints.registry.server_kwargs` adds them)."""
         extra: tuple[str, ...] = ()
         if self.faults.any:
             extra += (

@@ -27,7 +27,7 @@ from bench.records.results import Machine, RunRecord
 from bench.running.plan import BenchPlan, Job
 from clients import run_client, spec
 from clients.infra.recorder import Observer, observing
-from mock_server.process import MockServer
+from mock_server.processes.server import MockServer
 
 #: CPU seconds one attempt costs the machine, client and server together: the
 #: load command measures under 2 ms for the slowest driver (threads); twice that.

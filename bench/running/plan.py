@@ -11,7 +11,7 @@ from bench.records.scenario import Overrides, Scenario
 from clients import WRITEUP_CLIENTS
 from clients.config import ClientConfig
 from clients.infra.records import Attempt
-from mock_server.process import MockServer, ServerError
+from mock_server.processes.server import MockServer, ServerError
 
 
 @dataclass(frozen=True, slots=True)

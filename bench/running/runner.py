@@ -27,7 +27,7 @@ from clients import run_client
 from clients.config import ClientConfig
 from clients.infra.recorder import Observer, observing
 from clients.infra.records import ClientRun
-from mock_server.process import MockServer, ServerError, fetch_log, reset_server
+from mock_server.processes.server import MockServer, ServerError, fetch_log, reset_server
 
 
 def schedule(plan: BenchPlan) -> list[Job]:

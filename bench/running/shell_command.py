@@ -29,7 +29,7 @@ from clients.infra.records import Attempt, Outcome
 if TYPE_CHECKING:
     from bench.records.results import Machine, SweepPoint
     from bench.running.plan import BenchPlan, Job
-    from mock_server.process import MockServer
+    from mock_server.processes.server import MockServer
 
 #: Wall seconds a command gets beyond the run's deadline: its start-up (an
 #: interpreter, imports) is not the batch's time, but must not be cut short.
@@ -173,7 +173,7 @@ def run_command(
     kill at the deadline, no request at all, or the server misbehaving.
     """
     from bench.running.plan import fault_reason, server_failure
-    from mock_server.process import ServerError, fetch_log, reset_server
+    from mock_server.processes.server import ServerError, fetch_log, reset_server
 
     scenario = plan.scenario
     config = plan.client_config(f"{base}/chat")

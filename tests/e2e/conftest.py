@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from mock_server.process import MockServer
-from mock_server.redis_process import RedisServer, RedisUnavailable
+from mock_server.processes.redis_server import RedisServer, RedisUnavailable
+from mock_server.processes.server import MockServer
 from tests.helpers import StartServer
 
 HERE = Path(__file__).parent

@@ -21,7 +21,7 @@ from bench.records.results import server_entries
 from bench.running.plan import fault_reason
 from bench.running.shell_command import attempts_from_log
 from mock_server.cli import build_parser, settings_from_args
-from mock_server.process import MockServer
+from mock_server.processes.server import MockServer
 from tests.helpers import run_cli
 
 CAP = 2000

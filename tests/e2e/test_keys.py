@@ -24,7 +24,7 @@ from bench.running.plan import BenchPlan
 from bench.running.runner import run_bench
 from mock_server.endpoints.openai.errors import masked_key
 from mock_server.keys import OPEN_PROJECT, Keys, KeySpecError, bearer, parse_keys
-from mock_server.process import MockServer
+from mock_server.processes.server import MockServer
 from tests.helpers import assert_one_line_error, run_cli
 
 ALPHA_1, ALPHA_2, BETA = "sk-alpha-0000000000001", "sk-alpha-0000000000002", "sk-beta-000000000001"

@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 
 from bench.records.results import server_entries
-from mock_server.process import MockServer, fetch_log
-from mock_server.redis_process import RedisServer
+from mock_server.processes.redis_server import RedisServer
+from mock_server.processes.server import MockServer, fetch_log
 from tests.helpers import ended_entry, fire, run_cli
 
 LATENCY = 0.4  # wall seconds each accepted /chat sleeps

@@ -26,7 +26,7 @@ import requests
 
 from mock_server import llm_latency, tokens
 from mock_server.endpoints.openai.errors import format_duration, retry_after_ms
-from mock_server.process import MockServer
+from mock_server.processes.server import MockServer
 from mock_server.vocabulary import MINUTE, STRATEGIES, Latency
 from tests.helpers import BAD_OPENAI_FLAGS, assert_one_line_error, run_cli
 

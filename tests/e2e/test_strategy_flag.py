@@ -1,63 +1,11 @@
-"""`--strategy NAME` sets every API's limits strategy; `--strategy API=NAME` one API's.
-
-Each API has its own default (both slowapi's fixed window); the server's own
-settings (`GET /log`) and the limiters it mounts say which one each API got.
-"""
+"""A running server says which limits strategy each API has (`GET /log`'s settings);
+how `--strategy` chooses them is in tests/unit/test_strategy_flag.py."""
 
 from __future__ import annotations
 
-from typing import Any
-
-import pytest
-
-from mock_server.app import create_app
-from mock_server.cli import build_parser, settings_from_args
-from mock_server.endpoints import ENDPOINTS
-from tests.helpers import StartServer, assert_one_line_error, run_cli
+from tests.helpers import StartServer
 
 
-def shown(*args: str) -> dict[str, Any]:
-    """The settings a server started with `args` shows in `GET /log`."""
-    return settings_from_args(build_parser().parse_args(list(args))).as_dict()
-
-
-def test_every_api_has_its_own_default() -> None:
-    assert {e.default_strategy for e in ENDPOINTS.values()} == {"fixed-window"}
-    settings = shown()
-    assert (settings["strategy"], settings["openai"]["strategy"]) == ("fixed-window",) * 2
-
-
-@pytest.mark.parametrize(
-    ("args", "chat", "openai"),
-    [
-        (["--strategy", "moving-window"], "moving-window", "moving-window"),
-        (["--strategy", "openai=moving-window"], "fixed-window", "moving-window"),
-        (["--strategy", "chat=sliding-window-counter"], "sliding-window-counter", "fixed-window"),
-        (
-            ["--strategy", "moving-window", "--strategy", "openai=sliding-window-counter"],
-            "moving-window",
-            "sliding-window-counter",
-        ),
-        # The last one for an API wins, whether it names the API or not.
-        (
-            ["--strategy", "openai=moving-window", "--strategy", "fixed-window"],
-            *["fixed-window"] * 2,
-        ),
-    ],
-)
-def test_strategy_names_every_api_or_one(args: list[str], chat: str, openai: str) -> None:
-    settings = shown(*args)
-    assert (settings["strategy"], settings["openai"]["strategy"]) == (chat, openai)
-
-
-def test_each_api_limits_with_its_own_strategy() -> None:
-    settings = settings_from_args(build_parser().parse_args(["--strategy", "openai=moving-window"]))
-    chat, openai = create_app(settings).state.endpoints
-    assert type(chat.limiter.limiter.strategy).__name__ == "FixedWindowRateLimiter"
-    assert {limits.strategy_name for limits in openai.limits.values()} == {"moving-window"}
-
-
-@pytest.mark.e2e
 def test_the_server_says_which_strategy_each_api_has(start_server: StartServer) -> None:
     server = start_server(time_scale=0.1, extra_args=("--strategy", "openai=moving-window"))
     settings = server.get("/log")["settings"]
@@ -65,16 +13,3 @@ def test_the_server_says_which_strategy_each_api_has(start_server: StartServer) 
         "fixed-window",
         "moving-window",
     )
-
-
-@pytest.mark.parametrize(
-    ("value", "fragments"),
-    [
-        ("anthropic=moving-window", ("'anthropic'", "not an API", "chat, openai")),
-        ("openai=token-bucket", ("strategy 'token-bucket' is unknown", "moving-window")),
-        ("token-bucket", ("strategy 'token-bucket' is unknown",)),
-        ("=moving-window", ("'' in '=moving-window'", "not an API")),
-    ],
-)
-def test_an_unknown_api_or_strategy_is_one_line(value: str, fragments: tuple[str, ...]) -> None:
-    assert_one_line_error(run_cli("mock_server", "--strategy", value), "--strategy", *fragments)

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from mock_server import llm_latency, tokens
-from mock_server.process import MockServer
+from mock_server.processes.server import MockServer
 from mock_server.vocabulary import Latency
 from tests.helpers import ended_entry
 

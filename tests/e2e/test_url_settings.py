@@ -29,5 +29,5 @@ def test_no_ratelimit_headers_without_the_openai_endpoint_is_one_line() -> None:
     result = run_cli("bench", "--no-ratelimit-headers", "-n", "2")
     assert result.returncode == 2
     assert result.stderr.strip() == (
-        "error: --no-ratelimit-headers is for the LLM endpoint: add --api openai"
+        "error: --no-ratelimit-headers is for the openai endpoint: add --api openai"
     )

@@ -13,6 +13,7 @@ from clients import ClientConfig, run_client
 from clients.infra.attempts import Reply
 from clients.infra.steps import Sleep, Steps
 from clients.limiters.budget_window import BudgetLog, BudgetWindowLimiter
+from mock_server.vocabulary import Latency
 
 # -- the rule, in fake time ---------------------------------------------------------
 
@@ -60,7 +61,7 @@ def test_the_limiter_sends_in_file_order_as_soon_as_both_allow() -> None:
     times = drive_in_fake_time([limiter.for_request(c).acquire() for c in charges], now)
     assert times == [0.0, 10.0, 10.0, 10.0, 20.0]
     limits = Windows(3, 100, 10)
-    bound = two_limit_bound(plan_requests(_bodies(charges)), limits, LLMLatency(1, 1, 0.0))
+    bound = two_limit_bound(plan_requests(_bodies(charges)), limits, LLMLatency(Latency(1, 1), 0.0))
     assert bound.windows == 3
 
 

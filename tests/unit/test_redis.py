@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from mock_server import redis_process
-from mock_server.redis_process import RedisServer, RedisUnavailable, redis_server_path
+from mock_server.processes import redis_server
+from mock_server.processes.redis_server import RedisServer, RedisUnavailable, redis_server_path
 
 
 def test_the_packaged_server_is_found_without_path(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -33,13 +33,13 @@ def test_a_packaged_binary_without_its_exec_bit_gets_it_back(
     binary.write_text("#!/bin/sh\n")
     binary.chmod(0o644)
     monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.setattr(redis_process, "PACKAGE", package.name)
+    monkeypatch.setattr(redis_server, "PACKAGE", package.name)
     assert redis_server_path() == str(binary)
     assert binary.stat().st_mode & stat.S_IXUSR
 
 
 def test_no_server_anywhere_says_how_to_fix_it(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(redis_process, "packaged_server_path", lambda: None)
+    monkeypatch.setattr(redis_server, "packaged_server_path", lambda: None)
     monkeypatch.setenv("PATH", "")
     with pytest.raises(RedisUnavailable, match="uv sync"), RedisServer():
         pass

@@ -8,7 +8,7 @@ import bench.running.runner
 from bench.records.results import Machine
 from bench.running.plan import BenchPlan, Job
 from bench.running.runner import run_one
-from mock_server.process import ServerError
+from mock_server.processes.server import ServerError
 
 MACHINE = Machine("3.11", "test", 2, "host")
 

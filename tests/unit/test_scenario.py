@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from bench.endpoints.registry import client_config, server_kwargs
+from bench.endpoints.registry import (
+    add_scenario_arguments,
+    client_config,
+    scenario_from_args,
+    server_kwargs,
+)
 from bench.records.scenario import (
     Faults,
     Latency,
@@ -16,6 +21,7 @@ from bench.records.scenario import (
 )
 from bench.theory.models import theory_input
 from clients.config import ClientConfig, ConfigError
+from mock_server.vocabulary import OneLineParser, UsageError
 
 
 def test_the_write_ups_scenario_is_the_default() -> None:
@@ -54,6 +60,25 @@ def test_bad_input_says_what_is_wrong(kwargs: dict[str, object], fragment: str) 
         parse_scenario(**kwargs)  # type: ignore[arg-type]
 
 
+def test_one_function_adds_the_scenario_flags_and_reads_them_back() -> None:
+    every = OneLineParser()
+    add_scenario_arguments(every)
+    given = ["-n", "4", "--rate", "10/5 seconds", "--latency", "0.5-1.5", "--error-rate", "0.5"]
+    scenario = scenario_from_args(every.parse_args(given))
+    assert scenario == Scenario(
+        limit=Limit(10, 5.0), latency=Latency("uniform", 0.5, 1.5), n=4, faults=Faults(0.5)
+    )
+    assert scenario_from_args(every.parse_args([])) == Scenario()
+    with pytest.raises(UsageError, match="--rpm is for the openai endpoint: add --api openai"):
+        scenario_from_args(every.parse_args(["--rpm", "30"]))
+    # A command that offers some of them, with its own default: the others keep the scenario's.
+    some = OneLineParser()
+    add_scenario_arguments(some, ("n", "seed"), defaults={"n": 40})
+    assert scenario_from_args(some.parse_args(["--seed", "3"])) == Scenario(n=40, seed=3)
+    with pytest.raises(SystemExit):
+        some.parse_args(["--rate", "1/second"])
+
+
 def test_faults_are_checked_where_they_are_made() -> None:
     with pytest.raises(ScenarioError, match="--error-rate"):
         Faults(error_rate=2.0)
@@ -65,6 +90,10 @@ def test_a_latency_kind_must_follow_its_bounds() -> None:
     with pytest.raises(ScenarioError, match="kind"):
         Latency("uniform", 2, 5)
     assert parse_latency("3") == Latency("randint", 3, 3)
+    # The server's rule for the bounds, whichever way they were given.
+    for lo, hi in ((5, 2), (0, 7200), (0, float("inf"))):
+        with pytest.raises(ScenarioError, match="low <= high <= 3600 seconds"):
+            Latency("randint", lo, hi)
 
 
 def test_server_arguments_come_from_the_scenario() -> None:

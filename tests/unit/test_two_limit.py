@@ -20,6 +20,7 @@ from bench.endpoints.openai.bound import (
     two_limit_bound,
 )
 from mock_server.limits import TwoLimits
+from mock_server.vocabulary import Latency
 from tests.helpers import WALL, fake_limits_clock, two_windows
 
 TOL = 2e-3  # the grid's error on a step-shaped distribution
@@ -42,7 +43,7 @@ def test_file_order_can_need_more_windows_than_any_order() -> None:
     requests = planned(60, 60, 40, 40)  # in order: 60 | 60+40 | 40; sorted: 60+40 | 60+40
     assert greedy_windows(requests, limits) == [0, 1, 1, 2]
     assert fewest_windows(requests, limits) == 2
-    bound = two_limit_bound(requests, limits, LLMLatency(1, 1, 0.0))
+    bound = two_limit_bound(requests, limits, LLMLatency(Latency(1, 1), 0.0))
     assert bound.windows == 3
     assert bound.lower_windows == 2
     assert bound.mean == pytest.approx(121.0, abs=TOL)  # sent at 120 s, 1 s each
@@ -69,7 +70,7 @@ def test_the_charge_is_the_servers_estimate() -> None:
 
 
 def test_expected_latest_finish_of_whole_second_first_tokens() -> None:
-    latency = LLMLatency(2, 5, 0.0)
+    latency = LLMLatency(Latency(2, 5), 0.0)
     # One request: the mean of randint(2, 5). Two: P(max <= k) = ((k - 1) / 4)^2,
     # so E = (2 x 1 + 3 x 3 + 4 x 5 + 5 x 7) / 16 = 66 / 16.
     assert latest_finish([(0.0, 1)], latency)[0] == pytest.approx(3.5, abs=TOL)
@@ -80,7 +81,7 @@ def test_expected_latest_finish_of_whole_second_first_tokens() -> None:
 
 def test_expected_latest_finish_with_output_tokens() -> None:
     # ttft 1 s, 0.5 s per token after the first, up to 3 tokens: 1, 1.5 or 2 s.
-    latency = LLMLatency(1, 1, 0.5)
+    latency = LLMLatency(Latency(1, 1), 0.5)
     assert latest_finish([(0.0, 3)], latency)[0] == pytest.approx(1.5, abs=TOL)
     # Two of them: P(max <= 1) = 1/9, P(max <= 1.5) = 4/9: E = (1 + 4.5 + 10) / 9.
     assert latest_finish([(0.0, 3), (0.0, 3)], latency)[0] == pytest.approx(15.5 / 9, abs=TOL)
@@ -89,20 +90,22 @@ def test_expected_latest_finish_with_output_tokens() -> None:
 
 
 def test_expected_latest_finish_of_uniform_first_tokens() -> None:
-    latency = LLMLatency(0.5, 1.5, 0.0)
+    latency = LLMLatency(Latency(0.5, 1.5), 0.0)
     # The max of two U(0.5, 1.5): 0.5 + 2/3.
     assert latest_finish([(0.0, 1), (0.0, 1)], latency)[0] == pytest.approx(0.5 + 2 / 3, abs=TOL)
-    mixed = LLMLatency(0.25, 0.75, 1.0)
+    mixed = LLMLatency(Latency(0.25, 0.75), 1.0)
     assert latest_finish([(0.0, 2)], mixed)[0] == pytest.approx(mixed.mean(2), abs=TOL)
     assert mixed.mean(2) == pytest.approx(1.0)
 
 
 def test_requests_bind_and_the_last_window_decides() -> None:
     limits = Windows(requests=2, tokens=10_000, window=60)
-    bound = two_limit_bound(planned(10, 10, 10, 10, 10), limits, LLMLatency(1, 1, 0.0))
+    bound = two_limit_bound(planned(10, 10, 10, 10, 10), limits, LLMLatency(Latency(1, 1), 0.0))
     assert (bound.windows, bound.binding) == (3, "requests")
     assert bound.mean == pytest.approx(121.0, abs=TOL)
-    moving = two_limit_bound(planned(10, 10, 10), limits, LLMLatency(1, 1, 0.0), "moving-window")
+    moving = two_limit_bound(
+        planned(10, 10, 10), limits, LLMLatency(Latency(1, 1), 0.0), "moving-window"
+    )
     assert not moving.exact
     assert moving.lower <= moving.mean
 
@@ -135,7 +138,7 @@ def test_the_counter_weighs_tokens_by_charge() -> None:
     limits = Windows(requests=100, tokens=10, window=1.0)
     sends = counter_sends(planned(4, 4, 4, 4, 4), limits, phase=0.0)
     assert sends == pytest.approx([0, 0, 1.125, 1.625, 2.125], abs=1e-12)
-    bound = two_limit_bound(planned(4, 4, 4, 4, 4), limits, LLMLatency(1, 1, 0.0), COUNTER)
+    bound = two_limit_bound(planned(4, 4, 4, 4, 4), limits, LLMLatency(Latency(1, 1), 0.0), COUNTER)
     assert bound.binding == "tokens"
 
 
@@ -145,7 +148,7 @@ def test_the_counter_bound_is_the_mean_over_the_phase() -> None:
     # through it; the fifth just after the third window opens, at 2 - p. Over
     # a uniform phase: 1.5 s, + 1 s of latency, with the phase's spread.
     limits = Windows(requests=2, tokens=1000, window=1.0)
-    bound = two_limit_bound(planned(1, 1, 1, 1, 1), limits, LLMLatency(1, 1, 0.0), COUNTER)
+    bound = two_limit_bound(planned(1, 1, 1, 1, 1), limits, LLMLatency(Latency(1, 1), 0.0), COUNTER)
     assert bound.mean == pytest.approx(2.5, abs=TOL)
     assert bound.stdev == pytest.approx((1 / 12) ** 0.5, abs=0.01)  # uniform phase
     assert bound.phases == PHASES
@@ -162,7 +165,7 @@ def test_the_counter_costs_more_than_fixed_windows_once_they_are_full() -> None:
     # after the first over the whole window, where the fixed window sends it at
     # its start. With one request past a full window, the counter is sooner:
     # its second clock window opens before W (why its lower bound differs).
-    latency = LLMLatency(1, 1, 0.0)
+    latency = LLMLatency(Latency(1, 1), 0.0)
     limits = Windows(requests=20, tokens=100_000, window=60.0)
     for n in (40, 60, 80):
         fixed = two_limit_bound(planned(*[100] * n), limits, latency)
@@ -212,7 +215,7 @@ def test_where_tokens_bind_the_counter_can_beat_windows_packed_in_file_order() -
     # (f > 0.39): at 120 + 23.4 - p, 113.4 s over the phase, + 1 s.
     limits = Windows(requests=10, tokens=100, window=60)
     requests = planned(60, 60, 40, 40)
-    latency = LLMLatency(1, 1, 0.0)
+    latency = LLMLatency(Latency(1, 1), 0.0)
     counter = two_limit_bound(requests, limits, latency, COUNTER)
     assert counter.mean == pytest.approx(114.4, abs=TOL)
     assert two_limit_bound(requests, limits, latency).mean == pytest.approx(121.0, abs=TOL)

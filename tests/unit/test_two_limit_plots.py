@@ -8,7 +8,7 @@ from pathlib import Path
 from bench.endpoints.openai.plots import (
     allowed_by,
     completions,
-    draw_two_limit_plots,
+    draw_limit_figures,
     limit_windows,
 )
 from tests.helpers import SCALE, two_windows
@@ -35,7 +35,7 @@ def test_the_two_limit_plots_are_drawn(tmp_path: Path) -> None:
     run = two_windows()
     old = replace(run, server_log=tuple(replace(e, tokens_charged=None) for e in run.server_log))
     for runs in ([run], [old]):  # an older log, without charges, still draws
-        paths = draw_two_limit_plots(tmp_path, runs)
+        paths = draw_limit_figures(tmp_path, runs)
         assert [p.name for p in paths] == ["windows.png", "progress.png"]
         assert all(p.stat().st_size > 10_000 for p in paths)
 

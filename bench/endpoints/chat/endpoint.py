@@ -99,7 +99,7 @@ class ChatEndpoint:
         return theory.format_chat_simulation(scenario, names, overrides, runs)
 
     def draw_limit_figures(self, run_dir: Path, runs: Sequence[RunRecord]) -> list[Path]:
-        return [plots.draw_windows(runs, run_dir / plots.WINDOWS_FILE)]
+        return plots.draw_limit_figures(run_dir, runs)
 
     def scenario_rows(self, scenario: Scenario) -> list[tuple[str, str]]:
         limit = scenario.limit

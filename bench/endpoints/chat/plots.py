@@ -29,7 +29,7 @@ def window_counts(run: RunRecord) -> list[tuple[float, int, int]]:
     return [((w.opened - start) / scale, w.accepted, w.arrived - w.accepted) for w in windows]
 
 
-def draw_windows(runs: Sequence[RunRecord], path: Path) -> Path:
+def draw_sends_per_window(runs: Sequence[RunRecord], path: Path) -> Path:
     """`windows.png`: per client, each limiter window's accepted and rejected sends."""
     chosen = _representatives(runs)
     if not chosen:
@@ -60,3 +60,8 @@ def draw_windows(runs: Sequence[RunRecord], path: Path) -> Path:
     axes[-1, 0].set_xlabel("time since the batch started (scenario seconds)")
     fig.suptitle("Sends in each of the server limiter's windows (server log)")
     return save_figure(fig, path)
+
+
+def draw_limit_figures(run_dir: Path, runs: Sequence[RunRecord]) -> list[Path]:
+    """The figures of `runs` against `/chat`'s limit (`Endpoint.draw_limit_figures`)."""
+    return [draw_sends_per_window(runs, run_dir / WINDOWS_FILE)]

@@ -85,7 +85,7 @@ from bench.records.windows import batch_start_wall
 from bench.theory.simulate import SlidingWindowCounter
 from mock_server import tokens
 from mock_server.endpoints.openai.settings import DEFAULTS, OpenAISettings, per_slice
-from mock_server.vocabulary import MINUTE, RatebenchError
+from mock_server.vocabulary import MINUTE, Latency, RatebenchError
 
 Floats = npt.NDArray[np.float64]
 # Grid points over the span where the latest finish can fall; the expected
@@ -127,43 +127,40 @@ class Windows:
 
 @dataclass(frozen=True, slots=True)
 class LLMLatency:
-    """The server's latency model, in scenario seconds (see `mock_server.llm_latency`)."""
+    """The server's latency model, in scenario seconds (see `mock_server.llm_latency`):
+    the first token after `ttft` (the latency rule of `mock_server.vocabulary.Latency`:
+    randint for whole-number bounds, as for `/chat`, else uniform), then `token_time`
+    per further token."""
 
-    ttft_lo: float = DEFAULTS.ttft.low
-    ttft_hi: float = DEFAULTS.ttft.high
+    ttft: Latency = DEFAULTS.ttft
     token_time: float = DEFAULTS.token_time
 
     @classmethod
     def of(cls, settings: OpenAISettings) -> LLMLatency:
-        return cls(settings.ttft.low, settings.ttft.high, settings.token_time)
-
-    @property
-    def whole_seconds(self) -> bool:
-        """The server draws randint for whole-number bounds (as for `/chat`)."""
-        return float(self.ttft_lo).is_integer() and float(self.ttft_hi).is_integer()
+        return cls(settings.ttft, settings.token_time)
 
     def mean(self, max_tokens: int) -> float:
         """Expected seconds from the decision to the last token."""
-        return (self.ttft_lo + self.ttft_hi) / 2 + (max_tokens - 1) / 2 * self.token_time
+        return self.ttft.mean + (max_tokens - 1) / 2 * self.token_time
 
     def longest(self, max_tokens: int) -> float:
-        return self.ttft_hi + (max_tokens - 1) * self.token_time
+        return self.ttft.high + (max_tokens - 1) * self.token_time
 
     def cdf(self, y: Floats, max_tokens: int) -> Floats:
         """P(latency <= y) for a request of `max_tokens`, at every point of `y`."""
         m, tau = max_tokens, self.token_time
-        if self.whole_seconds or self.ttft_lo == self.ttft_hi:
+        if self.ttft.whole_seconds or self.ttft.low == self.ttft.high:
             # A few equally likely first-token times, each shifted by j x tau.
-            if self.whole_seconds:
-                starts = [float(k) for k in range(int(self.ttft_lo), int(self.ttft_hi) + 1)]
+            if self.ttft.whole_seconds:
+                starts = [float(k) for k in range(int(self.ttft.low), int(self.ttft.high) + 1)]
             else:
-                starts = [self.ttft_lo]
+                starts = [self.ttft.low]
             total = np.zeros_like(y)
             for k in starts:
                 total += _count_at_most(y - k, tau, m)
             return total / (len(starts) * m)
         # Uniform first token on [a, b]: the mean over j of clip((y - a - j tau) / w, 0, 1).
-        a, w = self.ttft_lo, self.ttft_hi - self.ttft_lo
+        a, w = self.ttft.low, self.ttft.high - self.ttft.low
         u = y - a
         if tau == 0:
             return np.clip(u / w, 0.0, 1.0)
@@ -409,7 +406,7 @@ def latest_finish(
     if not sends:
         return 0.0, 0.0
     groups = Counter(sends)
-    start = max(s + latency.ttft_lo for s, _ in groups)  # before it nothing can be last
+    start = max(s + latency.ttft.low for s, _ in groups)  # before it nothing can be last
     end = max(s + latency.longest(m) for s, m in groups)
     if end <= start:
         return start, 0.0

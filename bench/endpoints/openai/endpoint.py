@@ -194,7 +194,7 @@ class OpenAIEndpoint:
         return theory.format_two_limit_simulation(scenario, names)
 
     def draw_limit_figures(self, run_dir: Path, runs: Sequence[RunRecord]) -> list[Path]:
-        return plots.draw_two_limit_plots(run_dir, runs)
+        return plots.draw_limit_figures(run_dir, runs)
 
     def scenario_rows(self, scenario: Scenario) -> list[tuple[str, str]]:
         # /v1/chat/completions: two limits, and an LLM's latency, not /chat's.

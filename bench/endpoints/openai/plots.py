@@ -96,7 +96,7 @@ def _title(client: str, run: RunRecord) -> str:
     return f"{client}: run {run.run + 1}, {run.rejections} × 429{tail}"
 
 
-def draw_windows(runs: Sequence[RunRecord], path: Path) -> Path:
+def draw_requests_and_tokens_per_window(runs: Sequence[RunRecord], path: Path) -> Path:
     """`windows.png`: requests per window against the RPM, tokens against the TPM."""
     chosen = drawable(runs)
     if not chosen:
@@ -235,8 +235,9 @@ def draw_progress(runs: Sequence[RunRecord], path: Path) -> Path:
     return save_figure(fig, path)
 
 
-def draw_two_limit_plots(run_dir: Path, runs: Sequence[RunRecord]) -> list[Path]:
+def draw_limit_figures(run_dir: Path, runs: Sequence[RunRecord]) -> list[Path]:
+    """The figures of `runs` against the RPM and TPM (`Endpoint.draw_limit_figures`)."""
     return [
-        draw_windows(runs, run_dir / WINDOWS_FILE),
+        draw_requests_and_tokens_per_window(runs, run_dir / WINDOWS_FILE),
         draw_progress(runs, run_dir / PROGRESS_FILE),
     ]

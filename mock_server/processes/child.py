@@ -1,7 +1,7 @@
 """A server as a child process: started, waited for until it answers, stopped on exit.
 
-The one way the mock server (`process.MockServer`) and Redis
-(`redis_process.RedisServer`) are run. The child is in its own session, so
+The one way the mock server (`server.MockServer`) and Redis
+(`redis_server.RedisServer`) are run. The child is in its own session, so
 that a Ctrl-C in the terminal reaches only the parent, which then stops the
 child in order; on Linux the child is also asked to die with its parent, so
 that not even a SIGKILL of the parent leaves a server behind. What the child

@@ -14,7 +14,7 @@ import urllib.error
 import urllib.request
 from typing import Any
 
-from mock_server.child import ChildServer
+from mock_server.processes.child import ChildServer
 from mock_server.redact import redact
 from mock_server.settings import READY_PREFIX
 

@@ -29,7 +29,7 @@ from typing import Any
 
 import uvicorn
 
-from mock_server.child import die_with_parent
+from mock_server.processes.child import die_with_parent
 
 WarmUp = Callable[[Any], Awaitable[None]]
 

@@ -1,0 +1,79 @@
+"""`--strategy NAME` sets every API's limits strategy; `--strategy API=NAME` one API's.
+
+Each API has its own default (both slowapi's fixed window); the server's
+settings and the limiters it mounts say which one each API got, parsed in this
+process (tests/e2e/test_strategy_flag.py asks a running server).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from mock_server.app import create_app
+from mock_server.cli import build_parser, settings_from_args
+from mock_server.endpoints import ENDPOINTS
+
+
+def shown(*args: str) -> dict[str, Any]:
+    """The settings a server started with `args` shows in `GET /log`."""
+    return settings_from_args(build_parser().parse_args(list(args))).as_dict()
+
+
+def test_every_api_has_its_own_default() -> None:
+    assert {e.default_strategy for e in ENDPOINTS.values()} == {"fixed-window"}
+    settings = shown()
+    assert (settings["strategy"], settings["openai"]["strategy"]) == ("fixed-window",) * 2
+
+
+@pytest.mark.parametrize(
+    ("args", "chat", "openai"),
+    [
+        (["--strategy", "moving-window"], "moving-window", "moving-window"),
+        (["--strategy", "openai=moving-window"], "fixed-window", "moving-window"),
+        (["--strategy", "chat=sliding-window-counter"], "sliding-window-counter", "fixed-window"),
+        (
+            ["--strategy", "moving-window", "--strategy", "openai=sliding-window-counter"],
+            "moving-window",
+            "sliding-window-counter",
+        ),
+        # The last one for an API wins, whether it names the API or not.
+        (
+            ["--strategy", "openai=moving-window", "--strategy", "fixed-window"],
+            *["fixed-window"] * 2,
+        ),
+    ],
+)
+def test_strategy_names_every_api_or_one(args: list[str], chat: str, openai: str) -> None:
+    settings = shown(*args)
+    assert (settings["strategy"], settings["openai"]["strategy"]) == (chat, openai)
+
+
+def test_each_api_limits_with_its_own_strategy() -> None:
+    settings = settings_from_args(build_parser().parse_args(["--strategy", "openai=moving-window"]))
+    chat, openai = create_app(settings).state.endpoints
+    assert type(chat.limiter.limiter.strategy).__name__ == "FixedWindowRateLimiter"
+    assert {limits.strategy_name for limits in openai.limits.values()} == {"moving-window"}
+
+
+@pytest.mark.parametrize(
+    ("value", "fragments"),
+    [
+        ("anthropic=moving-window", ("'anthropic'", "not an API", "chat, openai")),
+        ("openai=token-bucket", ("strategy 'token-bucket' is unknown", "moving-window")),
+        ("token-bucket", ("strategy 'token-bucket' is unknown",)),
+        ("=moving-window", ("'' in '=moving-window'", "not an API")),
+    ],
+)
+def test_an_unknown_api_or_strategy_is_one_line(
+    value: str, fragments: tuple[str, ...], capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        build_parser().parse_args(["--strategy", value])
+    err = capsys.readouterr().err
+    assert exited.value.code == 2
+    assert err.startswith("error: "), err
+    assert err.count("\n") == 1, err
+    for fragment in ("--strategy", *fragments):
+        assert fragment in err, err
