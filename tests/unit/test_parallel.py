@@ -26,8 +26,11 @@ def plan(**scenario: object) -> BenchPlan:
 
 def test_the_write_up_runs_side_by_side_up_to_the_lanes_per_core() -> None:
     choice = choose_jobs(plan(), cores=2)
-    assert choice.jobs == LANES_PER_CORE * 2
-    assert "side by side" in choice.why
+    assert choice.jobs == 30  # the write-up's 3 clients × 10 runs, in one wave
+    assert "every run at once" in choice.why
+    many = choose_jobs(replace(plan(), runs=100), cores=2)
+    assert many.jobs == LANES_PER_CORE * 2
+    assert "per core" in many.why
     # Never more lanes than runs.
     assert choose_jobs(replace(plan(), runs=2), cores=2).jobs == 6
 
