@@ -171,3 +171,45 @@ def test_the_openai_endpoint_meters_tokens_against_the_tpm(tmp_path: Path) -> No
     assert re.search(rf"tokens in this window .* {sent}/3000 .*limit 3000 TPM", text), text
     clock.now += 61.0  # the next minute: nothing sent in it yet
     assert watch.snapshot().window_tokens == 0
+
+
+def test_runs_side_by_side_each_have_their_own_watch_and_line() -> None:
+    """With several runs in flight each lane's recorder reports to its own watch (the
+    observer is per thread), and the view draws one line per run; one run alone is
+    drawn whole, as before."""
+    import threading
+
+    from bench.running.live import LiveView
+    from bench.running.plan import Job
+
+    clock = FakeClock()
+    console = Console(file=io.StringIO(), force_terminal=True, width=120)
+    view = LiveView(console, BenchPlan(), clock=clock)
+    jobs = [Job(0, 0, "token_bucket", 0), Job(1, 0, "thread_pool", 0)]
+
+    def lane(job: Job, sends: int) -> None:
+        with recorder_module.observing(view.watch(job)):
+            recorder = Recorder(job.client, 10, clock=clock)
+        for request in range(sends):
+            recorder.sending(request, 0, 0.0)
+            recorder.record(request, 0, queued=0, sent=0, finished=0.1, status=200, outcome="ok")
+        done.append(job.client)
+
+    done: list[str] = []
+    threads = [threading.Thread(target=lane, args=(job, i + 1)) for i, job in enumerate(jobs)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(done) == ["thread_pool", "token_bucket"]
+    console.print(view)
+    text = console.file.getvalue()  # type: ignore[attr-defined]
+    assert "runs in flight" in text
+    assert re.search(r"token_bucket .* 1/10", text), text
+    assert re.search(r"thread_pool .* 2/10", text), text
+    from tests.helpers import thread_pool as finished_run
+
+    view.on_done(jobs[1], finished_run(0))
+    console.file = io.StringIO()
+    console.print(view)
+    assert "sends in this window" in console.file.getvalue()  # one run: the whole panel
