@@ -15,16 +15,21 @@ pool as the client it stands beside:
   thread clients' transport opens).
 
 Both raise on a reply other than 200, so that a figure never counts
-requests that were not answered.
+requests that were not answered. `batch_for` picks the one beside a client.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import aiohttp
 import requests
+
+from clients.config import ClientConfig
+from clients.spec import ClientSpec
 
 
 def aiohttp_gather(url: str, n: int, pool: int, timeout: float = 60.0) -> None:
@@ -59,3 +64,29 @@ def requests_pool(url: str, n: int, workers: int, timeout: float = 60.0) -> None
     with ThreadPoolExecutor(workers) as pool:
         for _ in pool.map(one, range(n)):
             pass
+
+
+def batch_for(spec: ClientSpec, config: ClientConfig) -> tuple[str, Callable[[], None]]:
+    """The batch `spec`'s client sends on `config` (`config.n` GETs of
+    `config.url`), sent by its bare library alone with the same requests in
+    flight and the same pool; and a few words saying what it is.
+
+    asyncio: every request at once, a pool of `config.pool`; threads: a pool of
+    `config.workers` threads, or one thread a request for a client that starts
+    every request at once ("tasks"). Other clients have no bare loop here.
+    """
+    n, timeout = config.n, config.scaled(config.request_timeout)
+    if spec.concurrency == "asyncio":
+        pool = f"a pool of {config.pool}" if config.pool else "an unlimited pool"
+        return (
+            f"aiohttp alone, {n} at once on {pool}",
+            functools.partial(aiohttp_gather, config.url, n, config.pool, timeout),
+        )
+    if spec.concurrency == "threads":
+        tasks = spec.model is not None and spec.model.shape == "tasks"
+        workers = n if tasks else min(config.workers, n)
+        return (
+            f"requests alone, {workers} threads",
+            functools.partial(requests_pool, config.url, n, workers, timeout),
+        )
+    raise ValueError(f"no bare loop for {spec.name} ({spec.concurrency})")
