@@ -134,11 +134,16 @@ async def _run(
     async with http_aiohttp.open_session(config) as session:
         send = functools.partial(http_aiohttp.send, session, config.url, recorder.now)
 
-        async def job(request: int) -> bool:
-            loop = request_loop(request, limiter, policy, recorder, time_scale=config.time_scale)
-            return await drive(loop, send)
-
-        jobs = [functools.partial(job, i) for i in range(config.n)]
+        # Each job drives its request's loop itself (no coroutine of ours
+        # around it to walk through); a loop runs nothing until driven.
+        jobs = [
+            functools.partial(
+                drive,
+                request_loop(i, limiter, policy, recorder, time_scale=config.time_scale),
+                send,
+            )
+            for i in range(config.n)
+        ]
         try:
             async with asyncio.timeout(config.scaled(config.deadline) - recorder.now()):
                 await run_all(jobs)
