@@ -72,8 +72,8 @@ def batch_for(spec: ClientSpec, config: ClientConfig) -> tuple[str, Callable[[],
     flight and the same pool; and a few words saying what it is.
 
     asyncio: every request at once, a pool of `config.pool`; threads: a pool of
-    `config.workers` threads, or one thread a request for a client that starts
-    every request at once ("tasks"). Other clients have no bare loop here.
+    `config.workers` threads for a client that caps its requests in flight, else
+    one thread a request. Other clients have no bare loop here.
     """
     n, timeout = config.n, config.scaled(config.request_timeout)
     if spec.concurrency == "asyncio":
@@ -83,8 +83,7 @@ def batch_for(spec: ClientSpec, config: ClientConfig) -> tuple[str, Callable[[],
             functools.partial(aiohttp_gather, config.url, n, config.pool, timeout),
         )
     if spec.concurrency == "threads":
-        tasks = spec.model is not None and spec.model.shape == "tasks"
-        workers = n if tasks else min(config.workers, n)
+        workers = min(config.workers, n) if spec.caps_in_flight else n
         return (
             f"requests alone, {workers} threads",
             functools.partial(requests_pool, config.url, n, workers, timeout),
