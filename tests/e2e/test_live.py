@@ -21,7 +21,7 @@ def test_live_view_shows_naive_gather_429s(tmp_path: Path) -> None:
     console = Console(record=True, force_terminal=True, width=100)
     view = LiveView(console, plan, refresh_per_second=40)
     with view.shown():
-        records = run_bench(plan, tmp_path, view.on_start, view.on_done)
+        records = run_bench(plan, tmp_path, view.on_start, view.on_done, observe=view.watch)
     text = console.export_text()
     (record,) = records
     assert record.ok
@@ -48,7 +48,7 @@ def test_live_view_meters_tokens_on_the_openai_endpoint(tmp_path: Path) -> None:
     console = Console(record=True, force_terminal=True, width=120)
     view = LiveView(console, plan, refresh_per_second=40)
     with view.shown():
-        (record,) = run_bench(plan, tmp_path, view.on_start, view.on_done)
+        (record,) = run_bench(plan, tmp_path, view.on_start, view.on_done, observe=view.watch)
     text = console.export_text()
     assert record.ok, record
     assert "10 RPM" in text

@@ -152,8 +152,10 @@ def test_the_pool_wait_is_recorded_apart_and_sent_is_when_the_server_saw_it(
     arrivals = sorted(e["arrival"] for e in server.log())
     assert len(sends) == len(arrivals) == 6
     gaps = [arrival - sent for sent, arrival in zip(sends, arrivals, strict=True)]
-    # The server's stamp follows the client's by the trip through its stack.
-    assert all(-0.002 < gap < 0.05 for gap in gaps), gaps
+    # The server's stamp follows the client's by the trip through its stack. The
+    # client stamps just after writing the request, so on a busy machine a client
+    # preempted between the write and its stamp may stamp a few ms after arrival.
+    assert all(-0.01 < gap < 0.05 for gap in gaps), gaps
     waited = sorted(a["pool_wait"] for a in run["attempts"])
     assert all(w < 0.05 for w in waited[:2]), waited
     assert all(w > 0.08 for w in waited[2:]), waited
