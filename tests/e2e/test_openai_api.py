@@ -27,7 +27,7 @@ import requests
 from mock_server import llm_latency, tokens
 from mock_server.endpoints.openai.errors import format_duration, retry_after_ms
 from mock_server.processes.server import MockServer
-from mock_server.vocabulary import MINUTE, STRATEGIES, Latency
+from mock_server.vocabulary import MINUTE, WINDOW_STRATEGIES, Latency
 from tests.helpers import BAD_OPENAI_FLAGS, assert_one_line_error, run_cli
 
 MODEL = "gpt-4o-mini"
@@ -99,7 +99,7 @@ def servers() -> Iterator[dict[str, MockServer]]:
                     str(SDK_TOKEN_TIME),
                 ),
             ),
-            **{strategy: burst_server(strategy) for strategy in STRATEGIES},
+            **{strategy: burst_server(strategy) for strategy in WINDOW_STRATEGIES},
             "quantized": MockServer(
                 seed=1,
                 time_scale=QUANTIZE_SCALE,
@@ -532,7 +532,7 @@ def burst_and_spread(server: MockServer, strategy: str) -> None:
     assert {e["refused_by"] for e in log if not e["accepted"]} == {"requests"}
 
 
-@pytest.mark.parametrize("strategy", STRATEGIES)
+@pytest.mark.parametrize("strategy", WINDOW_STRATEGIES)
 def test_no_window_admits_more_than_the_rpm_or_the_tpm(
     servers: dict[str, MockServer], strategy: str
 ) -> None:
@@ -545,7 +545,7 @@ def test_four_workers_on_redis_admit_no_more_than_the_rpm_or_the_tpm(redis_url: 
     with running(
         {
             s: burst_server(s, "--workers", "4", "--storage", f"{base}/{db}")
-            for db, s in enumerate(STRATEGIES, start=1)
+            for db, s in enumerate(WINDOW_STRATEGIES, start=1)
         }
     ) as started:
         for strategy, server in started.items():
