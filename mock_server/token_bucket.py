@@ -197,8 +197,8 @@ return answer
 
 
 class RedisBuckets:
-    """Token buckets in Redis, under the storage's own key prefix (so that
-    limits' reset clears them too): see `mock_server.token_bucket`."""
+    """Token buckets in Redis: one key per bucket, `bucket/KEY` under the
+    storage's own prefix (so that limits' reset of the storage clears them too)."""
 
     def __init__(self, storage: RedisStorage) -> None:
         self.storage = storage
@@ -206,30 +206,31 @@ class RedisBuckets:
         self.script = self.connection.register_script(TAKE_FROM_BUCKETS)
 
     def __repr__(self) -> str:
-        return f"<RedisBuckets {self.storage.prefixed_key('bucket/*')}>"
+        return f"<RedisBuckets {self.key('*')}>"
+
+    def key(self, key: str) -> str:
+        return self.storage.prefixed_key(f"bucket/{key}")
 
     def take(self, now: float, draws: Sequence[Draw]) -> tuple[int | None, list[float]]:
         args: list[Any] = [repr(now), repr(SLACK)]
         for draw in draws:
             args += [draw.bucket.capacity, repr(draw.bucket.rate), draw.cost]
-        answer = self.script([self.storage.prefixed_key(d.key) for d in draws], args)
+        answer = self.script([self.key(d.key) for d in draws], args)
         refused = int(answer[0])
         return (refused - 1 if refused else None), [float(x) for x in answer[1:]]
 
     def full_at(self, keys: Sequence[str]) -> list[float]:
-        found = self.connection.mget([self.storage.prefixed_key(k) for k in keys])
-        return [float(x) if x is not None else 0.0 for x in cast(list[Any], found)]
+        found = cast(list[Any], self.connection.mget([self.key(k) for k in keys]))
+        return [float(x) if x is not None else 0.0 for x in found]
 
     def clear(self, keys: Sequence[str] | None = None) -> None:
         if keys is None:
-            pattern = escape_pattern(self.storage.prefixed_key("bucket/")) + "*"
-            keys = [k.decode() for k in self.connection.scan_iter(pattern)]
-            if not keys:
-                return
-            self.connection.delete(*keys)
-            return
-        if keys:
-            self.connection.delete(*(self.storage.prefixed_key(k) for k in keys))
+            pattern = escape_pattern(self.key("")) + "*"
+            keys_found = list(self.connection.scan_iter(pattern))
+            if keys_found:
+                self.connection.delete(*keys_found)
+        elif keys:
+            self.connection.delete(*(self.key(k) for k in keys))
 
 
 def bucket_store(storage: Any) -> BucketStore:
@@ -264,7 +265,7 @@ class TwoBuckets:
         self.store = store
         self.requests = requests
         self.tokens = tokens
-        self.keys = (f"bucket/{namespace}-requests/{key}", f"bucket/{namespace}-tokens/{key}")
+        self.keys = (f"{namespace}-requests/{key}", f"{namespace}-tokens/{key}")
         self.clock = clock
 
     def __repr__(self) -> str:
@@ -336,7 +337,7 @@ class BucketLimiter:
     @staticmethod
     def _draw(item: RateLimitItem, identifiers: Sequence[str], cost: int) -> Draw:
         bucket = Bucket(item.amount, item.amount / float(item.get_expiry()))
-        return Draw("bucket/" + item.key_for(*identifiers), bucket, cost)
+        return Draw(item.key_for(*identifiers), bucket, cost)
 
     def hit(self, item: RateLimitItem, *identifiers: str, cost: int = 1) -> bool:
         index, _ = self.store.take(self.clock(), [self._draw(item, identifiers, cost)])

@@ -7,7 +7,6 @@ import its stack on a busy machine), and reset between tests.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import itertools
 import json
@@ -19,7 +18,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import openai
 import pytest
 import requests
@@ -28,7 +26,7 @@ from mock_server import llm_latency, tokens
 from mock_server.endpoints.openai.errors import format_duration, retry_after_ms
 from mock_server.processes.server import MockServer
 from mock_server.vocabulary import MINUTE, WINDOW_STRATEGIES, Latency
-from tests.helpers import BAD_OPENAI_FLAGS, assert_one_line_error, run_cli
+from tests.helpers import BAD_OPENAI_FLAGS, assert_one_line_error, post_all, run_cli
 
 MODEL = "gpt-4o-mini"
 # How far a decision may sit from its stamps (both taken in one step).
@@ -136,27 +134,6 @@ def body(max_tokens: int, content: str = "hello", **extra: Any) -> dict[str, Any
         "max_tokens": max_tokens,
         **extra,
     }
-
-
-def post_all(
-    url: str, bodies: list[dict[str, Any]], offsets: list[float] | None = None
-) -> list[int]:
-    """POST every body concurrently, each `offsets[i]` seconds after the start;
-    return the status codes in order."""
-    offsets = offsets or [0.0] * len(bodies)
-
-    async def main() -> list[int]:
-        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
-
-            async def one(payload: dict[str, Any], delay: float) -> int:
-                await asyncio.sleep(delay)
-                async with session.post(url, json=payload) as response:
-                    await response.read()
-                    return response.status
-
-            return await asyncio.gather(*(one(b, d) for b, d in zip(bodies, offsets, strict=True)))
-
-    return asyncio.run(main())
 
 
 # -- the SDK against the real server ---------------------------------------------
