@@ -192,7 +192,7 @@ def test_server_says_where_it_listens_and_binds_loopback(start_server: StartServ
         (["--latency", "fast"], "latency"),
         (["--time-scale", "-1"], "time scale"),
         (["--time-scale", "0"], "time scale"),
-        (["--strategy", "token-bucket"], "strategy"),
+        (["--strategy", "leaky-bucket"], "strategy"),
         (["--port", "70000"], "port"),
         (["--error-rate", "2"], "error-rate"),
         (["--seed", "abc"], "seed"),
