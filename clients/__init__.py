@@ -2,8 +2,10 @@
 
 Every client is one module under `clients/catalog/` with a `SPEC` (what it is,
 for the bench, the theory and the report) and a `run(config, on_line=None) ->
-ClientRun` (the batch itself). `REGISTRY` lists those modules, in the order
-reports show them; a new client is one module plus one line there.
+ClientRun` (the batch itself), and theory's model of it, `virtual_loops(batch)`
+(`clients.infra.virtual`), or in its spec's `no_model` why it has none.
+`REGISTRY` lists those modules, in the order reports show them; a new client
+is one module plus one line there.
 
 Listing the specs is cheap: a catalog module imports what it runs with
 (aiohttp, requests, redis, ...) only inside `run`, so `python -m clients
@@ -19,14 +21,11 @@ from typing import TYPE_CHECKING, Protocol, cast
 
 from clients.config import ClientConfig, ConfigError
 from clients.infra.records import ClientRun
-from clients.spec import Api, ClientSpec
+from clients.spec import Api, ClientSpec, SpecError
 
 if TYPE_CHECKING:
-    import random
-    from collections.abc import Sequence
-
-    from clients.infra.recorder import OnLine, Recorder
-    from clients.infra.steps import Steps
+    from clients.infra.recorder import OnLine
+    from clients.infra.virtual import VirtualLoops
 
 #: Every client, by module under clients/catalog/, in the order reports use.
 REGISTRY: tuple[str, ...] = (
@@ -65,7 +64,10 @@ class Client(Protocol):
 def _module(name: str) -> ModuleType:
     if name not in REGISTRY:
         raise ConfigError(f"unknown client {name!r}; known clients: {', '.join(REGISTRY)}")
-    return importlib.import_module(f"clients.catalog.{name}")
+    module = importlib.import_module(f"clients.catalog.{name}")
+    if not hasattr(module, "virtual_loops") and not module.SPEC.no_model.strip():
+        raise SpecError(f"{name}: no virtual_loops for theory, so its SPEC's no_model must say why")
+    return module
 
 
 def spec(name: str) -> ClientSpec:
@@ -73,19 +75,11 @@ def spec(name: str) -> ClientSpec:
     return cast(ClientSpec, _module(name).SPEC)
 
 
-class VirtualLoops(Protocol):
-    """How theory runs a client in virtual time (see `clients.infra.virtual`)."""
-
-    def __call__(
-        self, config: ClientConfig, charges: Sequence[int], recorder: Recorder, rng: random.Random
-    ) -> list[Steps[object]]: ...
-
-
 def virtual_loops(name: str) -> VirtualLoops | None:
-    """The client's `virtual_loops` (theory's model of it against the OpenAI-compatible
-    endpoint), or None if it has none."""
+    """The client's `virtual_loops`, theory's model of it on every endpoint
+    (`clients.infra.virtual`); None if it has none (its spec's `no_model` says why)."""
     found = getattr(_module(name), "virtual_loops", None)
-    return cast(VirtualLoops, found) if found is not None else None
+    return cast("VirtualLoops", found) if found is not None else None
 
 
 def specs() -> tuple[ClientSpec, ...]:

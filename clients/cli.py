@@ -15,7 +15,13 @@ from clients.config import RETRY_NAMES, ClientConfig, ConfigError, RetryName
 from clients.infra.preflight import check_reachable, check_writable
 from clients.infra.procs import Collector, Stopped, raise_signalled, run_procs
 from clients.infra.recorder import observing
-from mock_server.vocabulary import EXIT_USAGE, STRATEGIES, OneLineParser
+from mock_server.vocabulary import (
+    EXIT_USAGE,
+    STRATEGIES,
+    OneLineParser,
+    RatebenchError,
+    check_time_scale,
+)
 
 EXIT_OK, EXIT_FAILED = 0, 1
 DEFAULTS = ClientConfig()
@@ -41,6 +47,16 @@ whole_at_least_0 = _number(int, 0, False, "a whole number of at least 0")
 seconds_positive = _number(float, 0, True, "a number of seconds greater than 0")
 seconds_at_least_0 = _number(float, 0, False, "a number of seconds of at least 0")
 positive = _number(float, 0, True, "a number greater than 0")
+
+
+def time_scale(text: str) -> float:
+    """`--time-scale`, by the rule the server and the bench use."""
+    try:
+        return check_time_scale(float(text))
+    except (ValueError, RatebenchError) as exc:
+        raise argparse.ArgumentTypeError(
+            str(exc) if isinstance(exc, RatebenchError) else f"expected a number, got {text!r}"
+        ) from None
 
 
 def build_parser() -> OneLineParser:
@@ -87,7 +103,7 @@ def build_parser() -> OneLineParser:
     )
     parser.add_argument(
         "--time-scale",
-        type=positive,
+        type=time_scale,
         default=d.time_scale,
         help="multiplies every duration (0.1 runs ten times faster)",
     )

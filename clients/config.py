@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal, get_args
 
-from mock_server.vocabulary import MAX_TIME_SCALE, STRATEGIES, RatebenchError, Strategy
+from mock_server.vocabulary import STRATEGIES, RatebenchError, Strategy, check_time_scale
 
 RetryName = Literal["exponential", "writeup", "none"]
 RETRY_NAMES: tuple[str, ...] = get_args(RetryName)
@@ -100,17 +100,15 @@ class ClientConfig:
             )
         for name, seconds in {
             "rate": self.rate,
-            "time_scale": self.time_scale,
             "deadline": self.deadline,
             "request_timeout": self.request_timeout,
         }.items():
             if not seconds > 0:
                 raise ConfigError(f"{name} must be greater than 0, got {seconds}")
-        if not self.time_scale <= MAX_TIME_SCALE:
-            raise ConfigError(
-                f"time_scale must be at most {MAX_TIME_SCALE:g}, got {self.time_scale:g}: "
-                "1 is real time, 0.1 ten times faster"
-            )
+        try:
+            check_time_scale(self.time_scale)  # the server's and the bench's rule
+        except RatebenchError as exc:
+            raise ConfigError(str(exc)) from None
         if self.pool < 0:
             raise ConfigError(f"pool must be >= 0 connections (0 for no limit), got {self.pool}")
         if self.first_sleep < 0:

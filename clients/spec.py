@@ -51,12 +51,11 @@ APIS: tuple[str, ...] = get_args(Api)
 Need = Literal["redis"]
 NEEDS: tuple[str, ...] = get_args(Need)
 
-#: How the simulator runs the client's requests: one task per request, all
-#: started at t = 0 ("tasks"), or `workers` pool threads that each take the next
-#: request when free and stay blocked through its sends and retry sleeps
-#: ("workers").
+#: How a batch's request loops run (`clients.infra.loop.processes`): one per
+#: request, all started at t = 0 ("tasks"), or `workers` pool threads that each
+#: take the next request when free and stay blocked through its sends and retry
+#: sleeps ("workers").
 Shape = Literal["tasks", "workers"]
-SHAPES: tuple[str, ...] = get_args(Shape)
 
 
 #: Knobs every client reads through the one request loop and its driver.
@@ -100,18 +99,6 @@ class SpecError(RatebenchError):
 
 
 @dataclass(frozen=True, slots=True)
-class Model:
-    """The client as theory runs it: its request shape under the simulator.
-
-    `limiter` names the policy the simulator plugs into that shape (the same
-    limiter code the client runs, in virtual time).
-    """
-
-    shape: Shape
-    limiter: Literal["none", "bucket", "sliding_log", "semaphore"]
-
-
-@dataclass(frozen=True, slots=True)
 class ClientSpec:
     """One client, described for everything that is not the client itself.
 
@@ -124,7 +111,8 @@ class ClientSpec:
       so Little's law (in flight / latency) bounds its throughput.
     - `summary`: one sentence for tables; `explain`: two or three sentences
       for the report, saying what it does and why it behaves as it does.
-    - `model`: how theory simulates it, or None with `no_model` saying why.
+    - `no_model`: why theory has no model of it, for a client whose module
+      gives no `virtual_loops` (`clients.infra.virtual`); "" for one that does.
     """
 
     name: str
@@ -134,7 +122,6 @@ class ClientSpec:
     explain: str
     paces: bool
     caps_in_flight: bool
-    model: Model | None
     no_model: str = ""
     api: Api = "chat"
     needs: frozenset[Need] = frozenset()
@@ -155,17 +142,13 @@ class ClientSpec:
                 raise SpecError(f"{self.name}: needs must be among {NEEDS}, got {need!r}")
         if not self.summary.strip() or not self.explain.strip():
             raise SpecError(f"{self.name}: summary and explain must say something")
-        if self.model is None and not self.no_model.strip():
-            raise SpecError(f"{self.name}: no theory model, so no_model must say why")
-        if self.model is not None and self.model.shape not in SHAPES:
-            raise SpecError(f"{self.name}: model shape must be one of {SHAPES}")
 
     @property
     def knobs(self) -> tuple[str, ...]:
         """The `ClientConfig` fields that change what this client does: its
         policy's, `workers` for a pool or cap, and the request loop's. A bench
         shows these for each client, and a sweep refuses a knob not among them."""
-        workers = ("workers",) if self.caps_in_flight or _pooled(self) else ()
+        workers = ("workers",) if self.caps_in_flight else ()
         policy = tuple(k for k in POLICY_KNOBS[self.policy] if k not in workers)
         # aiohttp's connection pool is a cap on what is in flight too; the
         # thread clients open one connection per attempt.
@@ -179,8 +162,3 @@ class ClientSpec:
     def local(self) -> bool:
         """True if it needs nothing besides the mock server (`--clients all` runs it)."""
         return not self.needs
-
-
-def _pooled(spec: ClientSpec) -> bool:
-    """A pool of `workers` threads runs the batch (the write-up's thread pool)."""
-    return spec.model is not None and spec.model.shape == "workers"

@@ -1,6 +1,6 @@
 """`python -m bench load`: how much the mock server itself adds, under load.
 
-Two measurements against a real server process on this machine:
+Three measurements against a real server process on this machine:
 
 1. Added latency. A limit too high to bite and a fixed drawn latency; C
    requests kept in flight. For each request, what the server added over the
@@ -10,18 +10,24 @@ Two measurements against a real server process on this machine:
 2. Rejections per second. A limit of 1 per hour, so that everything after the
    first request is a 429; C in flight; how many 429s per second the server
    answers, and a check from its log that it still accepted only one.
+3. The clients' own cost. The CPU per request of a thread client and an
+   asyncio client, each beside its HTTP library sending the same batch alone
+   (`bench.experiments.bare`), so that their ratio is what the harness adds.
 """
 
 from __future__ import annotations
 
 import asyncio
+import statistics
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
 
 import clients
+from bench.experiments import bare
 from bench.records.results import server_entries
 from bench.records.stats import percentile as _percentile
 from mock_server.processes.server import MockServer
@@ -114,33 +120,86 @@ def overhead_clients() -> tuple[str, str]:
     return pool, gather
 
 
-def client_overhead(requests: int) -> dict[str, float]:
+@dataclass(frozen=True, slots=True)
+class Overhead:
+    """One client's CPU seconds per request beside its bare library's, one of
+    each per round; `bare` says what the bare loop was."""
+
+    client: str
+    bare: str
+    client_cpu: list[float]
+    bare_cpu: list[float]
+
+    @property
+    def ratio(self) -> float:
+        """The client's median over the bare library's."""
+        return statistics.median(self.client_cpu) / statistics.median(self.bare_cpu)
+
+
+def client_overhead(requests: int, rounds: int = 3, pool: int = 0) -> list[Overhead]:
     """CPU seconds per request that a client spends in its own process, threads
-    vs asyncio: 1000 requests each against a server with no limit in reach and
-    no latency, 100 at a time (aiohttp's default connection pool size, and a
-    pool of 100 threads)."""
+    vs asyncio, each beside its bare library sending the same batch
+    (`bench.experiments.bare`): `requests` requests against a server with no
+    limit in reach and no latency; the thread pool on 100 threads, asyncio
+    all at once on a pool of `pool` connections (0: no limit, the clients'
+    own default).
+
+    Each round measures every client and its bare loop once, in turn, the
+    order flipped every round so that neither always runs on the other's
+    leftovers; each pair is first run on 10 requests unmeasured, so that
+    neither figure carries a library's first-use costs (imports, its SSL
+    context).
+    """
     from clients import run_client
     from clients.config import ClientConfig
 
-    cpu: dict[str, float] = {}
+    names = overhead_clients()
+    client_cpu: dict[str, list[float]] = {name: [] for name in names}
+    bare_cpu: dict[str, list[float]] = {name: [] for name in names}
+    labels: dict[str, str] = {}
     with MockServer(rate="1000000/second", latency="0", seed=0) as server:
-        for name in overhead_clients():
+
+        def batches(name: str, n: int) -> tuple[Callable[[], None], Callable[[], None]]:
+            """The client's batch of `n`, and its bare library's."""
+            config = ClientConfig(url=server.chat_url, n=n, workers=100, retry="none", pool=pool)
+            labels[name], bare_batch = bare.batch_for(clients.spec(name), config)
+
+            def client_batch() -> None:
+                run = run_client(name, config)
+                if run.completed != n:
+                    raise RuntimeError(f"{name} completed {run.completed} of {n}")
+
+            return client_batch, bare_batch
+
+        def cpu(batch: Callable[[], None], n: int) -> float:
+            """CPU seconds per request of `batch`, which sends `n`."""
             server.reset()
-            config = ClientConfig(url=server.chat_url, n=requests, workers=100, retry="none")
             before = time.process_time()
-            run = run_client(name, config)
-            spent = time.process_time() - before
-            if run.completed != requests:
-                raise RuntimeError(f"{name} completed {run.completed} of {requests}")
-            cpu[name] = spent / requests
-    return cpu
+            batch()
+            return (time.process_time() - before) / n
+
+        for name in names:
+            for batch in batches(name, 10):
+                cpu(batch, 10)
+        for round_ in range(rounds):
+            for name in names:
+                client_batch, bare_batch = batches(name, requests)
+                if round_ % 2 == 0:
+                    bare_cpu[name].append(cpu(bare_batch, requests))
+                client_cpu[name].append(cpu(client_batch, requests))
+                if round_ % 2 == 1:
+                    bare_cpu[name].append(cpu(bare_batch, requests))
+    return [Overhead(name, labels[name], client_cpu[name], bare_cpu[name]) for name in names]
 
 
-def run_load(requests: int, concurrency: int, latency: float) -> dict[str, Any]:
-    """Both measurements; prints as it goes and returns the figures."""
+def run_load(
+    requests: int, concurrency: int, latency: float, rounds: int = 3, pool: int = 0
+) -> dict[str, Any]:
+    """The three measurements; prints as it goes and returns the figures.
+    `rounds` and `pool` are the client overhead's (`client_overhead`)."""
     lat = f"{latency:g}"
     print(
-        f"1/2 added latency: {requests} requests, {concurrency} in flight, "
+        f"1/3 added latency: {requests} requests, {concurrency} in flight, "
         f"latency {lat} s each, limit out of reach ...",
         flush=True,
     )
@@ -155,7 +214,7 @@ def run_load(requests: int, concurrency: int, latency: float) -> dict[str, Any]:
         f" ms, p99 {percentile(added.client_added_ms, 99):.1f} ms (load generator included)"
     )
     print(
-        f"2/2 rejections: {requests} requests, {concurrency} in flight, limit 1/hour ...",
+        f"2/3 rejections: {requests} requests, {concurrency} in flight, limit 1/hour ...",
         flush=True,
     )
     rejected = measure("1/hour", lat, requests, concurrency)
@@ -165,15 +224,26 @@ def run_load(requests: int, concurrency: int, latency: float) -> dict[str, Any]:
         f"second; the server's log shows {rejected.accepted} accepted (limit 1)"
     )
     print(
-        f"3/3 client overhead: {requests} requests through each client, 100 at a time, "
-        "no limit, no latency ...",
+        f"3/3 client overhead: {requests} requests through each client and through its "
+        f"library alone, no limit, no latency; median of {rounds} rounds ...",
         flush=True,
     )
-    overhead = client_overhead(requests)
-    for name, seconds in overhead.items():
-        print(f"    {name:<13} {seconds * 1e6:7.0f} µs of CPU per request (client process)")
+    overhead = client_overhead(requests, rounds, pool)
+    for o in overhead:
+        print(
+            f"    {o.client:<13} {statistics.median(o.client_cpu) * 1e6:5.0f} µs of CPU per "
+            f"request, {statistics.median(o.bare_cpu) * 1e6:5.0f} µs with {o.bare}: "
+            f"{o.ratio:.2f} ×"
+        )
     return {
-        "client_cpu_seconds_per_request": overhead,
+        "client_cpu_seconds_per_request": {
+            o.client: statistics.median(o.client_cpu) for o in overhead
+        },
+        "bare_cpu_seconds_per_request": {o.client: statistics.median(o.bare_cpu) for o in overhead},
+        "client_over_bare": {o.client: o.ratio for o in overhead},
+        "bare_loops": {o.client: o.bare for o in overhead},
+        "overhead_rounds": rounds,
+        "overhead_pool": pool,
         "requests": requests,
         "concurrency": concurrency,
         "latency": latency,

@@ -26,7 +26,6 @@ def command_spec(name: str, command: str = "") -> ClientSpec:
         explain="A program run as a whole process and judged by the server's log alone.",
         paces=False,
         caps_in_flight=False,
-        model=None,
         no_model="a shell command: its policy is not known to theory",
     )
 

@@ -15,14 +15,14 @@ wall-clock seconds at another time scale, every figure scales linearly):
   its concurrency or by the limit, for sweeps. An approximation: the
   simulator gives the real figure.
 
-The write-up's scenario (the `Scenario()` defaults) gives, under the
+The write-up's scenario (the `TheoryInput()` defaults) gives, under the
 fixed window: bound 8.29 s ± 0.72; thread pool 18.46 ± 1.96; token bucket
 9.11 ± 0.72; naive gather 20 rejections and about 49 s.
 
-Client models are data (`ClientModel`: a concurrency model and a limiter),
-read from each client's spec (`model_for`). Running one drives the clients'
-own request loop and limiter classes in the simulator, so theory models the
-code that runs.
+A client's model is its own `virtual_loops` (`clients.infra.virtual`), the
+one hook every endpoint's theory asks (`model_for`): its request loops and
+limiter, which `run_model` drives in the simulator against `/chat`'s limit,
+so theory models the code that runs.
 """
 
 from __future__ import annotations
@@ -36,39 +36,36 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
-from typing import Literal, get_args
+from typing import Literal
 
 import clients
-from bench.records.scenario import Scenario as BenchScenario
+from bench.records.scenario import Scenario
 from bench.records.stats import percentile
 from bench.theory.simulate import SimAttempt, Simulation, make_server
 from clients.config import MARGIN, RETRY_NAMES, ClientConfig, RetryName
-from clients.infra.loop import processes, request_loop
 from clients.infra.recorder import Recorder
 from clients.infra.records import Attempt, Outcome
 from clients.infra.retry import RetryPolicy
 from clients.infra.steps import Steps
-from clients.limiters.base import Clock, Limiter, NoLimit, Semaphore
-from clients.limiters.bucket import TokenBucket
-from clients.limiters.fifo_bucket import FifoBucket
+from clients.infra.virtual import VirtualBatch, VirtualLoops, batch_loops
 from clients.limiters.sliding_log import SlidingLog, SlidingLogLimiter
-from mock_server.vocabulary import STRATEGIES, RatebenchError, Strategy
+from mock_server.vocabulary import STRATEGIES, Latency, RatebenchError, Strategy
 
 # The client knobs' defaults (the write-up's values) have one home: ClientConfig.
 _CLIENT = ClientConfig()
-LatencyKind = Literal["randint", "uniform"]
-LATENCY_KINDS: tuple[str, ...] = get_args(LatencyKind)
+#: The write-up's latency: 2 to 5 whole seconds.
+WRITEUP_LATENCY = Latency(2, 5)
 
 
 class TheoryError(RatebenchError):
     """A scenario no model can run; the message says how to fix it."""
 
 
-# --- the scenario --------------------------------------------------------------------
+# --- the input ------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
-class Scenario:
+class TheoryInput:
     """The inputs of the theory, with the write-up's values as defaults.
 
     Durations are scenario seconds. Client knobs carry `ClientConfig`'s names.
@@ -76,9 +73,9 @@ class Scenario:
     - `n`: requests in the batch.
     - `limit`, `window`, `strategy`: the server allows `limit` hits per
       `window` seconds under one of limits' strategies.
-    - `latency_lo`, `latency_hi`, `latency`: each accepted hit takes
-      `randint(lo, hi)` whole seconds (`"randint"`, the write-up's) or
-      `uniform(lo, hi)` seconds (`"uniform"`).
+    - `latency`: the seconds each accepted hit takes, drawn as the mock
+      server draws them (`mock_server.vocabulary.Latency`: whole-second
+      bounds draw `randint`, the write-up's, others `uniform`).
     - `workers`: pool threads (thread pool) or attempts in flight (semaphore).
     - `rate` (tokens per second), `capacity`, `initial_tokens`: the bucket.
     - `attempts`, `retry`, `first_sleep`: the retry schedule.
@@ -97,9 +94,7 @@ class Scenario:
     limit: int = 2
     window: float = 1.0
     strategy: Strategy = "fixed-window"
-    latency_lo: float = 2
-    latency_hi: float = 5
-    latency: LatencyKind = "randint"
+    latency: Latency = WRITEUP_LATENCY
     workers: int = _CLIENT.workers
     rate: float = _CLIENT.rate
     capacity: int = _CLIENT.capacity
@@ -130,25 +125,11 @@ class Scenario:
                     f"{name} must be a positive number, got {value!r}"
                     + (" seconds" if name == "window" else " tokens per second")
                 )
-        for name in ("latency_lo", "first_sleep", "margin", "overshoot", "jitter"):
+        for name in ("first_sleep", "margin", "overshoot", "jitter"):
             value = getattr(self, name)
             if not (math.isfinite(value) and value >= 0):
                 raise TheoryError(f"{name} must be >= 0 seconds, got {value!r}")
-        if not (math.isfinite(self.latency_hi) and self.latency_hi >= self.latency_lo):
-            raise TheoryError(
-                f"latency_hi ({self.latency_hi!r} s) must be >= latency_lo ({self.latency_lo!r} s)"
-            )
-        if self.latency not in LATENCY_KINDS:
-            raise TheoryError(
-                f"latency must be one of {', '.join(LATENCY_KINDS)}, got {self.latency!r}"
-            )
-        if self.latency == "randint" and not (
-            float(self.latency_lo).is_integer() and float(self.latency_hi).is_integer()
-        ):
-            raise TheoryError(
-                f"randint latencies need whole seconds, got {self.latency_lo}-{self.latency_hi}: "
-                "HINT: use latency='uniform' for fractional bounds"
-            )
+        # The latency checked its own bounds when it was made (mock_server.vocabulary).
         if self.strategy not in STRATEGIES:
             raise TheoryError(
                 f"strategy must be one of {', '.join(STRATEGIES)}, got {self.strategy!r}"
@@ -161,11 +142,6 @@ class Scenario:
             )
         if self.deadline is not None and not self.deadline > 0:
             raise TheoryError(f"deadline must be > 0 seconds or None, got {self.deadline!r}")
-
-    @property
-    def mean_latency(self) -> float:
-        """Seconds an accepted request takes on average."""
-        return (self.latency_lo + self.latency_hi) / 2
 
     @property
     def retry_policy(self) -> RetryPolicy:
@@ -181,11 +157,20 @@ class Scenario:
         """
         return tuple(self.retry_policy.schedule())
 
-    def draw_latency(self, rng: random.Random) -> float:
-        """One accepted request's latency in seconds, drawn as the mock server does."""
-        if self.latency == "randint":
-            return float(rng.randint(int(self.latency_lo), int(self.latency_hi)))
-        return rng.uniform(self.latency_lo, self.latency_hi)
+    def client_config(self) -> ClientConfig:
+        """The client knobs a model is given (`VirtualBatch.config`), in the
+        simulation's seconds: scenario seconds, so time scale 1."""
+        return ClientConfig(
+            n=self.n,
+            workers=self.workers,
+            rate=self.rate,
+            capacity=self.capacity,
+            initial_tokens=self.initial_tokens,
+            attempts=self.attempts,
+            retry=self.retry,
+            first_sleep=self.first_sleep,
+            server_strategy=self.strategy,
+        )
 
 
 def from_client_config(
@@ -193,28 +178,20 @@ def from_client_config(
     limit: int = 2,
     window: float = 1.0,
     strategy: Strategy = "fixed-window",
-    latency_lo: float = 2,
-    latency_hi: float = 5,
+    latency: Latency = WRITEUP_LATENCY,
     **more: object,
-) -> Scenario:
-    """A scenario from a client's config plus the server's limit and latency.
+) -> TheoryInput:
+    """Theory's input from a client's config plus the server's limit and latency.
 
     The config's durations are already in scenario seconds, so its
     `time_scale` is not used here: pass it as `scale` to `predict`/`bound`.
-    `more` sets any other `Scenario` field (e.g. `margin`, `phase`).
+    `more` sets any other `TheoryInput` field (e.g. `margin`, `phase`).
     """
-    latency: LatencyKind = (
-        "randint"
-        if float(latency_lo).is_integer() and float(latency_hi).is_integer()
-        else "uniform"
-    )
     fields: dict[str, object] = {
         "n": config.n,
         "limit": limit,
         "window": window,
         "strategy": strategy,
-        "latency_lo": latency_lo,
-        "latency_hi": latency_hi,
         "latency": latency,
         "workers": config.workers,
         "rate": config.rate,
@@ -226,21 +203,20 @@ def from_client_config(
         "deadline": config.deadline,
     }
     fields.update(more)
-    return Scenario(**fields)  # type: ignore[arg-type]
+    return TheoryInput(**fields)  # type: ignore[arg-type]
 
 
 # --- summaries -----------------------------------------------------------------------
 
 
-def theory_input(scenario: BenchScenario, config: ClientConfig) -> Scenario:
+def theory_input(scenario: Scenario, config: ClientConfig) -> TheoryInput:
     """Theory's input for a client run with `config` in a bench scenario."""
     return from_client_config(
         config,
         limit=scenario.limit.count,
         window=scenario.limit.window,
         strategy=scenario.limit.strategy,
-        latency_lo=scenario.latency.lo,
-        latency_hi=scenario.latency.hi,
+        latency=Latency(scenario.latency.lo, scenario.latency.hi),
         # The sliding-log margin is wall time, the same at every time scale.
         margin=MARGIN / scenario.time_scale,
     )
@@ -542,13 +518,14 @@ def bound_monte_carlo(
     return Bound(d.mean, d.stdev, d.min, d.max, False).scaled(scale)
 
 
-def scenario_bound(scenario: Scenario, *, scale: float = 1.0) -> Bound:
-    """The bound for a scenario: exact for randint latencies, a numerical integral of
-    the exact distribution for uniform ones (`uniform_makespan`); cheap at any n."""
-    s = scenario
-    if s.latency == "randint":
-        return bound(s.n, s.limit, s.window, int(s.latency_lo), int(s.latency_hi), scale=scale)
-    result = uniform_makespan(best_schedule(s.n, s.limit, s.window), s.latency_lo, s.latency_hi)
+def scenario_bound(given: TheoryInput, *, scale: float = 1.0) -> Bound:
+    """The bound for theory's input: exact for whole-second latencies, a numerical
+    integral of the exact distribution for uniform ones (`uniform_makespan`); cheap
+    at any n."""
+    s, latency = given, given.latency
+    if latency.whole_seconds:
+        return bound(s.n, s.limit, s.window, int(latency.low), int(latency.high), scale=scale)
+    result = uniform_makespan(best_schedule(s.n, s.limit, s.window), latency.low, latency.high)
     return result if scale == 1 else result.scaled(scale)
 
 
@@ -583,43 +560,6 @@ def littles_law(
 
 
 # --- client models -------------------------------------------------------------------
-
-Concurrency = Literal["tasks", "workers"]
-LimiterKind = Literal[
-    "none", "bucket", "writeup_bucket", "sliding_log", "sliding_log_counter", "semaphore"
-]
-
-
-def _make_limiter(kind: LimiterKind, s: Scenario, phase: float, clock: Clock) -> Limiter:
-    """The client's own limiter for a scenario, on the simulator's clock (scenario seconds).
-
-    `"bucket"` (the model of token_bucket, threads_bucket and fifo_bucket)
-    runs `FifoBucket`: the write-up's arithmetic, one wake-up per token. The
-    write-up's own `TokenBucket` (`"writeup_bucket"`) wakes every waiter for
-    every token, n(n + 1)/2 simulator steps for n requests (50 million at
-    10,000), so it is kept for checks on small batches. The two grant at the
-    same instants while the waiters are the batch's first attempts, which all
-    start at t = 0 (tests/unit/test_fifo_bucket.py); they part only when a retry
-    joins the queue: the write-up's bucket wakes it at its own phase, late by
-    up to one token interval or ahead of earlier waiters, the queue serves it
-    after them, each when its token is due. So for token_bucket and
-    threads_bucket the model is exact when no attempt is rejected and close
-    when a few are (tests/unit/test_theory.py compares the two).
-    """
-    if kind == "bucket":
-        return FifoBucket(s.rate, s.capacity, s.initial_tokens, clock=clock)
-    if kind == "writeup_bucket":
-        return TokenBucket(s.rate, s.capacity, s.initial_tokens, clock=clock)
-    if kind in ("sliding_log", "sliding_log_counter"):
-        # Told the server's strategy, the client keeps the counter's rule too,
-        # on the server's clock: `phase` into a clock-aligned window at t = 0.
-        counter = kind == "sliding_log_counter" and s.strategy == "sliding-window-counter"
-        log = SlidingLog(s.limit, s.window, s.margin, counter=counter)
-        offset = phase if counter else 0.0
-        return SlidingLogLimiter(log, clock=lambda: clock() + offset)
-    if kind == "semaphore":
-        return Semaphore(s.workers, clock=clock)
-    return NoLimit()
 
 
 class Unrecorded(Recorder):
@@ -661,71 +601,55 @@ class RunTrace:
     completed: bool
 
 
-@dataclass(frozen=True, slots=True)
-class ClientModel:
-    """A client as the theory sees it: who runs the requests, and what limits them.
-
-    - `concurrency`: `"tasks"`, one coroutine (or thread) per request, all
-      started at t = 0; `"workers"`, `Scenario.workers` pool threads, each
-      taking the next request when free and blocked through its sends and
-      retry sleeps.
-    - `limiter`: acquired before every attempt, retries included.
-      `"sliding_log"` keeps "L in any T + margin" only; `"sliding_log_counter"`
-      adds the sliding-window counter's rule when the server uses it.
-
-    `run` drives the clients' own request loop (`clients.infra.loop`) and
-    limiter classes (`clients.limiters`) in virtual time.
-    """
-
-    concurrency: Concurrency
-    limiter: LimiterKind
-    description: str = ""
-
-    def run(self, scenario: Scenario, rng: random.Random) -> RunTrace:
-        """Simulate one batch, drawing the phase and latencies from `rng`."""
-        s = scenario
-        phase = rng.uniform(0, s.window) if s.phase is None else s.phase
-        server = make_server(s.strategy, s.limit, s.window, phase)
-        sim = Simulation(
-            server, s.draw_latency, rng, overshoot=s.overshoot, jitter=s.jitter, deadline=s.deadline
-        )
-        limiter = _make_limiter(self.limiter, s, phase, sim.clock)
-        recorder = Unrecorded(self.description or "model", s.n, clock=sim.clock)
-        policy = s.retry_policy
-
-        def loop(request: int) -> Steps[bool]:
-            return request_loop(request, limiter, policy, recorder)
-
-        for steps in processes(self.concurrency, s.n, s.workers, loop):
-            sim.start(steps)
-        completed = sim.run()
-        log = tuple(sim.log)
-        succeeded = {a.request for a in log if a.accepted and a.finished <= sim.now}
-        finishes = [a.finished for a in log if a.finished <= sim.now]
-        makespan = max(finishes, default=0.0) if completed else sim.now
-        return RunTrace(
-            log, server, makespan, sum(not a.accepted for a in log), s.n - len(succeeded), completed
-        )
+def run_model(loops: VirtualLoops, given: TheoryInput, rng: random.Random) -> RunTrace:
+    """Simulate one batch of a client's `virtual_loops` against `/chat`'s limit,
+    drawing the phase and latencies from `rng`."""
+    s = given
+    phase = rng.uniform(0, s.window) if s.phase is None else s.phase
+    server = make_server(s.strategy, s.limit, s.window, phase)
+    sim = Simulation(
+        server, s.latency.draw, rng, overshoot=s.overshoot, jitter=s.jitter, deadline=s.deadline
+    )
+    batch = VirtualBatch(
+        config=s.client_config(),
+        charges=(1,) * s.n,
+        recorder=Unrecorded("model", s.n, clock=sim.clock),
+        rng=rng,
+        # The server's clock-aligned windows (the sliding-window counter's) are
+        # `phase` into one at t = 0.
+        server_clock=lambda: sim.clock() + phase,
+        limit=s.limit,
+        window=s.window,
+        margin=s.margin,
+    )
+    for steps in loops(batch):
+        sim.start(steps)
+    completed = sim.run()
+    log = tuple(sim.log)
+    succeeded = {a.request for a in log if a.accepted and a.finished <= sim.now}
+    finishes = [a.finished for a in log if a.finished <= sim.now]
+    makespan = max(finishes, default=0.0) if completed else sim.now
+    return RunTrace(
+        log, server, makespan, sum(not a.accepted for a in log), s.n - len(succeeded), completed
+    )
 
 
-#: The best schedule as a model: L sends at t = 0, T, 2T, ... (a sliding log
-#: with no margin). Replays run it on a run's own latency draws.
-BEST_SCHEDULE = ClientModel("tasks", "sliding_log", "L sends per window, at once")
+def best_schedule_model(batch: VirtualBatch) -> list[Steps[object]]:
+    """The best schedule as a model: L sends at t = 0, T, 2T, ..., every request at
+    once through a sliding log of the server's limit (replays run it on a run's
+    own latency draws, with no margin)."""
+    log = SlidingLog(batch.limit, batch.window, batch.margin)
+    return batch_loops(batch, SlidingLogLimiter(log, clock=batch.recorder.clock))
 
 
-def model_for(client: str) -> ClientModel | None:
-    """The theory model of registered client `client`, from its spec; None if it has none.
-
-    Raises ConfigError (from the registry) for an unknown name.
-    """
-    spec = clients.spec(client)
-    if spec.model is None:
+def model_for(client: str, command: str | None = None) -> VirtualLoops | None:
+    """Theory's model of `client`, the same hook on every endpoint: its
+    `virtual_loops`; None for a client without one (its spec's `no_model` says
+    why), and for a program run by --command (`command` given, or a name no
+    client has), whatever it is called: theory knows nothing of its policy."""
+    if command is not None or client not in clients.REGISTRY:
         return None
-    limiter = spec.model.limiter
-    # The sliding-log client follows the sliding-window counter's rule too when
-    # told the server uses it; its model does the same.
-    kind: LimiterKind = "sliding_log_counter" if limiter == "sliding_log" else limiter
-    return ClientModel(spec.model.shape, kind, spec.summary)
+    return clients.virtual_loops(client)
 
 
 @dataclass(frozen=True, slots=True)
@@ -733,7 +657,7 @@ class Prediction:
     """A client's predicted makespan (seconds) and 429s per run over `runs` runs."""
 
     client: str
-    scenario: Scenario
+    given: TheoryInput
     runs: int
     seed: int
     makespan: Distribution
@@ -753,14 +677,14 @@ class Prediction:
 
 
 def predict(
-    client: str | ClientModel,
-    scenario: Scenario | None = None,
+    client: str | VirtualLoops,
+    given: TheoryInput | None = None,
     *,
     runs: int = 2000,
     seed: int = 0,
     scale: float = 1.0,
 ) -> Prediction:
-    """Simulate `runs` batches of a client (a registered name or a model).
+    """Simulate `runs` batches of a client (a registered name or its `virtual_loops`).
 
     Deterministic for a given seed. A run costs about 50 µs per attempt
     (10,000 requests: about half a second without 429s), and only one run's
@@ -772,10 +696,10 @@ def predict(
             raise TheoryError(f"no model for client {client!r}: {clients.spec(client).no_model}")
         model, name = found, client
     else:
-        model, name = client, client.description or "custom"
+        model, name = client, "custom"
     if runs < 1:
         raise TheoryError(f"runs must be >= 1, got {runs}")
-    scenario = scenario or Scenario()
+    given = given or TheoryInput()
     rng = random.Random(seed)
     # Only each run's figures are kept, never its trace: memory stays that of
     # one run (its attempts) however many runs there are.
@@ -784,14 +708,14 @@ def predict(
     failed: list[float] = []
     unfinished = 0
     for _ in range(runs):
-        trace = model.run(scenario, rng)
+        trace = run_model(model, given, rng)
         makespans.append(trace.makespan)
         rejections.append(float(trace.rejections))
         failed.append(float(trace.failed))
         unfinished += not trace.completed
     result = Prediction(
         client=name,
-        scenario=scenario,
+        given=given,
         runs=runs,
         seed=seed,
         makespan=Distribution.of(makespans),
@@ -815,7 +739,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.runs < 1:
         parser.error(f"--runs must be at least 1, got {args.runs}")
-    base = Scenario()
+    base = TheoryInput()
     print(f"bound (exact):                 {bound()}")
     print(f"thread pool (exact, no 429s):  {thread_pool_exact()}")
     bucket = [(k + 1) / base.rate for k in range(base.n)]
@@ -823,7 +747,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     print(f"Little's law, thread pool:     {littles_law(10, 2, 3.5, 2, 1.0).makespan:.2f} s")
     for strategy in STRATEGIES:
         print(f"-- {strategy} ({args.runs} runs, seed {args.seed})")
-        for name in (s.name for s in clients.specs() if s.model is not None):
+        # The clients of `/chat`, the write-up's endpoint (`local_clients`' default).
+        for name in (c for c in clients.local_clients() if model_for(c) is not None):
             p = predict(name, replace(base, strategy=strategy), runs=args.runs, seed=args.seed)
             print(f"  {p}")
 

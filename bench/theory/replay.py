@@ -21,7 +21,14 @@ from dataclasses import dataclass, replace
 
 from bench.records.results import Replayed, RunRecord
 from bench.records.stats import by_client, ok_runs
-from bench.theory.models import BEST_SCHEDULE, ClientModel, Scenario, model_for, theory_input
+from bench.theory.models import (
+    TheoryInput,
+    best_schedule_model,
+    model_for,
+    run_model,
+    theory_input,
+)
+from clients.infra.virtual import VirtualLoops
 
 
 class DrawsUsedUp(Exception):
@@ -55,10 +62,10 @@ def server_draws(run: RunRecord) -> list[float]:
     return [e.drawn for e in accepted if e.drawn is not None]
 
 
-def replay(model: ClientModel, scenario: Scenario, run: RunRecord) -> float | None:
+def replay(model: VirtualLoops, given: TheoryInput, run: RunRecord) -> float | None:
     """The model's makespan on this run's draws, in scenario seconds; None if
     the model needed more accepted requests than the server logged."""
-    s = scenario
+    s = given
     if s.strategy == "sliding-window-counter":
         # Where the batch started within the server's clock-aligned window.
         scale = run.scenario.time_scale
@@ -68,7 +75,7 @@ def replay(model: ClientModel, scenario: Scenario, run: RunRecord) -> float | No
     else:
         s = replace(s, phase=0.0)
     try:
-        return model.run(s, ReplayDraws(server_draws(run))).makespan
+        return run_model(model, s, ReplayDraws(server_draws(run))).makespan
     except DrawsUsedUp:
         return None
 
@@ -77,14 +84,14 @@ def replay_runs(runs: Sequence[RunRecord]) -> list[Replayed]:
     """Every finished run through its client's model and the best schedule (runs theory)."""
     replays = []
     for run in ok_runs(runs):
-        scenario = theory_input(run.scenario, run.config)
+        given = theory_input(run.scenario, run.config)
         model = model_for(run.client)
         replays.append(
             Replayed(
                 client=run.client,
                 run=run.run,
-                model=replay(model, scenario, run) if model is not None else None,
-                best_possible=replay(BEST_SCHEDULE, replace(scenario, margin=0.0), run),
+                model=replay(model, given, run) if model is not None else None,
+                best_possible=replay(best_schedule_model, replace(given, margin=0.0), run),
             )
         )
     return replays

@@ -42,7 +42,6 @@ SPEC = ClientSpec(
     ),
     paces=False,
     caps_in_flight=False,
-    model=None,
     no_model=(
         "it waits for the server's X-RateLimit-Reset-After, which the server models do not announce"
     ),

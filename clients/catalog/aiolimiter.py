@@ -34,7 +34,6 @@ SPEC = ClientSpec(
     ),
     paces=True,
     caps_in_flight=False,
-    model=None,
     no_model=(
         "aiolimiter's leaky bucket is a library's code, not ours; the simulator runs only"
         " limiters written here"

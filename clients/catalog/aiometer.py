@@ -36,7 +36,6 @@ SPEC = ClientSpec(
     ),
     paces=True,
     caps_in_flight=False,
-    model=None,
     no_model=(
         "aiometer meters job starts inside its own scheduler, which the simulator does not model"
     ),

@@ -13,10 +13,11 @@ from typing import TYPE_CHECKING
 from clients.config import ClientConfig
 from clients.infra.recorder import OnLine
 from clients.infra.records import ClientRun
-from clients.spec import ClientSpec, Model
+from clients.spec import ClientSpec
 
 if TYPE_CHECKING:
-    pass
+    from clients.infra.steps import Steps
+    from clients.infra.virtual import VirtualBatch
 
 NAME = "async_semaphore"
 
@@ -32,7 +33,6 @@ SPEC = ClientSpec(
     ),
     paces=False,
     caps_in_flight=True,
-    model=Model("tasks", "semaphore"),
 )
 
 
@@ -42,3 +42,11 @@ def run(config: ClientConfig, on_line: OnLine | None = None) -> ClientRun:
     from clients.limiters.base import Semaphore
 
     return run_async_batch(NAME, config, lambda c: Semaphore(c.workers), on_line)
+
+
+def virtual_loops(batch: VirtualBatch) -> list[Steps[object]]:
+    """Theory's run of it (`clients.infra.virtual`): its semaphore, on the virtual clock."""
+    from clients.infra.virtual import batch_loops
+    from clients.limiters.base import Semaphore
+
+    return batch_loops(batch, Semaphore(batch.config.workers, clock=batch.recorder.clock))

@@ -38,12 +38,9 @@ from clients.spec import ClientSpec
 from mock_server.vocabulary import MINUTE
 
 if TYPE_CHECKING:
-    import random
-    from collections.abc import Sequence
-
     from clients.infra.openai_batch import ChatRequest, LimiterFor
-    from clients.infra.recorder import Recorder
     from clients.infra.steps import Steps
+    from clients.infra.virtual import VirtualBatch
     from clients.limiters.base import Clock, Limiter
 
 NAME = "budget_window"
@@ -62,12 +59,6 @@ SPEC = ClientSpec(
     ),
     paces=True,
     caps_in_flight=False,
-    model=None,
-    # Theory's model of it is in bench.endpoints.openai.models (the spec's model is /chat's).
-    no_model=(
-        "a model only on the OpenAI-compatible endpoint's fixed window "
-        "(bench.endpoints.openai.models runs its own limiter there)"
-    ),
     api="openai",
 )
 
@@ -110,14 +101,10 @@ def run(config: ClientConfig, on_line: OnLine | None = None) -> ClientRun:
     return run_openai_batch(NAME, config, make_limiters, on_line)
 
 
-def virtual_loops(
-    config: ClientConfig, charges: Sequence[int], recorder: Recorder, rng: random.Random
-) -> list[Steps[object]]:
+def virtual_loops(batch: VirtualBatch) -> list[Steps[object]]:
     """Theory's run of it (`clients.infra.virtual`): its own limiter, on the virtual clock."""
     from clients.infra.openai_batch import ChatRequest
     from clients.infra.virtual import limiter_loops
 
-    limiter_for = make_limiters(config, recorder.clock)
-    return limiter_loops(
-        lambda charge: limiter_for(ChatRequest(0, {}, charge)), config, charges, recorder
-    )
+    limiter_for = make_limiters(batch.config, batch.recorder.clock)
+    return limiter_loops(lambda charge: limiter_for(ChatRequest(0, {}, charge)), batch)

@@ -15,9 +15,12 @@ from typing import TYPE_CHECKING
 from clients.config import ClientConfig
 from clients.infra.recorder import OnLine
 from clients.infra.records import ClientRun
-from clients.spec import ClientSpec, Model
+from clients.spec import ClientSpec
 
 if TYPE_CHECKING:
+    from clients.infra.steps import Steps
+    from clients.infra.virtual import VirtualBatch
+    from clients.limiters.base import Clock
     from clients.limiters.fifo_bucket import FifoBucket
 
 NAME = "fifo_bucket"
@@ -36,12 +39,14 @@ SPEC = ClientSpec(
     ),
     paces=True,
     caps_in_flight=False,
-    model=Model("tasks", "bucket"),
 )
 
 
-def make_limiter(config: ClientConfig) -> FifoBucket:
-    """The queued bucket for `config`, with the write-up's bucket's knobs."""
+def make_limiter(config: ClientConfig, clock: Clock | None = None) -> FifoBucket:
+    """The queued bucket for `config`, with the write-up's bucket's knobs; `clock`:
+    theory's virtual one, by default the real one."""
+    import time
+
     from clients.limiters.fifo_bucket import FifoBucket
 
     # config.rate is per scenario second; the bucket counts wall seconds.
@@ -49,6 +54,7 @@ def make_limiter(config: ClientConfig) -> FifoBucket:
         rate=config.rate / config.time_scale,
         capacity=config.capacity,
         initial_tokens=config.initial_tokens,
+        clock=clock or time.monotonic,
     )
 
 
@@ -57,3 +63,10 @@ def run(config: ClientConfig, on_line: OnLine | None = None) -> ClientRun:
     from clients.infra.async_batch import run_async_batch
 
     return run_async_batch(NAME, config, make_limiter, on_line)
+
+
+def virtual_loops(batch: VirtualBatch) -> list[Steps[object]]:
+    """Theory's run of it (`clients.infra.virtual`): its bucket, on the virtual clock."""
+    from clients.infra.virtual import batch_loops
+
+    return batch_loops(batch, make_limiter(batch.config, batch.recorder.clock))

@@ -43,7 +43,6 @@ SPEC = ClientSpec(
     ),
     paces=True,
     caps_in_flight=False,
-    model=None,
     no_model="the simulator has no model of learning the limits from answers",
     api="openai",
 )

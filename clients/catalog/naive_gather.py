@@ -11,10 +11,11 @@ from typing import TYPE_CHECKING
 from clients.config import ClientConfig
 from clients.infra.recorder import OnLine
 from clients.infra.records import ClientRun
-from clients.spec import ClientSpec, Model
+from clients.spec import ClientSpec
 
 if TYPE_CHECKING:
-    pass
+    from clients.infra.steps import Steps
+    from clients.infra.virtual import VirtualBatch
 
 NAME = "naive_gather"
 
@@ -30,7 +31,6 @@ SPEC = ClientSpec(
     ),
     paces=False,
     caps_in_flight=False,
-    model=Model("tasks", "none"),
 )
 
 
@@ -40,3 +40,11 @@ def run(config: ClientConfig, on_line: OnLine | None = None) -> ClientRun:
     from clients.limiters.base import NoLimit
 
     return run_async_batch(NAME, config, lambda _config: NoLimit(), on_line)
+
+
+def virtual_loops(batch: VirtualBatch) -> list[Steps[object]]:
+    """Theory's run of it (`clients.infra.virtual`): every request at once, no limit."""
+    from clients.infra.virtual import batch_loops
+    from clients.limiters.base import NoLimit
+
+    return batch_loops(batch, NoLimit())

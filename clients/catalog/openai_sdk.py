@@ -19,15 +19,12 @@ from clients.infra.records import ClientRun
 from clients.spec import ClientSpec
 
 if TYPE_CHECKING:
-    import random
-    from collections.abc import Sequence
-
     import openai
 
     from clients.infra.attempts import Reply
     from clients.infra.openai_batch import ChatRequest
-    from clients.infra.recorder import Recorder
     from clients.infra.steps import Steps
+    from clients.infra.virtual import VirtualBatch
 
 NAME = "openai_sdk"
 
@@ -44,12 +41,6 @@ SPEC = ClientSpec(
     ),
     paces=False,
     caps_in_flight=False,
-    model=None,
-    # Theory's model of it is in bench.endpoints.openai.models (the spec's model is /chat's).
-    no_model=(
-        "a model only on the OpenAI-compatible endpoint's fixed window "
-        "(bench.endpoints.openai.models runs the SDK's retry policy there)"
-    ),
     api="openai",
 )
 
@@ -74,9 +65,7 @@ FIRST_DELAY, MAX_DELAY = 0.5, 8.0  # INITIAL_RETRY_DELAY, MAX_RETRY_DELAY
 MAX_RETRY_AFTER = 120.0  # MAX_RETRY_AFTER_DELAY: a longer retry-after is not obeyed
 
 
-def virtual_loops(
-    config: ClientConfig, charges: Sequence[int], recorder: Recorder, rng: random.Random
-) -> list[Steps[object]]:
+def virtual_loops(batch: VirtualBatch) -> list[Steps[object]]:
     """Theory's run of it (`clients.infra.virtual`): three attempts, each 429 followed
     by the server's retry-after when it is above 0 and at most two minutes, else
     0.5 s doubling up to 8 s, less up to a quarter. Wall seconds, as the SDK's."""
@@ -86,6 +75,6 @@ def virtual_loops(
         after = reply.reopens_in
         if after is not None and 0 < after <= MAX_RETRY_AFTER:
             return after
-        return min(FIRST_DELAY * 2.0 ** (retry - 1), MAX_DELAY) * (1 - 0.25 * rng.random())
+        return min(FIRST_DELAY * 2.0 ** (retry - 1), MAX_DELAY) * (1 - 0.25 * batch.rng.random())
 
-    return [retrying(i, ATTEMPTS, wait) for i in range(len(charges))]
+    return [retrying(i, ATTEMPTS, wait) for i in range(len(batch.charges))]

@@ -18,15 +18,14 @@ from clients.infra.records import ClientRun
 from clients.spec import ClientSpec
 
 if TYPE_CHECKING:
-    import random
-    from collections.abc import Awaitable, Callable, Sequence
+    from collections.abc import Awaitable, Callable
 
     import openai
 
     from clients.infra.attempts import Reply
     from clients.infra.openai_batch import ChatRequest
-    from clients.infra.recorder import Recorder
     from clients.infra.steps import Steps
+    from clients.infra.virtual import VirtualBatch
 
 NAME = "openai_tenacity"
 MIN_WAIT, MAX_WAIT, ATTEMPTS = 1.0, 60.0, 6
@@ -45,12 +44,6 @@ SPEC = ClientSpec(
     ),
     paces=False,
     caps_in_flight=False,
-    model=None,
-    # Theory's model of it is in bench.endpoints.openai.models (the spec's model is /chat's).
-    no_model=(
-        "a model only on the OpenAI-compatible endpoint's fixed window "
-        "(bench.endpoints.openai.models runs the recipe's backoff there)"
-    ),
     api="openai",
 )
 
@@ -83,16 +76,14 @@ def run(config: ClientConfig, on_line: OnLine | None = None) -> ClientRun:
     return run_sdk_batch(NAME, config, make_call(config), on_line, max_retries=0)
 
 
-def virtual_loops(
-    config: ClientConfig, charges: Sequence[int], recorder: Recorder, rng: random.Random
-) -> list[Steps[object]]:
+def virtual_loops(batch: VirtualBatch) -> list[Steps[object]]:
     """Theory's run of it (`clients.infra.virtual`): tenacity's policy restated, six
     attempts, the k-th wait uniform between 1 s and min(2^(k-1), 60) s, scaled."""
     from clients.infra.virtual import retrying
 
-    low, top, unit = (config.scaled(x) for x in (MIN_WAIT, MAX_WAIT, MULTIPLIER))
+    low, top, unit = (batch.config.scaled(x) for x in (MIN_WAIT, MAX_WAIT, MULTIPLIER))
 
     def wait(retry: int, reply: Reply) -> float:
-        return rng.uniform(low, max(low, min(unit * 2.0 ** (retry - 1), top)))
+        return batch.rng.uniform(low, max(low, min(unit * 2.0 ** (retry - 1), top)))
 
-    return [retrying(i, ATTEMPTS, wait) for i in range(len(charges))]
+    return [retrying(i, ATTEMPTS, wait) for i in range(len(batch.charges))]

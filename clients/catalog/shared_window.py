@@ -38,7 +38,6 @@ SPEC = ClientSpec(
     ),
     paces=True,
     caps_in_flight=False,
-    model=None,
     no_model=(
         "it shares one limit between processes through Redis, whose clock and trips the "
         "simulator does not model"

@@ -44,9 +44,11 @@ from typing import TYPE_CHECKING
 from clients.config import MARGIN, ClientConfig, ConfigError
 from clients.infra.recorder import OnLine
 from clients.infra.records import ClientRun
-from clients.spec import ClientSpec, Model
+from clients.spec import ClientSpec
 
 if TYPE_CHECKING:
+    from clients.infra.steps import Steps
+    from clients.infra.virtual import VirtualBatch
     from clients.limiters.sliding_log import SlidingLogLimiter
 
 NAME = "sliding_window"
@@ -64,7 +66,6 @@ SPEC = ClientSpec(
     ),
     paces=True,
     caps_in_flight=False,
-    model=Model("tasks", "sliding_log"),
 )
 
 
@@ -93,3 +94,17 @@ def run(config: ClientConfig, on_line: OnLine | None = None) -> ClientRun:
     from clients.infra.async_batch import run_async_batch
 
     return run_async_batch(NAME, config, make_limiter, on_line)
+
+
+def virtual_loops(batch: VirtualBatch) -> list[Steps[object]]:
+    """Theory's run of it (`clients.infra.virtual`): its sliding log, keeping the
+    server's L per T (which the bench tells it as capacity and rate) plus the
+    margin; told the server runs the sliding-window counter, the counter's rule
+    too, on the server's clock."""
+    from clients.infra.virtual import batch_loops
+    from clients.limiters.sliding_log import SlidingLog, SlidingLogLimiter
+
+    counter = batch.config.server_strategy == "sliding-window-counter"
+    log = SlidingLog(batch.limit, batch.window, batch.margin, counter=counter)
+    clock = batch.server_clock if counter else batch.recorder.clock
+    return batch_loops(batch, SlidingLogLimiter(log, clock=clock))

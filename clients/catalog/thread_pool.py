@@ -12,10 +12,11 @@ from typing import TYPE_CHECKING
 from clients.config import ClientConfig
 from clients.infra.recorder import OnLine
 from clients.infra.records import ClientRun
-from clients.spec import ClientSpec, Model
+from clients.spec import ClientSpec
 
 if TYPE_CHECKING:
-    pass
+    from clients.infra.steps import Steps
+    from clients.infra.virtual import VirtualBatch
 
 NAME = "thread_pool"
 
@@ -32,7 +33,6 @@ SPEC = ClientSpec(
     ),
     paces=False,
     caps_in_flight=True,
-    model=Model("workers", "none"),
 )
 
 
@@ -42,3 +42,12 @@ def run(config: ClientConfig, on_line: OnLine | None = None) -> ClientRun:
     from clients.limiters.base import NoLimit
 
     return run_thread_batch(NAME, config, lambda _config: NoLimit(), on_line, shape="workers")
+
+
+def virtual_loops(batch: VirtualBatch) -> list[Steps[object]]:
+    """Theory's run of it (`clients.infra.virtual`): `workers` pool threads, each
+    taking the next request when free, no limit."""
+    from clients.infra.virtual import batch_loops
+    from clients.limiters.base import NoLimit
+
+    return batch_loops(batch, NoLimit(), shape="workers")

@@ -15,10 +15,11 @@ from typing import TYPE_CHECKING
 from clients.config import ClientConfig
 from clients.infra.recorder import OnLine
 from clients.infra.records import ClientRun
-from clients.spec import ClientSpec, Model
+from clients.spec import ClientSpec
 
 if TYPE_CHECKING:
-    pass
+    from clients.infra.steps import Steps
+    from clients.infra.virtual import VirtualBatch
 
 NAME = "threads_bucket"
 
@@ -34,7 +35,6 @@ SPEC = ClientSpec(
     ),
     paces=True,
     caps_in_flight=False,
-    model=Model("tasks", "bucket"),
 )
 
 
@@ -46,3 +46,10 @@ def run(config: ClientConfig, on_line: OnLine | None = None) -> ClientRun:
     # The very bucket `token_bucket` uses (one class for every driver), and a
     # thread per request.
     return run_thread_batch(NAME, config, make_limiter, on_line, shape="tasks")
+
+
+def virtual_loops(batch: VirtualBatch) -> list[Steps[object]]:
+    """Theory's run of it (`clients.infra.virtual`): `token_bucket`'s, the same bucket."""
+    from clients.catalog.token_bucket import virtual_loops as token_bucket_loops
+
+    return token_bucket_loops(batch)

@@ -13,10 +13,16 @@ and 4.0 ms. The fault was the bucket's wake-ups, not threads.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from clients.config import ClientConfig
 from clients.infra.recorder import OnLine
 from clients.infra.records import ClientRun
-from clients.spec import ClientSpec, Model
+from clients.spec import ClientSpec
+
+if TYPE_CHECKING:
+    from clients.infra.steps import Steps
+    from clients.infra.virtual import VirtualBatch
 
 NAME = "threads_fifo"
 
@@ -33,7 +39,6 @@ SPEC = ClientSpec(
     ),
     paces=True,
     caps_in_flight=False,
-    model=Model("tasks", "bucket"),
 )
 
 
@@ -43,3 +48,10 @@ def run(config: ClientConfig, on_line: OnLine | None = None) -> ClientRun:
     from clients.infra.thread_batch import run_thread_batch
 
     return run_thread_batch(NAME, config, make_limiter, on_line, shape="tasks")
+
+
+def virtual_loops(batch: VirtualBatch) -> list[Steps[object]]:
+    """Theory's run of it (`clients.infra.virtual`): `fifo_bucket`'s, the same bucket."""
+    from clients.catalog.fifo_bucket import virtual_loops as fifo_bucket_loops
+
+    return fifo_bucket_loops(batch)

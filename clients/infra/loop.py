@@ -25,7 +25,6 @@ from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from clients.infra import loglines
 from clients.infra.recorder import Recorder
 from clients.infra.retry import RetryPolicy
 from clients.infra.steps import Send, Sleep, Steps
@@ -106,12 +105,12 @@ def request_loop(
             pool_wait=reply.pool_wait,
         )
         if reply.outcome == "ok":
-            recorder.line(loglines.success(request, finished, reply.body))
+            recorder.succeeded(request, finished, reply.body)
             return True
         if attempt + 1 < policy.max_attempts:
             recorder.sleeping(request, finished, policy.sleep_before(attempt + 1))
         else:
-            recorder.line(loglines.fail_final(request, finished))
+            recorder.gave_up(request, finished)
     return False
 
 

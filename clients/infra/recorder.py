@@ -84,19 +84,34 @@ class Recorder:
             with self._lock:
                 self._on_line(text)
 
+    # The lines of each attempt are written only if someone reads them: most
+    # runs (the bench's) pass no `on_line`, and a success's line prints its body.
+
     def sending(self, request: int, attempt: int, sent: float) -> None:
         """Attempt `attempt` of `request` goes on the wire at `sent`: the write-up's
         "Sending" line, and the event an observer is told."""
         if self._observer is not None:
             self._observer.sending(self.client, request, attempt)
-        self.line(loglines.sending(request, sent))
+        if self._on_line is not None:
+            self.line(loglines.sending(request, sent))
 
     def sleeping(self, request: int, finished: float, seconds: float) -> None:
         """`request` was refused at `finished` and sleeps `seconds` scenario seconds
         before retrying: the write-up's "retry in" line, and the observer's event."""
         if self._observer is not None:
             self._observer.sleeping(self.client, request, seconds)
-        self.line(loglines.fail_retry(request, finished, seconds))
+        if self._on_line is not None:
+            self.line(loglines.fail_retry(request, finished, seconds))
+
+    def succeeded(self, request: int, finished: float, body: object) -> None:
+        """`request` came back `ok` at `finished` with `body`: the "SUCCESS" line."""
+        if self._on_line is not None:
+            self.line(loglines.success(request, finished, body))
+
+    def gave_up(self, request: int, finished: float) -> None:
+        """`request`'s last attempt failed at `finished`: the "hit max retry limit" line."""
+        if self._on_line is not None:
+            self.line(loglines.fail_final(request, finished))
 
     def record(
         self,

@@ -147,9 +147,9 @@ async def _run(
         try:
             await call(sdk, request)
         except Exception:  # the SDK's or the backoff's last error: the request is lost
-            recorder.line(loglines.fail_final(request.index, recorder.now()))
+            recorder.gave_up(request.index, recorder.now())
             return False
-        recorder.line(loglines.success(request.index, recorder.now(), "ok"))
+        recorder.succeeded(request.index, recorder.now(), "ok")
         return True
 
     async with sdk:

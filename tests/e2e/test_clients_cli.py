@@ -25,7 +25,7 @@ def _refused_url() -> str:
         ([], ["NAME"]),
         (["thread_pool", "-n", "0"], ["-n", "at least 1"]),
         (["thread_pool", "-n", "ten"], ["-n", "whole number"]),
-        (["thread_pool", "--time-scale", "-1"], ["--time-scale", "greater than 0"]),
+        (["thread_pool", "--time-scale", "-1"], ["--time-scale", "above 0 and at most 100"]),
         (["thread_pool", "--time-scale", "nan"], ["--time-scale"]),
         (["thread_pool", "--retry", "sometimes"], ["--retry", "exponential"]),
         (["thread_pool", "--deadline", "0"], ["--deadline", "seconds"]),

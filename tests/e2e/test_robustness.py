@@ -34,6 +34,8 @@ def test_ctrl_c_on_the_mock_server_is_one_line(delay: float) -> None:
         (["bench", "--rate", "2/0second"], "window of 0"),
         (["bench", "--rate", "2 per 0 seconds"], "window of 0"),
         (["bench", "load", "--json", "/nonexistent-folder/x.json"], "does not exist"),
+        (["bench", "load", "--rounds", "0"], "--rounds 0 must be between 1 and 100"),
+        (["bench", "load", "--pool", "-1"], "--pool -1 must be >= 0"),
         (["bench", "-n", "1000000"], "more than 100000"),
         (["clients", "token_bucket", "-n", "1000000"], "more than 100000"),
     ],

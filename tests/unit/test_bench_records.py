@@ -124,7 +124,7 @@ def test_plot_reads_files_and_never_runs_theory(
 
     for name in ("predict", "bound", "exact_makespan", "scenario_bound", "littles_law"):
         monkeypatch.setattr(bench.theory.models, name, no_theory)
-    monkeypatch.setattr(bench.theory.models.ClientModel, "run", no_theory)
+    monkeypatch.setattr(bench.theory.models, "run_model", no_theory)
     assert plot.main([str(run_dir)]) == 0
     assert json.loads((run_dir / SUMMARY_FILE).read_text()) == before
     report = (run_dir / "report.md").read_text()

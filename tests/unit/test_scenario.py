@@ -21,6 +21,7 @@ from bench.records.scenario import (
 )
 from bench.theory.models import theory_input
 from clients.config import ClientConfig, ConfigError
+from mock_server.vocabulary import Latency as ServerLatency
 from mock_server.vocabulary import OneLineParser, UsageError
 
 
@@ -134,7 +135,7 @@ def test_theory_gets_the_same_scenario() -> None:
     config = client_config(scenario, "http://127.0.0.1:1/chat", {"workers": 3})
     theory = theory_input(scenario, config)
     assert (theory.n, theory.limit, theory.window, theory.strategy) == (6, 3, 2.0, "moving-window")
-    assert (theory.latency, theory.latency_lo, theory.latency_hi) == ("randint", 2, 5)
+    assert theory.latency == ServerLatency(2, 5)
     assert (theory.workers, theory.rate, theory.capacity) == (3, 1.5, 3)
 
 

@@ -8,6 +8,7 @@ standard errors wide so that a change of seed would still pass.
 from __future__ import annotations
 
 import itertools
+import math
 import random
 from dataclasses import replace
 from fractions import Fraction
@@ -21,9 +22,10 @@ import pytest
 import clients
 from bench.theory.models import (
     Bound,
-    ClientModel,
-    Scenario,
     TheoryError,
+    TheoryInput,
+    best_schedule,
+    best_schedule_model,
     bound,
     bound_monte_carlo,
     exact_makespan,
@@ -31,8 +33,10 @@ from bench.theory.models import (
     littles_law,
     model_for,
     predict,
+    run_model,
     scenario_bound,
     thread_pool_exact,
+    uniform_makespan,
 )
 from bench.theory.simulate import (
     FixedWindow,
@@ -42,12 +46,22 @@ from bench.theory.simulate import (
     make_server,
 )
 from clients.config import ClientConfig
-from mock_server.vocabulary import WINDOW_STRATEGIES
+from clients.infra.steps import Steps
+from clients.infra.virtual import VirtualBatch, VirtualLoops, batch_loops
+from clients.limiters.bucket import TokenBucket
+from mock_server.vocabulary import MAX_LATENCY, WINDOW_STRATEGIES, Latency, RatebenchError
 from tests.helpers import fake_limits_clock
 
-WRITEUP = Scenario()
+WRITEUP = TheoryInput()
 #: A scenario whose latency is always 3 s, so every makespan can be worked out by hand.
-FIXED_3S = replace(WRITEUP, latency_lo=3, latency_hi=3)
+FIXED_3S = replace(WRITEUP, latency=Latency(3, 3))
+
+
+def model(client: str) -> VirtualLoops:
+    """The registered client's `virtual_loops`."""
+    found = model_for(client)
+    assert found is not None
+    return found
 
 
 def approx(value: float, abs_: float = 1e-9) -> Any:
@@ -107,14 +121,20 @@ def test_monte_carlo_bound_agrees_with_the_exact_one() -> None:
     ("n", "limit", "lo", "hi"), [(10, 2, 2, 5), (300, 20, 1, 2), (400, 100, 1, 2), (7, 3, 0.5, 0.8)]
 )
 def test_uniform_bound_agrees_with_monte_carlo(n: int, limit: int, lo: float, hi: float) -> None:
-    s = replace(WRITEUP, n=n, limit=limit, latency_lo=lo, latency_hi=hi, latency="uniform")
-    integral = scenario_bound(s)
-    estimate = bound_monte_carlo(n, limit, 1.0, s.draw_latency, runs=2000, seed=1)
+    integral = uniform_makespan(best_schedule(n, limit, 1.0), lo, hi)
+    estimate = bound_monte_carlo(n, limit, 1.0, lambda rng: rng.uniform(lo, hi), runs=2000, seed=1)
     assert not integral.exact
     assert str(integral).endswith("numerical)")
     # ~5 standard errors of the estimate (and never tighter than float noise).
     assert integral.mean == approx(estimate.mean, 5 * estimate.stdev / 2000**0.5 + 1e-9)
     assert integral.stdev == pytest.approx(estimate.stdev, rel=0.1, abs=1e-3)
+
+
+def test_scenario_bound_follows_the_servers_latency_rule() -> None:
+    # Whole-second bounds draw randint (the exact bound), others uniform (the integral).
+    assert scenario_bound(WRITEUP) == bound()
+    fractional = replace(WRITEUP, n=7, limit=3, latency=Latency(0.5, 0.8))
+    assert scenario_bound(fractional) == uniform_makespan(best_schedule(7, 3, 1.0), 0.5, 0.8)
 
 
 def _brute_force_mean(sends: list[float], lo: int, hi: int) -> Fraction:
@@ -179,7 +199,7 @@ def test_thread_pool_with_constant_latency(strategy: Strategy) -> None:
 
 
 def test_token_bucket_sends_one_every_half_second() -> None:
-    trace = model_for("token_bucket").run(FIXED_3S, random.Random(0))
+    trace = run_model(model("token_bucket"), FIXED_3S, random.Random(0))
     sends = [a.sent for a in trace.attempts]
     assert sends == pytest.approx([0.5 * (k + 1) for k in range(10)], abs=0.01)
     assert [a.request for a in trace.attempts] == list(range(10))
@@ -195,7 +215,7 @@ def test_naive_gather_is_rejected_exactly_twenty_times(strategy: Strategy) -> No
     assert p.failed.max == 0
     # The last two go at 45 s; E[max of two randint(2, 5)] = 33/8 s.
     assert p.makespan.mean == approx(45 + 33 / 8, 0.15)
-    trace = model_for("naive_gather").run(scenario, random.Random(0))
+    trace = run_model(model("naive_gather"), scenario, random.Random(0))
     rounds = sorted({round(a.sent) for a in trace.attempts})
     assert rounds == [0, 3, 9, 21, 45]
     accepted = [sum(a.accepted for a in trace.attempts if round(a.sent) == t) for t in rounds]
@@ -204,7 +224,7 @@ def test_naive_gather_is_rejected_exactly_twenty_times(strategy: Strategy) -> No
 
 def test_naive_gather_with_the_writeups_squared_sleeps() -> None:
     # Sleeps 3, 9, 81, 6561 s: rounds at 0, 3, 12, 93 and 6654 s.
-    trace = model_for("naive_gather").run(replace(FIXED_3S, retry="writeup"), random.Random(0))
+    trace = run_model(model("naive_gather"), replace(FIXED_3S, retry="writeup"), random.Random(0))
     assert sorted({round(a.sent) for a in trace.attempts}) == [0, 3, 12, 93, 6654]
     assert trace.makespan == approx(6654 + 3, 0.01)
 
@@ -235,7 +255,7 @@ def test_semaphore_is_the_thread_pool_when_nothing_is_rejected() -> None:
 
 def test_sliding_window_client_sends_two_per_window_plus_margin() -> None:
     s = replace(FIXED_3S, margin=0.01, overshoot=0.0)
-    trace = model_for("sliding_window").run(s, random.Random(0))
+    trace = run_model(model("sliding_window"), s, random.Random(0))
     assert [a.sent for a in trace.attempts] == pytest.approx(
         [(k // 2) * 1.01 for k in range(10)], abs=1e-9
     )
@@ -272,15 +292,16 @@ def test_sliding_window_counter_rejects_a_burst_at_a_clock_window_edge() -> None
     # if spread evenly: after 2 hits in window k, a 2nd hit early in window k+1
     # sees 2 * (1 - f) + 1 >= 2 and is rejected unless f > 1/2. So "2 per any
     # T" is not enough against it; it depends where the batch starts.
-    log_only = ClientModel("tasks", "sliding_log")
     s = replace(FIXED_3S, strategy="sliding-window-counter", margin=0.01)
-    early = log_only.run(replace(s, phase=0.2), random.Random(0))
-    late = log_only.run(replace(s, phase=0.7), random.Random(0))
+    early = run_model(best_schedule_model, replace(s, phase=0.2), random.Random(0))
+    late = run_model(best_schedule_model, replace(s, phase=0.7), random.Random(0))
     assert early.rejections > 0
     assert late.rejections == 0
     # The sliding_window client, told the server's strategy, keeps the
     # counter's rule too: its 4th send waits until half way through window 1.
-    client = model_for("sliding_window").run(replace(s, phase=0.2, overshoot=0.0), random.Random(0))
+    client = run_model(
+        model("sliding_window"), replace(s, phase=0.2, overshoot=0.0), random.Random(0)
+    )
     assert client.rejections == 0
     assert [a.sent for a in client.attempts][:4] == pytest.approx(
         [0.0, 0.0, 1.01, 1.3 + 1e-5], abs=1e-9
@@ -303,13 +324,13 @@ def test_scale_multiplies_times_not_counts() -> None:
     assert fast.rejections == full.rejections
 
 
-def test_every_registered_client_has_a_model_or_says_why_not() -> None:
-    for spec in clients.specs():
-        if spec.model is None:
+def test_every_chat_client_is_predicted_or_says_why_not() -> None:
+    for name in clients.local_clients():
+        if model_for(name) is None:
             with pytest.raises(TheoryError, match="no model for client"):
-                predict(spec.name, runs=3)
+                predict(name, runs=3)
         else:
-            assert predict(spec.name, runs=3).runs == 3
+            assert predict(name, runs=3).runs == 3
     with pytest.raises(clients.ConfigError, match="unknown client"):
         predict("telepathy")
 
@@ -347,7 +368,7 @@ def test_simulated_servers_keep_their_limit(client: str) -> None:
     for strategy in ("fixed-window", "moving-window"):
         scenario = replace(WRITEUP, strategy=strategy)
         for seed in range(20):
-            trace = model_for(client).run(scenario, random.Random(seed))
+            trace = run_model(model(client), scenario, random.Random(seed))
             accepted = [a.arrived for a in trace.attempts if a.accepted]
             if strategy == "moving-window":
                 for t in accepted:
@@ -411,17 +432,21 @@ def test_sliding_window_counter_weighs_the_previous_window() -> None:
     [
         ({"n": 0}, "n must be"),
         ({"window": 0.0}, "window must be a positive number"),
-        ({"latency_lo": 5, "latency_hi": 2}, "latency_hi"),
-        ({"latency_lo": 2.5}, "HINT: use latency='uniform'"),
         ({"initial_tokens": 3}, "initial_tokens"),
         ({"strategy": "leaky"}, "strategy must be one of"),
         ({"phase": 1.5}, "phase must be in"),
         ({"first_sleep": -1.0}, "first_sleep must be >= 0 seconds"),
     ],
 )
-def test_scenario_rejects_bad_values(change: dict[str, Any], message: str) -> None:
+def test_theory_input_rejects_bad_values(change: dict[str, Any], message: str) -> None:
     with pytest.raises(TheoryError, match=message):
-        Scenario(**change)
+        TheoryInput(**change)
+
+
+@pytest.mark.parametrize(("low", "high"), [(5, 2), (2, 2 * MAX_LATENCY), (math.nan, 2)])
+def test_a_latency_out_of_bounds_is_refused_when_made(low: float, high: float) -> None:
+    with pytest.raises(RatebenchError, match="must be 0 <= low <= high"):
+        Latency(low, high)
 
 
 def test_retry_schedules() -> None:
@@ -464,21 +489,25 @@ def test_bound_rejects_fractional_latencies_with_a_hint() -> None:
 # --- at scale ------------------------------------------------------------------------
 
 
+def writeup_bucket(batch: VirtualBatch) -> list[Steps[object]]:
+    """token_bucket as it runs, the write-up's own bucket: a wake-up per waiter per token."""
+    c = batch.config
+    bucket = TokenBucket(c.rate, c.capacity, c.initial_tokens, clock=batch.recorder.clock)
+    return batch_loops(batch, bucket)
+
+
 @pytest.mark.parametrize("strategy", WINDOW_STRATEGIES)
 def test_the_bucket_model_is_the_write_ups_bucket_without_its_wake_ups(strategy: Strategy) -> None:
     """The model runs FifoBucket; the write-up's own bucket gives the very same runs
     while the waiters are the batch's first attempts, and close ones when retries
     join the queue while it is long (a bucket 1.5 times over the limit)."""
-    writeup = ClientModel("tasks", "writeup_bucket")
-    queued = ClientModel("tasks", "bucket")
+    queued = model("token_bucket")
     s = replace(WRITEUP, strategy=strategy)
-    a, b = predict(writeup, s, runs=200, seed=2), predict(queued, s, runs=200, seed=2)
+    a, b = predict(writeup_bucket, s, runs=200, seed=2), predict(queued, s, runs=200, seed=2)
     assert (a.makespan, a.rejections) == (b.makespan, b.rejections)
-    over = replace(
-        s, n=60, limit=20, latency_lo=1, latency_hi=2, latency="uniform", rate=30, capacity=20
-    )
+    over = replace(s, n=60, limit=20, latency=Latency(1, 2.5), rate=30, capacity=20)
     over = replace(over, first_sleep=0.7)
-    a, b = predict(writeup, over, runs=60, seed=2), predict(queued, over, runs=60, seed=2)
+    a, b = predict(writeup_bucket, over, runs=60, seed=2), predict(queued, over, runs=60, seed=2)
     assert a.rejections.mean > 0
     assert b.rejections.mean == pytest.approx(a.rejections.mean, rel=0.05)
     assert b.makespan.mean == pytest.approx(a.makespan.mean, rel=0.05)
@@ -497,11 +526,9 @@ def test_one_virtual_run_of_ten_thousand_requests_takes_seconds(client: str) -> 
     # simulator, or a scan per event, would take minutes.
     import time
 
-    model = model_for(client)
-    assert model is not None
-    s = replace(WRITEUP, n=10_000, limit=100, rate=100, capacity=100, latency_lo=1, latency_hi=2)
+    s = replace(WRITEUP, n=10_000, limit=100, rate=100, capacity=100, latency=Latency(1, 2))
     start = time.process_time()
-    trace = model.run(s, random.Random(0))
+    trace = run_model(model(client), s, random.Random(0))
     assert time.process_time() - start < 10.0
     assert trace.rejections == 0
     # 100 sends a second for 100 s, then the last latencies (and the margin, per window).

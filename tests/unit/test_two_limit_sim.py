@@ -15,7 +15,6 @@ from bench.endpoints.openai.models import (
 )
 from bench.endpoints.registry import client_config
 from bench.records.scenario import Scenario, request_bodies
-from bench.theory.models import Unrecorded
 from bench.theory.simulate import SimAttempt
 
 LIMITS = Windows(requests=2, tokens=100, window=60.0)
@@ -91,10 +90,7 @@ def cookbook_sends(s: Scenario, seed: int) -> list[SimAttempt]:
     )
     loops = clients.virtual_loops("cookbook_parallel")
     assert loops is not None
-    recorder = Unrecorded("model", len(planned), clock=sim.clock)
-    for steps in loops(
-        client_config(s, "http://x/chat"), [p.charge for p in planned], recorder, rng
-    ):
+    for steps in loops(sim.batch(client_config(s, "http://x/chat"))):
         sim.start(steps)
     sim.run()
     return sorted(sim.log, key=lambda a: a.sent)

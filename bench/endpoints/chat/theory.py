@@ -10,9 +10,7 @@ from bench.records.commands import spec_for
 from bench.records.results import Expected, SweepPoint
 from bench.records.scenario import Overrides, Scenario
 from bench.theory.models import (
-    Scenario as TheoryScenario,
-)
-from bench.theory.models import (
+    TheoryInput,
     bound,
     exact_makespan,
     littles_law,
@@ -26,10 +24,10 @@ from bench.theory.sim_runs import sim_runs_for
 from clients.config import ClientConfig
 
 
-def best_possible(s: TheoryScenario) -> tuple[float, float]:
+def best_possible(s: TheoryInput) -> tuple[float, float]:
     """(mean, σ) of the bound: exact for whole-second latencies."""
-    if s.latency == "randint":
-        b = bound(s.n, s.limit, s.window, int(s.latency_lo), int(s.latency_hi))
+    if s.latency.whole_seconds:
+        b = bound(s.n, s.limit, s.window, int(s.latency.low), int(s.latency.high))
     else:
         b = scenario_bound(s)
     return b.mean, b.stdev
@@ -55,19 +53,19 @@ def expect_chat(
     # Little's law: in flight / mean latency, capped by the limit; a client that
     # paces itself cannot go faster than its own rate either.
     in_flight = config.workers if spec.caps_in_flight else s.n
-    little = littles_law(s.n, in_flight, s.mean_latency, s.limit, s.window)
+    little = littles_law(s.n, in_flight, s.latency.mean, s.limit, s.window)
     throughput, bottleneck = little.throughput, str(little.bottleneck)
     if spec.paces and config.rate < throughput:
         throughput, bottleneck = config.rate, "client rate"
     sends = fixed_sends(spec, scenario, config)
     schedule = (
-        exact_makespan(sends, int(s.latency_lo), int(s.latency_hi)).mean
-        if sends and s.latency == "randint"
+        exact_makespan(sends, int(s.latency.low), int(s.latency.high)).mean
+        if sends and s.latency.whole_seconds
         else None
     )
     predicted: dict[str, float] = {}
     modelled = simulated(scenario.limit.strategy)
-    if modelled and spec.model is not None and model_for(client) is not None:
+    if modelled and model_for(client, command) is not None:
         p = predict(client, s, runs=sim_runs or sim_runs_for(s.n), seed=0)
         predicted = {
             "predicted_mean": p.makespan.mean,

@@ -12,14 +12,15 @@ latency draw (`mock_server.llm_latency.draw`, the server's function):
   charge fits in what is left of the TPM; a refused request counts in
   neither, and is told how long until the window closes (`retry-after-ms`).
 - **the clients**: what each client's own `virtual_loops` gives
-  (`clients.infra.virtual`): its limiter and the request loop where its
-  policy is a limiter (budget_window, cookbook_parallel), the library's
-  retry policy restated where it is a library's (the SDK's, tenacity's).
+  (`clients.infra.virtual`), the hook `/chat`'s theory runs too: its
+  limiter and the request loop where its policy is a limiter
+  (budget_window, cookbook_parallel), the library's retry policy restated
+  where it is a library's (the SDK's, tenacity's).
 
 A client without `virtual_loops` has no model here (header_adaptive: it
 learns the limits from the answers' headers and bodies, which this model of
-the server does not write), and neither has a program run by `--command`,
-whatever it is called: theory knows nothing of its policy.
+the server does not write), and neither has a program run by `--command`
+(`bench.theory.models.model_for`).
 
 The simulation runs in wall seconds at the scenario's time scale, because
 the clients' margins are wall time (budget_window's 100 ms), and reports
@@ -35,14 +36,13 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import clients
 from bench.endpoints.openai.bound import Planned, Windows
-from bench.theory.models import Unrecorded
+from bench.theory.models import Unrecorded, model_for
 from bench.theory.simulate import OK, Simulation
-from clients import VirtualLoops
-from clients.config import ClientConfig
+from clients.config import MARGIN, ClientConfig
 from clients.infra.attempts import Reply
 from clients.infra.steps import Send
+from clients.infra.virtual import VirtualBatch
 from mock_server.endpoints.openai.settings import DEFAULTS
 from mock_server.llm_latency import draw
 
@@ -97,6 +97,22 @@ class TwoLimitSimulation(Simulation):
         self.two = server
         self.planned = planned
         self.scale = scale
+
+    def batch(self, config: ClientConfig) -> VirtualBatch:
+        """What a client's `virtual_loops` is given for this batch (`config` at the
+        simulation's time scale)."""
+        return VirtualBatch(
+            config=config,
+            charges=[r.charge for r in self.planned],
+            recorder=Unrecorded("model", len(self.planned), clock=self.clock),
+            rng=self.rng,
+            # Only the fixed window is modelled, which no clock aligns.
+            server_clock=self.clock,
+            limit=self.two.limits.requests,
+            window=self.two.limits.window,
+            # Wall time, and the simulation counts wall seconds.
+            margin=MARGIN,
+        )
 
     def decide(self, send: Send) -> tuple[Reply, float]:
         request = self.planned[send.request]
@@ -158,14 +174,6 @@ class TwoLimitPrediction:
         return f"{self.mean:.2f} s ± {self.stdev:.2f}, {many}"
 
 
-def model_of(client: str, command: str | None = None) -> VirtualLoops | None:
-    """The client's `virtual_loops`; None for a client without one, and for a program run
-    by --command (`command` given, or a name no client has)."""
-    if command is not None or client not in clients.REGISTRY:
-        return None
-    return clients.virtual_loops(client)
-
-
 def simulate_run(
     client: str,
     planned: Sequence[Planned],
@@ -177,11 +185,10 @@ def simulate_run(
     scale = config.time_scale
     wall = Windows(limits.requests, limits.tokens, limits.window * scale)
     sim = TwoLimitSimulation(TwoLimitWindow(wall), planned, rng, scale)
-    loops = model_of(client)
+    loops = model_for(client)
     if loops is None:
         raise ValueError(f"{client} has no model in virtual time")
-    recorder = Unrecorded("model", len(planned), clock=sim.clock)
-    for steps in loops(config, [r.charge for r in planned], recorder, rng):
+    for steps in loops(sim.batch(config)):
         sim.start(steps)
     sim.run()
     answered = {a.request for a in sim.log if a.accepted}

@@ -10,20 +10,20 @@ from bench.endpoints.openai.limits import OpenAILimits
 from bench.endpoints.openai.models import (
     MODELLED_STRATEGY,
     TwoLimitPrediction,
-    model_of,
     predict_two_limit,
 )
 from bench.endpoints.openai.scenario import client_knobs
 from bench.records.commands import spec_for
 from bench.records.results import Expected, SweepPoint
-from bench.records.scenario import Scenario as BenchScenario
+from bench.records.scenario import Scenario
+from bench.theory.models import model_for
 from bench.theory.sim_runs import sim_runs_for
 from clients.config import ClientConfig
 
 
 def expected_two_limit(
     client: str,
-    scenario: BenchScenario,
+    scenario: Scenario,
     sweep: SweepPoint | None = None,
     config: ClientConfig | None = None,
     sim_runs: int | None = None,
@@ -52,13 +52,13 @@ def expected_two_limit(
 
 def _predicted(
     client: str,
-    scenario: BenchScenario,
+    scenario: Scenario,
     config: ClientConfig | None = None,
     sim_runs: int | None = None,
     command: str | None = None,
 ) -> tuple[TwoLimitPrediction | None, str]:
     """The client's simulated runs, or None and why there are none."""
-    if model_of(client, command) is None:
+    if model_for(client, command) is None:
         return None, spec_for(client, command).no_model or "no model"
     if scenario.limit.strategy != MODELLED_STRATEGY:
         return None, (
@@ -71,7 +71,7 @@ def _predicted(
     return predict_two_limit(client, planned, limits, config, runs), ""
 
 
-def format_two_limit_simulation(scenario: BenchScenario, names: Sequence[str]) -> str:
+def format_two_limit_simulation(scenario: Scenario, names: Sequence[str]) -> str:
     """`--simulate` for an openai scenario: each client's simulated runs, and the bound."""
     b = scenario_bound(scenario)
     lines = [
