@@ -69,7 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="limits strategy: NAME for every API, or API=NAME for one of "
         f"{', '.join(ENDPOINTS)} (repeatable, the last one for an API wins; default: "
         f"{defaults}; fixed-window is slowapi's default: the window opens at the first "
-        "hit and rejected hits count)",
+        "hit and rejected hits count; token-bucket refills continuously: a limit of N per "
+        "window holds N at most, or --quantize's worth, and a request goes only if every "
+        "bucket it draws on holds its charge)",
     )
     parser.add_argument(
         "--seed",

@@ -25,6 +25,10 @@ calls are synchronous, so no other request runs in between. With
 `--workers N` on Redis, a Redis lock around them makes them one step for
 the whole server.
 
+The token bucket is not a window: it lives in `mock_server.token_bucket`,
+behind the same `Admission` (`TwoBuckets`) and, for `/chat`, the same
+interface slowapi asks of a limits strategy (`BucketLimiter`).
+
 Each strategy also answers how long until a given cost fits
 (`retry-after`) and until the limit is back to full (`x-ratelimit-reset-*`,
 as OpenAI defines them), from the storage's own state: limits' own window
@@ -426,6 +430,22 @@ WINDOWS: dict[str, type[LimitWindow]] = {
     "moving-window": MovingWindow,
     "sliding-window-counter": SlidingWindowCounter,
 }
+
+
+class Admission(Protocol):
+    """An API's limits on requests and tokens, as its routes use them: two
+    windows (`TwoLimits`) or two token buckets (`token_bucket.TwoBuckets`)."""
+
+    def admit(self, charge: int) -> Decision:
+        """Admit a request of `charge` tokens if both limits have room, counting it
+        in both; in neither if not."""
+        ...
+
+    def state(self) -> tuple[LimitState, LimitState]:
+        """Both limits as they stand, without admitting anything."""
+        ...
+
+    def reset(self) -> None: ...
 
 
 class TwoLimits:

@@ -7,7 +7,8 @@ everything may import it.
   input (`fail`: `error: ...` on stderr, exit status `EXIT_USAGE`), and
   `OneLineParser` makes argparse's own errors that line too.
 - Units: `MINUTE`, the window of every per-minute limit, in scenario seconds.
-- Strategies: the limits strategies the server enforces a window with.
+- Strategies: how the server enforces a limit: one of limits' windows, or
+  the token bucket (`mock_server.token_bucket`).
 - The time scale: every duration of a scenario, multiplied by it, at most
   `MAX_TIME_SCALE`.
 - Latency: a response time drawn per accepted request; whole-number bounds
@@ -68,8 +69,14 @@ MINUTE = 60.0
 
 # -- strategies -------------------------------------------------------------------
 
-Strategy = Literal["fixed-window", "moving-window", "sliding-window-counter"]
+Strategy = Literal["fixed-window", "moving-window", "sliding-window-counter", "token-bucket"]
 STRATEGIES: tuple[Strategy, ...] = get_args(Strategy)
+#: The strategies that count in windows, the limits library's; the rest is the token bucket.
+WINDOW_STRATEGIES: tuple[Strategy, ...] = (
+    "fixed-window",
+    "moving-window",
+    "sliding-window-counter",
+)
 
 
 def check_strategy(text: str) -> Strategy:

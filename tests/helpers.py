@@ -62,6 +62,27 @@ def fire(url: str, offsets: list[float], timeout: float = 30.0) -> list[int]:
     return asyncio.run(main())
 
 
+def post_all(
+    url: str, bodies: list[dict[str, Any]], offsets: list[float] | None = None
+) -> list[int]:
+    """POST every body concurrently, each `offsets[i]` seconds after the start;
+    return the status codes in order."""
+    offsets = offsets or [0.0] * len(bodies)
+
+    async def main() -> list[int]:
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
+
+            async def one(payload: dict[str, Any], delay: float) -> int:
+                await asyncio.sleep(delay)
+                async with session.post(url, json=payload) as response:
+                    await response.read()
+                    return response.status
+
+            return await asyncio.gather(*(one(b, d) for b, d in zip(bodies, offsets, strict=True)))
+
+    return asyncio.run(main())
+
+
 def run_cli(*args: str, timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
     """Run `python -m ARGS...` and capture what it printed."""
     return subprocess.run(

@@ -20,7 +20,7 @@ import redis
 import requests
 
 from mock_server.processes.server import MockServer
-from mock_server.vocabulary import STRATEGIES
+from mock_server.vocabulary import WINDOW_STRATEGIES
 
 URL = "/v1/chat/completions"
 
@@ -103,9 +103,9 @@ def main() -> int:
     parser.add_argument(
         "--redis", help="also on this Redis (its database is emptied), with --workers 2"
     )
-    parser.add_argument("--strategy", action="append", choices=STRATEGIES)
+    parser.add_argument("--strategy", action="append", choices=WINDOW_STRATEGIES)
     args = parser.parse_args()
-    for strategy in args.strategy or STRATEGIES:
+    for strategy in args.strategy or WINDOW_STRATEGIES:
         print(probe(strategy, None), flush=True)
         if args.redis:
             print(probe(strategy, args.redis), flush=True)

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from mock_server.vocabulary import STRATEGIES
+from mock_server.vocabulary import WINDOW_STRATEGIES
 from tests.helpers import StartServer, assert_one_line_error, fire, run_cli
 
 SCALE = 0.2  # the limit's window is 0.2 s, latencies 0.4-1.0 s
@@ -89,7 +89,7 @@ CHECKS = {
 }
 
 
-@pytest.mark.parametrize("strategy", STRATEGIES)
+@pytest.mark.parametrize("strategy", WINDOW_STRATEGIES)
 def test_limit_holds_under_fifty_simultaneous_requests(
     start_server: StartServer, strategy: str
 ) -> None:
@@ -192,7 +192,7 @@ def test_server_says_where_it_listens_and_binds_loopback(start_server: StartServ
         (["--latency", "fast"], "latency"),
         (["--time-scale", "-1"], "time scale"),
         (["--time-scale", "0"], "time scale"),
-        (["--strategy", "token-bucket"], "strategy"),
+        (["--strategy", "leaky-bucket"], "strategy"),
         (["--port", "70000"], "port"),
         (["--error-rate", "2"], "error-rate"),
         (["--seed", "abc"], "seed"),

@@ -7,7 +7,6 @@ import its stack on a busy machine), and reset between tests.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import itertools
 import json
@@ -19,7 +18,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import openai
 import pytest
 import requests
@@ -27,8 +25,8 @@ import requests
 from mock_server import llm_latency, tokens
 from mock_server.endpoints.openai.errors import format_duration, retry_after_ms
 from mock_server.processes.server import MockServer
-from mock_server.vocabulary import MINUTE, STRATEGIES, Latency
-from tests.helpers import BAD_OPENAI_FLAGS, assert_one_line_error, run_cli
+from mock_server.vocabulary import MINUTE, WINDOW_STRATEGIES, Latency
+from tests.helpers import BAD_OPENAI_FLAGS, assert_one_line_error, post_all, run_cli
 
 MODEL = "gpt-4o-mini"
 # How far a decision may sit from its stamps (both taken in one step).
@@ -99,7 +97,7 @@ def servers() -> Iterator[dict[str, MockServer]]:
                     str(SDK_TOKEN_TIME),
                 ),
             ),
-            **{strategy: burst_server(strategy) for strategy in STRATEGIES},
+            **{strategy: burst_server(strategy) for strategy in WINDOW_STRATEGIES},
             "quantized": MockServer(
                 seed=1,
                 time_scale=QUANTIZE_SCALE,
@@ -136,27 +134,6 @@ def body(max_tokens: int, content: str = "hello", **extra: Any) -> dict[str, Any
         "max_tokens": max_tokens,
         **extra,
     }
-
-
-def post_all(
-    url: str, bodies: list[dict[str, Any]], offsets: list[float] | None = None
-) -> list[int]:
-    """POST every body concurrently, each `offsets[i]` seconds after the start;
-    return the status codes in order."""
-    offsets = offsets or [0.0] * len(bodies)
-
-    async def main() -> list[int]:
-        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
-
-            async def one(payload: dict[str, Any], delay: float) -> int:
-                await asyncio.sleep(delay)
-                async with session.post(url, json=payload) as response:
-                    await response.read()
-                    return response.status
-
-            return await asyncio.gather(*(one(b, d) for b, d in zip(bodies, offsets, strict=True)))
-
-    return asyncio.run(main())
 
 
 # -- the SDK against the real server ---------------------------------------------
@@ -532,7 +509,7 @@ def burst_and_spread(server: MockServer, strategy: str) -> None:
     assert {e["refused_by"] for e in log if not e["accepted"]} == {"requests"}
 
 
-@pytest.mark.parametrize("strategy", STRATEGIES)
+@pytest.mark.parametrize("strategy", WINDOW_STRATEGIES)
 def test_no_window_admits_more_than_the_rpm_or_the_tpm(
     servers: dict[str, MockServer], strategy: str
 ) -> None:
@@ -545,7 +522,7 @@ def test_four_workers_on_redis_admit_no_more_than_the_rpm_or_the_tpm(redis_url: 
     with running(
         {
             s: burst_server(s, "--workers", "4", "--storage", f"{base}/{db}")
-            for db, s in enumerate(STRATEGIES, start=1)
+            for db, s in enumerate(WINDOW_STRATEGIES, start=1)
         }
     ) as started:
         for strategy, server in started.items():

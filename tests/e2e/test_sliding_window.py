@@ -7,7 +7,7 @@ import pytest
 
 from clients import ClientConfig, run_client
 from clients.catalog.sliding_window import NAME
-from mock_server.vocabulary import STRATEGIES
+from mock_server.vocabulary import WINDOW_STRATEGIES
 from tests.helpers import StartServer
 
 L, T, M = 2, 1.0, 0.01
@@ -19,7 +19,7 @@ SCALE = 0.1
 WINDOW = T * SCALE
 
 
-@pytest.mark.parametrize("strategy", STRATEGIES)
+@pytest.mark.parametrize("strategy", WINDOW_STRATEGIES)
 def test_never_rejected_and_never_more_than_two_per_window(
     start_server: StartServer, strategy: str
 ) -> None:

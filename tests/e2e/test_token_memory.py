@@ -21,7 +21,7 @@ from limits.strategies import MovingWindowRateLimiter
 
 from mock_server.limits import MovingWindow, TwoLimits, window_item
 from mock_server.redis_store import MillisecondRedisStorage
-from mock_server.vocabulary import STRATEGIES
+from mock_server.vocabulary import WINDOW_STRATEGIES
 from tests.helpers import BIG_TPM, LARGE_CHARGE, fake_limits_clock
 
 
@@ -39,7 +39,7 @@ def redis_held(url: str) -> int:
         client.close()
 
 
-@pytest.mark.parametrize("strategy", STRATEGIES)
+@pytest.mark.parametrize("strategy", WINDOW_STRATEGIES)
 def test_ten_large_charges_hold_no_memory_per_token_in_redis(strategy: str, redis_url: str) -> None:
     limits = TwoLimits(
         strategy, redis_storage(redis_url), requests=1000, tokens=BIG_TPM, window=60.0

@@ -9,7 +9,8 @@ import random
 import pytest
 
 from mock_server.endpoints.openai.errors import format_duration, retry_after_ms
-from mock_server.limits import TwoLimits
+from mock_server.limits import Admission, TwoLimits
+from mock_server.token_bucket import Bucket, MemoryBuckets, TwoBuckets
 from mock_server.tokens import charge, prompt_tokens
 from mock_server.vocabulary import STRATEGIES
 from tests.helpers import fake_limits_clock
@@ -19,10 +20,20 @@ WINDOW = 60.0
 
 def two_limits(
     monkeypatch: pytest.MonkeyPatch, strategy: str, requests: int, tokens: int
-) -> tuple[TwoLimits, list[float]]:
+) -> tuple[Admission, list[float]]:
+    """Both limits on a fake clock: windows of WINDOW, or buckets of that size
+    refilled over WINDOW."""
     from limits.storage import MemoryStorage
 
     now = fake_limits_clock(monkeypatch)
+    if strategy == "token-bucket":
+        buckets = TwoBuckets(
+            MemoryBuckets(),
+            Bucket(requests, requests / WINDOW),
+            Bucket(tokens, tokens / WINDOW),
+            clock=lambda: now[0],
+        )
+        return buckets, now
     limits = TwoLimits(
         strategy,
         MemoryStorage(),

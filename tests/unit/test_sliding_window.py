@@ -24,7 +24,7 @@ from clients.catalog.sliding_window import MARGIN, NAME, make_limiter
 from clients.infra.async_batch import drive
 from clients.limiters.base import Clock
 from clients.limiters.sliding_log import EPSILON, SlidingLog, SlidingLogLimiter
-from mock_server.vocabulary import STRATEGIES
+from mock_server.vocabulary import WINDOW_STRATEGIES
 from tests.drivers import FAKE_DRIVERS, Driver, FakeTime, grant_times
 from tests.helpers import fake_limits_clock
 
@@ -155,7 +155,7 @@ def limits_rejections(
     return rejected
 
 
-@pytest.mark.parametrize("strategy", STRATEGIES)
+@pytest.mark.parametrize("strategy", WINDOW_STRATEGIES)
 def test_limits_accepts_every_send_whatever_the_phase_and_delays(
     strategy: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -61,8 +61,8 @@ def test_each_api_limits_with_its_own_strategy() -> None:
     ("value", "fragments"),
     [
         ("anthropic=moving-window", ("'anthropic'", "not an API", "chat, openai")),
-        ("openai=token-bucket", ("strategy 'token-bucket' is unknown", "moving-window")),
-        ("token-bucket", ("strategy 'token-bucket' is unknown",)),
+        ("openai=leaky-bucket", ("strategy 'leaky-bucket' is unknown", "token-bucket")),
+        ("leaky-bucket", ("strategy 'leaky-bucket' is unknown",)),
         ("=moving-window", ("'' in '=moving-window'", "not an API")),
     ],
 )

@@ -39,7 +39,6 @@ from bench.theory.models import (
     uniform_makespan,
 )
 from bench.theory.simulate import (
-    STRATEGIES,
     FixedWindow,
     MovingWindow,
     SlidingWindowCounter,
@@ -50,7 +49,7 @@ from clients.config import ClientConfig
 from clients.infra.steps import Steps
 from clients.infra.virtual import VirtualBatch, VirtualLoops, batch_loops
 from clients.limiters.bucket import TokenBucket
-from mock_server.vocabulary import MAX_LATENCY, Latency, RatebenchError
+from mock_server.vocabulary import MAX_LATENCY, WINDOW_STRATEGIES, Latency, RatebenchError
 from tests.helpers import fake_limits_clock
 
 WRITEUP = TheoryInput()
@@ -191,7 +190,7 @@ def test_thread_pool_exact_by_hand() -> None:
 # --- the simulator, by hand ----------------------------------------------------------
 
 
-@pytest.mark.parametrize("strategy", STRATEGIES)
+@pytest.mark.parametrize("strategy", WINDOW_STRATEGIES)
 def test_thread_pool_with_constant_latency(strategy: Strategy) -> None:
     # Two threads, ten 3 s requests, never two sends in a window: 5 rounds of 3 s.
     p = predict("thread_pool", replace(FIXED_3S, strategy=strategy), runs=5)
@@ -207,7 +206,7 @@ def test_token_bucket_sends_one_every_half_second() -> None:
     assert trace.makespan == approx(5.0 + 3.0, 0.01)
 
 
-@pytest.mark.parametrize("strategy", STRATEGIES)
+@pytest.mark.parametrize("strategy", WINDOW_STRATEGIES)
 def test_naive_gather_is_rejected_exactly_twenty_times(strategy: Strategy) -> None:
     # 8 rejected at 0 s; at 3 s 2 in, 6 out; at 9 s 2 + 4; at 21 s 2 + 2; at 45 s the last 2.
     scenario = replace(WRITEUP, strategy=strategy)
@@ -392,7 +391,7 @@ def test_moving_window_rejects_hits_exactly_a_window_apart() -> None:
     assert [server.hit(t) for t in (0.0, 1.0, 1.5)] == [True, False, True]
 
 
-@pytest.mark.parametrize("strategy", STRATEGIES)
+@pytest.mark.parametrize("strategy", WINDOW_STRATEGIES)
 def test_models_agree_with_limits_itself(
     strategy: Strategy, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -497,7 +496,7 @@ def writeup_bucket(batch: VirtualBatch) -> list[Steps[object]]:
     return batch_loops(batch, bucket)
 
 
-@pytest.mark.parametrize("strategy", STRATEGIES)
+@pytest.mark.parametrize("strategy", WINDOW_STRATEGIES)
 def test_the_bucket_model_is_the_write_ups_bucket_without_its_wake_ups(strategy: Strategy) -> None:
     """The model runs FifoBucket; the write-up's own bucket gives the very same runs
     while the waiters are the batch's first attempts, and close ones when retries

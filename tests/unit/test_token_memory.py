@@ -9,11 +9,11 @@ import pytest
 from limits.storage import MemoryStorage
 
 from mock_server.limits import TwoLimits
-from mock_server.vocabulary import STRATEGIES
+from mock_server.vocabulary import WINDOW_STRATEGIES
 from tests.helpers import BIG_TPM, LARGE_CHARGE
 
 
-@pytest.mark.parametrize("strategy", STRATEGIES)
+@pytest.mark.parametrize("strategy", WINDOW_STRATEGIES)
 def test_ten_large_charges_hold_no_memory_per_token_in_memory(strategy: str) -> None:
     limits = TwoLimits(strategy, MemoryStorage(), requests=1000, tokens=BIG_TPM, window=60.0)
     tracemalloc.start()

@@ -44,3 +44,21 @@ def test_no_ratelimit_headers_reaches_the_server_and_the_records() -> None:
     assert Scenario.from_dict(quiet.to_dict()).headers is False
     older = {k: v for k, v in openai.to_dict().items() if k != "headers"}
     assert Scenario.from_dict(older).headers is True  # records from before the flag
+
+
+def test_a_token_bucket_server_is_checked_against_the_scenario_strategy() -> None:
+    from dataclasses import replace
+
+    bucket = parse_scenario(
+        rate="2/second", strategy="token-bucket", latency="2-5", n=10, time_scale=1.0, seed=0
+    )
+    openai = replace(bucket, api="openai", rpm=20, tpm=10000)
+    served = {"rpm": 20, "tpm": 10000, "strategy": "token-bucket"}
+    settings = {"time_scale": 1.0, "strategy": "token-bucket", "openai": served}
+    assert settings_mismatches(settings, openai) == []
+    # --strategy openai=token-bucket alone: /chat's window is what the runner reads.
+    windows = settings | {"strategy": "fixed-window"}
+    assert settings_mismatches(windows, openai) == ["--strategy fixed-window"]
+    # Every API told the bucket but this one: the endpoint names its own.
+    mixed = settings | {"openai": served | {"strategy": "moving-window"}}
+    assert settings_mismatches(mixed, openai) == ["--strategy openai=moving-window"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from bench.endpoints.modelled import no_server_model, simulated
 from bench.records.commands import spec_for
 from bench.records.results import Expected, SweepPoint
 from bench.records.scenario import Overrides, Scenario
@@ -63,7 +64,8 @@ def expect_chat(
         else None
     )
     predicted: dict[str, float] = {}
-    if model_for(client, command) is not None:
+    modelled = simulated(scenario.limit.strategy)
+    if modelled and model_for(client, command) is not None:
         p = predict(client, s, runs=sim_runs or sim_runs_for(s.n), seed=0)
         predicted = {
             "predicted_mean": p.makespan.mean,
@@ -79,7 +81,9 @@ def expect_chat(
         little_throughput=throughput,
         little_makespan=s.n / throughput,
         little_bottleneck=bottleneck,
-        no_model=None if predicted else spec.no_model,
+        no_model=None
+        if predicted
+        else (spec.no_model if modelled else no_server_model(scenario.limit.strategy)),
         schedule=schedule,
         **predicted,
     )
@@ -92,6 +96,12 @@ def format_chat_simulation(
 
     `runs` virtual runs per client; None: `sim_runs_for(n)`.
     """
+    strategy = scenario.limit.strategy
+    if not simulated(strategy):
+        return (
+            f"Theory (no server) for limit {scenario.limit} ({strategy}), "
+            f"{scenario.n} requests: no model: {no_server_model(strategy)}"
+        )
     config = scenario.config_with("http://127.0.0.1/chat", {}, overrides)
     s = theory_input(scenario, config)
     runs = runs or sim_runs_for(s.n)

@@ -133,6 +133,11 @@ class OpenAIEndpoint:
                 wrong.append(f"{flag} {theirs}")
         if served.get("headers", True) != scenario.headers:
             wrong.append("--no-ratelimit-headers" if scenario.headers else "--ratelimit-headers")
+        # The server's own strategy for this API (`--strategy openai=NAME`), where
+        # it differs from the one every API was told (which the runner checks).
+        strategy = served.get("strategy")
+        if strategy not in (None, scenario.limit.strategy, settings.get("strategy")):
+            wrong.append(f"--strategy {self.name}={strategy}")
         return wrong
 
     def limit_words(self, scenario: Scenario) -> str:

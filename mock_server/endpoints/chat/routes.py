@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import math
 import random
 import time
 from typing import Any
@@ -38,6 +39,7 @@ from mock_server.limits import window_granularity
 from mock_server.log import LogEntry
 from mock_server.redis_store import escape_pattern, limiter_options, limiter_uri
 from mock_server.settings import ServerSettings
+from mock_server.token_bucket import BucketLimiter, bucket_store
 
 PATH = "/chat"
 
@@ -138,20 +140,23 @@ class ChatRoutes:
                 generation = shared.draws.current_generation()
                 if generation != state.get("generation"):
                     state["generation"] = generation
-                    limiter.reset()
+                    self.clear_limits()
             # The project `chat_key` found: never the address, nor anything else
             # a client can make up.
             return limit_key(request.state.project)
 
+        bucket = chat.strategy == "token-bucket"
         limiter = Limiter(
             key_func=key_func,
-            strategy=chat.strategy,
+            # slowapi knows limits' windows only: a bucket takes the window's place below.
+            strategy="fixed-window" if bucket else chat.strategy,
             storage_uri=limiter_uri(settings.storage),
             storage_options=limiter_options(settings.storage, settings.redis_prefix),
             headers_enabled=True,
         )
         self.limiter = limiter
-        spy = DecisionSpy(limiter._limiter, settings, chat, state, shared)
+        self.buckets = BucketLimiter(bucket_store(limiter._storage)) if bucket else None
+        spy = DecisionSpy(self.buckets or limiter._limiter, settings, chat, state, shared)
         limiter._limiter = spy  # type: ignore[assignment]  # duck-typed: it delegates the rest
         app.state.limiter = limiter
         limit = scaled_limit(settings, chat)
@@ -194,7 +199,14 @@ class ChatRoutes:
             # Retry-After is whole seconds by RFC; add the exact wait, which is what
             # a client needs at a compressed time scale.
             entry: LogEntry | None = request.scope.get(ENTRY_KEY)
-            if entry is not None and entry.window_reset is not None:
+            if self.buckets is not None:
+                # Until this request fits, not until the bucket is full (the
+                # X-RateLimit-Reset slowapi also gave Retry-After).
+                item, identifiers = request.state.view_rate_limit
+                wait = self.buckets.wait(item, *identifiers)
+                with_headers.headers["Retry-After"] = str(math.ceil(wait - 1e-9))
+                with_headers.headers["X-RateLimit-Reset-After"] = f"{wait:.6f}"
+            elif entry is not None and entry.window_reset is not None:
                 wait = max(0.0, entry.window_reset - time.time())
                 with_headers.headers["X-RateLimit-Reset-After"] = f"{wait:.6f}"
             return with_headers
@@ -231,8 +243,14 @@ class ChatRoutes:
     def error_for(self, path: str, message: str) -> dict[str, Any] | None:
         return {"error": message} if path == PATH else None
 
-    def reset(self, seed: int | None) -> None:
+    def clear_limits(self) -> None:
+        """Every limit back to full: slowapi's storage, and the buckets kept beside it."""
         self.limiter.reset()
+        if self.buckets is not None:
+            self.buckets.store.clear()
+
+    def reset(self, seed: int | None) -> None:
+        self.clear_limits()
         self.state["accepted"] = 0
         if self.core.shared is None:
             self.state["rng"] = random.Random(seed)
@@ -280,4 +298,4 @@ class ChatRoutes:
             for key in storage.connection.scan_iter(f"{own}:*{WARM_UP_CLIENT}*"):
                 storage.connection.delete(key)
         else:
-            self.limiter.reset()
+            self.clear_limits()

@@ -53,7 +53,7 @@ from mock_server.endpoints.openai.schema import (
 )
 from mock_server.endpoints.openai.settings import OpenAISettings
 from mock_server.keys import bearer, limit_key
-from mock_server.limits import Decision, LimitState, TwoLimits
+from mock_server.limits import Admission, Decision, LimitState, TwoLimits
 from mock_server.llm_latency import LLMDraw
 from mock_server.log import LogEntry
 from mock_server.redis_store import (
@@ -62,6 +62,8 @@ from mock_server.redis_store import (
     limiter_options,
     limiter_uri,
 )
+from mock_server.token_bucket import Bucket, TwoBuckets, bucket_store
+from mock_server.vocabulary import MINUTE
 
 COMPLETIONS_PATH = "/v1/chat/completions"
 MODEL_ID = "ratebench-mock"
@@ -163,19 +165,31 @@ class OpenAIRoutes:
                 f"{prefix}:openai-admission", timeout=5, sleep=0.0005, blocking_timeout=10
             )
         # One pair of limits per project (one project without --api-key).
-        self.limits = {
-            project: TwoLimits(
-                config.strategy,
-                storage,
-                requests=config.requests_per_window,
-                tokens=config.tokens_per_window,
-                window=settings.scaled(config.window),
-                lock=lock,
-                key=limit_key(project),
-                namespace="openai",
-            )
-            for project in settings.keys.names()
-        }
+        buckets = bucket_store(storage) if config.strategy == "token-bucket" else None
+        self.limits: dict[str, Admission] = {}
+        for project in settings.keys.names():
+            if buckets is not None:
+                # Refilled at the per-minute rates, continuously; holding at
+                # most --quantize's worth (or the minute's).
+                minute = settings.scaled(MINUTE)
+                self.limits[project] = TwoBuckets(
+                    buckets,
+                    Bucket(config.requests_per_window, config.rpm / minute),
+                    Bucket(config.tokens_per_window, config.tpm / minute),
+                    key=limit_key(project),
+                    namespace="openai",
+                )
+            else:
+                self.limits[project] = TwoLimits(
+                    config.strategy,
+                    storage,
+                    requests=config.requests_per_window,
+                    tokens=config.tokens_per_window,
+                    window=settings.scaled(config.window),
+                    lock=lock,
+                    key=limit_key(project),
+                    namespace="openai",
+                )
         self.draws = LLMDraws(settings.seed, client, prefix)
         # With memory:// counters in several workers (the pitfall, --log), a
         # /reset served by another worker reaches this one's counters here.

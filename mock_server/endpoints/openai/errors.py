@@ -7,10 +7,11 @@ Headers on every answer of `POST /v1/chat/completions` (unless
 - `x-ratelimit-limit-requests`, `x-ratelimit-limit-tokens`: the per-minute
   limits, as configured (with `--quantize`, still per minute);
 - `x-ratelimit-remaining-requests`, `x-ratelimit-remaining-tokens`: what is
-  left in the current window (with `--quantize`, in the current slice);
+  left in the current window (with `--quantize`, in the current slice), or
+  in the token bucket (whole units);
 - `x-ratelimit-reset-requests`, `x-ratelimit-reset-tokens`: the time until
-  that limit is back to full, in OpenAI's duration format (`20ms`, `1s`,
-  `6m0s`);
+  that limit is back to full (the window's end, or the bucket full again),
+  in OpenAI's duration format (`20ms`, `1s`, `6m0s`);
 - on a 429 that waiting can cure, `retry-after` (whole seconds, rounded up)
   and `retry-after-ms`: the time until this very request would fit both
   limits if nothing else arrived, rounded up to the millisecond plus one
@@ -87,6 +88,8 @@ def error_body(
 
 
 def _quantized(settings: OpenAISettings, per_slice: int, unit: str) -> str:
+    if settings.bucket:
+        return f" This server enforces it as a bucket of {per_slice} {unit}, refilled continuously."
     if settings.quantize is None:
         return ""
     return (

@@ -3,8 +3,11 @@
 Limits are per minute, as OpenAI states them (`--rpm`, `--tpm`); like every
 window of the mock server, the minute is multiplied by `--time-scale` (at
 0.1 a minute lasts 6 s) while the amounts stay, so a burst is the same size
-at every scale. `--quantize 1s` enforces each per-minute limit in slices of
-one second, as OpenAI says it may: `floor(limit x slice / 60 s)` per slice.
+at every scale. `--quantize 1s` enforces each per-minute limit over one
+second, as OpenAI says it may: `floor(limit x slice / 60 s)` per slice. Under
+the windows that is a window of one slice; under `--strategy token-bucket`
+it is the bucket's capacity (a slice's worth, refilled continuously at the
+per-minute rate), and without it the bucket holds a whole minute's worth.
 """
 
 from __future__ import annotations
@@ -44,8 +47,9 @@ class OpenAISettings:
     """`POST /v1/chat/completions`: its two limits and its latency model.
 
     All durations are scenario seconds; the server multiplies them by the
-    time scale. `quantize`: the slice, in scenario seconds, in which each
-    per-minute limit is enforced (None: the whole minute). `strategy`: the
+    time scale. `quantize`: the slice, in scenario seconds, over which each
+    per-minute limit is enforced (None: the whole minute): a window of that
+    length, or a token bucket holding that slice's worth. `strategy`: the
     limits strategy both limits are enforced with.
     """
 
@@ -72,9 +76,19 @@ class OpenAISettings:
     def tokens_per_window(self) -> int:
         return per_slice(self.tpm, self.window)
 
+    @property
+    def bucket(self) -> bool:
+        """Whether the limits are token buckets (else windows)."""
+        return self.strategy == "token-bucket"
+
     def describe(self) -> str:
         text = f"/v1: {self.rpm} RPM, {self.tpm} TPM"
-        if self.quantize is not None:
+        if self.bucket:
+            text += (
+                f" (buckets of {self.requests_per_window} requests and "
+                f"{self.tokens_per_window} tokens, refilled continuously)"
+            )
+        elif self.quantize is not None:
             text += (
                 f" (enforced as {self.requests_per_window} requests and "
                 f"{self.tokens_per_window} tokens per {format_seconds(self.quantize)})"
@@ -90,6 +104,9 @@ class OpenAISettings:
             "window": self.window,
             "requests_per_window": self.requests_per_window,
             "tokens_per_window": self.tokens_per_window,
+            # Under the token bucket: what each bucket holds (None: windows).
+            "requests_capacity": self.requests_per_window if self.bucket else None,
+            "tokens_capacity": self.tokens_per_window if self.bucket else None,
             "ttft": [self.ttft.low, self.ttft.high],
             "token_time": self.token_time,
             "default_max_tokens": self.default_max_tokens,
@@ -152,8 +169,10 @@ def add_openai_arguments(parser: argparse.ArgumentParser) -> None:
         "--quantize",
         default=None,
         metavar="DURATION",
-        help="enforce each per-minute limit in slices of DURATION (e.g. 1s: --rpm 600 allows "
-        "10 per second), as OpenAI may (default: the whole minute)",
+        help="the shortest interval each per-minute limit is enforced over, as OpenAI may: "
+        "windows of DURATION (e.g. 1s: --rpm 600 allows 10 per second); under --strategy "
+        "token-bucket, the bucket's capacity: DURATION's worth (10 requests), refilled "
+        "continuously at the per-minute rate (default: the whole minute's worth)",
     )
     group.add_argument(
         "--ttft",
