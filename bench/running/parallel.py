@@ -44,6 +44,8 @@ ALONE_IN_FLIGHT = 500
 #: that runs no discard service), and the wall seconds after which they stop.
 NOTHING_LISTENS = 9
 WARM_UP_SECONDS = 0.2
+#: Scenario seconds over which the lanes' first runs are spread (`run_lanes`).
+STAGGER = 1.0
 #: The most runs `--jobs` may put side by side.
 MAX_JOBS = 64
 #: Lanes per core at most: each is a server process of its own, idle but resident
@@ -187,8 +189,16 @@ def run_lanes(
     turns = threading.Lock()  # runs of a client that shares a limit through Redis
     here = Machine.here()
 
-    def lane(server: MockServer) -> None:
+    # Lane k starts k steps late, the steps spreading one scenario second: runs
+    # that started together would send, retry and open windows at the same
+    # instants on every lane (the latencies are whole seconds, so are the
+    # windows), and their bursts would queue behind each other for the cores.
+    step = plan.scenario.time_scale * STAGGER / len(servers)
+
+    def lane(server: MockServer, late: float) -> None:
         try:
+            if stop.wait(late):
+                return
             while not stop.is_set():
                 try:
                     job = todo.get_nowait()
@@ -202,7 +212,10 @@ def run_lanes(
         except BaseException as exc:  # handed to the bench's thread, raised there
             events.put(exc)
 
-    threads = [threading.Thread(target=lane, args=(s,), daemon=True) for s in servers]
+    threads = [
+        threading.Thread(target=lane, args=(server, k * step), daemon=True)
+        for k, server in enumerate(servers)
+    ]
     for thread in threads:
         thread.start()
     finished = 0
