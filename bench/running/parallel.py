@@ -15,18 +15,22 @@ the machine still hits every client alike.
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import os
 import queue
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from bench.endpoints.registry import endpoint_for, server_kwargs
-from bench.records.results import Machine, RunRecord
-from bench.running.plan import BenchPlan, Job
-from clients import run_client, spec
-from clients.infra.recorder import Observer, observing
+from bench.records.results import RunRecord
+from bench.running.plan import BenchPlan, ClientRunner, Job
+from clients import spec
+from clients.config import ClientConfig
+from clients.infra.procs import run_procs
+from clients.infra.recorder import Observer
+from clients.infra.records import ClientRun
 from mock_server.processes.server import MockServer
 
 #: CPU seconds one attempt costs the machine, client and server together: the
@@ -40,10 +44,6 @@ COMMAND_START_CPU = 1.0
 CPU_SHARE = 0.25
 #: A run that may hold this many requests in flight at once needs the machine alone.
 ALONE_IN_FLIGHT = 500
-#: The port the warm-up runs call (the discard port: refused at once on any machine
-#: that runs no discard service), and the wall seconds after which they stop.
-NOTHING_LISTENS = 9
-WARM_UP_SECONDS = 0.2
 #: Scenario seconds over which the lanes' first runs are spread (`run_lanes`).
 STAGGER = 1.0
 #: The most runs `--jobs` may put side by side.
@@ -114,28 +114,6 @@ def needs_alone(plan: BenchPlan, client: str) -> bool:
     return client not in dict(plan.commands) and bool(spec(client).needs)
 
 
-def warm_up(plan: BenchPlan) -> None:
-    """Run every client of the plan once, at once, against a port nothing listens on.
-
-    A client imports its libraries when it first runs (aiohttp, the SDK, ...),
-    before its clock starts; with runs side by side, one client's imports
-    would hold the interpreter while another's batch is being timed. So
-    everything is imported here, before any lane starts. What these runs
-    record is dropped; an error they meet is met again, and reported, by
-    the real run.
-    """
-    scale = plan.scenario.time_scale
-    config = replace(
-        plan.client_config(f"http://127.0.0.1:{NOTHING_LISTENS}/chat"),
-        attempts=1,
-        deadline=WARM_UP_SECONDS / scale,
-    )
-    for name in dict.fromkeys(plan.clients):
-        if not needs_alone(plan, name):
-            with contextlib.suppress(Exception):
-                run_client(name, config)
-
-
 def terminate_all(servers: list[MockServer]) -> None:
     for server in servers:
         server.terminate()
@@ -164,7 +142,23 @@ def lane_servers(plan: BenchPlan, count: int) -> Iterator[list[MockServer]]:
 
 #: What a lane tells the bench: a run started (record None) or finished.
 Event = tuple[Job, RunRecord | None, MockServer]
-RunOne = Callable[[BenchPlan, Job, str, MockServer, Machine], RunRecord]
+#: The bench's one run (`bench.running.runner.run_one`): a job on a lane's server,
+#: its client run by the runner given.
+RunOne = Callable[[Job, MockServer, ClientRunner], RunRecord]
+
+
+def in_own_process(name: str, config: ClientConfig, observer: Observer | None) -> ClientRun:
+    """Run client `name` in a process of its own (`clients.infra.procs`), its
+    recorder's events relayed to `observer`.
+
+    Lanes share the bench's process: a client that sends 80 requests at once
+    holds the interpreter long enough to delay another lane's timed send by a
+    quarter of a second (measured: `budget_window` then met 36 × 429 at the
+    server's minute edge). Processes of their own leave the sharing to the
+    operating system's scheduler, which gives a waiting send the core within
+    a few milliseconds.
+    """
+    return run_procs(name, config, 1, observer=observer)
 
 
 def run_lanes(
@@ -187,7 +181,6 @@ def run_lanes(
     events: queue.SimpleQueue[Event | BaseException] = queue.SimpleQueue()
     stop = threading.Event()
     turns = threading.Lock()  # runs of a client that shares a limit through Redis
-    here = Machine.here()
 
     # Lane k starts k steps late, the steps spreading one scenario second: runs
     # that started together would send, retry and open windows at the same
@@ -206,8 +199,8 @@ def run_lanes(
                     return
                 with turns if needs_alone(plan, job.client) else contextlib.nullcontext():
                     events.put((job, None, server))
-                    with observing(observe(job)):
-                        record = run_one(plan, job, server.url, server, here)
+                    runner = functools.partial(in_own_process, observer=observe(job))
+                    record = run_one(job, server, runner)
                 events.put((job, record, server))
         except BaseException as exc:  # handed to the bench's thread, raised there
             events.put(exc)

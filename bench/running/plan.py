@@ -4,13 +4,14 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from bench.endpoints.registry import client_config
 from bench.records.scenario import Overrides, Scenario
 from clients import WRITEUP_CLIENTS
 from clients.config import ClientConfig
-from clients.infra.records import Attempt
+from clients.infra.records import Attempt, ClientRun
 from mock_server.processes.server import MockServer, ServerError
 
 
@@ -36,6 +37,11 @@ class BenchPlan:
     def client_config(self, chat_url: str) -> ClientConfig:
         config = client_config(self.scenario, chat_url, self.overrides)
         return replace(config, api_key=self.api_key) if self.api_key else config
+
+
+#: How a run's client is run: in the bench's process (`clients.run_client`) or in
+#: a process of its own (`bench.running.parallel.in_own_process`).
+ClientRunner = Callable[[str, ClientConfig], ClientRun]
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,8 +20,15 @@ from bench.endpoints.registry import endpoint_for, server_kwargs
 from bench.records.results import RUNS_FILE, Machine, RunLog, RunRecord, SweepPoint, server_entries
 from bench.records.scenario import Scenario
 from bench.records.stats import unanswered
-from bench.running.parallel import lane_servers, run_lanes, warm_up
-from bench.running.plan import BenchPlan, Job, describe_fault, fault_reason, server_failure
+from bench.running.parallel import lane_servers, run_lanes
+from bench.running.plan import (
+    BenchPlan,
+    ClientRunner,
+    Job,
+    describe_fault,
+    fault_reason,
+    server_failure,
+)
 from bench.running.shell_command import run_command
 from clients import run_client
 from clients.config import ClientConfig
@@ -97,6 +104,7 @@ def run_one(
     server: MockServer | None,
     machine: Machine,
     sweep: SweepPoint | None = None,
+    runner: ClientRunner = run_client,
 ) -> RunRecord:
     """Reset the server, run the client, and join its attempts with the server's log.
 
@@ -136,7 +144,7 @@ def run_one(
         never = ClientRun(job.client, config.n, time.monotonic(), (), 0.0)
         return record(time.time(), never, [], server_failure(server, "before the run", exc))
     wall_start = time.time()
-    result = run_client(job.client, config)
+    result = runner(job.client, config)
     elapsed = time.monotonic() - result.started
     try:
         entries = fetch_log(base)["entries"]
@@ -219,11 +227,15 @@ def run_bench(
 
     if jobs > 1:
         todo = schedule(plan)
-        warm_up(plan)
+        here = Machine.here()
+
+        def run(job: Job, server: MockServer, runner: ClientRunner) -> RunRecord:
+            return run_one(plan, job, server.url, server, here, runner=runner)
+
         by_index: dict[int, RunRecord] = {}
         try:
             with lane_servers(plan, min(jobs, len(todo))) as servers:
-                for job, done, lane in run_lanes(plan, todo, servers, run_one, observe):
+                for job, done, lane in run_lanes(plan, todo, servers, run, observe):
                     if done is None:
                         on_start(job)
                     else:

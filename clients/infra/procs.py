@@ -26,12 +26,13 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 import warnings
 from dataclasses import asdict, replace
 from typing import Any
 
 from clients.config import ClientConfig, ConfigError
-from clients.infra.recorder import Clock, OnLine
+from clients.infra.recorder import Clock, Observer, OnLine
 from clients.infra.records import Attempt, ClientRun
 
 MAX_PROCS = 64
@@ -95,6 +96,67 @@ class Collector:
         return ClientRun.of(self.client or client, self.n or n, self.t0, attempts)
 
 
+class Relay(Collector):
+    """The child's observer: keeps the attempts (as `Collector`) and writes every
+    event to the parent as one `event ...` line on stdout."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._out = threading.Lock()
+
+    def _write(self, text: str) -> None:
+        with self._out:  # one whole line at a time, whichever thread
+            sys.stdout.write(f"event {text}\n")
+            sys.stdout.flush()
+
+    def started(self, client: str, n: int, clock: Clock, started: float) -> None:
+        super().started(client, n, clock, started)
+        self._write(f"started {started!r}")
+
+    def sending(self, client: str, request: int, attempt: int) -> None:
+        self._write(f"sending {request} {attempt}")
+
+    def sleeping(self, client: str, request: int, seconds: float) -> None:
+        self._write(f"sleeping {request} {seconds!r}")
+
+    def attempt(self, client: str, record: Attempt) -> None:
+        super().attempt(client, record)
+        self._write(f"attempt {json.dumps(record.to_dict())}")
+
+
+class Relayed:
+    """The parent's side of `Relay`: each child's events handed to `observer`, its
+    request numbers made the batch's. Child clocks are `time.monotonic()`, which
+    every process on the machine shares."""
+
+    def __init__(self, observer: Observer, client: str, n: int, parts: list[list[int]]) -> None:
+        self.observer = observer
+        self.client = client
+        self.n = n
+        self.parts = parts
+        self._started = False
+        self._lock = threading.Lock()
+
+    def event(self, index: int, text: str) -> None:
+        kind, _, rest = text.partition(" ")
+        requests = self.parts[index]
+        with self._lock:
+            if kind == "started" and not self._started:
+                self._started = True
+                self.observer.started(self.client, self.n, time.monotonic, float(rest))
+            elif kind == "sending":
+                request, attempt = rest.split()
+                self.observer.sending(self.client, requests[int(request)], int(attempt))
+            elif kind == "sleeping":
+                request, seconds = rest.split()
+                self.observer.sleeping(self.client, requests[int(request)], float(seconds))
+            elif kind == "attempt":
+                record = Attempt.from_dict(json.loads(rest))
+                self.observer.attempt(
+                    self.client, replace(record, request=requests[record.request])
+                )
+
+
 def split(n: int, procs: int) -> list[list[int]]:
     """Request indices of each process: round-robin, none left empty."""
     procs = min(procs, n)
@@ -112,11 +174,14 @@ def run_procs(
     procs: int,
     on_line: OnLine | None = None,
     start_timeout: float = 60.0,
+    observer: Observer | None = None,
 ) -> ClientRun:
     """Run `name` in `procs` processes over `config.n` requests; blocks until all end.
 
-    Raises ConfigError if `procs` is out of range or a child fails to start
-    or to report.
+    `observer` (the bench's live view) is told what the children's recorders
+    see, as it would be by a recorder in this process: each child relays its
+    events, request numbers made global. Raises ConfigError if `procs` is out
+    of range or a child fails to start or to report.
     """
     if not 1 <= procs <= MAX_PROCS:
         raise ConfigError(f"--client-procs {procs} must be between 1 and {MAX_PROCS}")
@@ -128,6 +193,7 @@ def run_procs(
                 "name": name,
                 "index": index,
                 "lines": on_line is not None,
+                "events": observer is not None,
                 "config": asdict(replace(config, n=len(requests))),
             }
             child = subprocess.Popen(
@@ -153,14 +219,17 @@ def run_procs(
             child.stdin.flush()
         results: list[dict[str, Any] | None] = [None] * len(children)
         lock = threading.Lock()
+        relay = Relayed(observer, name, config.n, parts) if observer is not None else None
 
         def read(index: int, child: subprocess.Popen[str]) -> None:
             assert child.stdout is not None
             for raw in child.stdout:
                 kind, _, rest = raw.rstrip("\n").partition(" ")
-                if kind == "line" and on_line is not None:
+                if kind == "event" and relay is not None:
+                    relay.event(index, rest)
+                elif kind == "line" and on_line is not None:
                     with lock:
-                        on_line(f"[proc {index}] {rest}")
+                        on_line(f"[proc {index}] {rest}" if len(parts) > 1 else rest)
                 elif kind == "result":
                     results[index] = json.loads(rest)
 
@@ -255,12 +324,13 @@ def child_main() -> int:  # pragma: no cover - runs in the child processes
     config = ClientConfig(**job["config"])
 
     def line(text: str) -> None:
-        print(f"line {text}", flush=True)
+        sys.stdout.write(f"line {text}\n")  # one write: a whole line, whichever thread
+        sys.stdout.flush()
 
     print("ready", flush=True)
     if sys.stdin.readline().strip() != "go":
         return 1
-    collector = Collector()
+    collector = Relay() if job.get("events") else Collector()
     try:
         with observing(collector):
             run = run_client(job["name"], config, line if job["lines"] else None)
