@@ -46,6 +46,8 @@ CPU_SHARE = 0.25
 ALONE_IN_FLIGHT = 500
 #: Scenario seconds over which the lanes' first runs are spread (`run_lanes`).
 STAGGER = 1.0
+#: Seconds a lane's first run waits for the others' to be ready before it goes alone.
+LINE_UP_TIMEOUT = 120.0
 #: The most runs `--jobs` may put side by side.
 MAX_JOBS = 64
 #: Lanes per core at most: each is a server process of its own, idle but resident
@@ -147,7 +149,12 @@ Event = tuple[Job, RunRecord | None, MockServer]
 RunOne = Callable[[Job, MockServer, ClientRunner], RunRecord]
 
 
-def in_own_process(name: str, config: ClientConfig, observer: Observer | None) -> ClientRun:
+def in_own_process(
+    name: str,
+    config: ClientConfig,
+    observer: Observer | None,
+    before_go: Callable[[], None] | None = None,
+) -> ClientRun:
     """Run client `name` in a process of its own (`clients.infra.procs`), its
     recorder's events relayed to `observer`.
 
@@ -156,9 +163,10 @@ def in_own_process(name: str, config: ClientConfig, observer: Observer | None) -
     quarter of a second (measured: `budget_window` then met 36 × 429 at the
     server's minute edge). Processes of their own leave the sharing to the
     operating system's scheduler, which gives a waiting send the core within
-    a few milliseconds.
+    a few milliseconds. `before_go`: called once the process is ready (see
+    `clients.infra.procs.run_procs`).
     """
-    return run_procs(name, config, 1, observer=observer)
+    return run_procs(name, config, 1, observer=observer, before_go=before_go)
 
 
 def run_lanes(
@@ -175,38 +183,55 @@ def run_lanes(
     a dead server) stops the lanes from taking new jobs; the runs in flight end
     when their servers are stopped.
     """
+    # Lane k's first run is jobs[k]; after it, each lane takes the next job left.
+    first = jobs[: len(servers)]
     todo: queue.SimpleQueue[Job] = queue.SimpleQueue()
-    for job in jobs:
+    for job in jobs[len(servers) :]:
         todo.put(job)
     events: queue.SimpleQueue[Event | BaseException] = queue.SimpleQueue()
     stop = threading.Event()
     turns = threading.Lock()  # runs of a client that shares a limit through Redis
+    commands = dict(plan.commands)
 
-    # Lane k starts k steps late, the steps spreading one scenario second: runs
-    # that started together would send, retry and open windows at the same
-    # instants on every lane (the latencies are whole seconds, so are the
+    # The first runs start together, once every one of them is ready: a client's
+    # process imports its libraries before it says so, and thirty of those
+    # imports at once would keep both cores busy for seconds of other runs'
+    # time. Then lane k goes k steps late, the steps spreading one scenario
+    # second: runs started together would send, retry and open windows at the
+    # same instants on every lane (the latencies are whole seconds, so are the
     # windows), and their bursts would queue behind each other for the cores.
     step = plan.scenario.time_scale * STAGGER / len(servers)
+    lined_up = sum(1 for job in first if not needs_alone(plan, job.client))
+    start_line = threading.Barrier(max(1, lined_up))
 
-    def lane(server: MockServer, late: float) -> None:
+    def line_up(k: int, job: Job) -> None:
+        if not needs_alone(plan, job.client):  # it may wait for its turn: not on the line
+            with contextlib.suppress(threading.BrokenBarrierError):
+                start_line.wait(timeout=LINE_UP_TIMEOUT)
+        stop.wait(k * step)
+
+    def lane(server: MockServer, k: int) -> None:
+        job: Job | None = first[k]
         try:
-            if stop.wait(late):
-                return
-            while not stop.is_set():
+            while job is not None and not stop.is_set():
+                go = functools.partial(line_up, k, job) if job is first[k] else None
+                with turns if needs_alone(plan, job.client) else contextlib.nullcontext():
+                    events.put((job, None, server))
+                    if job.client in commands and go is not None:
+                        go()  # a program's start-up is part of its run, as for hyperfine
+                    runner = functools.partial(in_own_process, observer=observe(job), before_go=go)
+                    record = run_one(job, server, runner)
+                events.put((job, record, server))
                 try:
                     job = todo.get_nowait()
                 except queue.Empty:
-                    return
-                with turns if needs_alone(plan, job.client) else contextlib.nullcontext():
-                    events.put((job, None, server))
-                    runner = functools.partial(in_own_process, observer=observe(job))
-                    record = run_one(job, server, runner)
-                events.put((job, record, server))
+                    job = None
         except BaseException as exc:  # handed to the bench's thread, raised there
+            start_line.abort()
             events.put(exc)
 
     threads = [
-        threading.Thread(target=lane, args=(server, k * step), daemon=True)
+        threading.Thread(target=lane, args=(server, k), daemon=True)
         for k, server in enumerate(servers)
     ]
     for thread in threads:

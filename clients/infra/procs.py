@@ -28,6 +28,7 @@ import sys
 import threading
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import asdict, replace
 from typing import Any
 
@@ -36,6 +37,10 @@ from clients.infra.recorder import Clock, Observer, OnLine
 from clients.infra.records import Attempt, ClientRun
 
 MAX_PROCS = 64
+#: The discard port, refused at once on a machine that runs no discard service, and
+#: the wall seconds a child's dry run may take (`child_main`).
+NOTHING_LISTENS = 9
+DRY_RUN_SECONDS = 0.2
 # How long a child has to print what it completed after SIGTERM before it is killed
 # (its event loop cancels every task first). With 3 s, a child on a 2-core machine
 # under three busy loops was killed first in 2 of 8 tries, its completed requests
@@ -175,13 +180,17 @@ def run_procs(
     on_line: OnLine | None = None,
     start_timeout: float = 60.0,
     observer: Observer | None = None,
+    before_go: Callable[[], None] | None = None,
 ) -> ClientRun:
     """Run `name` in `procs` processes over `config.n` requests; blocks until all end.
 
     `observer` (the bench's live view) is told what the children's recorders
     see, as it would be by a recorder in this process: each child relays its
-    events, request numbers made global. Raises ConfigError if `procs` is out
-    of range or a child fails to start or to report.
+    events, request numbers made global. `before_go` is called once every
+    child is ready (its client's libraries imported, by a run against a port
+    nothing listens on), just before they are told to go: the bench lines up
+    its lanes' first runs there. Raises ConfigError if `procs` is out of
+    range or a child fails to start or to report.
     """
     if not 1 <= procs <= MAX_PROCS:
         raise ConfigError(f"--client-procs {procs} must be between 1 and {MAX_PROCS}")
@@ -213,6 +222,8 @@ def run_procs(
             first = child.stdout.readline().strip()
             if first != "ready":
                 raise ConfigError(f"client process {index} did not start: {first or 'no output'}")
+        if before_go is not None:
+            before_go()
         for child in children:  # as close to together as the parent can
             assert child.stdin is not None
             child.stdin.write("go\n")
@@ -322,6 +333,17 @@ def child_main() -> int:  # pragma: no cover - runs in the child processes
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     job = json.loads(sys.stdin.readline())
     config = ClientConfig(**job["config"])
+
+    # A run against a port nothing listens on, before saying ready: the client's
+    # libraries (aiohttp, an SDK) are imported now, not once the batch has begun.
+    dry = replace(
+        config,
+        url=f"http://127.0.0.1:{NOTHING_LISTENS}/chat",
+        attempts=1,
+        deadline=DRY_RUN_SECONDS / config.time_scale,
+    )
+    with contextlib.suppress(Exception):  # what it meets, the real run meets and reports
+        run_client(job["name"], dry)
 
     def line(text: str) -> None:
         sys.stdout.write(f"line {text}\n")  # one write: a whole line, whichever thread
