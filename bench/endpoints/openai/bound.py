@@ -307,8 +307,9 @@ def plan_requests(
     return [plan_request(b, default_max_tokens) for b in bodies]
 
 
-def check_fits(requests: Sequence[Planned], limits: Windows) -> None:
-    """TwoLimitError if some request can never be admitted."""
+def check_fits(requests: Sequence[Planned], limits: Windows, room: str = "a window allows") -> None:
+    """TwoLimitError if some request can never be admitted (`limits.tokens`: what
+    `room` says, a window's or a bucket's)."""
     for index, r in enumerate(requests):
         if r.max_tokens > DEFAULTS.max_output_tokens:
             raise TwoLimitError(
@@ -319,8 +320,8 @@ def check_fits(requests: Sequence[Planned], limits: Windows) -> None:
             )
         if r.charge > limits.tokens:
             raise TwoLimitError(
-                f"request {index} is charged {r.charge} tokens, more than the {limits.tokens} a "
-                "window allows: the server refuses it as too large, so no schedule finishes; "
+                f"request {index} is charged {r.charge} tokens, more than the {limits.tokens} "
+                f"{room}: the server refuses it as too large, so no schedule finishes; "
                 "raise --tpm or write smaller requests"
             )
 
@@ -536,7 +537,7 @@ def bucket_bound(
     """The best possible makespan of `requests` under the two token buckets for a
     file-order client: each request at the first instant both hold its charge
     (see the module); exact. TwoLimitError for a charge no bucket can hold."""
-    check_fits(requests, buckets.windows())
+    check_fits(requests, buckets.windows(), "the token bucket holds")
     if not requests:
         return TwoLimitBound(0.0, 0.0, True, 0, 0, 0.0, "latency", "no requests", bucket=True)
     r, t = buckets.requests, buckets.tokens
