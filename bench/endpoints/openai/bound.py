@@ -286,10 +286,6 @@ class Buckets:
             Bucket(self.tokens.capacity, self.tokens.rate / scale),
         )
 
-    def windows(self) -> Windows:
-        """What a request must fit in: each bucket's capacity (`check_fits`)."""
-        return Windows(self.requests.capacity, self.tokens.capacity, MINUTE)
-
 
 def plan_request(
     body: Mapping[str, Any], default_max_tokens: int = DEFAULTS.default_max_tokens
@@ -307,9 +303,9 @@ def plan_requests(
     return [plan_request(b, default_max_tokens) for b in bodies]
 
 
-def check_fits(requests: Sequence[Planned], limits: Windows, room: str = "a window allows") -> None:
-    """TwoLimitError if some request can never be admitted (`limits.tokens`: what
-    `room` says, a window's or a bucket's)."""
+def check_fits(requests: Sequence[Planned], most: int, room: str = "a window allows") -> None:
+    """TwoLimitError if some request can never be admitted: `most` tokens is what
+    `room` says (a window's, or the bucket's capacity)."""
     for index, r in enumerate(requests):
         if r.max_tokens > DEFAULTS.max_output_tokens:
             raise TwoLimitError(
@@ -318,9 +314,9 @@ def check_fits(requests: Sequence[Planned], limits: Windows, room: str = "a wind
                 "--max-output-tokens): the server refuses it with a 400, so no schedule "
                 "finishes; write smaller requests (python -m bench requests --max-tokens ...)"
             )
-        if r.charge > limits.tokens:
+        if r.charge > most:
             raise TwoLimitError(
-                f"request {index} is charged {r.charge} tokens, more than the {limits.tokens} "
+                f"request {index} is charged {r.charge} tokens, more than the {most} "
                 f"{room}: the server refuses it as too large, so no schedule finishes; "
                 "raise --tpm or write smaller requests"
             )
@@ -328,7 +324,7 @@ def check_fits(requests: Sequence[Planned], limits: Windows, room: str = "a wind
 
 def greedy_windows(requests: Sequence[Planned], limits: Windows) -> list[int]:
     """The window (from 0) each request goes in, greedy in file order."""
-    check_fits(requests, limits)
+    check_fits(requests, limits.tokens)
     window, count, used = 0, 0, 0
     placed: list[int] = []
     for r in requests:
@@ -355,7 +351,7 @@ def counter_sends(requests: Sequence[Planned], limits: Windows, phase: float) ->
     send; scenario seconds from the batch's start, which is `phase` seconds
     into a clock window. Each time is the first float the counter's own
     arithmetic admits (the instant the weight crosses is refused: `<`)."""
-    check_fits(requests, limits)
+    check_fits(requests, limits.tokens)
     by_count = SlidingWindowCounter(limits.requests, limits.window, phase)
     by_tokens = SlidingWindowCounter(limits.tokens, limits.window, phase)
     sends: list[float] = []
@@ -537,7 +533,7 @@ def bucket_bound(
     """The best possible makespan of `requests` under the two token buckets for a
     file-order client: each request at the first instant both hold its charge
     (see the module); exact. TwoLimitError for a charge no bucket can hold."""
-    check_fits(requests, buckets.windows(), "the token bucket holds")
+    check_fits(requests, buckets.tokens.capacity, "the token bucket holds")
     if not requests:
         return TwoLimitBound(0.0, 0.0, True, 0, 0, 0.0, "latency", "no requests", bucket=True)
     r, t = buckets.requests, buckets.tokens
