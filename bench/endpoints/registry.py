@@ -13,7 +13,6 @@ from typing import Any
 
 from bench.endpoints.base import Endpoint
 from bench.endpoints.chat.endpoint import ENDPOINT as CHAT
-from bench.endpoints.modelled import simulated
 from bench.endpoints.openai.endpoint import ENDPOINT as OPENAI
 from bench.records.results import RunRecord, SweepPoint, TheoryRecord
 from bench.records.scenario import (
@@ -198,13 +197,7 @@ def theory_for_runs(runs: Sequence[RunRecord], sim_runs: int | None = None) -> T
         for (client, sweep), run in first.items()
     )
     used = {sim_runs or sim_runs_for(run.scenario.n) for run in first.values()}
-    replayable = [
-        r
-        for r in runs
-        if endpoint_for(r.scenario).replays
-        and r.command is None
-        and simulated(r.scenario.limit.strategy)
-    ]
+    replayable = [r for r in runs if endpoint_for(r.scenario).replays and r.command is None]
     return TheoryRecord(
         expected=expected,
         replays=tuple(replay_runs(replayable)),

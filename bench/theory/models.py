@@ -4,7 +4,9 @@ Three tools, all in scenario seconds (time scale 1; pass `scale` to get
 wall-clock seconds at another time scale, every figure scales linearly):
 
 - `bound()`: the expected makespan of the best schedule that never breaks
-  "L per T": L sends at t = 0, T, 2T, ... Exact for whole-second uniform
+  "L per T": L sends at t = 0, T, 2T, ... (under the server's token bucket,
+  `scenario_bound` takes its own: L at once, then one every T / L, from
+  `bench.theory.bucket_schedule`). Exact for whole-second uniform
   latencies (the distribution of max(send_i + latency_i) is a product of
   CDFs, of which only the last hi - lo seconds of sends matter, so it costs
   the same at any n); a numerical integral of the same exact distribution
@@ -17,7 +19,8 @@ wall-clock seconds at another time scale, every figure scales linearly):
 
 The write-up's scenario (the `TheoryInput()` defaults) gives, under the
 fixed window: bound 8.29 s ± 0.72; thread pool 18.46 ± 1.96; token bucket
-9.11 ± 0.72; naive gather 20 rejections and about 49 s.
+9.11 ± 0.72; naive gather 20 rejections and about 49 s. Under the server's
+token bucket the bound is 8.11 s ± 0.72.
 
 A client's model is its own `virtual_loops` (`clients.infra.virtual`), the
 one hook every endpoint's theory asks (`model_for`): its request loops and
@@ -41,6 +44,7 @@ from typing import Literal
 import clients
 from bench.records.scenario import Scenario
 from bench.records.stats import percentile
+from bench.theory.bucket_schedule import EarliestBucket, bucket_schedule
 from bench.theory.simulate import SimAttempt, Simulation, make_server
 from clients.config import MARGIN, RETRY_NAMES, ClientConfig, RetryName
 from clients.infra.recorder import Recorder
@@ -49,6 +53,7 @@ from clients.infra.retry import RetryPolicy
 from clients.infra.steps import Steps
 from clients.infra.virtual import VirtualBatch, VirtualLoops, batch_loops
 from clients.limiters.sliding_log import SlidingLog, SlidingLogLimiter
+from mock_server.token_bucket import Bucket
 from mock_server.vocabulary import STRATEGIES, Latency, RatebenchError, Strategy
 
 # The client knobs' defaults (the write-up's values) have one home: ClientConfig.
@@ -72,7 +77,8 @@ class TheoryInput:
 
     - `n`: requests in the batch.
     - `limit`, `window`, `strategy`: the server allows `limit` hits per
-      `window` seconds under one of limits' strategies.
+      `window` seconds under one of its strategies (a window, or a bucket of
+      `limit` refilled at `limit` per `window`).
     - `latency`: the seconds each accepted hit takes, drawn as the mock
       server draws them (`mock_server.vocabulary.Latency`: whole-second
       bounds draw `randint`, the write-up's, others `uniform`).
@@ -518,14 +524,26 @@ def bound_monte_carlo(
     return Bound(d.mean, d.stdev, d.min, d.max, False).scaled(scale)
 
 
+def best_sends(given: TheoryInput) -> list[float]:
+    """The best schedule's send times for theory's input: `limit` at t = 0, T, 2T,
+    ... under the windows (`best_schedule`), each request at the first instant the
+    bucket holds it under the token bucket (`bucket_schedule`: `limit` at once,
+    then one every T / limit)."""
+    if given.strategy == "token-bucket":
+        return bucket_schedule(given.n, given.limit, given.window)
+    return best_schedule(given.n, given.limit, given.window)
+
+
 def scenario_bound(given: TheoryInput, *, scale: float = 1.0) -> Bound:
-    """The bound for theory's input: exact for whole-second latencies, a numerical
-    integral of the exact distribution for uniform ones (`uniform_makespan`); cheap
-    at any n."""
-    s, latency = given, given.latency
+    """The bound for theory's input, under its strategy (`best_sends`): exact for
+    whole-second latencies, a numerical integral of the exact distribution for
+    uniform ones (`uniform_makespan`); cheap at any n."""
+    latency = given.latency
+    sends = best_sends(given)
     if latency.whole_seconds:
-        return bound(s.n, s.limit, s.window, int(latency.low), int(latency.high), scale=scale)
-    result = uniform_makespan(best_schedule(s.n, s.limit, s.window), latency.low, latency.high)
+        result = exact_makespan(sends, int(latency.low), int(latency.high))
+    else:
+        result = uniform_makespan(sends, latency.low, latency.high)
     return result if scale == 1 else result.scaled(scale)
 
 
@@ -635,11 +653,16 @@ def run_model(loops: VirtualLoops, given: TheoryInput, rng: random.Random) -> Ru
 
 
 def best_schedule_model(batch: VirtualBatch) -> list[Steps[object]]:
-    """The best schedule as a model: L sends at t = 0, T, 2T, ..., every request at
-    once through a sliding log of the server's limit (replays run it on a run's
-    own latency draws, with no margin)."""
+    """The best schedule as a model, every request at once through a copy of the
+    server's limit (replays run it on a run's own latency draws, with no margin):
+    under the windows a sliding log, L sends at t = 0, T, 2T, ...; under the token
+    bucket the bucket, each request at the first instant it holds one."""
+    clock = batch.recorder.clock
+    if batch.config.server_strategy == "token-bucket":
+        bucket = Bucket(batch.limit, batch.limit / batch.window)
+        return batch_loops(batch, EarliestBucket(bucket, clock))
     log = SlidingLog(batch.limit, batch.window, batch.margin)
-    return batch_loops(batch, SlidingLogLimiter(log, clock=batch.recorder.clock))
+    return batch_loops(batch, SlidingLogLimiter(log, clock=clock))
 
 
 def model_for(client: str, command: str | None = None) -> VirtualLoops | None:
@@ -746,10 +769,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     print(f"token bucket schedule (exact): {exact_makespan(bucket, 2, 5)}")
     print(f"Little's law, thread pool:     {littles_law(10, 2, 3.5, 2, 1.0).makespan:.2f} s")
     for strategy in STRATEGIES:
-        print(f"-- {strategy} ({args.runs} runs, seed {args.seed})")
+        given = replace(base, strategy=strategy)
+        print(f"-- {strategy} ({args.runs} runs, seed {args.seed}), bound {scenario_bound(given)}")
         # The clients of `/chat`, the write-up's endpoint (`local_clients`' default).
         for name in (c for c in clients.local_clients() if model_for(c) is not None):
-            p = predict(name, replace(base, strategy=strategy), runs=args.runs, seed=args.seed)
+            p = predict(name, given, runs=args.runs, seed=args.seed)
             print(f"  {p}")
 
 

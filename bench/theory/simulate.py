@@ -10,8 +10,9 @@ of steps (`clients.infra.steps`: sleep, send, park), and `Simulation` is
 their third driver, beside asyncio and threads. It answers each `Send`
 from a model of the server's limiter instead of a socket.
 
-The three server models follow limits 5.x with memory storage, line by line
-where it matters (`limits/storage/memory.py`):
+The window models follow limits 5.x with memory storage, line by line
+where it matters (`limits/storage/memory.py`), and the bucket the server's
+own code:
 
 - `fixed-window`: the counter's expiry is set by the first hit, so the window
   opens at the first hit after the previous one expired and lasts T; a
@@ -25,6 +26,10 @@ where it matters (`limits/storage/memory.py`):
   `floor(previous * (1 - fraction into the window) + current) + 1 <= L`;
   rejected hits are not counted. Because the windows are aligned to the
   clock, not to the batch, each run draws the batch's phase in the window.
+- `token-bucket`: `mock_server.token_bucket`'s `Bucket` in its
+  `MemoryBuckets`, the code the server runs: a bucket of L, full at the
+  start, refilled continuously at L per T; a refused hit costs nothing and
+  is told how long until one unit fits (`X-RateLimit-Reset-After`).
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ from typing import Protocol
 
 from clients.infra.attempts import Reply
 from clients.infra.steps import Park, Send, Sleep, Steps, unsupported
+from mock_server.token_bucket import Bucket, Draw, MemoryBuckets
 from mock_server.vocabulary import STRATEGIES, Strategy
 
 # --- server models -------------------------------------------------------------------
@@ -48,6 +54,12 @@ class ServerModel(Protocol):
 
     def hit(self, at: float) -> bool:
         """A hit arriving at `at` scenario seconds: True if accepted, False for 429."""
+        ...
+
+    def refused(self, at: float) -> Reply:
+        """The 429 of a hit refused at `at`: what its headers tell a client. The
+        windows' models give the status alone (no modelled client of `/chat` reads
+        their reset); the bucket's, the wait until one unit fits."""
         ...
 
 
@@ -70,6 +82,9 @@ class FixedWindow:
         self.windows[-1] = (opened, count)
         return count <= self.limit
 
+    def refused(self, at: float) -> Reply:
+        return REJECTED
+
     def __repr__(self) -> str:
         return f"<FixedWindow {self.limit}/{self.window:g}s windows={len(self.windows)}>"
 
@@ -90,6 +105,9 @@ class MovingWindow:
                 return False
         self.accepted.append(at)
         return True
+
+    def refused(self, at: float) -> Reply:
+        return REJECTED
 
     def __repr__(self) -> str:
         return f"<MovingWindow {self.limit}/{self.window:g}s accepted={len(self.accepted)}>"
@@ -133,8 +151,34 @@ class SlidingWindowCounter:
         self.counts[current] = self.counts.get(current, 0) + cost
         return True
 
+    def refused(self, at: float) -> Reply:
+        return REJECTED
+
     def __repr__(self) -> str:
         return f"<SlidingWindowCounter {self.limit}/{self.window:g}s phase={self.phase:.3f}>"
+
+
+class TokenBucket:
+    """The server's token bucket (`mock_server.token_bucket`, its own code): `limit`
+    at most, full at the start, refilled at `limit` per `window` seconds; a refused
+    hit costs nothing."""
+
+    __slots__ = ("draw", "store")
+
+    def __init__(self, limit: int, window: float) -> None:
+        self.draw = Draw("chat", Bucket(limit, limit / window), 1)
+        self.store = MemoryBuckets()
+
+    def hit(self, at: float) -> bool:
+        first_short, _ = self.store.take(at, (self.draw,))
+        return first_short is None
+
+    def refused(self, at: float) -> Reply:
+        (full_at,) = self.store.full_at((self.draw.key,))
+        return Reply(429, "rate_limited", reopens_in=self.draw.bucket.wait(full_at, at, 1))
+
+    def __repr__(self) -> str:
+        return f"<TokenBucket {self.draw.bucket!r} {self.store!r}>"
 
 
 def make_server(strategy: Strategy, limit: int, window: float, phase: float = 0.0) -> ServerModel:
@@ -145,6 +189,8 @@ def make_server(strategy: Strategy, limit: int, window: float, phase: float = 0.
         return MovingWindow(limit, window)
     if strategy == "sliding-window-counter":
         return SlidingWindowCounter(limit, window, phase)
+    if strategy == "token-bucket":
+        return TokenBucket(limit, window)
     raise ValueError(f"strategy must be one of {', '.join(STRATEGIES)}, got {strategy!r}")
 
 
@@ -277,9 +323,10 @@ class Simulation:
 
     def decide(self, send: Send) -> tuple[Reply, float]:
         """The server's answer to `send` arriving now, and the seconds it takes."""
-        accepted = self.server.hit(self.now)
+        if self.server.hit(self.now):
+            return OK, self.latency(self.rng)
         # A 429 comes back at once; only accepted hits draw a latency.
-        return (OK, self.latency(self.rng)) if accepted else (REJECTED, 0.0)
+        return self.server.refused(self.now), 0.0
 
     def _arrive(self, steps: Steps[object], send: Send, sent: float) -> None:
         reply, latency = self.decide(send)

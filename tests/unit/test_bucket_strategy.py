@@ -221,20 +221,3 @@ def test_the_strategy_flag_and_the_quantize_knob_make_the_buckets() -> None:
 
 def test_the_bench_takes_the_token_bucket_as_a_scenario_strategy() -> None:
     assert parse_limit("2/second", "token-bucket").strategy == "token-bucket"
-
-
-def test_simulate_says_theory_has_no_model_of_the_bucket_yet() -> None:
-    from dataclasses import replace
-
-    from bench.endpoints.registry import format_simulation
-    from bench.records.scenario import parse_scenario
-
-    chat = parse_scenario(
-        rate="2/second", strategy="token-bucket", latency="2-5", n=10, time_scale=1.0, seed=0
-    )
-    told = format_simulation(chat, ["thread_pool", "token_bucket"])
-    assert told.count("\n") == 0
-    assert "no model" in told
-    assert "token-bucket" in told
-    openai = format_simulation(replace(chat, api="openai"), ["openai_tenacity"])
-    assert openai.endswith("no model of the token-bucket yet")

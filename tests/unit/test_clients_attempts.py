@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 import pytest
 
-from bench.theory.simulate import Simulation
+from bench.theory.simulate import REJECTED, Simulation
 from clients.infra.async_batch import drive
 from clients.infra.attempts import Reply, classify
 from clients.infra.loop import processes, request_loop
@@ -49,6 +49,9 @@ class ScriptedServer:
 
     def hit(self, at: float) -> bool:
         return next(self.accepts)
+
+    def refused(self, at: float) -> Reply:
+        return REJECTED
 
 
 def run_one(

@@ -5,13 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from bench.endpoints.modelled import no_server_model, simulated
 from bench.records.commands import spec_for
 from bench.records.results import Expected, SweepPoint
 from bench.records.scenario import Overrides, Scenario
 from bench.theory.models import (
     TheoryInput,
-    bound,
     exact_makespan,
     littles_law,
     model_for,
@@ -25,11 +23,9 @@ from clients.config import ClientConfig
 
 
 def best_possible(s: TheoryInput) -> tuple[float, float]:
-    """(mean, σ) of the bound: exact for whole-second latencies."""
-    if s.latency.whole_seconds:
-        b = bound(s.n, s.limit, s.window, int(s.latency.low), int(s.latency.high))
-    else:
-        b = scenario_bound(s)
+    """(mean, σ) of the bound under the scenario's strategy: exact for whole-second
+    latencies."""
+    b = scenario_bound(s)
     return b.mean, b.stdev
 
 
@@ -64,8 +60,7 @@ def expect_chat(
         else None
     )
     predicted: dict[str, float] = {}
-    modelled = simulated(scenario.limit.strategy)
-    if modelled and model_for(client, command) is not None:
+    if model_for(client, command) is not None:
         p = predict(client, s, runs=sim_runs or sim_runs_for(s.n), seed=0)
         predicted = {
             "predicted_mean": p.makespan.mean,
@@ -81,9 +76,7 @@ def expect_chat(
         little_throughput=throughput,
         little_makespan=s.n / throughput,
         little_bottleneck=bottleneck,
-        no_model=None
-        if predicted
-        else (spec.no_model if modelled else no_server_model(scenario.limit.strategy)),
+        no_model=None if predicted else spec.no_model,
         schedule=schedule,
         **predicted,
     )
@@ -96,12 +89,6 @@ def format_chat_simulation(
 
     `runs` virtual runs per client; None: `sim_runs_for(n)`.
     """
-    strategy = scenario.limit.strategy
-    if not simulated(strategy):
-        return (
-            f"Theory (no server) for limit {scenario.limit} ({strategy}), "
-            f"{scenario.n} requests: no model: {no_server_model(strategy)}"
-        )
     config = scenario.config_with("http://127.0.0.1/chat", {}, overrides)
     s = theory_input(scenario, config)
     runs = runs or sim_runs_for(s.n)
@@ -126,7 +113,11 @@ def format_chat_simulation(
             f"{m.mean / mean:.2f} × the best possible",
             "",
         ]
-    lines.append(
-        f"Best possible (limit-many sends at t = 0, T, 2T, ...): {mean:.3f} s ± {stdev:.3f} s"
+    schedule = (
+        "limit-many at once, then one every T / limit: each at the first instant the "
+        "bucket holds it"
+        if s.strategy == "token-bucket"
+        else "limit-many sends at t = 0, T, 2T, ..."
     )
+    lines.append(f"Best possible ({schedule}): {mean:.3f} s ± {stdev:.3f} s")
     return "\n".join(lines)

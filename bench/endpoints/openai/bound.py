@@ -56,6 +56,18 @@ touches `floor((p + t_last) / W) + 1` of them: `t_last >= (K - 1) W - p`,
 that is `(K - 3/2) W` averaged over the phase (for K >= 2), plus the
 latency.
 
+**The token bucket** (`--strategy token-bucket`) refills continuously: a
+bucket of requests and one of tokens, each holding a minute's worth (or the
+`--quantize` slice's), full at the start and refilled at RPM and TPM a
+minute. The best schedule sends each request, in file order, at the first
+instant both buckets hold its charge (`bench.theory.bucket_schedule`, where
+why no file-order client goes sooner is argued); exact, for file order. It
+is never later than the windowed schedule for the same limits (which a
+bucket admits). **Its lower bound, for any order**: a bucket starting full
+admits at most `capacity + rate x t` by t, so the last send is at t >=
+`max((n - C_R) / rate_R, (sum of charges - C_T) / rate_T)`, plus the
+shortest expected latency.
+
 **Latency** is the server's LLM model (`mock_server.llm_latency`): time to
 the first token (uniform, or whole seconds for whole-number bounds), then
 `token_time` per output token after the first, the output tokens drawn
@@ -82,9 +94,11 @@ from bench.records.results import RunRecord
 from bench.records.scenario import Scenario as BenchScenario
 from bench.records.scenario import request_bodies
 from bench.records.windows import batch_start_wall
+from bench.theory.bucket_schedule import earliest_sends
 from bench.theory.simulate import SlidingWindowCounter
 from mock_server import tokens
 from mock_server.endpoints.openai.settings import DEFAULTS, OpenAISettings, per_slice
+from mock_server.token_bucket import Bucket
 from mock_server.vocabulary import MINUTE, Latency, RatebenchError
 
 Floats = npt.NDArray[np.float64]
@@ -194,7 +208,10 @@ class TwoLimitBound:
       or "latency" when everything fits in the first window);
     - `phases`: for the sliding-window counter, how many phases `mean` and
       `stdev` average the counter's own schedule over (then `lower` is
-      averaged over the phase too); 0 for the windowed schedule.
+      averaged over the phase too); 0 for the windowed schedule;
+    - `bucket`: under the token bucket: `mean` is the earliest schedule's
+      (`windows` and `lower_windows` are 0: no windows) and `lower` the
+      bound from the buckets' capacity and refill.
     """
 
     mean: float
@@ -206,8 +223,14 @@ class TwoLimitBound:
     binding: str
     basis: str
     phases: int = 0
+    bucket: bool = False
 
     def words(self) -> str:
+        if self.bucket:
+            return (
+                f"{self.mean:.2f} s ± {self.stdev:.2f} (exact, file order; each request at the "
+                f"first instant both buckets hold its charge; {self.binding} bind)"
+            )
         if self.phases:
             return (
                 f"{self.mean:.2f} s ± {self.stdev:.2f} (earliest admission under the counter, "
@@ -221,6 +244,11 @@ class TwoLimitBound:
 
     def lower_words(self) -> str:
         """What the lower bound stands on."""
+        if self.bucket:
+            return (
+                "any order waits for what is charged beyond the buckets' capacity to "
+                f"refill: lower bound {self.lower:.2f} s"
+            )
         windows = f"{self.lower_windows} {'clock ' if self.phases else ''}window" + (
             "" if self.lower_windows == 1 else "s"
         )
@@ -230,6 +258,33 @@ class TwoLimitBound:
                 f"{self.lower:.2f} s, mean over the phase"
             )
         return f"any order needs at least {windows}: lower bound {self.lower:.2f} s"
+
+
+@dataclass(frozen=True, slots=True)
+class Buckets:
+    """The endpoint's two token buckets, as the server makes them
+    (`mock_server.endpoints.openai.api`): requests and tokens, each holding a
+    slice's worth (a minute's without `--quantize`), refilled at the per-minute
+    rates; rates in units a scenario second."""
+
+    requests: Bucket
+    tokens: Bucket
+
+    @classmethod
+    def per_minute(cls, rpm: int, tpm: int, quantize: float | None = None) -> Buckets:
+        """The server's buckets for `--rpm`, `--tpm` and `--quantize` (scenario seconds)."""
+        served = OpenAISettings(rpm=rpm, tpm=tpm, quantize=quantize)
+        return cls(
+            Bucket(served.requests_per_window, rpm / MINUTE),
+            Bucket(served.tokens_per_window, tpm / MINUTE),
+        )
+
+    def scaled(self, scale: float) -> Buckets:
+        """The same buckets with rates in units a wall second at time scale `scale`."""
+        return Buckets(
+            Bucket(self.requests.capacity, self.requests.rate / scale),
+            Bucket(self.tokens.capacity, self.tokens.rate / scale),
+        )
 
 
 def plan_request(
@@ -248,8 +303,9 @@ def plan_requests(
     return [plan_request(b, default_max_tokens) for b in bodies]
 
 
-def check_fits(requests: Sequence[Planned], limits: Windows) -> None:
-    """TwoLimitError if some request can never be admitted."""
+def check_fits(requests: Sequence[Planned], most: int, room: str = "a window allows") -> None:
+    """TwoLimitError if some request can never be admitted: `most` tokens is what
+    `room` says (a window's, or the bucket's capacity)."""
     for index, r in enumerate(requests):
         if r.max_tokens > DEFAULTS.max_output_tokens:
             raise TwoLimitError(
@@ -258,17 +314,17 @@ def check_fits(requests: Sequence[Planned], limits: Windows) -> None:
                 "--max-output-tokens): the server refuses it with a 400, so no schedule "
                 "finishes; write smaller requests (python -m bench requests --max-tokens ...)"
             )
-        if r.charge > limits.tokens:
+        if r.charge > most:
             raise TwoLimitError(
-                f"request {index} is charged {r.charge} tokens, more than the {limits.tokens} a "
-                "window allows: the server refuses it as too large, so no schedule finishes; "
+                f"request {index} is charged {r.charge} tokens, more than the {most} "
+                f"{room}: the server refuses it as too large, so no schedule finishes; "
                 "raise --tpm or write smaller requests"
             )
 
 
 def greedy_windows(requests: Sequence[Planned], limits: Windows) -> list[int]:
     """The window (from 0) each request goes in, greedy in file order."""
-    check_fits(requests, limits)
+    check_fits(requests, limits.tokens)
     window, count, used = 0, 0, 0
     placed: list[int] = []
     for r in requests:
@@ -295,7 +351,7 @@ def counter_sends(requests: Sequence[Planned], limits: Windows, phase: float) ->
     send; scenario seconds from the batch's start, which is `phase` seconds
     into a clock window. Each time is the first float the counter's own
     arithmetic admits (the instant the weight crosses is refused: `<`)."""
-    check_fits(requests, limits)
+    check_fits(requests, limits.tokens)
     by_count = SlidingWindowCounter(limits.requests, limits.window, phase)
     by_tokens = SlidingWindowCounter(limits.tokens, limits.window, phase)
     sends: list[float] = []
@@ -429,7 +485,10 @@ def two_limit_bound(
     strategy: str = "fixed-window",
 ) -> TwoLimitBound:
     """The best possible makespan of `requests` under `limits` for a file-order
-    client: the greedy windowed schedule, or the counter's own (see the module)."""
+    client: the greedy windowed schedule, or the counter's own (see the module).
+    The token bucket has its own (`bucket_bound`)."""
+    if strategy == "token-bucket":
+        raise ValueError("the token bucket is no window: its bound is bucket_bound's")
     placed = greedy_windows(requests, limits)
     if not requests:
         return TwoLimitBound(0.0, 0.0, True, 0, 0, 0.0, "latency", "no requests")
@@ -468,6 +527,39 @@ def two_limit_bound(
     return TwoLimitBound(mean, stdev, exact, windows, k, min(lower, mean), binding, basis)
 
 
+def bucket_bound(
+    requests: Sequence[Planned], buckets: Buckets, latency: LLMLatency = LLMLatency()
+) -> TwoLimitBound:
+    """The best possible makespan of `requests` under the two token buckets for a
+    file-order client: each request at the first instant both hold its charge
+    (see the module); exact. TwoLimitError for a charge no bucket can hold."""
+    check_fits(requests, buckets.tokens.capacity, "the token bucket holds")
+    if not requests:
+        return TwoLimitBound(0.0, 0.0, True, 0, 0, 0.0, "latency", "no requests", bucket=True)
+    r, t = buckets.requests, buckets.tokens
+    sends = earliest_sends([(1, p.charge) for p in requests], (r, t))
+    mean, stdev = latest_finish(
+        [(at, p.max_tokens) for at, p in zip(sends, requests, strict=True)], latency
+    )
+    charged = sum(p.charge for p in requests)
+    # A bucket that starts full admits at most capacity + rate x t by t.
+    by_requests = (len(requests) - r.capacity) / r.rate
+    by_tokens = (charged - t.capacity) / t.rate
+    if max(by_requests, by_tokens) <= 0:
+        binding = "latency"
+    else:
+        binding = "requests" if by_requests >= by_tokens else "tokens"
+    shortest = min(latency.mean(p.max_tokens) for p in requests)
+    lower = max(0.0, by_requests, by_tokens) + shortest
+    basis = (
+        f"{len(requests)} requests, {charged} tokens charged, buckets of {r.capacity} "
+        f"requests and {t.capacity} tokens refilled at {r.rate * MINUTE:g} and "
+        f"{t.rate * MINUTE:g} a minute; earliest admission in file order: last send at "
+        f"t = {sends[-1]:.2f} s"
+    )
+    return TwoLimitBound(mean, stdev, True, 0, 0, min(lower, mean), binding, basis, bucket=True)
+
+
 # -- a bench's scenario ----------------------------------------------------------------
 
 
@@ -481,10 +573,19 @@ def scenario_plan(scenario: BenchScenario) -> tuple[tuple[Planned, ...], Windows
     return tuple(plan_requests(request_bodies(scenario))), limits
 
 
+def scenario_buckets(scenario: BenchScenario) -> Buckets:
+    """An openai scenario's two buckets under `--strategy token-bucket` (its RPM and
+    TPM, the server's defaults where unset; a minute's worth each)."""
+    given = OpenAILimits.of(scenario)
+    return Buckets.per_minute(given.rpm, given.tpm)
+
+
 @functools.lru_cache(maxsize=16)
 def scenario_bound(scenario: BenchScenario) -> TwoLimitBound:
     """The two-limit bound of an openai scenario: its request set under its limits,
     the server's latency model and strategy. Worked out once per scenario (under the
     counter it is 64 schedules; each client's config and theory ask for it)."""
     planned, limits = scenario_plan(scenario)
+    if scenario.limit.strategy == "token-bucket":
+        return bucket_bound(planned, scenario_buckets(scenario), LLMLatency())
     return two_limit_bound(planned, limits, LLMLatency(), scenario.limit.strategy)

@@ -11,6 +11,10 @@ latency draw (`mock_server.llm_latency.draw`, the server's function):
   request is admitted if the window holds fewer than RPM requests and its
   charge fits in what is left of the TPM; a refused request counts in
   neither, and is told how long until the window closes (`retry-after-ms`).
+  Or the token bucket (`--strategy token-bucket`): the server's own
+  `TwoBuckets` on the simulation's clock, a request charged in both buckets
+  or in neither, a refused one told what the server's `retry-after-ms`
+  says (until its charge fits, to the millisecond, plus one).
 - **the clients**: what each client's own `virtual_loops` gives
   (`clients.infra.virtual`), the hook `/chat`'s theory runs too: its
   limiter and the request loop where its policy is a limiter
@@ -24,8 +28,8 @@ the server does not write), and neither has a program run by `--command`
 
 The simulation runs in wall seconds at the scenario's time scale, because
 the clients' margins are wall time (budget_window's 100 ms), and reports
-scenario seconds, like every measurement. Only the fixed window is
-modelled; on the other strategies the bench says so.
+scenario seconds, like every measurement. Only the fixed window and the
+token bucket are modelled; on the other strategies the bench says so.
 """
 
 from __future__ import annotations
@@ -35,16 +39,19 @@ import random
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
-from bench.endpoints.openai.bound import Planned, Windows
+from bench.endpoints.openai.bound import Buckets, Planned, Windows
 from bench.theory.models import Unrecorded, model_for
 from bench.theory.simulate import OK, Simulation
 from clients.config import MARGIN, ClientConfig
 from clients.infra.attempts import Reply
 from clients.infra.steps import Send
 from clients.infra.virtual import VirtualBatch
+from mock_server.endpoints.openai.errors import retry_after_ms
 from mock_server.endpoints.openai.settings import DEFAULTS
 from mock_server.llm_latency import draw
+from mock_server.token_bucket import MemoryBuckets, TwoBuckets
 
 # Wall seconds every sleep wakes late, and a send takes to reach the server.
 OVERSHOOT, JITTER = 0.001, 0.002
@@ -59,8 +66,22 @@ REFUSED_BACK = (0.001, 0.011)
 # The start of the server's 429 messages (`mock_server.endpoints.openai.errors`),
 # which clients may read.
 RATE_LIMITED, TOO_LARGE = "Rate limit reached", "Request too large"
-# The fixed window only: the other strategies' windows are not modelled here.
-MODELLED_STRATEGY = "fixed-window"
+# The fixed window and the bucket: the other strategies' windows are not modelled here.
+MODELLED_STRATEGIES = ("fixed-window", "token-bucket")
+
+
+class TwoLimitServer(Protocol):
+    """The endpoint's two limits as the simulation asks them, in its seconds."""
+
+    def admit(self, at: float, charge: int) -> float | None:
+        """None if a request of `charge` arriving at `at` is admitted, else the
+        seconds its 429 says to wait (inf: never, it is too large)."""
+        ...
+
+    def told(self) -> tuple[int, float]:
+        """The limit on requests as a client that keeps it is told: so many per so
+        many seconds (`VirtualBatch.limit`, `window`)."""
+        ...
 
 
 @dataclass(slots=True)
@@ -71,6 +92,9 @@ class TwoLimitWindow:
     opened: float = -math.inf
     count: int = 0
     used: int = 0
+
+    def told(self) -> tuple[int, float]:
+        return self.limits.requests, self.limits.window
 
     def admit(self, at: float, charge: int) -> float | None:
         """None if a request of `charge` arriving at `at` is admitted, else the
@@ -86,12 +110,41 @@ class TwoLimitWindow:
         return self.opened + self.limits.window - at
 
 
+class TwoLimitBuckets:
+    """The endpoint's two token buckets: the server's own `TwoBuckets` in memory,
+    on the simulation's clock (`buckets`' rates in units of its seconds)."""
+
+    def __init__(self, buckets: Buckets) -> None:
+        self.buckets = buckets
+        self.now = 0.0
+        self.two = TwoBuckets(
+            MemoryBuckets(), buckets.requests, buckets.tokens, clock=lambda: self.now
+        )
+
+    def __repr__(self) -> str:
+        return f"<TwoLimitBuckets {self.two!r}>"
+
+    def admit(self, at: float, charge: int) -> float | None:
+        self.now = at
+        decision = self.two.admit(charge)
+        if decision.accepted:
+            return None
+        if decision.retry_after is None:
+            return math.inf
+        # What the client reads: retry-after-ms, rounded up plus one.
+        return retry_after_ms(decision.retry_after) / 1000
+
+    def told(self) -> tuple[int, float]:
+        requests = self.buckets.requests
+        return requests.capacity, requests.capacity / requests.rate
+
+
 class TwoLimitSimulation(Simulation):
-    """`Simulation` against `TwoLimitWindow`: each send charged its request's charge,
-    each admitted one drawn its latency as the server draws it."""
+    """`Simulation` against a `TwoLimitServer`: each send charged its request's
+    charge, each admitted one drawn its latency as the server draws it."""
 
     def __init__(
-        self, server: TwoLimitWindow, planned: Sequence[Planned], rng: random.Random, scale: float
+        self, server: TwoLimitServer, planned: Sequence[Planned], rng: random.Random, scale: float
     ) -> None:
         super().__init__(_unused_server, _unused_latency, rng, overshoot=OVERSHOOT, jitter=JITTER)
         self.two = server
@@ -101,15 +154,16 @@ class TwoLimitSimulation(Simulation):
     def batch(self, config: ClientConfig) -> VirtualBatch:
         """What a client's `virtual_loops` is given for this batch (`config` at the
         simulation's time scale)."""
+        limit, window = self.two.told()
         return VirtualBatch(
             config=config,
             charges=[r.charge for r in self.planned],
             recorder=Unrecorded("model", len(self.planned), clock=self.clock),
             rng=self.rng,
-            # Only the fixed window is modelled, which no clock aligns.
+            # Neither the fixed window nor the bucket is aligned to a clock.
             server_clock=self.clock,
-            limit=self.two.limits.requests,
-            window=self.two.limits.window,
+            limit=limit,
+            window=window,
             # Wall time, and the simulation counts wall seconds.
             margin=MARGIN,
         )
@@ -128,6 +182,9 @@ class TwoLimitSimulation(Simulation):
 
 class _NoHits:
     def hit(self, at: float) -> bool:
+        raise AssertionError("the two-limit simulation decides in `decide`")
+
+    def refused(self, at: float) -> Reply:
         raise AssertionError("the two-limit simulation decides in `decide`")
 
 
@@ -174,17 +231,25 @@ class TwoLimitPrediction:
         return f"{self.mean:.2f} s ± {self.stdev:.2f}, {many}"
 
 
+def wall_server(limits: Windows | Buckets, scale: float) -> TwoLimitServer:
+    """The server's two limits (scenario seconds) in wall seconds at time scale
+    `scale`: windows, or buckets."""
+    if isinstance(limits, Buckets):
+        return TwoLimitBuckets(limits.scaled(scale))
+    return TwoLimitWindow(Windows(limits.requests, limits.tokens, limits.window * scale))
+
+
 def simulate_run(
     client: str,
     planned: Sequence[Planned],
-    limits: Windows,
+    limits: Windows | Buckets,
     config: ClientConfig,
     rng: random.Random,
 ) -> SimRun:
-    """One batch of `client` against the two limits; `limits.window` in scenario seconds."""
+    """One batch of `client` against the two limits (windows or buckets, in
+    scenario seconds)."""
     scale = config.time_scale
-    wall = Windows(limits.requests, limits.tokens, limits.window * scale)
-    sim = TwoLimitSimulation(TwoLimitWindow(wall), planned, rng, scale)
+    sim = TwoLimitSimulation(wall_server(limits, scale), planned, rng, scale)
     loops = model_for(client)
     if loops is None:
         raise ValueError(f"{client} has no model in virtual time")
@@ -200,7 +265,7 @@ def simulate_run(
 def predict_two_limit(
     client: str,
     planned: Sequence[Planned],
-    limits: Windows,
+    limits: Windows | Buckets,
     config: ClientConfig,
     runs: int,
     seed: int = 0,

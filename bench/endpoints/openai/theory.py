@@ -5,10 +5,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from bench.endpoints.openai.bound import scenario_bound, scenario_plan
+from bench.endpoints.openai.bound import (
+    Buckets,
+    Windows,
+    scenario_bound,
+    scenario_buckets,
+    scenario_plan,
+)
 from bench.endpoints.openai.limits import OpenAILimits
 from bench.endpoints.openai.models import (
-    MODELLED_STRATEGY,
+    MODELLED_STRATEGIES,
     TwoLimitPrediction,
     predict_two_limit,
 )
@@ -60,12 +66,16 @@ def _predicted(
     """The client's simulated runs, or None and why there are none."""
     if model_for(client, command) is None:
         return None, spec_for(client, command).no_model or "no model"
-    if scenario.limit.strategy != MODELLED_STRATEGY:
+    strategy = scenario.limit.strategy
+    if strategy not in MODELLED_STRATEGIES:
         return None, (
-            f"the two-limit models follow the {MODELLED_STRATEGY} only, not the "
-            f"{scenario.limit.strategy}"
+            f"the two-limit models follow the {' and the '.join(MODELLED_STRATEGIES)} only, "
+            f"not the {strategy}"
         )
-    planned, limits = scenario_plan(scenario)
+    planned, windows = scenario_plan(scenario)
+    limits: Windows | Buckets = (
+        scenario_buckets(scenario) if strategy == "token-bucket" else windows
+    )
     config = config or scenario.config_with("http://127.0.0.1:8000/chat", client_knobs(scenario))
     runs = sim_runs or sim_runs_for(len(planned))
     return predict_two_limit(client, planned, limits, config, runs), ""
@@ -86,11 +96,6 @@ def format_two_limit_simulation(scenario: Scenario, names: Sequence[str]) -> str
         if p is not None and not p.lost:
             lines.append(f"  {p.mean / b.mean:.2f} × the best possible")
         lines.append("")
-    if scenario.limit.strategy == "token-bucket":
-        # The two-limit bound counts windows: a bucket refilled continuously
-        # admits more in a window's span, so it is no bound there.
-        lines.append("Best possible under both limits: no model of the token-bucket yet")
-        return "\n".join(lines)
     lines += [
         f"{'Best in file order' if b.phases else 'Best possible'} under both limits: {b.words()}",
         f"  {b.basis}",
