@@ -58,7 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
             "summary.json (hyperfine's layout), plots and report.md under "
             "OUT/<timestamp>/, and points OUT/latest at it. "
             "The defaults reproduce the write-up: 10 requests, 2/second, latency 2-5 s, "
-            "10 runs per client (about 15 minutes; --time-scale 0.1 takes about 1.5)."
+            "10 runs per client (about 75 seconds with runs side by side on 2 cores; "
+            "--jobs 1: about 13 minutes)."
         ),
         epilog="Other commands: `python -m bench plot RESULTS_DIR` re-draws plots and "
         "report from saved files.",
