@@ -26,7 +26,7 @@ sync:
 bench *ARGS: sync
     {{uv}} run python -m bench "$@"
 
-# The same comparison at time scale 0.1, 5 runs per client (about 30 seconds).
+# The same comparison at time scale 0.1, 5 runs per client (about 25 seconds).
 bench-quick *ARGS: sync
     {{uv}} run python -m bench --time-scale 0.1 --runs 5 --out results/quick "$@"
 
