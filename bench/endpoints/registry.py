@@ -27,7 +27,7 @@ from bench.records.scenario import (
 from bench.theory.replay import replay_runs
 from bench.theory.sim_runs import sim_runs_for
 from clients.config import ClientConfig
-from mock_server.vocabulary import STRATEGIES, UsageError
+from mock_server.vocabulary import STRATEGIES, Strategy, UsageError
 
 ENDPOINTS: dict[str, Endpoint] = {e.name: e for e in (CHAT, OPENAI)}
 #: `/chat`, the write-up's endpoint: the bench's default.
@@ -52,7 +52,7 @@ _HELPS = {
     "reported in scenario seconds (default: {default})",
     "seed": "run i of every client uses latency seed SEED+i (default: {default})",
     "rate": "server limit (default: {default})",
-    "strategy": "server's limits strategy (default: {default})",
+    "strategy": "server's limits strategy (default: each API's own: {default})",
     "latency": "server latency range in seconds (default: {default})",
     "error_rate": "fault injection: the server answers this share of accepted requests "
     "with an error (default: {default})",
@@ -86,7 +86,7 @@ def add_scenario_arguments(
         "time_scale": base.time_scale,
         "seed": base.seed,
         "rate": str(base.limit),
-        "strategy": base.limit.strategy,
+        "strategy": None,  # each API's own (`default_strategy`)
         "latency": str(base.latency),
         "error_rate": base.faults.error_rate,
         "error_kind": base.faults.error_kind,
@@ -98,6 +98,8 @@ def add_scenario_arguments(
 
     def add(dest: str, *names: str, **kwargs: Any) -> None:
         shown = chosen[dest] if chosen[dest] is not None else getattr(base, dest, None)
+        if dest == "strategy" and chosen[dest] is None:
+            shown = ", ".join(f"{name} {default_strategy(name)}" for name in ENDPOINTS)
         if isinstance(shown, float):
             shown = f"{shown:g}"
         parser.add_argument(
@@ -133,6 +135,15 @@ def add_scenario_arguments(
             raise ValueError(f"{flag!r} is not one of the scenario's flags {SCENARIO_FLAGS}")
 
 
+def default_strategy(api: str) -> Strategy:
+    """The limits strategy the server enforces on `api` unless told otherwise."""
+    # Here, not at the top: the server's endpoint packages bring FastAPI, which a
+    # bad flag to the bench need not wait for.
+    from mock_server.endpoints import ENDPOINTS as SERVED
+
+    return SERVED[api].default_strategy
+
+
 def scenario_from_args(args: argparse.Namespace) -> Scenario:
     """The scenario that `add_scenario_arguments`' flags in `args` make; the scenario's
     defaults for flags the command does not offer. On `--api`'s endpoint with its
@@ -144,8 +155,9 @@ def scenario_from_args(args: argparse.Namespace) -> Scenario:
     if "error_rate" in given:
         faults = Faults(given["error_rate"], given["error_kind"], given["stall_after"])
     limit = base.limit
+    strategy = given.get("strategy") or default_strategy(given.get("api", DEFAULT_API))
     if "rate" in given or "strategy" in given:
-        limit = parse_limit(given.get("rate", str(limit)), given.get("strategy", limit.strategy))
+        limit = parse_limit(given.get("rate", str(limit)), strategy)
     scenario = Scenario(
         limit=limit,
         latency=parse_latency(given["latency"]) if "latency" in given else base.latency,

@@ -70,7 +70,7 @@ def test_openai_sdk_records_every_attempt_the_server_saw(
 
 def test_the_bench_runs_the_openai_clients_only(request_set: Path) -> None:
     result = run_cli(
-        "bench", "--api", "openai", "--rpm", "4", "--tpm", "100000",
+        "bench", "--api", "openai", "--strategy", "fixed-window", "--rpm", "4", "--tpm", "100000",
         "--requests", str(request_set), "--simulate",
     )  # fmt: skip
     assert result.returncode == 0, result.stderr

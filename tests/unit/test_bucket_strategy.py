@@ -213,10 +213,12 @@ def test_the_strategy_flag_and_the_quantize_knob_make_the_buckets() -> None:
     assert (shown["requests_capacity"], shown["tokens_capacity"]) == (10, 166)
     assert shown["quantize"] == 1.0
     assert "buckets of 10 requests and 166 tokens" in openai.describe()
-    windows = server_settings("--strategy", "openai=token-bucket").as_dict()
-    assert windows["strategy"] == "fixed-window"
-    assert windows["openai"]["requests_capacity"] == 60  # a whole minute's worth
-    assert server_settings().as_dict()["openai"]["requests_capacity"] is None
+    default = server_settings().as_dict()
+    assert default["strategy"] == "fixed-window"  # /chat keeps slowapi's window
+    assert default["openai"]["strategy"] == "token-bucket"  # OpenAI's own default
+    assert default["openai"]["requests_capacity"] == 60  # a whole minute's worth
+    windows = server_settings("--strategy", "openai=fixed-window").as_dict()
+    assert windows["openai"]["requests_capacity"] is None
 
 
 def test_the_bench_takes_the_token_bucket_as_a_scenario_strategy() -> None:

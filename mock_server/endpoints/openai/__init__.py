@@ -29,7 +29,9 @@ class OpenAIEndpoint:
     """The registry's entry for the OpenAI-compatible endpoint (see `mock_server.endpoints`)."""
 
     name = "openai"
-    default_strategy: Strategy = "fixed-window"
+    # A bucket refilled continuously, a whole minute's worth: what OpenAI's reset
+    # headers and "try again in" waits show (README, "How OpenAI's limits refill").
+    default_strategy: Strategy = "token-bucket"
 
     def __repr__(self) -> str:
         return "<OpenAIEndpoint POST /v1/chat/completions>"
