@@ -53,13 +53,14 @@ def _run_with(
 
     monkeypatch.setattr(bench.running.runner, "reset_server", lambda *a, **k: None)
     monkeypatch.setattr(bench.running.runner, "fetch_log", lambda *a, **k: {"entries": []})
-    monkeypatch.setattr(bench.running.runner, "run_client", run_client)
     plan = BenchPlan(
         clients=(client,),
         scenario=replace(BenchPlan().scenario, n=4, time_scale=0.1),
         overrides=overrides,
     )
-    return run_one(plan, Job(0, 0, client, 0), "http://127.0.0.1:9", None, MACHINE)
+    return run_one(
+        plan, Job(0, 0, client, 0), "http://127.0.0.1:9", None, MACHINE, runner=run_client
+    )
 
 
 def ok(request: int, finished: float) -> Attempt:
