@@ -111,8 +111,7 @@ class Relay(Collector):
 
     def _write(self, text: str) -> None:
         with self._out:  # one whole line at a time, whichever thread
-            sys.stdout.write(f"event {text}\n")
-            sys.stdout.flush()
+            tell_parent(f"event {text}")
 
     def started(self, client: str, n: int, clock: Clock, started: float) -> None:
         super().started(client, n, clock, started)
@@ -346,10 +345,9 @@ def child_main() -> int:  # pragma: no cover - runs in the child processes
         run_client(job["name"], dry)
 
     def line(text: str) -> None:
-        sys.stdout.write(f"line {text}\n")  # one write: a whole line, whichever thread
-        sys.stdout.flush()
+        tell_parent(f"line {text}")
 
-    print("ready", flush=True)
+    tell_parent("ready")
     if sys.stdin.readline().strip() != "go":
         return 1
     collector = Relay() if job.get("events") else Collector()
@@ -358,10 +356,22 @@ def child_main() -> int:  # pragma: no cover - runs in the child processes
             run = run_client(job["name"], config, line if job["lines"] else None)
     except KeyboardInterrupt:
         run = collector.run(job["name"], config.n)
-        print(f"result {json.dumps(run.to_dict())}", flush=True)
+        tell_parent(f"result {json.dumps(run.to_dict())}")
         return 128 + signal.SIGTERM
-    print(f"result {json.dumps(run.to_dict())}", flush=True)
+    tell_parent(f"result {json.dumps(run.to_dict())}")
     return 0
+
+
+def tell_parent(text: str) -> None:
+    """One whole line to the parent, in one write. A parent that is gone (the
+    bench left on Ctrl-C) hears nothing more: the rest goes nowhere, quietly,
+    rather than as a BrokenPipeError traceback on the terminal they share."""
+    try:
+        sys.stdout.write(text + "\n")
+        sys.stdout.flush()
+    except (BrokenPipeError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
 
 
 def quiet_unwinding() -> None:
