@@ -27,6 +27,7 @@ from bench.records.scenario import (
 from bench.theory.replay import replay_runs
 from bench.theory.sim_runs import sim_runs_for
 from clients.config import ClientConfig
+from mock_server.endpoints import ENDPOINTS as SERVED
 from mock_server.vocabulary import STRATEGIES, Strategy, UsageError
 
 ENDPOINTS: dict[str, Endpoint] = {e.name: e for e in (CHAT, OPENAI)}
@@ -137,10 +138,6 @@ def add_scenario_arguments(
 
 def default_strategy(api: str) -> Strategy:
     """The limits strategy the server enforces on `api` unless told otherwise."""
-    # Here, not at the top: the server's endpoint packages bring FastAPI, which a
-    # bad flag to the bench need not wait for.
-    from mock_server.endpoints import ENDPOINTS as SERVED
-
     return SERVED[api].default_strategy
 
 
@@ -155,8 +152,8 @@ def scenario_from_args(args: argparse.Namespace) -> Scenario:
     if "error_rate" in given:
         faults = Faults(given["error_rate"], given["error_kind"], given["stall_after"])
     limit = base.limit
-    strategy = given.get("strategy") or default_strategy(given.get("api", DEFAULT_API))
     if "rate" in given or "strategy" in given:
+        strategy = given.get("strategy") or default_strategy(given.get("api", DEFAULT_API))
         limit = parse_limit(given.get("rate", str(limit)), strategy)
     scenario = Scenario(
         limit=limit,

@@ -23,7 +23,7 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from bench.endpoints.registry import endpoint_for, server_kwargs
+from bench.endpoints.registry import endpoint_for
 from bench.records.results import RunRecord
 from bench.running.plan import BenchPlan, ClientRunner, Job
 from clients import spec
@@ -67,11 +67,11 @@ def choose_jobs(plan: BenchPlan, cores: int | None = None) -> JobsChoice:
     """The number of runs to run side by side, from what they cost.
 
     One at a time against `--url` (one server, one limit, one log: runs side by
-    side would share it), for a run that may hold `ALONE_IN_FLIGHT` requests in
-    flight, or when clients need a shared service for their limit (Redis).
-    Otherwise as many as keep the runs' estimated CPU together under
-    `CPU_SHARE` of the cores, at most `LANES_PER_CORE` per core and never more
-    than there are runs.
+    side would share it), and for a run that may hold `ALONE_IN_FLIGHT` requests
+    in flight. (A client whose limit lives in Redis takes turns with itself
+    whatever the count: `needs_alone`.) Otherwise as many as keep the runs'
+    estimated CPU together under `CPU_SHARE` of the cores, at most
+    `LANES_PER_CORE` per core and never more than there are runs.
     """
     cores = cores or os.cpu_count() or 1
     names = (*plan.clients, *(name for name, _ in plan.commands))
@@ -126,11 +126,8 @@ def lane_servers(plan: BenchPlan, count: int) -> Iterator[list[MockServer]]:
     """`count` mock servers of the plan's scenario, started side by side before any
     run begins (a starting server is the busiest thing on the machine) and
     stopped on the way out, whatever happens."""
-    kwargs = server_kwargs(plan.scenario)
-    if plan.api_key:
-        kwargs["extra_args"] += ("--api-key", plan.api_key)
     with contextlib.ExitStack() as stack:
-        servers = [MockServer(**kwargs) for _ in range(count)]
+        servers = [MockServer(**plan.server_kwargs()) for _ in range(count)]
         for server in servers:
             stack.callback(server.close)
         # Last in, first out: every server is told to stop before any is waited for.

@@ -6,8 +6,9 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from typing import Any
 
-from bench.endpoints.registry import client_config
+from bench.endpoints.registry import client_config, server_kwargs
 from bench.records.scenario import Overrides, Scenario
 from clients import WRITEUP_CLIENTS
 from clients.config import ClientConfig
@@ -33,6 +34,14 @@ class BenchPlan:
     url: str | None = None
     commands: tuple[tuple[str, str], ...] = ()  # (name, shell command), run after the clients
     api_key: str | None = field(default=None, repr=False)
+
+    def server_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments of the bench's own `MockServer`: the scenario's, and the
+        plan's API key as the server's one key."""
+        kwargs = server_kwargs(self.scenario)
+        if self.api_key:
+            kwargs["extra_args"] += ("--api-key", self.api_key)
+        return kwargs
 
     def client_config(self, chat_url: str) -> ClientConfig:
         config = client_config(self.scenario, chat_url, self.overrides)

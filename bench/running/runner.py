@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from bench.endpoints.registry import endpoint_for, server_kwargs
+from bench.endpoints.registry import endpoint_for
 from bench.records.results import RUNS_FILE, Machine, RunLog, RunRecord, SweepPoint, server_entries
 from bench.records.scenario import Scenario
 from bench.records.stats import unanswered
@@ -56,10 +56,7 @@ def server_for(plan: BenchPlan) -> Iterator[tuple[str, MockServer | None]]:
     if plan.url is not None:
         yield check_url(plan.url), None
         return
-    kwargs = server_kwargs(plan.scenario)
-    if plan.api_key:
-        kwargs["extra_args"] += ("--api-key", plan.api_key)
-    with MockServer(**kwargs) as server:
+    with MockServer(**plan.server_kwargs()) as server:
         yield server.url, server
 
 
