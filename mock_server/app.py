@@ -5,8 +5,9 @@ server's own routes are the same for all: `GET /health`; `GET /log`, every
 request the APIs log, in arrival order, with arrival and departure times on
 `time.monotonic()`, which every process on the machine shares, so that
 clients can be checked against what the server accepted rather than against
-their own word (`GET /log?since=N` reads it a page at a time); and `POST
-/reset`. Around them: the arrival log (`Arrivals`) and the body cap
+their own word (`GET /log?since=N` reads it a page at a time); `GET
+/metrics`, that log counted in Prometheus' text format (`metrics`); and
+`POST /reset`. Around them: the arrival log (`Arrivals`) and the body cap
 (`hardening.BodyCap`).
 """
 
@@ -94,6 +95,14 @@ def create_app(settings: ServerSettings, worker: int | None = None) -> FastAPI:
     mounted = [endpoint.mount(app, core) for endpoint in ENDPOINTS.values()]
     app.state.endpoints = mounted
 
+    async def read_log(start: int, end: int | None) -> list[Any]:
+        """Entries `start` to `end` of the log since the last reset (this
+        worker's, or every worker's from the shared log)."""
+        if shared is not None:
+            # Redis round trips and JSON decoding: off the event loop.
+            return await asyncio.to_thread(shared.log.entries, start, end)
+        return arrival_log.entries[start:end]
+
     @app.get("/health")
     async def health() -> dict[str, Any]:
         return {"status": "ok", "now": time.monotonic()}
@@ -111,14 +120,8 @@ def create_app(settings: ServerSettings, worker: int | None = None) -> FastAPI:
         still change.
         """
         end = None if since is None else since + limit
-        entries: list[Any]
-        if shared is not None:
-            # Redis round trips and JSON decoding: off the event loop.
-            entries = await asyncio.to_thread(shared.log.entries, since or 0, end)
-            seed = shared.draws.current_seed(settings.seed)
-        else:
-            entries = arrival_log.entries[since or 0 : end]
-            seed = state["seed"]
+        entries = await read_log(since or 0, end)
+        seed = state["seed"] if shared is None else shared.draws.current_seed(settings.seed)
         head: dict[str, Any] = {
             "now": time.monotonic(),
             "settings": {**settings.as_dict(), "seed": seed},
@@ -128,6 +131,16 @@ def create_app(settings: ServerSettings, worker: int | None = None) -> FastAPI:
         return StreamingResponse(
             encode_log(head, entries, compact=since is not None), media_type="application/json"
         )
+
+    @app.get("/metrics")
+    async def metrics() -> Response:
+        """The log since the last reset, counted (see `mock_server.metrics`)."""
+        # Imported at the first scrape: a server nobody watches never pays for it.
+        from mock_server.metrics import CONTENT_TYPE, metrics_text
+
+        entries = await read_log(0, None)
+        text = await asyncio.to_thread(metrics_text, entries)
+        return Response(text, media_type=CONTENT_TYPE)
 
     @app.post("/reset", response_model=None)
     async def reset(request: Request, seed: int | None = None) -> dict[str, Any] | Response:
