@@ -45,7 +45,7 @@ COMMANDS = {
 
 
 def _command(name: str) -> Callable[[list[str]], int]:
-    module = importlib.import_module(f"bench.commands.{name}")
+    module = importlib.import_module(f"{__package__}.commands.{name}")
     return cast(Callable[[list[str]], int], module.main)
 
 

@@ -64,7 +64,7 @@ class Client(Protocol):
 def _module(name: str) -> ModuleType:
     if name not in REGISTRY:
         raise ConfigError(f"unknown client {name!r}; known clients: {', '.join(REGISTRY)}")
-    module = importlib.import_module(f"clients.catalog.{name}")
+    module = importlib.import_module(f"{__name__}.catalog.{name}")
     if not hasattr(module, "virtual_loops") and not module.SPEC.no_model.strip():
         raise SpecError(f"{name}: no virtual_loops for theory, so its SPEC's no_model must say why")
     return module

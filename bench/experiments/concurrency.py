@@ -35,6 +35,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import clients
 from bench.records.matching import match_arrivals
 from bench.records.results import server_entries
 from bench.records.stats import in_flight_levels, percentile
@@ -101,7 +102,7 @@ def _client_argv(
     return [
         sys.executable,
         "-m",
-        "clients",
+        clients.__name__,
         client,
         "--url",
         f"{url}/chat",

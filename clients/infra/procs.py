@@ -205,7 +205,7 @@ def run_procs(
                 "config": asdict(replace(config, n=len(requests))),
             }
             child = subprocess.Popen(
-                [sys.executable, "-m", "clients.infra.procs"],
+                [sys.executable, "-m", __name__],  # this module, as installed
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 text=True,

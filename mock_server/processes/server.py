@@ -14,6 +14,7 @@ import urllib.error
 import urllib.request
 from typing import Any
 
+import mock_server
 from mock_server.processes.child import ChildServer
 from mock_server.redact import redact
 from mock_server.settings import READY_PREFIX
@@ -76,7 +77,7 @@ class MockServer(ChildServer):
         return f"<MockServer {self.url or 'not started'} pid={pid} args={args}>"
 
     def command(self) -> list[str]:
-        return [sys.executable, "-m", "mock_server", *self.args]
+        return [sys.executable, "-m", mock_server.__name__, *self.args]
 
     def ready(self) -> bool:
         if not self.url:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from tests.helpers import ROOT
 
-PACKAGES = ("mock_server", "clients", "bench")  # floors, lowest first
+PACKAGES = ("mock_server", "clients", "bench", "ratebench")  # floors, lowest first
 #: The longest chain of imports inside bench/ before it was laid out in rooms.
 CHAIN_BEFORE = 15
 
