@@ -32,8 +32,10 @@ from bench.endpoints.registry import (
     scenario_from_args,
     theory_for_runs,
 )
+from bench.output.checks import HELP as CHECK_HELP
+from bench.output.checks import Check, evaluate, format_outcomes, parse_check
 from bench.output.summary import format_summary, write_summary
-from bench.records.results import RunRecord, new_run_dir, write_theory
+from bench.records.results import SUMMARY_FILE, RunRecord, new_run_dir, write_json, write_theory
 from bench.records.scenario import KnobValue, Scenario, ScenarioError
 from bench.records.stats import client_stats
 from bench.running.parallel import MAX_JOBS, JobsChoice, choose_jobs
@@ -181,6 +183,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--command gets as OPENAI_API_KEY: one of the keys of a --url server started with "
         "--api-key; the bench's own server is started with it as its one key. Never "
         "written to the results (default: none)",
+    )
+    parser.add_argument(
+        "--check",
+        action="append",
+        default=[],
+        metavar="'[CLIENT:]METRIC OP NUMBER'",
+        help=CHECK_HELP,
     )
     parser.add_argument(
         "--url",
@@ -379,6 +388,8 @@ def main(argv: list[str]) -> int:
     jobs = jobs_from_args(args, plan)
     sim_runs = theory_runs(args)
     scenario = plan.scenario
+    names = (*plan.clients, *(name for name, _ in plan.commands))
+    checks = [parse_check(text, names) for text in args.check]
     if args.simulate:
         print(format_simulation(scenario, plan.clients, plan.overrides, sim_runs))
         return 0
@@ -397,7 +408,6 @@ def main(argv: list[str]) -> int:
         f"time scale {scenario.time_scale:g} → {run_dir}"
     )
     console.print(f"  {jobs.why}")
-    names = (*plan.clients, *(name for name, _ in plan.commands))
     total = plan.runs * len(names)
     weights = {c: estimate(spec(c), plan) for c in plan.clients}
     # A command's policy is unknown: weigh it as the slowest built-in client, or the limit's pace.
@@ -474,8 +484,10 @@ def main(argv: list[str]) -> int:
     if records:
         # In the schedule's order (runs side by side finish in any order), as runs.jsonl.
         records.sort(key=lambda r: (r.run, names.index(r.client)))
-        finish(run_dir, records, console, matrix=args.matrix, sim_runs=sim_runs)
+        passed = finish(run_dir, records, console, args.matrix, sim_runs, checks)
         print(f"\nResults: {run_dir}")
+        if not passed and status == 0:
+            status = 1
     else:
         remove_if_empty(run_dir)
     return status
@@ -488,9 +500,15 @@ def remove_if_empty(run_dir: Path) -> None:
 
 
 def finish(
-    run_dir: Path, records: list[RunRecord], console: Console, matrix: bool, sim_runs: int | None
-) -> None:
-    """Theory once, stored beside the runs; then summary, plots and report from the files."""
+    run_dir: Path,
+    records: list[RunRecord],
+    console: Console,
+    matrix: bool,
+    sim_runs: int | None,
+    checks: Sequence[Check] = (),
+) -> bool:
+    """Theory once, stored beside the runs; then summary, plots and report from
+    the files, and the checks over the summary: whether every one passed."""
     from bench.output.report import write_report
     from bench.theory.models import TheoryError
 
@@ -501,10 +519,17 @@ def finish(
         theory = None
     if theory is not None:
         write_theory(run_dir, theory)
-    write_summary(run_dir, records, theory)
+    summary = write_summary(run_dir, records, theory)
     print(format_summary(records, theory))  # says "no completed runs" for a client with none
     if matrix and client_stats(records):
         from bench.output.matrix import format_matrix
 
         print(format_matrix(client_stats(records)))
     write_report(run_dir)
+    if not checks:
+        return True
+    outcomes = evaluate(checks, summary)
+    summary["checks"] = [o.to_dict() for o in outcomes]
+    write_json(run_dir / SUMMARY_FILE, summary)
+    print(format_outcomes(outcomes))
+    return all(o.passed for o in outcomes)
