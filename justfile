@@ -14,9 +14,10 @@ uv := "uv"
 default:
     @just --list
 
-# Create .venv with the locked dependencies (quietly; cheap when up to date), and
-# their bytecode: every bench, client and test process would otherwise compile
+# Bytecode too: every bench, client and test process would otherwise compile
 # matplotlib and friends again (seconds each) where bytecode is not written.
+
+# Create .venv with the locked dependencies and their bytecode (cheap when up to date).
 sync:
     {{uv}} sync --locked --quiet --compile-bytecode
     {{uv}} run --quiet python -m compileall -q bench clients mock_server tests > /dev/null

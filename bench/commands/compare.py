@@ -18,11 +18,14 @@ from rich.console import Console
 from rich.progress import (
     BarColumn,
     Progress,
+    Task,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
+from rich.text import Text
 
+from bench.cli import COMMANDS
 from bench.commands import Interrupted
 from bench.endpoints.registry import (
     add_scenario_arguments,
@@ -49,6 +52,16 @@ from mock_server.vocabulary import OneLineParser, UsageError
 DEFAULT_CLIENTS = WRITEUP_CLIENTS
 
 
+class LeftColumn(TimeRemainingColumn):
+    """ "left 0:01:10" while runs remain; nothing once all are done (the last line
+    printed where the output is not a terminal said "left 0:00:00")."""
+
+    def render(self, task: Task) -> Text:
+        if task.finished:
+            return Text("")
+        return Text("left ") + super().render(task)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(
         prog="python -m bench",
@@ -63,8 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
             "10 runs per client (about 75 seconds with runs side by side on 2 cores; "
             "--jobs 1: about 13 minutes)."
         ),
-        epilog="Other commands: `python -m bench plot RESULTS_DIR` re-draws plots and "
-        "report from saved files.",
+        epilog=f"Other commands, each with its own --help: {', '.join(COMMANDS)} "
+        "(`python -m bench plot RESULTS_DIR` re-draws plots and report from saved files).",
     )
     parser.add_argument(
         "--clients",
@@ -419,8 +432,7 @@ def main(argv: list[str]) -> int:
         BarColumn(),
         TextColumn("{task.fields[done]} runs"),
         TimeElapsedColumn(),
-        TextColumn("left"),
-        TimeRemainingColumn(),
+        LeftColumn(),
         console=console,
         transient=False,
     )

@@ -273,7 +273,7 @@ def write_gif(
     dpi: int = DPI,
     width: float = 9.0,
 ) -> tuple[Path, int]:
-    """Write the animation of `lanes` to `path` (a GIF); returns (path, frames written).
+    """Write the animation of `lanes` to `path` (a GIF); returns (path, frames the GIF holds).
 
     Each frame is drawn once on the Agg canvas and handed to Pillow as pixels:
     matplotlib's own writers draw every frame two or three times over.
@@ -300,4 +300,7 @@ def write_gif(
         optimize=True,
         format="GIF",  # whatever the name says
     )
-    return path, len(images)
+    # Pillow merges identical neighbours (the held last frames) into one longer
+    # frame: count what the file holds, not what was drawn.
+    with Image.open(path) as written:
+        return path, int(getattr(written, "n_frames", 1))

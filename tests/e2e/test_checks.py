@@ -47,6 +47,9 @@ def test_check_passes_a_paced_program_and_fails_one_that_breaks_the_limit(
     assert burst.returncode == 1, outputs["burst"]
 
     assert "2 passed, 0 failed" in outputs["paced"][0]
+    # Not a terminal: the progress line's last state says no time left.
+    assert "1/1 runs" in outputs["paced"][1]
+    assert "left" not in outputs["paced"][1]
     table = outputs["burst"][0]
     assert "FAIL  burst   rejections == 0" in table
     assert "PASS  burst   burst:max <= 100" in table
