@@ -125,8 +125,8 @@ async def _run(
     on_line: OnLine | None,
     run_all: RunAll,
 ) -> ClientRun:
-    recorder = Recorder(client, config.n, on_line)
-    recorder.line(loglines.start(recorder.now()))
+    recorder = Recorder(client, config.n, on_line, time_scale=config.time_scale)
+    recorder.line(loglines.start(recorder.scenario_now()))
     limiter = make_limiter(config)
     policy = RetryPolicy.from_config(config)
     # The pool is explicit (config.pool, 0 for no limit): aiohttp's default
@@ -151,6 +151,6 @@ async def _run(
             # run_all has cancelled every job and waited for them: attempts
             # that were on the wire are recorded as timeouts by now.
             run = recorder.result()
-            recorder.line(loglines.deadline(recorder.now(), run.failed))
-    recorder.line(loglines.finish(recorder.now()))
+            recorder.line(loglines.deadline(recorder.scenario_now(), run.failed))
+    recorder.line(loglines.finish(recorder.scenario_now()))
     return recorder.result()

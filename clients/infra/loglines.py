@@ -1,8 +1,9 @@
 """The write-up's own log lines, so a run reads like the article's listings.
 
-Times are seconds from the run's start with two decimals (the write-up
-printed FAIL times unformatted; we format them like the others). Retry
-sleeps are in scenario seconds, as the write-up printed them.
+Times are scenario seconds from the run's start (wall seconds / time
+scale) with two decimals (the write-up printed FAIL times unformatted; we
+format them like the others); retry sleeps are in scenario seconds too, as
+the write-up printed them, so a run at any time scale reads in one unit.
 """
 
 from __future__ import annotations

@@ -110,8 +110,8 @@ async def _run(
     from clients.infra.loop import request_loop
     from clients.transports import openai_send
 
-    recorder = Recorder(client, config.n, on_line)
-    recorder.line(loglines.start(recorder.now()))
+    recorder = Recorder(client, config.n, on_line, time_scale=config.time_scale)
+    recorder.line(loglines.start(recorder.scenario_now()))
     limiter_for = make_limiters(config)
     policy = RetryPolicy.from_config(config)
     url = completions_url(config)
@@ -138,6 +138,6 @@ async def _run(
             async with asyncio.timeout(config.scaled(config.deadline) - recorder.now()):
                 await asyncio.gather(*(job(r) for r in requests))
         except TimeoutError:
-            recorder.line(loglines.deadline(recorder.now(), recorder.result().failed))
-    recorder.line(loglines.finish(recorder.now()))
+            recorder.line(loglines.deadline(recorder.scenario_now(), recorder.result().failed))
+    recorder.line(loglines.finish(recorder.scenario_now()))
     return recorder.result()

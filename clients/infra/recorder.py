@@ -54,16 +54,24 @@ class Recorder:
 
     The run starts when the recorder is built: `started` is the raw clock
     reading (time.monotonic() unless a test injects another clock) and every
-    time it hands out is seconds since then. `record` and `line` take a lock,
-    so worker threads may call them concurrently and lines never interleave.
+    time it hands out is seconds since then. Its log lines give times in
+    scenario seconds (wall seconds / `time_scale`), the unit of the retry
+    sleeps they also print. `record` and `line` take a lock, so worker
+    threads may call them concurrently and lines never interleave.
     """
 
     def __init__(
-        self, client: str, n: int, on_line: OnLine | None = None, clock: Clock = time.monotonic
+        self,
+        client: str,
+        n: int,
+        on_line: OnLine | None = None,
+        clock: Clock = time.monotonic,
+        time_scale: float = 1.0,
     ) -> None:
         self.client = client
         self.n = n
         self.clock = clock
+        self.time_scale = time_scale
         self.started = clock()
         self._on_line = on_line
         self._attempts: list[Attempt] = []
@@ -77,6 +85,13 @@ class Recorder:
     def now(self) -> float:
         """Seconds since the run's start."""
         return self.clock() - self.started
+
+    def scenario(self, t: float) -> float:
+        """`t`, wall seconds since the start, in scenario seconds: a log line's time."""
+        return t / self.time_scale
+
+    def scenario_now(self) -> float:
+        return self.scenario(self.now())
 
     def line(self, text: str) -> None:
         """Hand one log line to `on_line`, one caller at a time."""
@@ -93,7 +108,7 @@ class Recorder:
         if self._observer is not None:
             self._observer.sending(self.client, request, attempt)
         if self._on_line is not None:
-            self.line(loglines.sending(request, sent))
+            self.line(loglines.sending(request, self.scenario(sent)))
 
     def sleeping(self, request: int, finished: float, seconds: float) -> None:
         """`request` was refused at `finished` and sleeps `seconds` scenario seconds
@@ -101,17 +116,17 @@ class Recorder:
         if self._observer is not None:
             self._observer.sleeping(self.client, request, seconds)
         if self._on_line is not None:
-            self.line(loglines.fail_retry(request, finished, seconds))
+            self.line(loglines.fail_retry(request, self.scenario(finished), seconds))
 
     def succeeded(self, request: int, finished: float, body: object) -> None:
         """`request` came back `ok` at `finished` with `body`: the "SUCCESS" line."""
         if self._on_line is not None:
-            self.line(loglines.success(request, finished, body))
+            self.line(loglines.success(request, self.scenario(finished), body))
 
     def gave_up(self, request: int, finished: float) -> None:
         """`request`'s last attempt failed at `finished`: the "hit max retry limit" line."""
         if self._on_line is not None:
-            self.line(loglines.fail_final(request, finished))
+            self.line(loglines.fail_final(request, self.scenario(finished)))
 
     def record(
         self,

@@ -139,9 +139,9 @@ async def _run(
         **options,
     )
     _ = sdk.chat.completions
-    recorder = Recorder(client, config.n, on_line)
+    recorder = Recorder(client, config.n, on_line, time_scale=config.time_scale)
     run.append(recorder)
-    recorder.line(loglines.start(recorder.now()))
+    recorder.line(loglines.start(recorder.scenario_now()))
 
     async def one(request: ChatRequest) -> bool:
         try:
@@ -157,8 +157,8 @@ async def _run(
             async with asyncio.timeout(config.scaled(config.deadline) - recorder.now()):
                 await asyncio.gather(*(one(r) for r in requests))
         except TimeoutError:
-            recorder.line(loglines.deadline(recorder.now(), recorder.result().failed))
-    recorder.line(loglines.finish(recorder.now()))
+            recorder.line(loglines.deadline(recorder.scenario_now(), recorder.result().failed))
+    recorder.line(loglines.finish(recorder.scenario_now()))
     return recorder.result()
 
 

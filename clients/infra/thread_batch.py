@@ -185,8 +185,8 @@ def run_thread_batch(
 
     `on_line` is called from the threads, one call at a time.
     """
-    recorder = Recorder(client, config.n, on_line)
-    recorder.line(loglines.start(recorder.now()))
+    recorder = Recorder(client, config.n, on_line, time_scale=config.time_scale)
+    recorder.line(loglines.start(recorder.scenario_now()))
     limiter = make_limiter(config)
     policy = RetryPolicy.from_config(config)
     deadline = config.scaled(config.deadline)
@@ -212,6 +212,6 @@ def run_thread_batch(
     driver.run(processes(shape, config.n, config.workers, loop), name=client)
     run = recorder.result()
     if recorder.now() >= deadline and run.failed:
-        recorder.line(loglines.deadline(recorder.now(), run.failed))
-    recorder.line(loglines.finish(recorder.now()))
+        recorder.line(loglines.deadline(recorder.scenario_now(), run.failed))
+    recorder.line(loglines.finish(recorder.scenario_now()))
     return recorder.result()

@@ -542,3 +542,16 @@ def test_waiters_wake_first_come_first_served() -> None:
     assert queue.discard(second)
     assert not queue.discard(first)  # woken already
     assert not queue.wake_one()
+
+
+def test_log_lines_are_in_scenario_seconds_at_any_time_scale() -> None:
+    """At time scale 0.1 a send 0.3 wall seconds in is 3 scenario seconds in, the unit
+    of the retry sleep printed on the same line."""
+    now = [100.0]
+    lines: list[str] = []
+    recorder = Recorder("t", 1, lines.append, clock=lambda: now[0], time_scale=0.1)
+    now[0] += 0.3
+    recorder.sending(0, 0, recorder.now())
+    recorder.sleeping(0, recorder.now(), 6.0)
+    assert lines == ["[Request 0] Sending 3.00", "[Request 0] FAIL 3.00: retry in 6 seconds"]
+    assert recorder.scenario_now() == pytest.approx(3.0)
