@@ -320,6 +320,26 @@ def client_facts(spec: ClientSpec, runs: Sequence[RunRecord]) -> str:
 # -- measured, in words, beside theory's ----------------------------------------------------------
 
 
+def edge_text(ctx: Context, stats: ClientStats) -> str:
+    """Why a client whose theory promised no 429 met some: the sentence the
+    report owes its reader between the two (empty when there is nothing to explain)."""
+    e = ctx.expected
+    predicted = e.predicted_rejections if e is not None else None
+    promised_none = (predicted is not None and round(predicted, 1) == 0) or "no 429" in (
+        theory_text(ctx)
+    )
+    if not promised_none or stats.mean_rejections == 0:
+        return ""
+    hit = sum(1 for r in stats.rejections if r)
+    return (
+        f" Theory counts the server's windows from the first send; the server opened its "
+        f"window when that request reached the limiter, a few milliseconds later, so a send "
+        f"exactly one window after the first can arrive while that window is still full and "
+        f"be refused: {hit} of {stats.runs} runs met such a window-edge 429, each costing a "
+        "retry sleep."
+    )
+
+
 def measured_sleeps(runs: Sequence[RunRecord]) -> list[float]:
     """Median retry sleep (scenario seconds) before the 2nd, 3rd, ... attempt:
     from one attempt's finish to the next attempt of the same request."""

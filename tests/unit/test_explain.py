@@ -6,7 +6,8 @@ import clients
 from bench.endpoints.registry import client_config
 from bench.records.results import Expected
 from bench.records.scenario import Limit, Scenario
-from bench.theory.explain import Context, theory_text
+from bench.records.stats import ClientStats
+from bench.theory.explain import Context, edge_text, theory_text
 
 WRITEUP = Scenario()
 
@@ -52,3 +53,17 @@ def test_pacing_policies_give_their_schedule() -> None:
 def test_without_stored_theory_the_prose_still_reads() -> None:
     assert text("sliding_window").startswith("Theory: the best schedule that keeps the limit")
     assert "about the bound:" in text("adaptive")
+
+
+def test_a_429_theory_did_not_predict_is_explained_beside_it() -> None:
+    """token_bucket: theory predicts 0.0 × 429; one run in ten met one at a window's edge."""
+    config = client_config(WRITEUP, "http://127.0.0.1:1/chat")
+    expected = Expected("token_bucket", 8.29, 0.72, predicted_mean=9.1, predicted_rejections=0.0)
+    ctx = Context(clients.spec("token_bucket"), WRITEUP, config, expected)
+    met = ClientStats("token_bucket", (9.0,) * 10, (0,) * 9 + (1,), (0,) * 9 + (1,), (0,) * 10)
+    assert "1 of 10 runs met such a window-edge 429" in edge_text(ctx, met)
+    clean = ClientStats("token_bucket", (9.0,) * 10, (0,) * 10, (0,) * 10, (0,) * 10)
+    assert edge_text(ctx, clean) == ""
+    # naive_gather's theory predicts its 429s: nothing to explain.
+    naive = Context(clients.spec("naive_gather"), WRITEUP, config, None)
+    assert edge_text(naive, met) == ""

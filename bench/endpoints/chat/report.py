@@ -7,7 +7,7 @@ from bench.endpoints.chat.plots import WINDOWS_FILE
 from bench.records.commands import command_paragraph, spec_for
 from bench.records.results import RunRecord, TheoryRecord
 from bench.records.stats import ClientStats
-from bench.theory.explain import Context, measured_text, theory_text
+from bench.theory.explain import Context, edge_text, measured_text, theory_text
 
 
 def figure_lines() -> list[str]:
@@ -48,7 +48,8 @@ def client_sections(
         out += [
             f"*{ctx.spec.summary}* ({ctx.spec.concurrency}; policy: {ctx.spec.policy}).",
             "",
-            f"{ctx.spec.explain} {theory_text(ctx)} {measured_text(stats[client], client_runs)}",
+            f"{ctx.spec.explain} {theory_text(ctx)} {measured_text(stats[client], client_runs)}"
+            + edge_text(ctx, stats[client]),
             "",
         ]
     return out
