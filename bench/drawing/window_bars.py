@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from matplotlib.axes import Axes
 
@@ -25,7 +26,9 @@ def draw_window_bars(
     if windows:
         starts = [w[0] for w in windows]
         accepted = [w[1] for w in windows]
-        ax.bar(starts, accepted, width=width, align="edge", color=colour, label=labels[0])
+        # White edges: one window's bar never runs into the next one's.
+        edges: dict[str, Any] = {"edgecolor": "white", "linewidth": 0.8}
+        ax.bar(starts, accepted, width=width, align="edge", color=colour, label=labels[0], **edges)
         ax.bar(
             starts,
             [w[2] for w in windows],
@@ -35,6 +38,7 @@ def draw_window_bars(
             color=REJECTED_COLOUR,
             hatch="xx",
             label=labels[1],
+            **edges,
         )
     ax.axhline(limit, color="black", linestyle="--", linewidth=1.0, label=labels[2])
     most = max((w[1] + w[2] for w in windows), default=0)

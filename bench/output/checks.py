@@ -172,7 +172,7 @@ def format_outcomes(outcomes: Sequence[Outcome]) -> str:
             "PASS" if o.passed else "FAIL",
             o.client,
             o.check.text,
-            "no value" if o.value is None else f"{o.value:g}",
+            "no value" if o.value is None else f"{o.value:.4g}",
         )
         for o in outcomes
     ]

@@ -114,7 +114,8 @@ def _draw_run_timeline(ax: Axes, run: RunRecord) -> None:
         )
         if a.outcome == "rate_limited":
             # A rejected attempt lasts milliseconds: the bar alone would vanish.
-            ax.plot(sent, row, marker="x", color="#d62728", markersize=7, mew=2)
+            # Not clipped: a 429 at t = 0 would be half hidden by the axis.
+            ax.plot(sent, row, marker="x", color="#d62728", markersize=7, mew=2, clip_on=False)
         previous_end[row] = finished
     ax.axvline(run.seconds, color="black", linestyle="--", linewidth=1.2)
     ax.set_ylim(n - 0.5, -0.5)  # request 0 on top, as a reader reads the batch
@@ -125,10 +126,12 @@ def _draw_run_timeline(ax: Axes, run: RunRecord) -> None:
     ax.grid(axis="x", alpha=0.3)
 
 
-def _timeline_legend() -> list[Any]:
+def _timeline_legend(outcomes: set[str]) -> list[Any]:
+    """The legend of the states some drawn request was in (no "timed out" when none did)."""
     handles: list[Any] = [
         Patch(facecolor=c, edgecolor="black", label=OUTCOME_LABELS[k])
         for k, c in OUTCOME_COLOURS.items()
+        if k in outcomes
     ]
     handles.append(
         Patch(
@@ -139,9 +142,10 @@ def _timeline_legend() -> list[Any]:
         )
     )
     handles.append(Line2D([], [], color="#555555", linestyle=":", label="retry sleep"))
-    handles.append(
-        Line2D([], [], color="#d62728", marker="x", linestyle="", mew=2, label="429 received")
-    )
+    if "rate_limited" in outcomes:
+        handles.append(
+            Line2D([], [], color="#d62728", marker="x", linestyle="", mew=2, label="429 received")
+        )
     handles.append(Line2D([], [], color="black", linestyle="--", label="makespan"))
     return handles
 
@@ -176,14 +180,17 @@ def draw_timeline(
             loc="left",
         )
     axes[-1, 0].set_xlabel("time since the batch started (scenario seconds)")
-    axes[0, 0].set_xlim(left=0)
+    # A little room left of 0, so that what happens at t = 0 (sends, 429s) stands clear.
+    longest = max(representative_run(g).seconds for g in groups.values())
+    axes[0, 0].set_xlim(left=-0.015 * longest)
     fig.suptitle(
         "Every attempt of one representative run per client"
         if len(groups) > 1
         else "Every attempt of one representative run"
     )
+    drawn = [representative_run(g) for g in groups.values()]
     fig.legend(
-        handles=_timeline_legend(),
+        handles=_timeline_legend({a.outcome for run in drawn for a in run.attempts}),
         loc="outside lower center",
         ncol=4,
         fontsize=8,
@@ -204,7 +211,7 @@ def draw_throughput(runs: Sequence[RunRecord], path: Path) -> Path:
     """`throughput.png`: completed requests against scenario seconds.
 
     A bold step line per client for its median run, thin lines for its other
-    runs (the spread), and the server limit's slope as a dashed line from the
+    runs (the spread), and the server limit's slope as a dotted ceiling from the
     origin: no client can complete requests faster than that for long.
     """
     good = ok_runs(runs)
@@ -255,13 +262,15 @@ def draw_throughput(runs: Sequence[RunRecord], path: Path) -> Path:
     scenario = good[0].scenario
     slope, words = endpoint_for(scenario).throughput_limit(scenario)
     end = min(longest, most / slope) if most else longest
+    # The limit counts sends, this axis completions: a ceiling no curve reaches, since
+    # each completion comes a latency after its send. Drawn and named as one.
     ax.plot(
         [0.0, end],
         [0.0, slope * end],
-        color="black",
-        linestyle="--",
+        color="grey",
+        linestyle=":",
         linewidth=1.2,
-        label=words,
+        label=f"{words}; a ceiling on sends: each completion comes a latency later",
     )
     ax.plot([], [], color="grey", linewidth=0.8, alpha=0.5, label="other runs (thin lines)")
     ax.set_xlim(left=0)

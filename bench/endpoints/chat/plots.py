@@ -35,7 +35,9 @@ def draw_sends_per_window(runs: Sequence[RunRecord], path: Path) -> Path:
     if not chosen:
         return empty_figure(path, "Sends per window", "no finished run to draw")
     fig = Figure(figsize=(11, 1.0 + 2.2 * len(chosen)), layout="constrained")
-    axes = fig.subplots(len(chosen), 1, sharex=True, squeeze=False)
+    # Each panel on its own run's span: on one shared axis a short run's windows
+    # are a few pixels each, and neighbouring bars merge into one block.
+    axes = fig.subplots(len(chosen), 1, squeeze=False)
     for index, (ax, (client, run)) in enumerate(zip(axes[:, 0], chosen.items(), strict=True)):
         counts = window_counts(run)
         limit = run.scenario.limit
@@ -48,6 +50,7 @@ def draw_sends_per_window(runs: Sequence[RunRecord], path: Path) -> Path:
             labels=("accepted", "rejected (429)", "limit"),
             headroom=1.25,
         )
+        ax.set_xlim(0, max((c[0] + limit.window for c in counts), default=limit.window))
         ax.set_ylabel("sends")
         ax.set_title(
             f"{client}: run {run.run + 1}, {len(counts)} windows of {limit.window:g} s, "
@@ -57,7 +60,7 @@ def draw_sends_per_window(runs: Sequence[RunRecord], path: Path) -> Path:
         )
         ax.legend(fontsize=8, loc="upper right")
         ax.grid(axis="y", alpha=0.3)
-    axes[-1, 0].set_xlabel("time since the batch started (scenario seconds)")
+    axes[-1, 0].set_xlabel("time since the batch started (scenario seconds; each panel its own)")
     fig.suptitle("Sends in each of the server limiter's windows (server log)")
     return save_figure(fig, path)
 
