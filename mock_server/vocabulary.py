@@ -24,7 +24,7 @@ import random
 import re
 import sys
 from dataclasses import dataclass
-from typing import Literal, NoReturn, get_args
+from typing import Any, Literal, NoReturn, get_args
 
 # -- errors and the one-line CLI --------------------------------------------------
 
@@ -46,12 +46,25 @@ def fail(message: str) -> NoReturn:
     raise SystemExit(EXIT_USAGE)
 
 
+#: How a command is named in its usage and error lines when the `ratebench`
+#: command runs it (`python -m mock_server` -> `ratebench serve`): set by
+#: `ratebench.cli`, empty for `python -m`.
+PROG_NAMES: dict[str, str] = {}
+
+
 class OneLineParser(argparse.ArgumentParser):
     """argparse, but a usage error is one line naming `--help`, and exit status 2.
 
     argparse prints its usage block before the error; a person who mistyped a
     flag needs the error and where to look, not the block.
     """
+
+    def __init__(self, **kwargs: Any) -> None:
+        prog = kwargs.get("prog")
+        for module, command in PROG_NAMES.items():
+            if prog is not None and (prog == module or prog.startswith(module + " ")):
+                kwargs["prog"] = command + prog[len(module) :]
+        super().__init__(**kwargs)
 
     def error(self, message: str) -> NoReturn:
         fail(f"{message} (see {self.prog} --help)")

@@ -17,7 +17,7 @@ import bench
 import clients
 import mock_server
 from bench.cli import COMMANDS
-from mock_server.vocabulary import fail
+from mock_server.vocabulary import PROG_NAMES, fail
 
 #: The commands besides the bench's own, and the package whose `__main__` each runs.
 PACKAGES: dict[str, ModuleType] = {"serve": mock_server, "client": clients, "bench": bench}
@@ -48,6 +48,12 @@ def main(argv: list[str] | None = None) -> int:
             f"unknown command {command!r}: one of {', '.join([*PACKAGES, *COMMANDS])} "
             "(see ratebench --help)"
         )
+    PROG_NAMES.update(
+        {
+            f"python -m {p.__name__.rpartition('.')[2]}": f"ratebench {c}"
+            for c, p in PACKAGES.items()
+        }
+    )
     sys.argv = [f"ratebench {command}", *rest]
     # The module's `__main__` exits with the command's status.
     runpy.run_module(f"{PACKAGES[command].__name__}.__main__", run_name="__main__")
