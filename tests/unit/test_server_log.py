@@ -41,7 +41,7 @@ def test_counts_makespan_and_windows() -> None:
     assert LOG.most_in_window(60) == 2
     assert LOG.most_in_window(60, admitted=False) == 3  # 100.0, 100.2 and 100.4
     assert LOG.most_in_window(61) == 3
-    assert LOG.most_tokens_in_window(60) == 30
+    assert LOG.most_tokens_in_window(60) == 40  # 100.2 and 130.0
     assert LOG.only("/v1/chat/completions").requests == 2
     assert most_within([0.0, 1.0, 1.0, 2.0], 1.0) == 2
 
