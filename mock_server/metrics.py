@@ -19,8 +19,10 @@ nothing, `/chat`'s only limit).
 
 from __future__ import annotations
 
+import bisect
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from functools import partial
 from typing import Any
 
 from prometheus_client.core import (
@@ -32,7 +34,7 @@ from prometheus_client.core import (
 )
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
-from mock_server.log import LogEntry, entry_dict
+from mock_server.log import LogEntry
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 #: The route of an entry that names none: the write-up's `/chat`.
@@ -50,8 +52,7 @@ class Histogram:
         self.total = 0.0
 
     def observe(self, value: float) -> None:
-        index = next((i for i, b in enumerate(LATENCY_BUCKETS) if value <= b), len(LATENCY_BUCKETS))
-        self.counts[index] += 1
+        self.counts[bisect.bisect_left(LATENCY_BUCKETS, value)] += 1
         self.total += value
 
     def buckets(self) -> list[tuple[str, float]]:
@@ -77,28 +78,33 @@ class LogCounts:
         self.drawn: defaultdict[str, Histogram] = defaultdict(Histogram)
         self.served: defaultdict[str, Histogram] = defaultdict(Histogram)
         for entry in entries:
-            self.add(entry if isinstance(entry, Mapping) else entry_dict(entry, compact=True))
+            # An entry's own attributes, or the shared log's dictionary: read alike.
+            self.add(entry.get if isinstance(entry, Mapping) else partial(getattr, entry))
 
-    def add(self, entry: Mapping[str, Any]) -> None:
-        endpoint = entry.get("endpoint") or UNNAMED_ENDPOINT
-        project = entry.get("project") or ""
-        status = entry.get("status")
-        if entry.get("left") is None and entry.get("disconnected") is None:
+    def add(self, field: Callable[..., Any]) -> None:
+        """Count one entry, given as `field(name, None)`: its value of `name`, or None."""
+        endpoint = field("endpoint", None) or UNNAMED_ENDPOINT
+        project = field("project", None) or ""
+        status, left, accepted = field("status", None), field("left", None), field("accepted", None)
+        disconnected = field("disconnected", None)
+        if left is None and disconnected is None:
             self.in_flight[endpoint] += 1
-        if entry.get("disconnected") is not None:
+        if disconnected is not None:
             self.disconnected[endpoint, project] += 1
         if status is not None:
             self.responses[endpoint, project, str(status)] += 1
-        if entry.get("accepted"):
+        if accepted:
             self.admitted[endpoint, project] += 1
-            if entry.get("drawn") is not None:
-                self.drawn[endpoint].observe(entry["drawn"])
-            if entry.get("left") is not None:
-                self.served[endpoint].observe(entry["left"] - entry["arrival"])
+            drawn = field("drawn", None)
+            if drawn is not None:
+                self.drawn[endpoint].observe(drawn)
+            if left is not None:
+                self.served[endpoint].observe(left - field("arrival", None))
         elif status == TOO_MANY_REQUESTS:
-            self.refused[endpoint, project, entry.get("refused_by") or "requests"] += 1
-        if entry.get("tokens_charged"):
-            self.tokens[endpoint, project] += entry["tokens_charged"]
+            self.refused[endpoint, project, field("refused_by", None) or "requests"] += 1
+        tokens = field("tokens_charged", None)
+        if tokens:
+            self.tokens[endpoint, project] += tokens
 
     def collect(self) -> Iterator[Metric]:
         """The metric families, for a prometheus_client registry."""
