@@ -87,8 +87,8 @@ class LogCounts:
         project = field("project", None) or ""
         status, left, accepted = field("status", None), field("left", None), field("accepted", None)
         disconnected = field("disconnected", None)
-        if left is None and disconnected is None:
-            self.in_flight[endpoint] += 1
+        # Every endpoint seen has its gauge, 0 when nothing is in flight.
+        self.in_flight[endpoint] += left is None and disconnected is None
         if disconnected is not None:
             self.disconnected[endpoint, project] += 1
         if status is not None:

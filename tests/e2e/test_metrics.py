@@ -68,6 +68,7 @@ def test_metrics_count_the_log(start_server: StartServer, redis_url: str, worker
     samples = scrape(server.url)
     assert total(mid_run, "ratebench_in_flight") > 0
     assert total(samples, "ratebench_in_flight") == 0
+    assert ("ratebench_in_flight", (("endpoint", "/chat"),)) in samples  # 0, not absent
 
     by_status = Counter((e.get("endpoint", "/chat"), str(e["status"])) for e in log)
     for (endpoint, status), count in by_status.items():
