@@ -5,6 +5,7 @@ import it cannot express refused with the fix."""
 from __future__ import annotations
 
 import importlib.util
+import re
 import sys
 import types
 
@@ -84,3 +85,25 @@ def test_every_module_of_the_floors_rewrites(rewrite_imports: types.FunctionType
     for package in ("bench", "clients", "mock_server", "ratebench"):
         for path in (ROOT / package).rglob("*.py"):
             rewrite_imports(path.read_text(), str(path))
+
+
+#: A module named by a string the wheel's rewrite cannot see: `import_module("clients.x")`
+#: or `python -m bench` run as a child process.
+NAMED_BY_STRING = re.compile(
+    r"""(import_module\(\s*f?["']|["']-m["'],\s*f?["'])(bench|clients|mock_server)\b"""
+)
+
+
+def test_no_module_is_named_by_a_string_the_wheel_would_not_rename() -> None:
+    found = [
+        f"{path.relative_to(ROOT)}:{number}: {line.strip()}"
+        for package in ("bench", "clients", "mock_server", "ratebench")
+        for path in sorted((ROOT / package).rglob("*.py"))
+        for number, line in enumerate(path.read_text().splitlines(), start=1)
+        if NAMED_BY_STRING.search(line)
+    ]
+    assert found == [], (
+        "installed, these names are ratebench.bench and the like: take them from a module "
+        "object (f'{clients.__name__}.catalog.{name}', [sys.executable, '-m', "
+        "mock_server.__name__])\n" + "\n".join(found)
+    )
