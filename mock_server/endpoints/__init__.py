@@ -1,8 +1,9 @@
 """The APIs the mock server answers, one package each, and their registry.
 
 An API is a `ServerEndpoint`: everything that differs between APIs. Its
-name (the key of its settings, and of `--strategy API=NAME`), its flags and
-the settings they make, its default limits strategy, and how it mounts its
+name (the key of its settings, and of `--strategy API=NAME`), the shared LLM
+limits it reads (`llm_limits`: `--rpm`, `--tpm`, ...) with its own defaults,
+its flags and the settings they make, its default limits strategy, and how it mounts its
 routes on a worker's app, on the state every API shares (`mock_server.core`:
 the log, keys, storage, draws). The server, its CLI and its log ask
 `ENDPOINTS` and never name an API.
@@ -16,6 +17,7 @@ To add one: a package here with its settings (a frozen dataclass with
 from __future__ import annotations
 
 import argparse
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Protocol
 
 from mock_server.endpoints.chat import ChatEndpoint
@@ -40,8 +42,14 @@ class ServerEndpoint(Protocol):
         """The limits strategy it enforces unless `--strategy` says otherwise."""
         ...
 
+    @property
+    def limit_defaults(self) -> Mapping[str, int]:
+        """The shared LLM limits it reads (`llm_limits.LIMITS`, e.g. "rpm"), each
+        with its default when the flag is not given; empty for an API without them."""
+        ...
+
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        """Its flags, in a group of its own on the server's parser."""
+        """Its own flags, in a group of its own on the server's parser."""
         ...
 
     def settings_from_args(
