@@ -36,6 +36,7 @@ HI: list[Any] = [{"role": "user", "content": "hi"}]
 # The SDK server: a minute lasts 1.2 s; 2 requests a minute, refilled one per 0.6 s.
 SDK_SCALE = 0.02
 SDK_ARGS = ("--rpm", "2", "--itpm", "100000", "--otpm", "100000", *IMMEDIATE)
+KEYS = ("--api-key", "sk-ant-test=team", "--max-body", "20000")
 
 # The burst servers: a minute lasts 0.3 s.
 BURST_SCALE = 0.005
@@ -52,12 +53,15 @@ def servers(redis_url: str) -> Iterator[dict[str, MockServer]]:
     redis_args = ("--workers", "4", "--storage", redis_url.rsplit("/", 1)[0] + "/1")
     with running(
         {
-            "sdk": server(SDK_SCALE, *SDK_ARGS),
+            "sdk": server(SDK_SCALE, *SDK_ARGS, *KEYS),
             "faults": server(1.0, "--overload-rate", "1", *IMMEDIATE),
             "spend": server(1.0, "--spend-limit", "1", "--stream-error-rate", "1", *IMMEDIATE),
             "max-tokens": server(BURST_SCALE, *BURST_ARGS, "--otpm-charge", "max-tokens"),
             "produced": server(BURST_SCALE, *BURST_ARGS),
             "redis": server(BURST_SCALE, *BURST_ARGS, "--otpm-charge", "max-tokens", *redis_args),
+            "redis-produced": server(
+                BURST_SCALE, *BURST_ARGS, "--workers", "4", "--storage", redis_url
+            ),
         }
     ) as started:
         yield started
@@ -261,7 +265,7 @@ def check_log(log: list[dict[str, Any]], charge_mode: str) -> set[str]:
 def burst_and_spread(server: MockServer, charge_mode: str) -> None:
     url = f"{server.url}/v1/messages"
     refused: set[str] = set()
-    for seed, spread in ((1, 0.0), (2, 4 * MINUTE * BURST_SCALE)):
+    for seed, spread in ((1, 0.0), (2, 2 * MINUTE * BURST_SCALE)):
         server.reset()
         rng = random.Random(seed)
         offsets = [rng.uniform(0, spread) for _ in range(200)]
@@ -275,7 +279,10 @@ def burst_and_spread(server: MockServer, charge_mode: str) -> None:
         assert len(log) == 200
         assert sorted(statuses) == sorted(e["status"] for e in log)
         refused |= check_log(log, charge_mode)
-    assert refused == {"requests", "input-tokens", "output-tokens"}
+    if charge_mode == "max-tokens":
+        assert refused == {"requests", "input-tokens", "output-tokens"}
+    else:  # output charged once produced may keep admissions below the RPM
+        assert {"input-tokens", "output-tokens"} <= refused
 
 
 @pytest.mark.parametrize("charge_mode", ["max-tokens", "produced"])
@@ -285,14 +292,43 @@ def test_no_bucket_admits_more_than_its_capacity_and_refill(
     burst_and_spread(servers[charge_mode], charge_mode)
 
 
+@pytest.mark.parametrize(
+    ("name", "charge_mode"), [("redis", "max-tokens"), ("redis-produced", "produced")]
+)
 def test_four_workers_on_redis_admit_no_more_than_each_bucket(
-    servers: dict[str, MockServer],
+    servers: dict[str, MockServer], name: str, charge_mode: str
 ) -> None:
-    burst_and_spread(servers["redis"], "max-tokens")
-    assert len({e["worker"] for e in messages_log(servers["redis"])}) >= 2
+    burst_and_spread(servers[name], charge_mode)
+    assert len({e["worker"] for e in messages_log(servers[name])}) >= 2
 
 
 # -- the command line -------------------------------------------------------------
+
+
+def test_keys_version_and_body_size_are_refused_in_anthropics_words(
+    sdk_server: MockServer,
+) -> None:
+    url = f"{sdk_server.url}/v1/messages"
+    body = {"model": MODEL, "max_tokens": 4, "messages": HI}
+    answers = [
+        requests.post(url, json=body, headers={**HEADERS, "x-api-key": "sk-other"}, timeout=10),
+        requests.post(url, json=body, headers={"x-api-key": "sk-ant-test"}, timeout=10),
+        requests.post(url, json={**body, "system": "x" * 30_000}, headers=HEADERS, timeout=10),
+    ]
+    kinds = [(a.status_code, a.json()["error"]["type"]) for a in answers]
+    assert kinds == [
+        (401, "authentication_error"),
+        (400, "invalid_request_error"),
+        (413, "request_too_large"),
+    ]
+    assert all(a.json()["request_id"].startswith("req_") for a in answers)
+    assert answers[0].headers["request-id"] == answers[0].json()["request_id"]
+    assert [e["status"] for e in messages_log(sdk_server)] == [401, 400, 413]
+    # None of them cost the project anything: both requests of its minute are left.
+    client = sdk(sdk_server)
+    for _ in range(2):
+        client.messages.create(model=MODEL, max_tokens=4, messages=HI)
+    assert {e["project"] for e in messages_log(sdk_server) if e["accepted"]} == {"team"}
 
 
 def test_a_bad_anthropic_flag_is_one_clear_line() -> None:
