@@ -162,6 +162,7 @@ def test_a_529_is_retried_with_the_sdks_backoff(servers: dict[str, MockServer]) 
     assert body["error"] == {"type": "overloaded_error", "message": "Overloaded"}
     log = messages_log(overloaded)
     assert [(e["status"], e["fault"]) for e in log] == [(529, "overloaded")] * 3
+    assert [e["retry_count"] for e in log] == [0, 1, 2]
     # 0.5 s then 1 s, each times a jitter in (0.75, 1]; no retry-after was sent.
     gaps = [b["arrival"] - a["left"] for a, b in itertools.pairwise(log)]
     assert 0.37 <= gaps[0] <= 0.5 + 0.25, gaps
