@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Protocol
 
 from mock_server.endpoints.chat import ChatEndpoint
+from mock_server.endpoints.gemini import GeminiEndpoint
 from mock_server.endpoints.openai import OpenAIEndpoint
 from mock_server.settings import EndpointSettings, ServerSettings
 from mock_server.vocabulary import Strategy
@@ -67,5 +68,5 @@ class ServerEndpoint(Protocol):
 #: Every API the server answers, by name, in the order they are mounted,
 #: listed in `--help` and shown in `GET /log`'s settings.
 ENDPOINTS: dict[str, ServerEndpoint] = {
-    endpoint.name: endpoint for endpoint in (ChatEndpoint(), OpenAIEndpoint())
+    endpoint.name: endpoint for endpoint in (ChatEndpoint(), OpenAIEndpoint(), GeminiEndpoint())
 }
