@@ -34,11 +34,14 @@ MODEL = "gemini-2.5-flash"
 SDK_SCALE = 0.05
 PROJECTS = ("gen", "quota", "retry", "once", "keys")
 
-# The burst servers: a minute lasts 0.3 s, a day of 2 minutes 0.6 s, and the
+# The burst servers: a minute lasts 0.18 s, a day of 2 minutes 0.36 s, and the
 # clock starts at noon, so the first day ends after one minute.
-BURST_SCALE = 0.005
+BURST_SCALE = 0.003
 BURST_RPM, BURST_ITPM, BURST_RPD = 20, 2_000, 30
 BURST_DAY_MINUTES = 2
+
+# Half the requests overloaded, one admitted per project, every stream broken.
+FAULTS = ("--overload-rate", "0.5", "--spend-limit", "1", "--stream-error-rate", "1")
 
 
 def burst_args(*extra: str) -> tuple[str, ...]:
@@ -72,6 +75,11 @@ def servers(redis_url: str) -> Iterator[dict[str, MockServer]]:
                 seed=1,
                 time_scale=SDK_SCALE,
                 extra_args=("--rpm", "2", "--itpm", "1000", "--rpd", "2", *keys),
+            ),
+            "faults": MockServer(
+                seed=3,
+                time_scale=SDK_SCALE,
+                extra_args=FAULTS,
             ),
             "memory": MockServer(seed=1, time_scale=BURST_SCALE, extra_args=burst_args()),
             "redis": MockServer(
@@ -217,6 +225,33 @@ def test_a_missing_key_is_403_and_the_key_may_come_in_the_query(
     assert requests.post(f"{url}?key=key-keys", json=body, timeout=10).status_code == 200
     bad = requests.post(f"{url}?key=key-keys", json={"contents": []}, timeout=10)
     assert (bad.status_code, bad.json()["error"]["status"]) == (400, "INVALID_ARGUMENT")
+
+
+def test_the_faults_in_google_words_and_what_the_sdk_retries(
+    servers: dict[str, MockServer],
+) -> None:
+    server = servers["faults"]
+    retry = types.HttpRetryOptions(attempts=8, initial_delay=0.01, max_delay=0.05, jitter=0.01)
+    sdk = genai.Client(
+        api_key="any", http_options=types.HttpOptions(base_url=server.url, retry_options=retry)
+    )
+    # 503s are retried until one is admitted; its stream then breaks with an
+    # error event, which the SDK raises (no retry: the status was 200).
+    config = types.GenerateContentConfig(max_output_tokens=8)
+    with pytest.raises(errors.ServerError) as broken:
+        for _ in sdk.models.generate_content_stream(model=MODEL, contents="x", config=config):
+            pass
+    assert (broken.value.code, broken.value.status) == (503, "UNAVAILABLE")
+    *overloaded, streamed = log = gemini_log(server)
+    assert overloaded
+    assert {(e["status"], e["fault"]) for e in overloaded} == {(503, "overloaded")}
+    assert (streamed["status"], streamed["fault"]) == (200, "stream-error")
+
+    # The project's spend is used up: 402, which the SDK does not retry.
+    with pytest.raises(errors.ClientError) as spent:
+        sdk.models.generate_content(model=MODEL, contents="x")
+    assert (spent.value.code, spent.value.status) == (402, "RESOURCE_EXHAUSTED")
+    assert len(gemini_log(server)) == len(log) + 1
 
 
 def burst_bodies(n: int, seed: int) -> list[dict[str, Any]]:
