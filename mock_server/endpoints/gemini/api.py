@@ -181,7 +181,10 @@ class GeminiRoutes:
             if client is not None and core.follows_resets
             else None
         )
-        self.generation: int | None = None
+        # The generation the store started in: a later one restarts its clock.
+        self.generation = (
+            self.generations.current_generation() if self.generations is not None else None
+        )
 
         router = APIRouter()
         for version in VERSIONS:
@@ -374,8 +377,7 @@ class GeminiRoutes:
             return
         generation = self.generations.current_generation()
         if generation != self.generation:
-            if self.generation is not None:
-                self.store.restart(time.time())
+            self.store.restart(time.time())
             self.generation = generation
 
     def _record(self, entry: GeminiLogEntry, verdict: Verdict) -> None:
