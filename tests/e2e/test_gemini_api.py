@@ -34,10 +34,12 @@ MODEL = "gemini-2.5-flash"
 SDK_SCALE = 0.05
 PROJECTS = ("gen", "quota", "retry", "once", "keys")
 
-# The burst servers: a minute lasts 0.18 s, a day of 2 minutes 0.36 s, and the
-# clock starts at noon, so the first day ends after one minute.
-BURST_SCALE = 0.003
-BURST_RPM, BURST_ITPM, BURST_RPD = 20, 2_000, 30
+# The burst servers: a minute lasts 0.3 s, a day of 2 minutes 0.6 s, and the
+# clock starts at noon, so the first day ends after one minute. The quotas are
+# small, so that each binds even when a loaded machine serves a few dozen
+# requests a second.
+BURST_SCALE = 0.005
+BURST_RPM, BURST_ITPM, BURST_RPD = 6, 600, 8
 BURST_DAY_MINUTES = 2
 
 # Half the requests overloaded, one admitted per project, every stream broken.
@@ -199,7 +201,8 @@ def test_the_sdk_tries_once_by_default_and_retries_with_backoff_when_told(
     assert [e["status"] for e in attempts] == [429] * 4
     gaps = [b["arrival"] - a["arrival"] for a, b in itertools.pairwise(attempts)]
     for gap, delay in zip(gaps, (0.1, 0.2, 0.4), strict=True):
-        assert delay <= gap <= delay + 0.05 + 0.25, gaps
+        # Up to 0.45 s late on a loaded machine: still far below its default 1-2 s.
+        assert delay <= gap <= delay + 0.05 + 0.45, gaps
 
     # A 400 is not among the statuses it retries: one attempt.
     wrong = genai.Client(
@@ -298,7 +301,7 @@ def burst_and_spread(server: MockServer) -> list[dict[str, Any]]:
     assert len(log) == 200
     assert sorted(statuses) == sorted(e["status"] for e in log)
     check_quotas(log)
-    assert sum(e["accepted"] for e in log) >= 5
+    assert sum(e["accepted"] for e in log) >= 3
 
     # The same number spread over about five minutes and three days.
     server.reset()
