@@ -140,9 +140,10 @@ def test_the_sdk_generates_and_streams_and_counts(servers: dict[str, MockServer]
     assert streamed["first_token"] is not None
     # /v1 stays the OpenAI-compatible endpoint's for anyone without a Google key:
     # its 401, in OpenAI's words.
-    openai_models = requests.get(f"{server.url}/v1/models", timeout=10)
-    assert openai_models.status_code == 401
-    assert openai_models.json()["error"]["type"] == "invalid_request_error"
+    for path in ("/v1/models", "/v1/models/ft:gpt-4o-mini:org:custom"):
+        openai_models = requests.get(f"{server.url}{path}", timeout=10)
+        assert openai_models.status_code == 401
+        assert openai_models.json()["error"]["type"] == "invalid_request_error"
 
 
 def test_the_sdk_error_carries_every_quota_hit_and_the_retry_delay(

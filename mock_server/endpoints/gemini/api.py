@@ -112,8 +112,9 @@ class GeminiDraws(LLMDraws):
 
 
 def speaks_gemini(scope: Scope) -> bool:
-    """Whether a request under /v1 is Gemini's: a `:method`, or a Google key."""
-    if ":" in scope["path"].rsplit("/", 1)[-1]:
+    """Whether a request under /v1 is Gemini's: a POST to a `:method`, or a
+    Google key (a GET of an OpenAI model whose name has colons, `ft:...`, is not)."""
+    if scope["method"] == "POST" and ":" in scope["path"].rsplit("/", 1)[-1]:
         return True
     headers = dict(scope.get("headers") or [])
     return b"x-goog-api-key" in headers or b"key=" in scope.get("query_string", b"")
