@@ -102,15 +102,6 @@ class GeminiLogEntry(LogEntry):
     fault: str | None = None
 
 
-class GeminiDraws(LLMDraws):
-    """The OpenAI-compatible endpoint's draws, numbered on a counter of Gemini's own."""
-
-    def __init__(self, seed: int | None, core: Core) -> None:
-        client = core.shared.client if core.shared is not None else None
-        super().__init__(seed, client, core.settings.redis_prefix)
-        self.counter = f"{core.settings.redis_prefix}:gemini-accepted"
-
-
 def speaks_gemini(scope: Scope) -> bool:
     """Whether a request under /v1 is Gemini's: a POST to a `:method`, or a
     Google key (a GET of an OpenAI model whose name has colons, `ft:...`, is not)."""
@@ -162,7 +153,9 @@ class GeminiRoutes:
             for project in settings.keys.names()
         }
         self.limits = {"rpm": config.rpm, "itpm": config.itpm, "rpd": config.rpd}
-        self.draws = GeminiDraws(settings.seed, core)
+        client = core.shared.client if core.shared is not None else None
+        # Draw k of the seed for the k-th admitted request, counted on Gemini's own counter.
+        self.draws = LLMDraws(settings.seed, client, settings.redis_prefix, "gemini")
         self.faults = FaultInjector(
             config.faults,
             errors.GEMINI_FAULTS,
@@ -176,7 +169,6 @@ class GeminiRoutes:
         )
         # memory:// counters in several workers with a shared log (the pitfall):
         # a /reset served by another worker reaches this one's quotas here.
-        client = core.shared.client if core.shared is not None else None
         self.generations = (
             SharedDraws(client, settings.seed, settings.redis_prefix)
             if client is not None and core.follows_resets
