@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from mock_server.endpoints.anthropic import AnthropicEndpoint
 from mock_server.endpoints.chat import ChatEndpoint
+from mock_server.endpoints.gemini import GeminiEndpoint
 from mock_server.endpoints.openai import OpenAIEndpoint
 from mock_server.settings import EndpointSettings, ServerSettings
 from mock_server.vocabulary import Strategy
@@ -69,5 +70,6 @@ class ServerEndpoint(Protocol):
 #: listed in `--help` and shown in `GET /log`'s settings. The OpenAI-compatible
 #: endpoint last: it answers every other path under /v1 with OpenAI's 404.
 ENDPOINTS: dict[str, ServerEndpoint] = {
-    endpoint.name: endpoint for endpoint in (ChatEndpoint(), AnthropicEndpoint(), OpenAIEndpoint())
+    endpoint.name: endpoint
+    for endpoint in (ChatEndpoint(), AnthropicEndpoint(), GeminiEndpoint(), OpenAIEndpoint())
 }
