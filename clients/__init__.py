@@ -48,6 +48,16 @@ REGISTRY: tuple[str, ...] = (
     "openai_tenacity",
     "header_adaptive",
     "cookbook_parallel",
+    # The leaderboard's library clients (`python -m bench leaderboard`): the
+    # library's own code limits; each on the APIs it can be told about.
+    "lib_pyrate_chat",
+    "lib_limits_chat",
+    "lib_langchain_chat",
+    "lib_smartratelimit_chat",
+    "lib_pyrate",
+    "lib_limits",
+    "lib_langchain",
+    "lib_smartratelimit",
 )
 
 #: What `--clients` means when not given: the write-up's three.

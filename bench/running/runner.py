@@ -133,6 +133,7 @@ def run_one(
             status="ok" if reason is None else "failed",
             reason=reason,
             sweep=sweep,
+            usage=result.usage,
         )
 
     try:

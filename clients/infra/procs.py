@@ -34,7 +34,7 @@ from typing import Any
 
 from clients.config import ClientConfig, ConfigError
 from clients.infra.recorder import Clock, Observer, OnLine
-from clients.infra.records import Attempt, ClientRun
+from clients.infra.records import Attempt, ClientRun, ProcessUsage
 
 MAX_PROCS = 64
 #: The discard port, refused at once on a machine that runs no discard service, and
@@ -313,8 +313,20 @@ def merge(client: str, n: int, runs: list[ClientRun], parts: list[list[int]]) ->
             )
     attempts.sort(key=lambda a: (a.request, a.attempt))
     makespan = max((a.finished for a in attempts), default=0.0)
+    usages = [run.usage for run in runs if run.usage is not None]
+    # Several processes: their CPU and their peaks added up (each peak is its own).
+    usage = (
+        ProcessUsage(sum(u.cpu_seconds for u in usages), sum(u.peak_rss_mb for u in usages))
+        if usages and len(usages) == len(runs)
+        else None
+    )
     return ClientRun(
-        client=client, n=n, started=started, attempts=tuple(attempts), makespan=makespan
+        client=client,
+        n=n,
+        started=started,
+        attempts=tuple(attempts),
+        makespan=makespan,
+        usage=usage,
     )
 
 
@@ -351,6 +363,7 @@ def child_main() -> int:  # pragma: no cover - runs in the child processes
     if sys.stdin.readline().strip() != "go":
         return 1
     collector = Relay() if job.get("events") else Collector()
+    before = cpu_seconds()
     try:
         with observing(collector):
             run = run_client(job["name"], config, line if job["lines"] else None)
@@ -358,8 +371,24 @@ def child_main() -> int:  # pragma: no cover - runs in the child processes
         run = collector.run(job["name"], config.n)
         tell_parent(f"result {json.dumps(run.to_dict())}")
         return 128 + signal.SIGTERM
+    run = replace(run, usage=ProcessUsage(cpu_seconds() - before, peak_rss_mb()))
     tell_parent(f"result {json.dumps(run.to_dict())}")
     return 0
+
+
+def cpu_seconds() -> float:
+    """This process's user + system CPU seconds so far, all its threads."""
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory, MB (Linux reports kilobytes)."""
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def tell_parent(text: str) -> None:
