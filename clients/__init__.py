@@ -58,6 +58,7 @@ REGISTRY: tuple[str, ...] = (
     "lib_limits",
     "lib_langchain",
     "lib_smartratelimit",
+    "lib_litellm",
 )
 
 #: What `--clients` means when not given: the write-up's three.
