@@ -31,7 +31,7 @@ from bench.running.plan import (
 )
 from bench.running.shell_command import run_command
 from clients import run_client
-from clients.config import ClientConfig
+from clients.config import ClientConfig, ConfigError
 from clients.infra.recorder import Observer, observing
 from clients.infra.records import ClientRun
 from mock_server.processes.server import MockServer, ServerError, fetch_log, reset_server
@@ -107,7 +107,9 @@ def run_one(
 
     A server that dies (or stops answering) before or during the run gives a
     failed record saying so, never an exception: the run is kept, and the
-    caller decides whether the bench can go on.
+    caller decides whether the bench can go on. So does a client that
+    refuses its config once running (a library that cannot be told the
+    window at this time scale): one client must not end a leaderboard.
     """
     commands = dict(plan.commands)
     if job.client in commands:
@@ -142,7 +144,11 @@ def run_one(
         never = ClientRun(job.client, config.n, time.monotonic(), (), 0.0)
         return record(time.time(), never, [], server_failure(server, "before the run", exc))
     wall_start = time.time()
-    result = runner(job.client, config)
+    try:
+        result = runner(job.client, config)
+    except ConfigError as exc:  # the client (in a process of its own) refused to run
+        never = ClientRun(job.client, config.n, time.monotonic(), (), 0.0)
+        return record(wall_start, never, [], f"the client could not run: {exc}")
     elapsed = time.monotonic() - result.started
     try:
         entries = fetch_log(base)["entries"]

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from clients.config import ClientConfig
+from clients.config import ClientConfig, ConfigError
 from clients.infra.recorder import OnLine
 from clients.infra.records import ClientRun
 from clients.spec import ClientSpec
@@ -59,7 +59,7 @@ SPEC = ClientSpec(
 
 
 def library_calls(
-    config: ClientConfig,
+    config: ClientConfig, model: str
 ) -> Callable[[openai.AsyncOpenAI, ChatRequest], Awaitable[Any]]:
     from litellm.router import Router
 
@@ -68,28 +68,20 @@ def library_calls(
     from clients.infra.sdk_batch import create_kwargs
 
     rpm, tpm = told(NAME, config)
-
-    def router_for(model: str) -> Router:  # one deployment: the request set's model here
-        deployment = {
-            "model": f"openai/{model}",
-            "api_base": base_url(config) + "/v1",
-            "api_key": config.api_key or "ratebench",
-            "rpm": rpm,
-            "tpm": tpm,
-        }
-        router: Router = Router(
-            model_list=[{"model_name": model, "litellm_params": deployment}],
-            optional_pre_call_checks=["enforce_model_rate_limits"],
-        )
-        return router
-
-    routers: dict[str, Router] = {}
+    deployment = {
+        "model": f"openai/{model}",
+        "api_base": base_url(config) + "/v1",
+        "api_key": config.api_key or "ratebench",
+        "rpm": rpm,
+        "tpm": tpm,
+    }
+    router = Router(
+        model_list=[{"model_name": model, "litellm_params": deployment}],
+        optional_pre_call_checks=["enforce_model_rate_limits"],
+    )
 
     async def call(sdk: openai.AsyncOpenAI, request: ChatRequest) -> Any:
-        model = str(request.body["model"])
-        if model not in routers:
-            routers[model] = router_for(model)
-        return await routers[model].acompletion(**create_kwargs(request), client=sdk)
+        return await router.acompletion(**create_kwargs(request), client=sdk)
 
     return call
 
@@ -102,10 +94,16 @@ def run(config: ClientConfig, on_line: OnLine | None = None) -> ClientRun:
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     import litellm
 
+    from clients.infra.openai_batch import load_request_set
     from clients.infra.sdk_batch import run_sdk_batch
 
     # As its own load-test page sets it: no banner, no debug lines per failure.
     litellm.suppress_debug_info = True
     logging.getLogger("LiteLLM").setLevel(logging.CRITICAL)
     logging.getLogger("LiteLLM Router").setLevel(logging.CRITICAL)
-    return run_sdk_batch(NAME, config, library_calls(config), on_line)
+    models = {str(r.body.get("model")) for r in load_request_set(config)}
+    if len(models) != 1:
+        raise ConfigError(f"{NAME} routes one model: the request set names {sorted(models)}")
+    # The Router is built before the batch's clock starts (it takes a second or two).
+    call = library_calls(config, models.pop())
+    return run_sdk_batch(NAME, config, call, on_line)
