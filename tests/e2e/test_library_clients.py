@@ -5,6 +5,7 @@ the leaderboard reports (a limit it cannot be told, sends made blind)."""
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Iterator
 from dataclasses import replace
@@ -110,7 +111,7 @@ def test_langchain_cannot_be_told_tokens_so_the_server_refuses_them(
     log = completions(openai_server)
     # Its promise is requests: one every 60/RPM s (less the jitter of their travel).
     arrivals = sorted(e["arrival"] for e in log)
-    gaps = [b - a for a, b in zip(arrivals, arrivals[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(arrivals)]
     assert min(gaps) >= 0.5 * MINUTE / RPM
     # Tokens it cannot be told: 8 requests of 40 tokens inside half a minute against
     # 160 a minute, so the server refused what the tokens did not cover.
