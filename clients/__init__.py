@@ -99,8 +99,14 @@ def specs() -> tuple[ClientSpec, ...]:
 
 
 def local_clients(api: Api = "chat") -> tuple[str, ...]:
-    """The clients of `api` that need nothing besides the mock server (`--clients all`)."""
-    return tuple(s.name for s in specs() if s.local and s.api == api)
+    """The clients of `api` that need nothing besides the mock server (`--clients all`).
+
+    The leaderboard's library clients (policy "library ...") are left out: `python -m
+    bench leaderboard` runs them, or `--clients` by name, so that `all` still
+    reproduces the committed comparisons."""
+    return tuple(
+        s.name for s in specs() if s.local and s.api == api and not s.policy.startswith("library")
+    )
 
 
 def run_client(name: str, config: ClientConfig, on_line: OnLine | None = None) -> ClientRun:
