@@ -173,6 +173,7 @@ def run_board(
         on_start=lambda job: progress(b, job, None),
         on_done=lambda job, record: progress(b, job, record),
         jobs=choose_jobs(plan).jobs,
+        own_process=True,
     )
     theory = theory_for_runs(records)
     write_theory(fresh, theory)

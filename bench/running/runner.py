@@ -9,6 +9,7 @@ Each finished run is appended to `runs.jsonl` at once.
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import time
 from collections import Counter
@@ -20,7 +21,7 @@ from bench.endpoints.registry import endpoint_for
 from bench.records.results import RUNS_FILE, Machine, RunLog, RunRecord, SweepPoint, server_entries
 from bench.records.scenario import Scenario
 from bench.records.stats import unanswered
-from bench.running.parallel import lane_servers, run_lanes
+from bench.running.parallel import in_own_process, lane_servers, run_lanes
 from bench.running.plan import (
     BenchPlan,
     ClientRunner,
@@ -203,13 +204,16 @@ def run_bench(
     on_done: Callable[[Job, RunRecord], None] = lambda job, rec: None,
     jobs: int = 1,
     observe: Callable[[Job], Observer | None] = lambda job: None,
+    own_process: bool = False,
 ) -> list[RunRecord]:
     """Run every job, `jobs` at a time, appending each record to `run_dir/runs.jsonl`
     as it finishes.
 
     `jobs` 1 runs them one after another in this thread against one server;
     more runs them side by side, each lane with a server of its own
-    (`bench.running.parallel`). `observe(job)` is the observer of that run's
+    (`bench.running.parallel`), each client in a process of its own; with
+    `own_process`, one at a time does so too (the leaderboard measures each
+    client's CPU and memory). `observe(job)` is the observer of that run's
     recorder (the live view's), or None. Returns the records. A run the server
     spoiled is recorded as failed, with its reason, and the bench goes on; if
     a server died, BenchAborted is raised after the failed run is recorded.
@@ -257,6 +261,10 @@ def run_bench(
         for job in schedule(plan):
             on_start(job)
             with observing(observe(job)):
-                record = run_one(plan, job, base, server, here)
+                if own_process:
+                    runner = functools.partial(in_own_process, observer=observe(job))
+                    record = run_one(plan, job, base, server, here, runner=runner)
+                else:
+                    record = run_one(plan, job, base, server, here)
             finished(job, record, server)
     return records
