@@ -90,6 +90,7 @@ def run(config: ClientConfig, on_line: OnLine | None = None) -> ClientRun:
     """Send the request set; blocks until every request finished or was lost."""
     import logging
     import os
+    import warnings
 
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     import litellm
@@ -99,6 +100,9 @@ def run(config: ClientConfig, on_line: OnLine | None = None) -> ClientRun:
 
     # As its own load-test page sets it: no banner, no debug lines per failure.
     litellm.suppress_debug_info = True
+    # A call cancelled by the run's deadline (or the bench's dry run) leaves the
+    # provider's inner coroutine unawaited, and Python says so on stderr each time.
+    warnings.filterwarnings("ignore", message="coroutine .* was never awaited")
     logging.getLogger("LiteLLM").setLevel(logging.CRITICAL)
     logging.getLogger("LiteLLM Router").setLevel(logging.CRITICAL)
     models = {str(r.body.get("model")) for r in load_request_set(config)}
