@@ -205,6 +205,7 @@ class Cell:
     peak_rss_mb: float | None
     predicted: float | None  # theory's mean makespan, scenario seconds
     predicted_over_bound: float | None
+    predicted_lost: float | None  # theory's requests lost per run, for a lossy client
     no_model: str
     words: str
     user_lines: str
@@ -248,6 +249,15 @@ def words_for(
         said.append(f"broke the limit: {rejections:.1f} × 429 per run")
     if lost > 0:
         said.append(f"lost {lost:.1f} of {records[0].n} requests per run")
+        unsent = (
+            statistics.fmean(
+                r.n - len({a.request for a in r.attempts}) for r in records if r.attempts
+            )
+            if any(r.attempts for r in records)
+            else 0.0
+        )
+        if unsent > 0:
+            said.append(f"{unsent:.1f} of them never sent (the library gave up on them itself)")
     failed = [
         r.reason
         for r in records
@@ -272,6 +282,7 @@ def cell(
     rss = max(u.peak_rss_mb for u in usages) if usages else None
     expected = theory.for_client(spec.name) if theory is not None else None
     predicted = expected.predicted_mean if expected is not None else None
+    predicted_lost = expected.predicted_failed if expected is not None else None
     return Cell(
         client=spec.name,
         library=spec.library,
@@ -285,7 +296,11 @@ def cell(
         cpu_ms_per_request=cpu,
         peak_rss_mb=rss,
         predicted=predicted,
-        predicted_over_bound=predicted / bound if predicted is not None and bound else None,
+        # A lossy client's predicted "makespan" is when its batch ended, not a makespan.
+        predicted_over_bound=(
+            predicted / bound if predicted is not None and bound and not predicted_lost else None
+        ),
+        predicted_lost=predicted_lost or None,
         no_model=spec.no_model,
         words=words_for(spec, records, lost, rejections),
         user_lines=user_lines(spec),
@@ -345,10 +360,8 @@ def format_markdown(found: Sequence[BoardTable]) -> str:
         runs = max((c.runs for c in t.cells), default=0)
         scale = "" if t.time_scale == 1 else f", time scale {t.time_scale:g} (not full scale)"
         bound = _num(t.bound, ".2f")
-        out.append(
-            f"`python -m bench {' '.join(b.flags)}`: {runs} runs per client{scale}; "
-            f"best possible {bound} s."
-        )
+        command = " ".join(("python -m bench", *b.flags))
+        out.append(f"`{command}`: {runs} runs per client{scale}; best possible {bound} s.")
         out.append("")
         out.append(
             "| client | library | makespan ÷ bound | theory ÷ bound | 429s per run | "
@@ -357,6 +370,8 @@ def format_markdown(found: Sequence[BoardTable]) -> str:
         out.append("|---|---|---|---|---|---|---|---|---|")
         for c in sorted(t.cells, key=rank_key):
             theory = _num(c.predicted_over_bound, ".2f", "no model" if c.no_model else "—")
+            if c.predicted_lost:
+                theory = f"{c.predicted_lost:.1f} lost"
             out.append(
                 f"| `{c.client}` | {c.library or 'ratebench'} | {_num(c.over_bound, '.2f')} | "
                 f"{theory} | {c.rejections:.1f} | {c.lost:.1f} of {c.n} | "
