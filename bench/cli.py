@@ -41,6 +41,7 @@ COMMANDS = {
     "concurrency": "concurrency",
     "animate": "animate",
     "diff": "diff",
+    "leaderboard": "leaderboard",
 }
 
 

@@ -48,6 +48,17 @@ REGISTRY: tuple[str, ...] = (
     "openai_tenacity",
     "header_adaptive",
     "cookbook_parallel",
+    # The leaderboard's library clients (`python -m bench leaderboard`): the
+    # library's own code limits; each on the APIs it can be told about.
+    "lib_pyrate_chat",
+    "lib_limits_chat",
+    "lib_langchain_chat",
+    "lib_smartratelimit_chat",
+    "lib_pyrate",
+    "lib_limits",
+    "lib_langchain",
+    "lib_smartratelimit",
+    "lib_litellm",
 )
 
 #: What `--clients` means when not given: the write-up's three.
@@ -88,8 +99,14 @@ def specs() -> tuple[ClientSpec, ...]:
 
 
 def local_clients(api: Api = "chat") -> tuple[str, ...]:
-    """The clients of `api` that need nothing besides the mock server (`--clients all`)."""
-    return tuple(s.name for s in specs() if s.local and s.api == api)
+    """The clients of `api` that need nothing besides the mock server (`--clients all`).
+
+    The leaderboard's library clients (policy "library ...") are left out: `python -m
+    bench leaderboard` runs them, or `--clients` by name, so that `all` still
+    reproduces the committed comparisons."""
+    return tuple(
+        s.name for s in specs() if s.local and s.api == api and not s.policy.startswith("library")
+    )
 
 
 def run_client(name: str, config: ClientConfig, on_line: OnLine | None = None) -> ClientRun:

@@ -39,6 +39,10 @@ Policy = Literal[
     "random exponential backoff",
     "header adaptive",
     "cookbook parallel",
+    # A library's own limiter acquired before every attempt (the loop retries),
+    # or a library that sends, paces and retries each request itself.
+    "library limiter",
+    "library client",
 ]
 POLICIES: tuple[str, ...] = get_args(Policy)
 
@@ -72,7 +76,7 @@ COMMON_KNOBS: tuple[str, ...] = (
 #: requeued at once), which read none of them.
 LOOP_RETRY_KNOBS: tuple[str, ...] = ("attempts", "retry", "first_sleep")
 OWN_RETRIES: frozenset[str] = frozenset(
-    {"SDK retries", "random exponential backoff", "cookbook parallel"}
+    {"SDK retries", "random exponential backoff", "cookbook parallel", "library client"}
 )
 
 #: The `ClientConfig` knobs each policy reads, besides `COMMON_KNOBS`.
@@ -91,6 +95,8 @@ POLICY_KNOBS: dict[str, tuple[str, ...]] = {
     "random exponential backoff": ("requests_file",),
     "header adaptive": ("requests_file",),
     "cookbook parallel": ("rpm", "tpm", "requests_file"),
+    "library limiter": ("rate", "capacity", "rpm", "tpm", "requests_file"),
+    "library client": ("rate", "capacity", "rpm", "tpm", "requests_file"),
 }
 
 
@@ -113,6 +119,10 @@ class ClientSpec:
       for the report, saying what it does and why it behaves as it does.
     - `no_model`: why theory has no model of it, for a client whose module
       gives no `virtual_loops` (`clients.infra.virtual`); "" for one that does.
+    - `library`: the PyPI package whose code does the limiting, for the
+      leaderboard (`python -m bench leaderboard`); "" for ratebench's own.
+    - `cannot_express`: the limits of its API the library has no way to be
+      told ("tokens" for a requests-only limiter on the OpenAI endpoint).
     """
 
     name: str
@@ -125,6 +135,8 @@ class ClientSpec:
     no_model: str = ""
     api: Api = "chat"
     needs: frozenset[Need] = frozenset()
+    library: str = ""
+    cannot_express: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.name.isidentifier():
@@ -153,6 +165,9 @@ class ClientSpec:
         # aiohttp's connection pool is a cap on what is in flight too; the
         # thread clients open one connection per attempt.
         connections = ("pool",) if self.concurrency == "asyncio" else ()
+        if self.policy.startswith("library"):  # told the limits of its own API only
+            told = ("rate", "capacity") if self.api == "chat" else ("rpm", "tpm", "requests_file")
+            policy = tuple(k for k in policy if k in told)
         common = COMMON_KNOBS
         if self.policy in OWN_RETRIES:
             common = tuple(k for k in common if k not in LOOP_RETRY_KNOBS)

@@ -82,7 +82,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--clients",
         default=None,
-        help=f"comma-separated clients, or 'all' (every client of --api that needs no Redis) "
+        help=f"comma-separated clients, or 'all' (every client of --api that needs no Redis, "
+        "the leaderboard's library clients aside) "
         f"(known: {', '.join(REGISTRY)}; "
         f"default: {','.join(DEFAULT_CLIENTS)}, or every openai client with --api openai)",
     )

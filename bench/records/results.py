@@ -38,7 +38,7 @@ from bench.records.scenario import (
     parse_scenario,
 )
 from clients.config import ClientConfig, ConfigError
-from clients.infra.records import Attempt, RecordError
+from clients.infra.records import Attempt, ProcessUsage, RecordError
 from mock_server.vocabulary import RatebenchError
 
 RUN_SCHEMA = "ratebench.bench-run/2"
@@ -256,6 +256,9 @@ class RunRecord:
     - `sweep`: the knob value, for a sweep's runs.
     - `command`: for a shell command's run (`--command`), the command and its
       process times; its attempts are the server's log, one per request.
+    - `usage`: the client process's CPU during the batch and its peak memory,
+      for a client run in a process of its own (None otherwise, and in
+      records written before it was kept).
     """
 
     SCHEMA: ClassVar[str] = RUN_SCHEMA
@@ -276,6 +279,7 @@ class RunRecord:
     reason: str | None = None
     sweep: SweepPoint | None = None
     command: CommandRun | None = None
+    usage: ProcessUsage | None = None
 
     def __post_init__(self) -> None:
         if self.run < 0:
@@ -341,7 +345,10 @@ class RunRecord:
             "sweep": _sweep_dict(self.sweep),
             "attempts": [a.to_dict() for a in self.attempts],
             "server_log": [e.to_dict() for e in self.server_log],
-        } | ({} if self.command is None else {"command": self.command.to_dict()})
+        } | (
+            ({} if self.command is None else {"command": self.command.to_dict()})
+            | ({} if self.usage is None else {"usage": self.usage.to_dict()})
+        )
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RunRecord:
@@ -379,6 +386,7 @@ class RunRecord:
                 reason=reason,
                 sweep=_sweep_point(data.get("sweep")),
                 command=CommandRun.from_dict(data.get("command")),
+                usage=ProcessUsage.from_dict(data.get("usage")),
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             if isinstance(exc, RecordError | ScenarioError):

@@ -9,6 +9,7 @@ Each finished run is appended to `runs.jsonl` at once.
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import time
 from collections import Counter
@@ -20,7 +21,7 @@ from bench.endpoints.registry import endpoint_for
 from bench.records.results import RUNS_FILE, Machine, RunLog, RunRecord, SweepPoint, server_entries
 from bench.records.scenario import Scenario
 from bench.records.stats import unanswered
-from bench.running.parallel import lane_servers, run_lanes
+from bench.running.parallel import in_own_process, lane_servers, run_lanes
 from bench.running.plan import (
     BenchPlan,
     ClientRunner,
@@ -31,7 +32,7 @@ from bench.running.plan import (
 )
 from bench.running.shell_command import run_command
 from clients import run_client
-from clients.config import ClientConfig
+from clients.config import ClientConfig, ConfigError
 from clients.infra.recorder import Observer, observing
 from clients.infra.records import ClientRun
 from mock_server.processes.server import MockServer, ServerError, fetch_log, reset_server
@@ -107,7 +108,9 @@ def run_one(
 
     A server that dies (or stops answering) before or during the run gives a
     failed record saying so, never an exception: the run is kept, and the
-    caller decides whether the bench can go on.
+    caller decides whether the bench can go on. So does a client that
+    refuses its config once running (a library that cannot be told the
+    window at this time scale): one client must not end a leaderboard.
     """
     commands = dict(plan.commands)
     if job.client in commands:
@@ -133,6 +136,7 @@ def run_one(
             status="ok" if reason is None else "failed",
             reason=reason,
             sweep=sweep,
+            usage=result.usage,
         )
 
     try:
@@ -141,7 +145,11 @@ def run_one(
         never = ClientRun(job.client, config.n, time.monotonic(), (), 0.0)
         return record(time.time(), never, [], server_failure(server, "before the run", exc))
     wall_start = time.time()
-    result = runner(job.client, config)
+    try:
+        result = runner(job.client, config)
+    except ConfigError as exc:  # the client (in a process of its own) refused to run
+        never = ClientRun(job.client, config.n, time.monotonic(), (), 0.0)
+        return record(wall_start, never, [], f"the client could not run: {exc}")
     elapsed = time.monotonic() - result.started
     try:
         entries = fetch_log(base)["entries"]
@@ -196,13 +204,16 @@ def run_bench(
     on_done: Callable[[Job, RunRecord], None] = lambda job, rec: None,
     jobs: int = 1,
     observe: Callable[[Job], Observer | None] = lambda job: None,
+    own_process: bool = False,
 ) -> list[RunRecord]:
     """Run every job, `jobs` at a time, appending each record to `run_dir/runs.jsonl`
     as it finishes.
 
     `jobs` 1 runs them one after another in this thread against one server;
     more runs them side by side, each lane with a server of its own
-    (`bench.running.parallel`). `observe(job)` is the observer of that run's
+    (`bench.running.parallel`), each client in a process of its own; with
+    `own_process`, one at a time does so too (the leaderboard measures each
+    client's CPU and memory). `observe(job)` is the observer of that run's
     recorder (the live view's), or None. Returns the records. A run the server
     spoiled is recorded as failed, with its reason, and the bench goes on; if
     a server died, BenchAborted is raised after the failed run is recorded.
@@ -250,6 +261,10 @@ def run_bench(
         for job in schedule(plan):
             on_start(job)
             with observing(observe(job)):
-                record = run_one(plan, job, base, server, here)
+                if own_process:
+                    runner = functools.partial(in_own_process, observer=observe(job))
+                    record = run_one(plan, job, base, server, here, runner=runner)
+                else:
+                    record = run_one(plan, job, base, server, here)
             finished(job, record, server)
     return records

@@ -38,6 +38,7 @@ SPEC = ClientSpec(
         "aiolimiter's leaky bucket is a library's code, not ours; the simulator runs only"
         " limiters written here"
     ),
+    library="aiolimiter",
 )
 
 

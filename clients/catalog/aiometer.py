@@ -39,6 +39,7 @@ SPEC = ClientSpec(
     no_model=(
         "aiometer meters job starts inside its own scheduler, which the simulator does not model"
     ),
+    library="aiometer",
 )
 
 

@@ -42,6 +42,7 @@ SPEC = ClientSpec(
     paces=False,
     caps_in_flight=False,
     api="openai",
+    library="openai",
 )
 
 

@@ -45,6 +45,7 @@ SPEC = ClientSpec(
     paces=False,
     caps_in_flight=False,
     api="openai",
+    library="tenacity",
 )
 
 

@@ -34,7 +34,8 @@ from typing import Any
 
 from clients.config import ClientConfig, ConfigError
 from clients.infra.recorder import Clock, Observer, OnLine
-from clients.infra.records import Attempt, ClientRun
+from clients.infra.records import Attempt, ClientRun, ProcessUsage
+from mock_server.vocabulary import RatebenchError
 
 MAX_PROCS = 64
 #: The discard port, refused at once on a machine that runs no discard service, and
@@ -228,6 +229,7 @@ def run_procs(
             child.stdin.write("go\n")
             child.stdin.flush()
         results: list[dict[str, Any] | None] = [None] * len(children)
+        errors: list[str | None] = [None] * len(children)
         lock = threading.Lock()
         relay = Relayed(observer, name, config.n, parts) if observer is not None else None
 
@@ -242,6 +244,8 @@ def run_procs(
                         on_line(f"[proc {index}] {rest}" if len(parts) > 1 else rest)
                 elif kind == "result":
                     results[index] = json.loads(rest)
+                elif kind == "error":
+                    errors[index] = rest
 
         readers = [
             threading.Thread(target=read, args=(i, c), daemon=True) for i, c in enumerate(children)
@@ -277,7 +281,8 @@ def run_procs(
                     pipe.close()
     missing = [i for i, r in enumerate(results) if r is None]
     if missing:
-        raise ConfigError(f"client process {missing[0]} ended without a result")
+        said = errors[missing[0]]
+        raise ConfigError(said or f"client process {missing[0]} ended without a result")
     runs = [ClientRun.from_dict(r) for r in results if r is not None]
     return merge(label(name, len(parts)), config.n, runs, parts)
 
@@ -313,8 +318,20 @@ def merge(client: str, n: int, runs: list[ClientRun], parts: list[list[int]]) ->
             )
     attempts.sort(key=lambda a: (a.request, a.attempt))
     makespan = max((a.finished for a in attempts), default=0.0)
+    usages = [run.usage for run in runs if run.usage is not None]
+    # Several processes: their CPU and their peaks added up (each peak is its own).
+    usage = (
+        ProcessUsage(sum(u.cpu_seconds for u in usages), sum(u.peak_rss_mb for u in usages))
+        if usages and len(usages) == len(runs)
+        else None
+    )
     return ClientRun(
-        client=client, n=n, started=started, attempts=tuple(attempts), makespan=makespan
+        client=client,
+        n=n,
+        started=started,
+        attempts=tuple(attempts),
+        makespan=makespan,
+        usage=usage,
     )
 
 
@@ -351,15 +368,35 @@ def child_main() -> int:  # pragma: no cover - runs in the child processes
     if sys.stdin.readline().strip() != "go":
         return 1
     collector = Relay() if job.get("events") else Collector()
+    before = cpu_seconds()
     try:
         with observing(collector):
             run = run_client(job["name"], config, line if job["lines"] else None)
+    except RatebenchError as exc:  # the client refused its config: one line, no traceback
+        tell_parent(f"error {exc}")
+        return 2
     except KeyboardInterrupt:
         run = collector.run(job["name"], config.n)
         tell_parent(f"result {json.dumps(run.to_dict())}")
         return 128 + signal.SIGTERM
+    run = replace(run, usage=ProcessUsage(cpu_seconds() - before, peak_rss_mb()))
     tell_parent(f"result {json.dumps(run.to_dict())}")
     return 0
+
+
+def cpu_seconds() -> float:
+    """This process's user + system CPU seconds so far, all its threads."""
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory, MB (Linux reports kilobytes)."""
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def tell_parent(text: str) -> None:

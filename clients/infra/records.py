@@ -94,6 +94,31 @@ class Attempt:
 
 
 @dataclass(frozen=True, slots=True)
+class ProcessUsage:
+    """What a client's own process spent (`clients.infra.procs`): `cpu_seconds`,
+    user + system CPU from the batch's go to its end (start-up and imports
+    left out); `peak_rss_mb`, the process's peak resident memory, imports
+    included (what a user's process pays for the library)."""
+
+    cpu_seconds: float
+    peak_rss_mb: float
+
+    def to_dict(self) -> dict[str, float]:
+        return {"cpu_seconds": self.cpu_seconds, "peak_rss_mb": self.peak_rss_mb}
+
+    @classmethod
+    def from_dict(cls, data: object) -> ProcessUsage | None:
+        if data is None:
+            return None
+        if not isinstance(data, dict):
+            raise RecordError(f"usage must be an object or null, got {data!r}")
+        try:
+            return cls(float(data["cpu_seconds"]), float(data["peak_rss_mb"]))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise RecordError(f"not a process usage record: {exc!r}") from None
+
+
+@dataclass(frozen=True, slots=True)
 class ClientRun:
     """Everything one client did for one batch.
 
@@ -108,6 +133,7 @@ class ClientRun:
     started: float
     attempts: tuple[Attempt, ...]
     makespan: float
+    usage: ProcessUsage | None = None  # set by a run in processes of its own
 
     @classmethod
     def of(cls, client: str, n: int, started: float, attempts: Iterable[Attempt]) -> ClientRun:
@@ -138,7 +164,7 @@ class ClientRun:
             "completed": self.completed,
             "rejections": self.rejections,
             "attempts": [a.to_dict() for a in self.attempts],
-        }
+        } | ({} if self.usage is None else {"usage": self.usage.to_dict()})
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ClientRun:
@@ -149,6 +175,7 @@ class ClientRun:
                 started=float(data["started"]),
                 attempts=tuple(Attempt.from_dict(a) for a in data["attempts"]),
                 makespan=float(data["makespan"]),
+                usage=ProcessUsage.from_dict(data.get("usage")),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise RecordError(f"not a client run record: {exc}") from exc
