@@ -224,7 +224,7 @@ def user_lines(spec: ClientSpec) -> str:
     library), or what ratebench's own client is."""
     import importlib
 
-    module = importlib.import_module(f"clients.catalog.{spec.name}")
+    module = importlib.import_module(f"{clients.__name__}.catalog.{spec.name}")
     function = getattr(module, "library_calls", None)
     if function is None:
         return f"ratebench's own: {spec.summary}"
