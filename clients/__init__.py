@@ -48,6 +48,11 @@ REGISTRY: tuple[str, ...] = (
     "openai_tenacity",
     "header_adaptive",
     "cookbook_parallel",
+    # Gemini's clients (spec.api == "gemini").
+    "gemini_budget",
+    "gemini_retryinfo",
+    "gemini_sdk",
+    "gemini_sdk_retry",
 )
 
 #: What `--clients` means when not given: the write-up's three.

@@ -48,6 +48,10 @@ class ClientConfig:
       clients, the limits they are told (None: not told) and the JSONL
       request set they send (`bench requests`; None: a seeded default set of
       `n` requests); the `/chat` clients ignore them.
+    - `itpm`, `rpd`, `day_minutes`, `day_start`: input tokens per minute and
+      requests per day (None: not told), the length of the server's day in
+      scenario minutes and the Pacific time of day at which the batch starts
+      (HH:MM), for the clients of an API with a daily quota (Gemini).
     - `pool`: connections the aiohttp clients may hold open at once, 0 for no
       limit (aiohttp's own default is 100, a ceiling of 100 requests in flight
       that no policy chose). The thread clients open one connection per
@@ -73,6 +77,10 @@ class ClientConfig:
     server_strategy: Strategy = "fixed-window"
     rpm: int | None = None
     tpm: int | None = None
+    itpm: int | None = None
+    rpd: int | None = None
+    day_minutes: float = 1440.0
+    day_start: str = "00:00"
     requests_file: str | None = None
     pool: int = 0
     api_key: str | None = field(default=None, repr=False)
@@ -113,10 +121,14 @@ class ClientConfig:
             raise ConfigError(f"pool must be >= 0 connections (0 for no limit), got {self.pool}")
         if self.first_sleep < 0:
             raise ConfigError(f"first_sleep must be >= 0 seconds, got {self.first_sleep}")
-        for name in ("rpm", "tpm"):
+        for name in ("rpm", "tpm", "itpm", "rpd"):
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise ConfigError(f"{name} must be at least 1 or unset, got {value}")
+        if not 0 < self.day_minutes <= 1440:
+            raise ConfigError(
+                f"day_minutes must be above 0 and at most 1440, got {self.day_minutes}"
+            )
         if self.retry not in RETRY_NAMES:
             raise ConfigError(f"retry must be one of {', '.join(RETRY_NAMES)}, got {self.retry!r}")
         if self.server_strategy not in STRATEGIES:

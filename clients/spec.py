@@ -39,12 +39,16 @@ Policy = Literal[
     "random exponential backoff",
     "header adaptive",
     "cookbook parallel",
+    # Gemini's clients (requests and input tokens per minute, requests per day).
+    "quota budget",
+    "retry info",
 ]
 POLICIES: tuple[str, ...] = get_args(Policy)
 
-#: The endpoint a client speaks: the write-up's `GET /chat`, or the
-#: OpenAI-compatible `POST /v1/chat/completions` (requests and tokens per minute).
-Api = Literal["chat", "openai"]
+#: The endpoint a client speaks: the write-up's `GET /chat`, the
+#: OpenAI-compatible `POST /v1/chat/completions` (requests and tokens per minute),
+#: or Gemini's `generateContent` (requests and input tokens per minute, requests per day).
+Api = Literal["chat", "openai", "gemini"]
 APIS: tuple[str, ...] = get_args(Api)
 
 #: Services a client needs besides the mock server.
@@ -91,6 +95,8 @@ POLICY_KNOBS: dict[str, tuple[str, ...]] = {
     "random exponential backoff": ("requests_file",),
     "header adaptive": ("requests_file",),
     "cookbook parallel": ("rpm", "tpm", "requests_file"),
+    "quota budget": ("rpm", "itpm", "rpd", "day_minutes", "day_start", "requests_file"),
+    "retry info": ("requests_file",),
 }
 
 

@@ -1,13 +1,15 @@
-"""`python -m bench requests`: write a seeded request set for /v1/chat/completions.
+"""`python -m bench requests`: write a seeded request set for /v1/chat/completions,
+or with `--api gemini` for Gemini's generateContent.
 
-The set itself (its format, its distributions) is `bench.records.requests_file`; this
-is its command line.
+The set itself (its format, its distributions) is `bench.records.requests_file`
+(Gemini's body format: `bench.endpoints.gemini.requests`); this is its command line.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from bench.endpoints.gemini.requests import make_requests as make_gemini_requests
 from bench.records.requests_file import (
     DEFAULT_MAX_TOKENS,
     DEFAULT_MODEL,
@@ -19,6 +21,7 @@ from bench.records.requests_file import (
     parse_distribution,
     write_requests,
 )
+from clients.infra.gemini_request_set import DEFAULT_MODEL as GEMINI_MODEL
 from mock_server.vocabulary import OneLineParser, UsageError, fail
 
 DISTRIBUTIONS = (
@@ -59,7 +62,17 @@ def build_parser() -> OneLineParser:
         f"lognormal:MEDIAN,SIGMA (default: {DEFAULT_MAX_TOKENS})",
     )
     parser.add_argument(
-        "--model", default=DEFAULT_MODEL, help=f"the model named (default: {DEFAULT_MODEL})"
+        "--model",
+        default=None,
+        help=f"the model named (default: {DEFAULT_MODEL}; with --api gemini, {GEMINI_MODEL})",
+    )
+    parser.add_argument(
+        "--api",
+        choices=("openai", "gemini"),
+        default="openai",
+        help="the body format: openai (messages, max_tokens; charge = prompt + max_tokens) or "
+        "gemini (contents, generationConfig.maxOutputTokens; charge = input tokens) "
+        "(default: openai)",
     )
     return parser
 
@@ -71,7 +84,13 @@ def main(argv: list[str]) -> int:
             raise UsageError(f"--n {args.n} must be between 1 and {MAX_REQUESTS} requests")
         prompt = parse_distribution(args.prompt_tokens, "--prompt-tokens", MIN_PROMPT_TOKENS)
         answer = parse_distribution(args.max_tokens, "--max-tokens")
-        bodies = make_requests(args.n, args.seed, prompt, answer, args.model)
+        if args.api == "gemini":
+            prompt = parse_distribution(args.prompt_tokens, "--prompt-tokens")
+            bodies = make_gemini_requests(
+                args.n, args.seed, prompt, answer, args.model or GEMINI_MODEL
+            )
+        else:
+            bodies = make_requests(args.n, args.seed, prompt, answer, args.model or DEFAULT_MODEL)
         try:
             write_requests(args.out, bodies)
         except OSError as exc:
@@ -80,7 +99,12 @@ def main(argv: list[str]) -> int:
         fail(str(exc))
 
     def used(key: str) -> str:
-        values = [b["metadata"][key] if key != "max_tokens" else b[key] for b in bodies]
+        if key != "max_tokens":
+            values = [b["metadata"][key] for b in bodies]
+        elif args.api == "gemini":
+            values = [b["generationConfig"]["maxOutputTokens"] for b in bodies]
+        else:
+            values = [b[key] for b in bodies]
         return f"{min(values)}..{max(values)}"
 
     # What the set holds, beside what was asked: a lognormal's tails are kept

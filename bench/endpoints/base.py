@@ -23,14 +23,20 @@ from clients.spec import ClientSpec
 @dataclass(frozen=True, slots=True)
 class Meter:
     """What the view meters sends against: `requests` per `window` scenario seconds
-    and, on the OpenAI-compatible endpoint, `tokens` per window, each request
-    charged `charges[request]` as the server charges it at admission."""
+    and, on the LLM endpoints, `tokens` per window (`token_text` names them), each
+    request charged `charges[request]` as the server charges it at admission; on
+    an API with a daily quota, `day_requests` a day of `day_length` scenario
+    seconds, the first day ending `day_first_end` seconds after the batch's start."""
 
     window: float
     requests: int
     text: str
     tokens: int | None = None
     charges: tuple[int, ...] = ()
+    token_text: str = ""
+    day_requests: int | None = None
+    day_length: float = 0.0
+    day_first_end: float = 0.0
 
 
 #: Written beside each run's line as it ends ("  1.02 × bound (183.8 s)"), or "".

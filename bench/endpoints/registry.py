@@ -13,6 +13,7 @@ from typing import Any
 
 from bench.endpoints.base import Endpoint
 from bench.endpoints.chat.endpoint import ENDPOINT as CHAT
+from bench.endpoints.gemini.endpoint import ENDPOINT as GEMINI
 from bench.endpoints.openai.endpoint import ENDPOINT as OPENAI
 from bench.records.results import RunRecord, SweepPoint, TheoryRecord
 from bench.records.scenario import (
@@ -30,7 +31,11 @@ from clients.config import ClientConfig
 from mock_server.endpoints import ENDPOINTS as SERVED
 from mock_server.vocabulary import STRATEGIES, Strategy, UsageError
 
-ENDPOINTS: dict[str, Endpoint] = {e.name: e for e in (CHAT, OPENAI)}
+ENDPOINTS: dict[str, Endpoint] = {e.name: e for e in (CHAT, OPENAI, GEMINI)}
+#: Flags one endpoint makes (the OpenAI-compatible one) that every LLM endpoint reads:
+#: given with `--api` one of `LLM_APIS`, they are that endpoint's own.
+SHARED_LLM_FLAGS = ("--rpm", "--requests")
+LLM_APIS = ("openai", "gemini")
 #: `/chat`, the write-up's endpoint: the bench's default.
 DEFAULT_API = CHAT.name
 
@@ -60,9 +65,10 @@ _HELPS = {
     "error_kind": "what --error-rate answers: a 500, or a 200 whose body is not JSON "
     "(default: {default})",
     "stall_after": "fault injection: the server stops answering after N accepted requests",
-    "api": "the endpoint: the write-up's GET /chat, or openai (POST /v1/chat/completions, "
-    "limited in requests and tokens per minute); runs the clients that speak it "
-    "(default: {default})",
+    "api": "the endpoint: the write-up's GET /chat, openai (POST /v1/chat/completions, "
+    "limited in requests and tokens per minute) or gemini (generateContent, limited in "
+    "requests and input tokens per minute and requests per day); runs the clients that "
+    "speak it (default: {default})",
 }
 
 
@@ -167,6 +173,8 @@ def scenario_from_args(args: argparse.Namespace) -> Scenario:
         return scenario
     for name, each in ENDPOINTS.items():
         flags = each.given_flags(args)
+        if args.api in LLM_APIS:
+            flags = [f for f in flags if f not in SHARED_LLM_FLAGS]
         if name != args.api and flags:
             raise UsageError(f"{flags[0]} is for the {name} endpoint: add --api {name}")
     return ENDPOINTS[args.api].scenario_from_args(scenario, args)

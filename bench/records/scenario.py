@@ -181,8 +181,12 @@ class Scenario:
     - `api`: the endpoint the batch goes to (the write-up's `GET /chat`);
       `rpm`, `tpm`: requests and tokens per minute for a token-limited API
       (None: not limited that way; room for the LLM endpoint).
+    - `itpm`: input tokens per minute (Gemini's "TPM"); `rpd`: requests per
+      day (Gemini); `day_minutes`: the length of a day in scenario minutes
+      (None: 1440) and `day_start`: the Pacific time of day (HH:MM) at which
+      the server's day clock starts (None: 00:00), for an API with a daily quota.
     - `faults`: what the bench's own server injects.
-    - `requests`: for `api="openai"`, the JSONL request set every client
+    - `requests`: for `api="openai"` or `"gemini"`, the JSONL request set every client
       sends (None: the seeded default set of `n`, see `request_bodies`).
     - `headers`: for `api="openai"`, whether the server sends the
       `x-ratelimit-*` headers (False: `--no-ratelimit-headers`, so a client
@@ -197,6 +201,10 @@ class Scenario:
     api: Api = "chat"
     rpm: int | None = None
     tpm: int | None = None
+    itpm: int | None = None
+    rpd: int | None = None
+    day_minutes: float | None = None
+    day_start: str | None = None
     faults: Faults = Faults()
     requests: str | None = None
     headers: bool = True
@@ -209,7 +217,7 @@ class Scenario:
             raise ScenarioError(f"api must be one of {', '.join(APIS)}, got {self.api!r}")
         from mock_server.endpoints.llm_limits import check_per_minute
 
-        for name in ("rpm", "tpm"):
+        for name in ("rpm", "tpm", "itpm", "rpd"):
             value = getattr(self, name)
             if value is not None and (not isinstance(value, int) or value < 1):
                 raise ScenarioError(f"{name} must be a whole number >= 1 or unset, got {value!r}")
@@ -217,6 +225,15 @@ class Scenario:
                 check_per_minute(f"--{name}", value or 0)
             except RatebenchError as exc:
                 raise ScenarioError(str(exc)) from None
+        if self.day_minutes is not None and not (
+            math.isfinite(self.day_minutes) and 1 <= self.day_minutes <= MINUTES_A_DAY
+        ):
+            raise ScenarioError(
+                f"day_minutes {self.day_minutes!r} must be between 1 and {MINUTES_A_DAY} "
+                "scenario minutes"
+            )
+        if self.day_start is not None:
+            parse_day_start(self.day_start)
 
     # -- what derives from it ------------------------------------------------------
 
@@ -318,6 +335,10 @@ class Scenario:
             "api": self.api,
             "rpm": self.rpm,
             "tpm": self.tpm,
+            "itpm": self.itpm,
+            "rpd": self.rpd,
+            "day_minutes": self.day_minutes,
+            "day_start": self.day_start,
             "faults": {
                 "error_rate": self.faults.error_rate,
                 "error_kind": self.faults.error_kind,
@@ -341,6 +362,10 @@ class Scenario:
                 api=data.get("api", "chat"),
                 rpm=data.get("rpm"),
                 tpm=data.get("tpm"),
+                itpm=data.get("itpm"),
+                rpd=data.get("rpd"),
+                day_minutes=data.get("day_minutes"),
+                day_start=data.get("day_start"),
                 faults=Faults(
                     float(faults.get("error_rate", 0.0)),
                     faults.get("error_kind", "500"),
@@ -353,6 +378,25 @@ class Scenario:
             if isinstance(exc, ScenarioError):
                 raise
             raise ScenarioError(f"not a scenario record: {exc!r}") from None
+
+
+#: Minutes in a day at full scale (`Scenario.day_minutes`' default and largest value).
+MINUTES_A_DAY = 1440
+
+
+def parse_day_start(text: str) -> int:
+    """`"HH:MM"` (a Pacific time of day) -> minutes after midnight; ScenarioError otherwise."""
+    parts = text.strip().split(":")
+    if (
+        len(parts) == 2
+        and all(p.isdigit() and len(p) == 2 for p in parts)
+        and int(parts[0]) < 24
+        and int(parts[1]) < 60
+    ):
+        return int(parts[0]) * 60 + int(parts[1])
+    raise ScenarioError(
+        f"day start {text!r} is not a time of day: write HH:MM, e.g. 00:00 or 17:30"
+    )
 
 
 def _int(value: Any) -> int:

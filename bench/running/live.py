@@ -71,6 +71,8 @@ class Snapshot:
     window_sends: int
     window_index: int
     window_tokens: int = 0
+    day_sends: int = 0
+    day_index: int = 0
 
 
 class RunWatch:
@@ -86,10 +88,13 @@ class RunWatch:
         window: float,
         clock: Clock = time.monotonic,
         charges: tuple[int, ...] = (),
+        day: tuple[float, float] = (0.0, 0.0),
     ) -> None:
         self.time_scale = time_scale
         self.window = window * time_scale  # wall seconds
         self.charges = charges  # tokens per request, on the OpenAI-compatible endpoint
+        # A daily quota's day and when the first one ends, wall seconds ((0, 0): none).
+        self.day_length, self.day_first_end = (d * time_scale for d in day)
         self._clock = clock
         self._lock = threading.Lock()
         self._reset("", 0, 0.0)
@@ -155,6 +160,7 @@ class RunWatch:
             start = origin + index * self.window
             in_window = [i for i, s in enumerate(sends) if s >= start]
             tokens = sum(self._tokens[i] for i in in_window)
+            day = self._day(elapsed)
             return Snapshot(
                 self.client,
                 self.n,
@@ -164,7 +170,15 @@ class RunWatch:
                 len(in_window),
                 index,
                 tokens,
+                sum(1 for s in sends if self._day(s) == day) if self.day_length else 0,
+                day,
             )
+
+    def _day(self, elapsed: float) -> int:
+        """The day (from 0) of a daily quota that `elapsed` wall seconds fall in."""
+        if not self.day_length or elapsed < self.day_first_end:
+            return 0
+        return 1 + int((elapsed - self.day_first_end) // self.day_length)
 
 
 def _bar(count: int, total: int, width: int = BAR_WIDTH) -> str:
@@ -178,6 +192,8 @@ def render_run(
     limit_text: str,
     time_scale: float,
     token_limit: int | None = None,
+    token_text: str = "",
+    day_limit: int | None = None,
 ) -> Any:
     """The panel of the run in progress: meters, states, and the requests themselves."""
     from rich.console import Group
@@ -213,7 +229,17 @@ def render_run(
                 (f" {snap.window_tokens}/{token_limit}", "bold red" if too_many else "bold"),
                 # Short enough to hold one line in a 100-column terminal; each send
                 # counts its prompt + max_tokens, what the server charges at admission.
-                (f"  (limit {token_limit} TPM)", "dim"),
+                (f"  (limit {token_text or f'{token_limit} TPM'})", "dim"),
+            )
+        )
+    if day_limit is not None:
+        full = snap.day_sends >= day_limit
+        meters.append(
+            Text.assemble(
+                ("sends today ", "bold"),
+                (_bar(min(snap.day_sends, day_limit), day_limit), "magenta" if full else "cyan"),
+                (f" {snap.day_sends}/{day_limit}", "bold"),
+                (f"  (day {snap.day_index + 1}, limit {day_limit} RPD)", "dim"),
             )
         )
     table = Table.grid(padding=(0, 1))
@@ -318,7 +344,11 @@ class LiveView:
         """The observer of `job`'s run: the recorder its client builds tells it everything."""
         meter = self.meter
         watch = RunWatch(
-            self.plan.scenario.time_scale, meter.window, self.clock, charges=meter.charges
+            self.plan.scenario.time_scale,
+            meter.window,
+            self.clock,
+            charges=meter.charges,
+            day=(meter.day_length, meter.day_first_end),
         )
         self.watches[job.index] = (job, watch)
         return watch
@@ -334,7 +364,17 @@ class LiveView:
         running = [(job, w.snapshot()) for job, w in list(self.watches.values()) if w.client]
         if len(running) == 1:
             [(_, snap)] = running
-            parts.append(render_run(snap, meter.requests, meter.text, scale, meter.tokens))
+            parts.append(
+                render_run(
+                    snap,
+                    meter.requests,
+                    meter.text,
+                    scale,
+                    meter.tokens,
+                    meter.token_text,
+                    meter.day_requests,
+                )
+            )
         elif running:
             parts.append(render_lanes(running, scale))
         if self.records:

@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from clients.config import ClientConfig, ConfigError
 from clients.infra import loglines
@@ -30,6 +30,11 @@ from clients.infra.request_set import RequestSetError, read_request_set
 from clients.infra.retry import RetryPolicy
 from clients.infra.run_loop import run_loop
 from clients.limiters.base import Limiter
+
+if TYPE_CHECKING:
+    import aiohttp
+
+    from clients.infra.attempts import Reply
 
 COMPLETIONS = "/v1/chat/completions"
 # Wall seconds an idle connection is kept for reuse. uvicorn closes idle
@@ -93,38 +98,60 @@ def run_openai_batch(
 ) -> ClientRun:
     """Send the request set, every request as a task at once, each through its
     limiter; blocks until done or the deadline passed."""
+    from clients.transports import openai_send
+
     requests = load_request_set(config)
-    return run_loop(_run(client, config, requests, make_limiters, on_line))
+    url = completions_url(config)
+
+    def post(session: aiohttp.ClientSession, request: ChatRequest) -> Awaitable[Reply]:
+        return openai_send.send(session, url, request.body)
+
+    return run_loop(
+        run_tasks(client, config, requests, make_limiters, post, config.auth_headers, on_line)
+    )
 
 
-async def _run(
+class Indexed(Protocol):
+    """A request of a set: its place in the batch."""
+
+    @property
+    def index(self) -> int: ...
+
+
+R = TypeVar("R", bound=Indexed)
+
+
+async def run_tasks(
     client: str,
     config: ClientConfig,
-    requests: list[ChatRequest],
-    make_limiters: Callable[[ClientConfig], LimiterFor],
+    requests: Sequence[R],
+    make_limiters: Callable[[ClientConfig], Callable[[R], Limiter]],
+    post: Callable[[aiohttp.ClientSession, R], Awaitable[Reply]],
+    headers: Mapping[str, str],
     on_line: OnLine | None,
 ) -> ClientRun:
+    """Every request as a task at once, each through its limiter and the one request
+    loop, `post` sending one attempt on the run's session (which carries `headers`):
+    what every request-set API's own-loop clients share."""
     import aiohttp
 
     from clients.infra.async_batch import drive
     from clients.infra.loop import request_loop
-    from clients.transports import openai_send
 
     recorder = Recorder(client, config.n, on_line)
     recorder.line(loglines.start(recorder.now()))
     limiter_for = make_limiters(config)
     policy = RetryPolicy.from_config(config)
-    url = completions_url(config)
     timeout = aiohttp.ClientTimeout(total=config.scaled(config.request_timeout))
     # Every request is a task at once, as the write-up's gather; `pool` caps the
     # connections (0: none), as for every aiohttp client.
     connector = aiohttp.TCPConnector(limit=config.pool, keepalive_timeout=KEEPALIVE)
     async with aiohttp.ClientSession(
-        timeout=timeout, connector=connector, headers=config.auth_headers
+        timeout=timeout, connector=connector, headers=dict(headers)
     ) as session:
 
-        async def job(request: ChatRequest) -> bool:
-            send = functools.partial(openai_send.send, session, url, request.body)
+        async def job(request: R) -> bool:
+            send = functools.partial(post, session, request)
             loop = request_loop(
                 request.index,
                 limiter_for(request),

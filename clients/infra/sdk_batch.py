@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from collections.abc import Awaitable, Callable
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from clients.config import ClientConfig
@@ -39,7 +40,7 @@ Call = Callable[["openai.AsyncOpenAI", ChatRequest], Awaitable[Any]]
 
 
 def make_transport(recorder_of_run: Callable[[], Recorder]) -> httpx2.AsyncBaseTransport:
-    """The SDK's own transport (its connection limits, a shorter keep-alive: see
+    """The openai SDK's own transport (its connection limits, a shorter keep-alive: see
     `openai_batch.KEEPALIVE`), recording every attempt in the run's recorder
     (`recorder_of_run()`, asked at each attempt: the transport is built before the
     run's clock starts)."""
@@ -53,11 +54,26 @@ def make_transport(recorder_of_run: Callable[[], Recorder]) -> httpx2.AsyncBaseT
         max_keepalive_connections=DEFAULT_CONNECTION_LIMITS.max_keepalive_connections,
         keepalive_expiry=KEEPALIVE,
     )
-    inner = httpx2.AsyncHTTPTransport(limits=limits)
+    transport: httpx2.AsyncBaseTransport = recording_transport(recorder_of_run, httpx2, limits)
+    return transport
+
+
+def recording_transport(
+    recorder_of_run: Callable[[], Recorder], http: ModuleType, limits: Any = None
+) -> Any:
+    """An `AsyncHTTPTransport` of `http` (httpx, or the openai SDK's httpx2: the same
+    interface) that records every attempt in the run's recorder, as the module says.
+    `limits`: the transport's connection limits (None: the library's, with the
+    shorter keep-alive of `openai_batch.KEEPALIVE`)."""
+    from clients.infra.openai_batch import KEEPALIVE
+
+    if limits is None:
+        limits = http.Limits(keepalive_expiry=KEEPALIVE)
+    inner = http.AsyncHTTPTransport(limits=limits)
     tries: Counter[int] = Counter()
 
-    class RecordingTransport(httpx2.AsyncBaseTransport):
-        async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+    class RecordingTransport(http.AsyncBaseTransport):  # type: ignore[misc,name-defined]
+        async def handle_async_request(self, request: Any) -> Any:
             recorder = recorder_of_run()
             index = int(request.headers.get(REQUEST_HEADER, "-1"))
             attempt = tries[index]
@@ -75,7 +91,7 @@ def make_transport(recorder_of_run: Callable[[], Recorder]) -> httpx2.AsyncBaseT
                 await response.aread()  # the whole answer: when it finished
                 outcome = classify(status)
                 return response
-            except httpx2.TimeoutException:
+            except http.TimeoutException:
                 outcome = "timeout"
                 raise
             except asyncio.CancelledError:  # the run's deadline

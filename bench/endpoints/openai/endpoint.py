@@ -46,7 +46,7 @@ class OpenAIEndpoint:
             "--rpm",
             type=int,
             default=None,
-            help="with --api openai: requests per minute (default: 60)",
+            help="with --api openai or gemini: requests per minute (default: openai 60, gemini 10)",
         )
         parser.add_argument(
             "--tpm",
@@ -59,8 +59,8 @@ class OpenAIEndpoint:
             "--requests",
             default=None,
             metavar="FILE",
-            help="with --api openai: the request set every client sends (`python -m bench "
-            "requests`); default: a seeded set of -n requests",
+            help="with --api openai or gemini: the request set every client sends "
+            "(`python -m bench requests [--api gemini]`); default: a seeded set of -n requests",
         )
         parser.add_argument(
             "--ratelimit-headers",
