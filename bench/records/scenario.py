@@ -20,7 +20,7 @@ from dataclasses import dataclass, fields
 from pathlib import PurePath
 from typing import Any, Literal, get_args
 
-from clients.config import ClientConfig, ConfigError
+from clients.config import OTPM_CHARGES, ClientConfig, ConfigError
 from clients.infra.retry import RetryPolicy
 from clients.spec import APIS, Api
 from mock_server.vocabulary import STRATEGIES, RatebenchError, Strategy
@@ -180,7 +180,10 @@ class Scenario:
     - `seed`: run i of every client uses latency seed `seed + i`.
     - `api`: the endpoint the batch goes to (the write-up's `GET /chat`);
       `rpm`, `tpm`: requests and tokens per minute for a token-limited API
-      (None: not limited that way; room for the LLM endpoint).
+      (None: not limited that way; room for the LLM endpoint); `itpm`,
+      `otpm`: Anthropic's input and output tokens per minute, and
+      `otpm_charge` how its output is charged ("produced" or "max-tokens";
+      None: the server's default).
     - `faults`: what the bench's own server injects.
     - `requests`: for `api="openai"`, the JSONL request set every client
       sends (None: the seeded default set of `n`, see `request_bodies`).
@@ -197,6 +200,9 @@ class Scenario:
     api: Api = "chat"
     rpm: int | None = None
     tpm: int | None = None
+    itpm: int | None = None
+    otpm: int | None = None
+    otpm_charge: str | None = None
     faults: Faults = Faults()
     requests: str | None = None
     headers: bool = True
@@ -209,7 +215,11 @@ class Scenario:
             raise ScenarioError(f"api must be one of {', '.join(APIS)}, got {self.api!r}")
         from mock_server.endpoints.openai.settings import check_per_minute
 
-        for name in ("rpm", "tpm"):
+        if self.otpm_charge not in (None, *OTPM_CHARGES):
+            raise ScenarioError(
+                f"otpm_charge must be one of {', '.join(OTPM_CHARGES)}, got {self.otpm_charge!r}"
+            )
+        for name in ("rpm", "tpm", "itpm", "otpm"):
             value = getattr(self, name)
             if value is not None and (not isinstance(value, int) or value < 1):
                 raise ScenarioError(f"{name} must be a whole number >= 1 or unset, got {value!r}")
@@ -276,6 +286,8 @@ class Scenario:
             # Clients that follow the server's rule are told which it is, as an
             # API's documentation would say.
             "server_strategy": self.limit.strategy,
+            # A client that speaks several APIs sends in this one's format.
+            "api": self.api,
             "rate": self.limit.per_second,
             "capacity": self.limit.count,
             # The write-up sized its pool to the limit's count: 2 threads for 2/s.
@@ -318,6 +330,9 @@ class Scenario:
             "api": self.api,
             "rpm": self.rpm,
             "tpm": self.tpm,
+            "itpm": self.itpm,
+            "otpm": self.otpm,
+            "otpm_charge": self.otpm_charge,
             "faults": {
                 "error_rate": self.faults.error_rate,
                 "error_kind": self.faults.error_kind,
@@ -341,6 +356,9 @@ class Scenario:
                 api=data.get("api", "chat"),
                 rpm=data.get("rpm"),
                 tpm=data.get("tpm"),
+                itpm=data.get("itpm"),
+                otpm=data.get("otpm"),
+                otpm_charge=data.get("otpm_charge"),
                 faults=Faults(
                     float(faults.get("error_rate", 0.0)),
                     faults.get("error_kind", "500"),
@@ -436,10 +454,13 @@ def knobs_of(client: str, config: ClientConfig, *, common: bool = True) -> dict[
     if client not in clients.REGISTRY:
         return {}  # a shell command (`--command`): the bench set none of its knobs
     names = clients.spec(client).knobs
+    # An LLM limit the scenario does not have (None) is no knob of this run.
     return {
         name: getattr(config, name)
         for name in names
-        if (common or name not in COMMON_KNOBS) and not name.endswith("url")
+        if (common or name not in COMMON_KNOBS)
+        and not name.endswith("url")
+        and getattr(config, name) is not None
     }
 
 

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from clients.config import ClientConfig
 from clients.infra import loglines
 from clients.infra.attempts import classify
-from clients.infra.openai_batch import ChatRequest, base_url, load_request_set
+from clients.infra.llm_batch import ChatRequest, base_url, load_request_set
 from clients.infra.recorder import OnLine, Recorder
 from clients.infra.records import ClientRun, Outcome
 from clients.infra.run_loop import run_loop
@@ -40,13 +40,13 @@ Call = Callable[["openai.AsyncOpenAI", ChatRequest], Awaitable[Any]]
 
 def make_transport(recorder_of_run: Callable[[], Recorder]) -> httpx2.AsyncBaseTransport:
     """The SDK's own transport (its connection limits, a shorter keep-alive: see
-    `openai_batch.KEEPALIVE`), recording every attempt in the run's recorder
+    `llm_batch.KEEPALIVE`), recording every attempt in the run's recorder
     (`recorder_of_run()`, asked at each attempt: the transport is built before the
     run's clock starts)."""
     import httpx2
     from openai._constants import DEFAULT_CONNECTION_LIMITS
 
-    from clients.infra.openai_batch import KEEPALIVE
+    from clients.infra.llm_batch import KEEPALIVE
 
     limits = httpx2.Limits(
         max_connections=DEFAULT_CONNECTION_LIMITS.max_connections,

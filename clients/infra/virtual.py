@@ -56,6 +56,9 @@ class VirtualBatch:
       clients it as their capacity and rate).
     - `margin`: the `clients.config.MARGIN` of wall time a client adds to a
       window at its edge, in the simulation's seconds.
+    - `costs`: on an LLM endpoint, what each request draws on each of its
+      limits, in the API's order (`clients.infra.llm_api`); () where a
+      request has one charge.
     """
 
     config: ClientConfig
@@ -66,6 +69,7 @@ class VirtualBatch:
     limit: int
     window: float
     margin: float
+    costs: Sequence[tuple[int, ...]] = ()
 
 
 class VirtualLoops(Protocol):
@@ -95,12 +99,25 @@ LimiterFor = Callable[[int], Limiter]
 
 def limiter_loops(limiter_for: LimiterFor, batch: VirtualBatch) -> list[Steps[object]]:
     """The request loop for every request, each through its limiter, with the
-    retry policy of `batch.config` (as `clients.infra.openai_batch` runs them)."""
+    retry policy of `batch.config` (as `clients.infra.llm_batch` runs them)."""
     config = batch.config
     policy = RetryPolicy.from_config(config)
     return [
         request_loop(i, limiter_for(charge), policy, batch.recorder, time_scale=config.time_scale)
         for i, charge in enumerate(batch.charges)
+    ]
+
+
+def indexed_loops(
+    limiter_for: Callable[[int], Limiter], batch: VirtualBatch
+) -> list[Steps[object]]:
+    """The request loop for every request, each through `limiter_for(index)`, with
+    the retry policy of `batch.config`."""
+    config = batch.config
+    policy = RetryPolicy.from_config(config)
+    return [
+        request_loop(i, limiter_for(i), policy, batch.recorder, time_scale=config.time_scale)
+        for i in range(len(batch.charges))
     ]
 
 
