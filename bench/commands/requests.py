@@ -61,6 +61,15 @@ def build_parser() -> OneLineParser:
     parser.add_argument(
         "--model", default=DEFAULT_MODEL, help=f"the model named (default: {DEFAULT_MODEL})"
     )
+    parser.add_argument(
+        "--api",
+        choices=("openai", "anthropic"),
+        default="openai",
+        help="the body format: openai (/v1/chat/completions, metadata {request, "
+        "prompt_tokens, charge}) or anthropic (/v1/messages, metadata {request, "
+        "input_tokens}: what count_tokens answers, charged against the ITPM) "
+        "(default: openai)",
+    )
     return parser
 
 
@@ -71,7 +80,7 @@ def main(argv: list[str]) -> int:
             raise UsageError(f"--n {args.n} must be between 1 and {MAX_REQUESTS} requests")
         prompt = parse_distribution(args.prompt_tokens, "--prompt-tokens", MIN_PROMPT_TOKENS)
         answer = parse_distribution(args.max_tokens, "--max-tokens")
-        bodies = make_requests(args.n, args.seed, prompt, answer, args.model)
+        bodies = make_requests(args.n, args.seed, prompt, answer, args.model, args.api)
         try:
             write_requests(args.out, bodies)
         except OSError as exc:
@@ -85,6 +94,15 @@ def main(argv: list[str]) -> int:
 
     # What the set holds, beside what was asked: a lognormal's tails are kept
     # within the limits, and a reader should not have to open the file to see it.
+    if args.api == "anthropic":
+        inputs = [b["metadata"]["input_tokens"] for b in bodies]
+        outputs = [b["max_tokens"] for b in bodies]
+        print(
+            f"wrote {len(bodies)} requests to {args.out}: input tokens {prompt} "
+            f"({min(inputs)}..{max(inputs)}, {sum(inputs)} in all), max_tokens {answer} "
+            f"({min(outputs)}..{max(outputs)}, {sum(outputs)} in all), seed {args.seed}"
+        )
+        return 0
     charges = [b["metadata"]["charge"] for b in bodies]
     print(
         f"wrote {len(bodies)} requests to {args.out}: prompt tokens {prompt} "

@@ -496,8 +496,9 @@ def config_from_dict(data: Mapping[str, Any]) -> ClientConfig:
 
 
 def request_bodies(scenario: Scenario) -> list[dict[str, Any]]:
-    """The request set of an openai scenario: its file's first `n` bodies, or the
-    seeded default set of `n` (`bench.records.requests_file`, seed `scenario.seed`)."""
+    """The request set of an LLM scenario (in its API's body format): its file's first
+    `n` bodies, or the seeded default set of `n` (`bench.records.requests_file`, seed
+    `scenario.seed`)."""
     from pathlib import Path
 
     from bench.records.requests_file import (
@@ -511,7 +512,7 @@ def request_bodies(scenario: Scenario) -> list[dict[str, Any]]:
 
     if scenario.requests is not None:
         try:
-            return read_requests(Path(scenario.requests))[: scenario.n]
+            return read_requests(Path(scenario.requests), scenario.api)[: scenario.n]
         except RequestSetError as exc:
             raise ScenarioError(str(exc)) from None
     return make_requests(
@@ -519,4 +520,5 @@ def request_bodies(scenario: Scenario) -> list[dict[str, Any]]:
         scenario.seed,
         parse_distribution(DEFAULT_PROMPT_TOKENS, "--prompt-tokens"),
         parse_distribution(DEFAULT_MAX_TOKENS, "--max-tokens"),
+        api=scenario.api,
     )

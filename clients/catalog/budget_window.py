@@ -113,7 +113,11 @@ def _bucket_limiters(
                 f"{NAME} plans with each request's costs: request {request.index} has no "
                 "metadata saying them (write the set with `python -m bench requests`)"
             )
-        return shared.for_request(costs, lambda reply: api.unused(costs, reply, config))
+        return shared.for_request(
+            api.needs(costs, config),
+            api.charged(costs, config),
+            lambda reply: api.after(costs, reply, config),
+        )
 
     return limiter_for
 

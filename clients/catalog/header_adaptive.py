@@ -73,7 +73,11 @@ def make_limiters(config: ClientConfig) -> LimiterFor:
 
         def in_buckets(request: ChatRequest) -> Limiter:
             costs = request.costs or (1,) + (0,) * (len(api.limit_names) - 1)
-            return buckets.for_request(costs, lambda reply: api.unused(costs, reply, config))
+            return buckets.for_request(
+                api.needs(costs, config),
+                api.charged(costs, config),
+                lambda reply: api.after(costs, reply, config),
+            )
 
         return in_buckets
 

@@ -12,16 +12,17 @@ asks which one it runs against: it asks `api_for(config)` for
   limit, in `limit_names`' order, as the server charges it at admission
   (the request set's metadata, written by `python -m bench requests`, holds
   the server's own count);
-- `unused(costs, reply, config)`: what of those costs the server did not
-  charge after all, once the answer is in (Anthropic's output tokens,
-  counted as produced: `max_tokens` minus what was produced);
+- `needs(costs, config)`, `charged(costs, config)`, `after(costs, reply,
+  config)`: what a request needs in each bucket to be admitted, what it is
+  charged then, and what its answer is charged once in (Anthropic's output
+  tokens counted as produced: one token needed, nothing charged at
+  admission, the answer's `usage.output_tokens` once produced);
 - `check_line`: a request-set line checked as that API's server checks a
   body.
 
 OpenAI's two limits are requests and tokens (the prompt plus `max_tokens`,
 at admission); Anthropic's three are requests, input tokens (at admission)
-and output tokens (`max_tokens` at admission, or as produced: a client that
-keeps the budget reserves `max_tokens` and takes back what was not used).
+and output tokens (`max_tokens` at admission, or as produced).
 """
 
 from __future__ import annotations
@@ -62,7 +63,11 @@ class LLMApi(Protocol):
 
     def costs(self, body: Mapping[str, Any], metadata: Mapping[str, Any]) -> Costs | None: ...
 
-    def unused(self, costs: Costs, reply: Reply, config: ClientConfig) -> Costs: ...
+    def needs(self, costs: Costs, config: ClientConfig) -> Costs: ...
+
+    def charged(self, costs: Costs, config: ClientConfig) -> Costs: ...
+
+    def after(self, costs: Costs, reply: Reply, config: ClientConfig) -> Costs: ...
 
     def check_line(self, line: str) -> dict[str, Any]: ...
 
@@ -97,7 +102,13 @@ class OpenAIApi:
         charge = _charge(metadata, "charge")
         return None if charge is None else (1, charge)
 
-    def unused(self, costs: Costs, reply: Reply, config: ClientConfig) -> Costs:
+    def needs(self, costs: Costs, config: ClientConfig) -> Costs:
+        return costs
+
+    def charged(self, costs: Costs, config: ClientConfig) -> Costs:
+        return costs
+
+    def after(self, costs: Costs, reply: Reply, config: ClientConfig) -> Costs:
         return (0, 0)
 
     def check_line(self, line: str) -> dict[str, Any]:
@@ -132,17 +143,25 @@ class AnthropicApi:
     def costs(self, body: Mapping[str, Any], metadata: Mapping[str, Any]) -> Costs | None:
         charge = _charge(metadata, "input_tokens")
         # max_tokens: what the server charges at admission under --otpm-charge
-        # max-tokens, and the most it can charge as produced.
+        # max-tokens, and the most an answer can produce.
         return None if charge is None else (1, charge, int(body.get("max_tokens") or 0))
 
-    def unused(self, costs: Costs, reply: Reply, config: ClientConfig) -> Costs:
+    def needs(self, costs: Costs, config: ClientConfig) -> Costs:
+        if config.otpm_charge == "produced":
+            return (costs[0], costs[1], 1)  # one output token in the bucket
+        return costs
+
+    def charged(self, costs: Costs, config: ClientConfig) -> Costs:
+        if config.otpm_charge == "produced":
+            return (costs[0], costs[1], 0)
+        return costs
+
+    def after(self, costs: Costs, reply: Reply, config: ClientConfig) -> Costs:
         if config.otpm_charge != "produced" or reply.outcome != "ok":
             return (0, 0, 0)
         usage = reply.body.get("usage") if isinstance(reply.body, Mapping) else None
         produced = usage.get("output_tokens") if isinstance(usage, Mapping) else None
-        if not isinstance(produced, int):
-            return (0, 0, 0)
-        return (0, 0, max(0, costs[2] - produced))
+        return (0, 0, produced if isinstance(produced, int) and produced > 0 else 0)
 
     def check_line(self, line: str) -> dict[str, Any]:
         from clients.infra.request_set import check_anthropic_line

@@ -18,13 +18,16 @@ charges of a span up to that gap longer; a bucket that keeps `rate x
 margin` units in hand covers it (`clients.catalog.budget_window`'s margin).
 
 A refused send is given back (the server charges a refused request
-nothing), and so is what an answer shows the server did not charge after
-all (Anthropic's output tokens counted as produced: the copy reserves
-`max_tokens` and takes back the rest, `clients.infra.llm_api.unused`).
+nothing). What a request needs to start and what it is charged may differ,
+and part of its charge may come with its answer: Anthropic's output tokens
+counted as produced need one token in the output bucket, are charged
+nothing at admission, and the answer's `usage.output_tokens` is charged
+when it comes in (`clients.infra.llm_api`), as the server charges them when
+produced, a few milliseconds earlier: the margin covers that too.
 
 `BucketBudget` is the rule and the wait (fake-time tests run it under the
-simulator's driver); `for_request(costs, unused)` gives the request loop a
-limiter for one request. Requests go first come, first served (one turn),
+simulator's driver); `for_request(needs, charges, after)` gives the request
+loop a limiter for one request. Requests go first come, first served (one turn),
 so in file order. `LearnedBuckets` is the same copy with its capacities
 learned from the answers (`clients.catalog.header_adaptive`).
 """
@@ -45,11 +48,11 @@ if TYPE_CHECKING:
     from clients.infra.attempts import Reply
 
 Costs = tuple[int, ...]
-#: What of a request's costs the server did not charge, once its answer is in.
-Unused = Callable[["Reply"], Costs]
+#: What a request's answer is charged once it is in.
+After = Callable[["Reply"], Costs]
 
 
-def nothing_unused(reply: Reply) -> Costs:
+def nothing_after(reply: Reply) -> Costs:
     return ()
 
 
@@ -119,49 +122,54 @@ class BucketBudget:
         """When the request may go: `earliest`, for a subclass to add to."""
         return self.earliest(now, costs)
 
-    def acquire(self, costs: Costs) -> Steps[float]:
-        """Wait, in turn, until every bucket holds `costs`, then take them; returns the
-        clock reading at which they were taken."""
+    def acquire(self, needs: Costs, charges: Costs) -> Steps[float]:
+        """Wait, in turn, until every bucket holds `needs`, then take `charges`; returns
+        the clock reading at which they were taken."""
         yield from self._turn.acquire()
         try:
             while True:
                 now = self.clock()
-                at = self.ready(now, costs)
+                at = self.ready(now, needs)
                 if at <= now + ROUNDING:
-                    self.take(now, costs)
+                    self.take(now, charges)
                     return now
                 yield Sleep(at - now)
         finally:
             self._turn.release()
 
-    def answered(self, reply: Reply, costs: Costs, unused: Costs, taken_at: float) -> None:
-        """What one answer tells: a refusal charged nothing; an answer may show that
-        part of the costs was not charged after all."""
+    def answered(self, reply: Reply, charges: Costs, after: Costs, taken_at: float) -> None:
+        """What one answer tells: a refusal was charged nothing; an answer may be
+        charged more once in (`after`)."""
         if reply.outcome == "rate_limited":
-            self.give_back(costs)
-        elif unused:
-            self.give_back(unused)
+            self.give_back(charges)
+        elif any(after):
+            self.take(self.clock(), after)
 
-    def for_request(self, costs: Costs, unused: Unused = nothing_unused) -> Limiter:
-        return _Costed(self, costs, unused)
+    def for_request(
+        self, needs: Costs, charges: Costs | None = None, after: After = nothing_after
+    ) -> Limiter:
+        """The request loop's limiter for one request that needs `needs` to start, is
+        charged `charges` then (`needs` if None) and `after(reply)` once answered."""
+        return _Costed(self, needs, needs if charges is None else charges, after)
 
 
 class _Costed(Limiter):
     """One request's view of the shared budget: its acquire asks for its costs."""
 
-    def __init__(self, shared: BucketBudget, costs: Costs, unused: Unused) -> None:
+    def __init__(self, shared: BucketBudget, needs: Costs, charges: Costs, after: After) -> None:
         self.shared = shared
-        self.costs = costs
-        self.unused = unused
+        self.needs = needs
+        self.charges = charges
+        self.after = after
         self.taken_at = 0.0  # when this request's current attempt took its costs
 
     def acquire(self) -> Steps[float]:
         start = self.shared.clock()
-        self.taken_at = yield from self.shared.acquire(self.costs)
+        self.taken_at = yield from self.shared.acquire(self.needs, self.charges)
         return self.taken_at - start
 
     def observe(self, reply: Reply) -> None:
-        self.shared.answered(reply, self.costs, self.unused(reply), self.taken_at)
+        self.shared.answered(reply, self.charges, self.after(reply), self.taken_at)
 
     def __repr__(self) -> str:
-        return f"<Costed {self.costs} of {self.shared!r}>"
+        return f"<Costed {self.needs} of {self.shared!r}>"

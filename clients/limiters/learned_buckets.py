@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 
 from clients.infra.steps import Steps
 from clients.limiters.base import Clock, Limiter, Semaphore
-from clients.limiters.bucket_budget import BucketBudget, Costs, Unused, nothing_unused
+from clients.limiters.bucket_budget import After, BucketBudget, Costs, nothing_after
 from mock_server.token_bucket import Bucket
 
 if TYPE_CHECKING:
@@ -67,23 +67,23 @@ class LearnedBuckets(BucketBudget):
         """Each limit learned so far, per minute."""
         return {n: b.capacity for n, b in zip(self.names, self.buckets, strict=True) if b}
 
+    def ready(self, now: float, costs: Costs) -> float:
+        return max(self.paused_until, super().ready(now, costs))
+
     def take(self, now: float, costs: Costs) -> None:
         super().take(now, costs)
         if any(b is None for b in self.buckets):
             self.sent.append((now, costs))
 
-    def ready(self, now: float, costs: Costs) -> float:
-        return max(self.paused_until, super().ready(now, costs))
-
-    def answered(self, reply: Reply, costs: Costs, unused: Costs, taken_at: float) -> None:
+    def answered(self, reply: Reply, charges: Costs, after: Costs, taken_at: float) -> None:
         now = self.clock()
-        if reply.outcome == "rate_limited" and (taken_at, costs) in self.sent:
-            self.sent.remove((taken_at, costs))  # the server charged it nothing
+        if reply.outcome == "rate_limited" and (taken_at, charges) in self.sent:
+            self.sent.remove((taken_at, charges))  # the server charged it nothing
         learned = getattr(reply, "learned", None)
         before = self.known
         if learned is not None:
             self.learn(learned.limits, learned.full_in, now)
-        super().answered(reply, costs, unused, taken_at)
+        super().answered(reply, charges, after, taken_at)
         if reply.outcome == "rate_limited" and self.known == before:
             wait = reply.reopens_in if reply.reopens_in is not None else self.fallback
             self.paused_until = max(self.paused_until, now + wait)
@@ -106,18 +106,21 @@ class LearnedBuckets(BucketBudget):
             if bucket is not None and said is not None:
                 self.full_at[i] = max(self.full_at[i], now + said - RESET_TOLERANCE)
 
-    def for_request(self, costs: Costs, unused: Unused = nothing_unused) -> Limiter:
-        return _Learning(self, costs, unused)
+    def for_request(
+        self, needs: Costs, charges: Costs | None = None, after: After = nothing_after
+    ) -> Limiter:
+        return _Learning(self, needs, needs if charges is None else charges, after)
 
 
 class _Learning(Limiter):
     """One request's view: the first request goes alone and opens the gate with its
     answer; every answer teaches the copy."""
 
-    def __init__(self, shared: LearnedBuckets, costs: Costs, unused: Unused) -> None:
+    def __init__(self, shared: LearnedBuckets, needs: Costs, charges: Costs, after: After) -> None:
         self.shared = shared
-        self.costs = costs
-        self.unused = unused
+        self.needs = needs
+        self.charges = charges
+        self.after = after
         self.taken_at = 0.0
         self.probe = False
 
@@ -130,16 +133,16 @@ class _Learning(Limiter):
                 shared.gate.release()
             else:
                 self.probe = True  # holds the gate until its answer
-        self.taken_at = yield from shared.acquire(self.costs)
+        self.taken_at = yield from shared.acquire(self.needs, self.charges)
         return self.taken_at - start
 
     def observe(self, reply: Reply) -> None:
         shared = self.shared
-        shared.answered(reply, self.costs, self.unused(reply), self.taken_at)
+        shared.answered(reply, self.charges, self.after(reply), self.taken_at)
         if self.probe:
             self.probe = False
             shared.open = True
             shared.gate.release()
 
     def __repr__(self) -> str:
-        return f"<Learning {self.costs} of {self.shared!r}>"
+        return f"<Learning {self.needs} of {self.shared!r}>"

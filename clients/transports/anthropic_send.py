@@ -36,7 +36,7 @@ HEADER_NAMES = {
 }
 SPEND_LIMIT = "enforced_spend_limit_reached"
 _BODY_LIMIT = re.compile(
-    r"rate limit of ([\d,]+) (requests|input tokens|output tokens) per minute", re.IGNORECASE
+    r"of ([\d,]+) (requests|input tokens|output tokens) per minute", re.IGNORECASE
 )
 
 
