@@ -213,7 +213,7 @@ class Scenario:
         check_time_scale(self.time_scale)
         if self.api not in APIS:
             raise ScenarioError(f"api must be one of {', '.join(APIS)}, got {self.api!r}")
-        from mock_server.endpoints.openai.settings import check_per_minute
+        from mock_server.endpoints.llm_limits import check_per_minute
 
         if self.otpm_charge not in (None, *OTPM_CHARGES):
             raise ScenarioError(

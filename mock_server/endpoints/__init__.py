@@ -1,8 +1,9 @@
 """The APIs the mock server answers, one package each, and their registry.
 
 An API is a `ServerEndpoint`: everything that differs between APIs. Its
-name (the key of its settings, and of `--strategy API=NAME`), its flags and
-the settings they make, its default limits strategy, and how it mounts its
+name (the key of its settings, and of `--strategy API=NAME`), the shared LLM
+limits it reads (`llm_limits`: `--rpm`, `--tpm`, ...) with its own defaults,
+its flags and the settings they make, its default limits strategy, and how it mounts its
 routes on a worker's app, on the state every API shares (`mock_server.core`:
 the log, keys, storage, draws). The server, its CLI and its log ask
 `ENDPOINTS` and never name an API.
@@ -16,8 +17,10 @@ To add one: a package here with its settings (a frozen dataclass with
 from __future__ import annotations
 
 import argparse
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Protocol
 
+from mock_server.endpoints.anthropic import AnthropicEndpoint
 from mock_server.endpoints.chat import ChatEndpoint
 from mock_server.endpoints.openai import OpenAIEndpoint
 from mock_server.settings import EndpointSettings, ServerSettings
@@ -40,8 +43,14 @@ class ServerEndpoint(Protocol):
         """The limits strategy it enforces unless `--strategy` says otherwise."""
         ...
 
+    @property
+    def limit_defaults(self) -> Mapping[str, int]:
+        """The shared LLM limits it reads (`llm_limits.LIMITS`, e.g. "rpm"), each
+        with its default when the flag is not given; empty for an API without them."""
+        ...
+
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        """Its flags, in a group of its own on the server's parser."""
+        """Its own flags, in a group of its own on the server's parser."""
         ...
 
     def settings_from_args(
@@ -57,7 +66,8 @@ class ServerEndpoint(Protocol):
 
 
 #: Every API the server answers, by name, in the order they are mounted,
-#: listed in `--help` and shown in `GET /log`'s settings.
+#: listed in `--help` and shown in `GET /log`'s settings. The OpenAI-compatible
+#: endpoint last: it answers every other path under /v1 with OpenAI's 404.
 ENDPOINTS: dict[str, ServerEndpoint] = {
-    endpoint.name: endpoint for endpoint in (ChatEndpoint(), OpenAIEndpoint())
+    endpoint.name: endpoint for endpoint in (ChatEndpoint(), AnthropicEndpoint(), OpenAIEndpoint())
 }

@@ -31,6 +31,10 @@ class ChatEndpoint:
     # slowapi's default: the window opens at the first hit and rejected hits count.
     default_strategy: Strategy = "fixed-window"
 
+    @property
+    def limit_defaults(self) -> dict[str, int]:
+        return {}  # its one limit is --rate, not an LLM's
+
     def __repr__(self) -> str:
         return "<ChatEndpoint GET /chat>"
 

@@ -12,6 +12,7 @@ import argparse
 from typing import TYPE_CHECKING
 
 from mock_server.endpoints.openai.settings import (
+    DEFAULTS,
     OpenAISettings,
     add_openai_arguments,
     openai_settings_from_args,
@@ -32,6 +33,10 @@ class OpenAIEndpoint:
     # A bucket refilled continuously, a whole minute's worth: what OpenAI's reset
     # headers and "try again in" waits show (README, "How OpenAI's limits refill").
     default_strategy: Strategy = "token-bucket"
+
+    @property
+    def limit_defaults(self) -> dict[str, int]:
+        return {"rpm": DEFAULTS.rpm, "tpm": DEFAULTS.tpm}
 
     def __repr__(self) -> str:
         return "<OpenAIEndpoint POST /v1/chat/completions>"

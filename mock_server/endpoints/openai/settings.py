@@ -15,9 +15,11 @@ from __future__ import annotations
 import argparse
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from mock_server.endpoints.faults import FaultSettings, fault_settings_from_args
+from mock_server.endpoints.llm_limits import llm_limit
 from mock_server.settings import ServerSettings
 from mock_server.vocabulary import (
     MAX_LATENCY,
@@ -36,9 +38,6 @@ DEFAULT_MAX_TOKENS = 256
 # gpt-4o-mini's documented maximum output. Above it OpenAI answers 400
 # "max_tokens is too large", before any rate limit is consulted.
 DEFAULT_MAX_OUTPUT_TOKENS = 16_384
-#: The most requests or tokens per minute the endpoint takes: a thousand times
-#: the largest published tier, and still exact as a float.
-MAX_PER_MINUTE = 10**12
 DEFAULT_TTFT = Latency(0.2, 0.8)
 
 
@@ -62,6 +61,7 @@ class OpenAISettings:
     max_output_tokens: int = DEFAULT_MAX_OUTPUT_TOKENS
     headers: bool = True
     strategy: Strategy = "fixed-window"
+    faults: FaultSettings = field(default_factory=FaultSettings)
 
     @property
     def window(self) -> float:
@@ -93,7 +93,11 @@ class OpenAISettings:
                 f" (enforced as {self.requests_per_window} requests and "
                 f"{self.tokens_per_window} tokens per {format_seconds(self.quantize)})"
             )
-        return text + f", {self.strategy}, ttft {self.ttft} s, {self.token_time:g} s/token"
+        return (
+            text
+            + f", {self.strategy}, ttft {self.ttft} s, {self.token_time:g} s/token"
+            + self.faults.describe()
+        )
 
     def as_dict(self) -> dict[str, Any]:
         """Its part of `GET /log`'s settings: its own fields, under "openai"."""
@@ -113,6 +117,7 @@ class OpenAISettings:
             "max_output_tokens": self.max_output_tokens,
             "headers": self.headers,
             "strategy": self.strategy,
+            "faults": self.faults.as_dict(),
         }
         return {"openai": fields}
 
@@ -149,21 +154,10 @@ def format_seconds(seconds: float) -> str:
 def add_openai_arguments(parser: argparse.ArgumentParser) -> None:
     """The endpoint's flags, on the mock server's parser."""
     group = parser.add_argument_group(
-        "OpenAI-compatible endpoint (POST /v1/chat/completions, GET /v1/models)"
-    )
-    group.add_argument(
-        "--rpm",
-        type=int,
-        default=DEFAULTS.rpm,
-        help=f"requests per minute (default: {DEFAULTS.rpm})",
-    )
-    group.add_argument(
-        "--tpm",
-        type=int,
-        default=DEFAULTS.tpm,
-        help="tokens per minute, charged at admission: the prompt's estimated tokens "
-        "(characters / 4) plus n x max_tokens; a request whose charge alone exceeds it is "
-        f"refused as too large (default: {DEFAULTS.tpm})",
+        "OpenAI-compatible endpoint (POST /v1/chat/completions, GET /v1/models)",
+        "Limited by --rpm and --tpm (LLM limits above): the TPM charge is the prompt's "
+        "estimated tokens (characters / 4) plus n x max_tokens, and a request whose charge "
+        "alone exceeds it is refused as too large.",
     )
     group.add_argument(
         "--quantize",
@@ -205,31 +199,18 @@ def add_openai_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--no-ratelimit-headers",
         action="store_true",
-        help="leave out x-ratelimit-* and retry-after(-ms): real 429s are not always so helpful",
+        help="leave out the rate-limit headers and retry-after of every LLM API (OpenAI's "
+        "x-ratelimit-* and retry-after(-ms), Anthropic's anthropic-ratelimit-*): real 429s "
+        "are not always so helpful",
     )
-
-
-def check_per_minute(name: str, amount: int) -> None:
-    """RatebenchError if `amount` a minute is more than the endpoint takes."""
-    if amount > MAX_PER_MINUTE:
-        digits = str(amount)
-        shown = digits if len(digits) <= 16 else f"{digits[:8]}... ({len(digits)} digits)"
-        raise RatebenchError(
-            f"{name} {shown} is more than {MAX_PER_MINUTE:.0e} a minute: give a limit a real "
-            "API could have, e.g. 10000"
-        )
 
 
 def openai_settings_from_args(
     args: argparse.Namespace, server: ServerSettings, strategy: Strategy
 ) -> OpenAISettings:
     """Check the endpoint's flags; RatebenchError says what is wrong and how to fix it."""
-    if args.rpm < 1:
-        raise RatebenchError(f"--rpm {args.rpm} allows no request: use at least 1")
-    if args.tpm < 1:
-        raise RatebenchError(f"--tpm {args.tpm} allows no token: use at least 1")
-    for flag, amount in (("--rpm", args.rpm), ("--tpm", args.tpm)):
-        check_per_minute(flag, amount)
+    rpm = llm_limit(args, "rpm", DEFAULTS.rpm)
+    tpm = llm_limit(args, "tpm", DEFAULTS.tpm)
     quantize = None
     if args.quantize is not None:
         quantize = parse_duration(args.quantize, "--quantize")
@@ -237,7 +218,7 @@ def openai_settings_from_args(
             raise RatebenchError(
                 f"--quantize {args.quantize} must be longer than 0 and at most a minute (60s)"
             )
-        for flag, amount in (("--rpm", args.rpm), ("--tpm", args.tpm)):
+        for flag, amount in (("--rpm", rpm), ("--tpm", tpm)):
             if per_slice(amount, quantize) < 1:
                 raise RatebenchError(
                     f"--quantize {args.quantize} with {flag} {amount} allows less than one "
@@ -263,14 +244,15 @@ def openai_settings_from_args(
         )
     settings = OpenAISettings(
         strategy=strategy,
-        rpm=args.rpm,
-        tpm=args.tpm,
+        rpm=rpm,
+        tpm=tpm,
         quantize=quantize,
         ttft=ttft,
         token_time=args.token_time,
         default_max_tokens=args.default_max_tokens,
         max_output_tokens=args.max_output_tokens,
         headers=not args.no_ratelimit_headers,
+        faults=fault_settings_from_args(args),
     )
     if server.storage.startswith("redis://"):
         check_redis_window(
