@@ -94,18 +94,17 @@ def check_openai_line(line: str) -> dict[str, Any]:
 
 
 def check_anthropic_line(line: str) -> dict[str, Any]:
-    """One line's body for Anthropic's `/v1/messages`; RequestSetError says what is
+    """One line's body for Anthropic's `/v1/messages`, checked as its server checks
+    one (`mock_server.endpoints.anthropic.schema`); RequestSetError says what is
     wrong. Its `metadata` is the set's own (`{request, input_tokens}`), taken off
     before sending, as for OpenAI's sets."""
+    from mock_server.endpoints.anthropic.schema import InvalidRequest as Refused
+    from mock_server.endpoints.anthropic.schema import parse_message
+    from mock_server.endpoints.anthropic.settings import MAX_OUTPUT_TOKENS
+
     body = _object(line)
-    max_tokens = body.get("max_tokens")
-    if not isinstance(body.get("model"), str):
-        raise RequestSetError("the server would refuse it: model: Field required")
-    if not isinstance(max_tokens, int) or isinstance(max_tokens, bool) or max_tokens < 1:
-        raise RequestSetError(
-            f"the server would refuse it: max_tokens {max_tokens!r} must be a whole number >= 1"
-        )
-    messages = body.get("messages")
-    if not isinstance(messages, list) or not messages:
-        raise RequestSetError("the server would refuse it: messages must be a non-empty list")
+    try:
+        parse_message(line.encode(), MAX_OUTPUT_TOKENS)
+    except Refused as exc:
+        raise RequestSetError(f"the server would refuse it: {exc.message.rstrip('.')}") from None
     return _metadata(body, ("input_tokens",))

@@ -1,4 +1,5 @@
-"""A request set sent through the official `openai` SDK, every HTTP attempt recorded.
+"""A request set sent through an official SDK (`openai`'s or `anthropic`'s), every
+HTTP attempt recorded.
 
 The SDK retries inside one `create` call, so the client never sees its
 attempts. A transport wrapped around the SDK's own (`RecordingTransport`)
@@ -31,18 +32,19 @@ from clients.infra.run_loop import run_loop
 
 if TYPE_CHECKING:
     import httpx2
-    import openai
 
 REQUEST_HEADER = "x-ratebench-request"
-# One request with the client's own way of retrying: True if it got its answer.
-Call = Callable[["openai.AsyncOpenAI", ChatRequest], Awaitable[Any]]
+# One request with the client's own way of retrying, on the SDK's client.
+Call = Callable[[Any, ChatRequest], Awaitable[Any]]
+# The SDK's async client for a run: (config, the recording transport, max_retries or None).
+MakeSdk = Callable[[ClientConfig, Any, "int | None"], Any]
 
 
 def make_transport(recorder_of_run: Callable[[], Recorder]) -> httpx2.AsyncBaseTransport:
-    """The SDK's own transport (its connection limits, a shorter keep-alive: see
-    `llm_batch.KEEPALIVE`), recording every attempt in the run's recorder
-    (`recorder_of_run()`, asked at each attempt: the transport is built before the
-    run's clock starts)."""
+    """The SDK's own transport (its connection limits, the same in both SDKs; a
+    shorter keep-alive: see `llm_batch.KEEPALIVE`), recording every attempt in the
+    run's recorder (`recorder_of_run()`, asked at each attempt: the transport is built
+    before the run's clock starts)."""
     import httpx2
     from openai._constants import DEFAULT_CONNECTION_LIMITS
 
@@ -99,36 +101,11 @@ def make_transport(recorder_of_run: Callable[[], Recorder]) -> httpx2.AsyncBaseT
     return RecordingTransport()
 
 
-def run_sdk_batch(
-    client: str,
-    config: ClientConfig,
-    call: Call,
-    on_line: OnLine | None = None,
-    *,
-    max_retries: int | None = None,
-) -> ClientRun:
-    """Send the request set with `AsyncOpenAI` (`max_retries`: None for the SDK's
-    default), `asyncio.gather` over every request; blocks until done or the deadline."""
-    requests = load_request_set(config)
-    return run_loop(_run(client, config, requests, call, on_line, max_retries))
-
-
-async def _run(
-    client: str,
-    config: ClientConfig,
-    requests: list[ChatRequest],
-    call: Call,
-    on_line: OnLine | None,
-    max_retries: int | None,
-) -> ClientRun:
+def openai_sdk(config: ClientConfig, transport: Any, max_retries: int | None) -> Any:
+    """`AsyncOpenAI` at the server's `/v1`, over `transport`."""
     import openai
 
-    # The SDK and its lazily imported chat types are set up before the run's clock
-    # starts, as the other clients' libraries are imported before theirs: at a
-    # compressed time scale their set-up (tenths of a second on a busy machine)
-    # would otherwise weigh ten times what it does at full scale.
-    run: list[Recorder] = []
-    http_client = openai.DefaultAsyncHttpxClient(transport=make_transport(lambda: run[0]))
+    http_client = openai.DefaultAsyncHttpxClient(transport=transport)
     options: dict[str, Any] = {} if max_retries is None else {"max_retries": max_retries}
     sdk = openai.AsyncOpenAI(
         # The SDK insists on a key; a server that issued none checks none.
@@ -139,6 +116,40 @@ async def _run(
         **options,
     )
     _ = sdk.chat.completions
+    return sdk
+
+
+def run_sdk_batch(
+    client: str,
+    config: ClientConfig,
+    call: Call,
+    on_line: OnLine | None = None,
+    *,
+    max_retries: int | None = None,
+    make_sdk: MakeSdk = openai_sdk,
+) -> ClientRun:
+    """Send the request set with the SDK `make_sdk` builds (`AsyncOpenAI` by default;
+    `max_retries`: None for the SDK's default), `asyncio.gather` over every request;
+    blocks until done or the deadline."""
+    requests = load_request_set(config)
+    return run_loop(_run(client, config, requests, call, on_line, max_retries, make_sdk))
+
+
+async def _run(
+    client: str,
+    config: ClientConfig,
+    requests: list[ChatRequest],
+    call: Call,
+    on_line: OnLine | None,
+    max_retries: int | None,
+    make_sdk: MakeSdk,
+) -> ClientRun:
+    # The SDK and its lazily imported types are set up before the run's clock
+    # starts, as the other clients' libraries are imported before theirs: at a
+    # compressed time scale their set-up (tenths of a second on a busy machine)
+    # would otherwise weigh ten times what it does at full scale.
+    run: list[Recorder] = []
+    sdk = make_sdk(config, make_transport(lambda: run[0]), max_retries)
     recorder = Recorder(client, config.n, on_line)
     run.append(recorder)
     recorder.line(loglines.start(recorder.now()))

@@ -122,13 +122,15 @@ def indexed_loops(
 
 
 def retrying(request: int, attempts: int, wait: Callable[[int, Reply], float]) -> Steps[object]:
-    """A library's retries, restated: send until answered or `attempts` ran out,
-    sleeping `wait(retry, reply)` (retry from 1) after each 429."""
+    """A library's retries, restated: send until answered, `attempts` ran out or the
+    server said retrying cannot succeed (`Reply.final`), sleeping `wait(retry, reply)`
+    (retry from 1) after each refusal."""
     for attempt in range(attempts):
         reply = yield Send(request, attempt)
         assert isinstance(reply, Reply)
         if reply.outcome == "ok":
             return True
-        if attempt + 1 < attempts:
-            yield Sleep(wait(attempt + 1, reply))
+        if attempt + 1 >= attempts or reply.final:
+            return False
+        yield Sleep(wait(attempt + 1, reply))
     return False

@@ -49,6 +49,7 @@ from __future__ import annotations
 
 import functools
 import heapq
+import json
 import random
 import statistics
 from collections.abc import Iterable, Mapping, Sequence
@@ -60,7 +61,6 @@ from bench.endpoints.openai.bound import LLMLatency, latest_finish
 from bench.records.scenario import Scenario as BenchScenario
 from bench.records.scenario import request_bodies
 from bench.theory.bucket_schedule import earliest_sends
-from mock_server import tokens
 from mock_server.llm_latency import draw
 from mock_server.token_bucket import Bucket
 from mock_server.vocabulary import MINUTE, RatebenchError
@@ -127,13 +127,11 @@ class ThreeBucketBound:
 
 
 def input_tokens(body: Mapping[str, Any]) -> int:
-    """A Messages body's input tokens as the server counts them (`count_tokens`): its
-    messages, the system prompt first as one more message."""
-    messages = list(body.get("messages") or [])
-    system = body.get("system")
-    if system:
-        messages.insert(0, {"role": "system", "content": system})
-    return tokens.prompt_tokens(messages)
+    """A Messages body's input tokens as the server counts them (what `count_tokens`
+    answers: `mock_server.endpoints.anthropic.schema`, imported, never copied)."""
+    from mock_server.endpoints.anthropic.schema import parse_count
+
+    return parse_count(json.dumps(body).encode()).input_tokens()
 
 
 def plan_requests(bodies: Iterable[Mapping[str, Any]]) -> list[Planned]:
