@@ -48,6 +48,8 @@ REGISTRY: tuple[str, ...] = (
     "openai_tenacity",
     "header_adaptive",
     "cookbook_parallel",
+    # Anthropic's (spec.api == "anthropic"; budget_window and header_adaptive speak it too).
+    "anthropic_sdk",
     # Gemini's clients (spec.api == "gemini").
     "gemini_budget",
     "gemini_retryinfo",
@@ -94,7 +96,7 @@ def specs() -> tuple[ClientSpec, ...]:
 
 def local_clients(api: Api = "chat") -> tuple[str, ...]:
     """The clients of `api` that need nothing besides the mock server (`--clients all`)."""
-    return tuple(s.name for s in specs() if s.local and s.api == api)
+    return tuple(s.name for s in specs() if s.local and s.speaks(api))
 
 
 def run_client(name: str, config: ClientConfig, on_line: OnLine | None = None) -> ClientRun:

@@ -11,6 +11,7 @@ import sys
 from dataclasses import replace
 
 from mock_server.endpoints import ENDPOINTS
+from mock_server.endpoints.faults import add_fault_arguments
 from mock_server.endpoints.llm_limits import add_llm_limit_arguments
 from mock_server.keys import parse_keys
 from mock_server.processes import interrupt
@@ -143,6 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="print uvicorn's access log (off by default: it slows the server)",
     )
     add_llm_limit_arguments(parser, {e.name: e.limit_defaults for e in ENDPOINTS.values()})
+    add_fault_arguments(parser)
     for endpoint in ENDPOINTS.values():
         endpoint.add_arguments(parser)
     return parser

@@ -101,11 +101,19 @@ class Bucket:
 
 @dataclass(frozen=True, slots=True)
 class Draw:
-    """What one request takes from one bucket: `cost` units of the bucket at `key`."""
+    """What one request takes from one bucket: `cost` units of the bucket at
+    `key`, if it holds `need` units (None: the cost itself). A need above the
+    cost admits on a bucket that is not empty and charges later (Anthropic's
+    output tokens, counted as they are produced: `BucketStore.charge`)."""
 
     key: str
     bucket: Bucket
     cost: int
+    need: int | None = None
+
+    @property
+    def needed(self) -> int:
+        return self.cost if self.need is None else self.need
 
 
 class BucketStore(Protocol):
@@ -116,6 +124,11 @@ class BucketStore(Protocol):
 
         Returns the index of the first draw that did not fit (None: all were
         charged) and each bucket's `full_at` after the decision."""
+        ...
+
+    def charge(self, now: float, draws: Sequence[Draw]) -> list[float]:
+        """Charge every draw at `now` whatever the buckets hold (a level may go
+        below zero: later requests then wait for the refill); each `full_at` after."""
         ...
 
     def full_at(self, keys: Sequence[str]) -> list[float]:
@@ -139,12 +152,15 @@ class MemoryBuckets:
     def take(self, now: float, draws: Sequence[Draw]) -> tuple[int | None, list[float]]:
         full = [max(self.buckets.get(d.key, 0.0), now) for d in draws]
         for index, (draw, full_at) in enumerate(zip(draws, full, strict=True)):
-            if not draw.bucket.fits(full_at, now, draw.cost):
+            if not draw.bucket.fits(full_at, now, draw.needed):
                 return index, full
-        full = [d.bucket.charged(f, now, d.cost) for d, f in zip(draws, full, strict=True)]
+        return None, self.charge(now, draws)
+
+    def charge(self, now: float, draws: Sequence[Draw]) -> list[float]:
+        full = [d.bucket.charged(self.buckets.get(d.key, 0.0), now, d.cost) for d in draws]
         for draw, full_at in zip(draws, full, strict=True):
             self.buckets[draw.key] = full_at
-        return None, full
+        return full
 
     def full_at(self, keys: Sequence[str]) -> list[float]:
         return [self.buckets.get(key, 0.0) for key in keys]
@@ -159,31 +175,32 @@ class MemoryBuckets:
 # Take a charge from every bucket of a request, or from none (`Bucket` does
 # the same arithmetic).
 # KEYS: the buckets. ARGV[1]: now (time.time()); ARGV[2]: the slack in
-# seconds; then per bucket: capacity, rate (units a second), cost. Returns
-# the index (from 1) of the first bucket that cannot hold its cost, 0 if all
-# were charged, then each bucket's full_at after, as text (Redis would cut a
-# number to an integer). A charged bucket expires once it is full again.
+# seconds (negative: charge without asking, `charge`); then per bucket:
+# capacity, rate (units a second), cost, need. Returns the index (from 1) of
+# the first bucket that does not hold its need, 0 if all were charged, then
+# each bucket's full_at after, as text (Redis would cut a number to an
+# integer). A charged bucket expires once it is full again.
 TAKE_FROM_BUCKETS = """
 local now = tonumber(ARGV[1])
 local slack = tonumber(ARGV[2])
 local full = {}
 local refused = 0
 for i = 1, #KEYS do
-    local capacity = tonumber(ARGV[3 * i])
-    local rate = tonumber(ARGV[3 * i + 1])
-    local cost = tonumber(ARGV[3 * i + 2])
+    local capacity = tonumber(ARGV[4 * i - 1])
+    local rate = tonumber(ARGV[4 * i])
+    local need = tonumber(ARGV[4 * i + 2])
     local full_at = tonumber(redis.call('get', KEYS[i]) or 0)
     if full_at < now then
         full_at = now
     end
     full[i] = full_at
-    if refused == 0 and full_at - now > (capacity - cost) / rate + slack then
+    if slack >= 0 and refused == 0 and full_at - now > (capacity - need) / rate + slack then
         refused = i
     end
 end
 if refused == 0 then
     for i = 1, #KEYS do
-        full[i] = full[i] + tonumber(ARGV[3 * i + 2]) / tonumber(ARGV[3 * i + 1])
+        full[i] = full[i] + tonumber(ARGV[4 * i + 1]) / tonumber(ARGV[4 * i])
         local ttl = math.ceil((full[i] - now) * 1000) + 1
         redis.call('set', KEYS[i], string.format('%.17g', full[i]), 'PX', ttl)
     end
@@ -212,9 +229,17 @@ class RedisBuckets:
         return self.storage.prefixed_key(f"bucket/{key}")
 
     def take(self, now: float, draws: Sequence[Draw]) -> tuple[int | None, list[float]]:
-        args: list[Any] = [repr(now), repr(SLACK)]
+        return self._run(now, SLACK, draws)
+
+    def charge(self, now: float, draws: Sequence[Draw]) -> list[float]:
+        return self._run(now, -1.0, draws)[1]
+
+    def _run(
+        self, now: float, slack: float, draws: Sequence[Draw]
+    ) -> tuple[int | None, list[float]]:
+        args: list[Any] = [repr(now), repr(slack)]
         for draw in draws:
-            args += [draw.bucket.capacity, repr(draw.bucket.rate), draw.cost]
+            args += [draw.bucket.capacity, repr(draw.bucket.rate), draw.cost, draw.needed]
         answer = self.script([self.key(d.key) for d in draws], args)
         refused = int(answer[0])
         return (refused - 1 if refused else None), [float(x) for x in answer[1:]]

@@ -333,7 +333,7 @@ def parse_commands(given: Sequence[str]) -> tuple[tuple[str, str], ...]:
 
 def check_api(names: Sequence[str], api: str) -> None:
     """UsageError if a client speaks another endpoint than the bench's."""
-    wrong = [c for c in names if spec(c).api != api]
+    wrong = [c for c in names if not spec(c).speaks(api)]
     if wrong:
         raise UsageError(
             f"{', '.join(wrong)} speak{'s' if len(wrong) == 1 else ''} another API than "

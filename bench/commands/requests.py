@@ -68,11 +68,14 @@ def build_parser() -> OneLineParser:
     )
     parser.add_argument(
         "--api",
-        choices=("openai", "gemini"),
+        choices=("openai", "anthropic", "gemini"),
         default="openai",
-        help="the body format: openai (messages, max_tokens; charge = prompt + max_tokens) or "
-        "gemini (contents, generationConfig.maxOutputTokens; charge = input tokens) "
-        "(default: openai)",
+        help="the body format: openai (/v1/chat/completions, metadata {request, "
+        "prompt_tokens, charge}), anthropic (/v1/messages, metadata {request, "
+        "input_tokens}: what count_tokens answers, charged against the ITPM) or gemini "
+        "(generateContent's contents and generationConfig.maxOutputTokens, metadata "
+        "{request, model, prompt_tokens, charge}: the input tokens, charged against the "
+        "ITPM) (default: openai)",
     )
     return parser
 
@@ -90,7 +93,8 @@ def main(argv: list[str]) -> int:
                 args.n, args.seed, prompt, answer, args.model or GEMINI_MODEL
             )
         else:
-            bodies = make_requests(args.n, args.seed, prompt, answer, args.model or DEFAULT_MODEL)
+            model = args.model or DEFAULT_MODEL
+            bodies = make_requests(args.n, args.seed, prompt, answer, model, args.api)
         try:
             write_requests(args.out, bodies)
         except OSError as exc:
@@ -109,6 +113,15 @@ def main(argv: list[str]) -> int:
 
     # What the set holds, beside what was asked: a lognormal's tails are kept
     # within the limits, and a reader should not have to open the file to see it.
+    if args.api == "anthropic":
+        inputs = [b["metadata"]["input_tokens"] for b in bodies]
+        outputs = [b["max_tokens"] for b in bodies]
+        print(
+            f"wrote {len(bodies)} requests to {args.out}: input tokens {prompt} "
+            f"({min(inputs)}..{max(inputs)}, {sum(inputs)} in all), max_tokens {answer} "
+            f"({min(outputs)}..{max(outputs)}, {sum(outputs)} in all), seed {args.seed}"
+        )
+        return 0
     charges = [b["metadata"]["charge"] for b in bodies]
     print(
         f"wrote {len(bodies)} requests to {args.out}: prompt tokens {prompt} "

@@ -21,19 +21,32 @@ from clients.spec import ClientSpec
 
 
 @dataclass(frozen=True, slots=True)
+class TokenMeter:
+    """One limit on tokens the view meters: `limit` per window, each request charged
+    `charges[request]` as the server charges it at admission (`what`: the limit's
+    name, "tokens", "input tokens"; `text`: its words, "10000 TPM")."""
+
+    what: str
+    limit: int
+    text: str
+    charges: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Meter:
     """What the view meters sends against: `requests` per `window` scenario seconds
-    and, on the LLM endpoints, `tokens` per window (`token_text` names them), each
-    request charged `charges[request]` as the server charges it at admission; on
-    an API with a daily quota, `day_requests` a day of `day_length` scenario
-    seconds, the first day ending `day_first_end` seconds after the batch's start."""
+    and each limit on tokens (`tokens`: none on `/chat`, one on the OpenAI-compatible
+    endpoint, two on Anthropic's). `bucket`: the limits are token buckets of that
+    much, refilled at that much a window, so the view shows what each bucket holds
+    rather than what a window has counted. On an API
+    with a daily quota, `day_requests` a day of `day_length` scenario seconds, the
+    first day ending `day_first_end` seconds after the batch's start."""
 
     window: float
     requests: int
     text: str
-    tokens: int | None = None
-    charges: tuple[int, ...] = ()
-    token_text: str = ""
+    tokens: tuple[TokenMeter, ...] = ()
+    bucket: bool = False
     day_requests: int | None = None
     day_length: float = 0.0
     day_first_end: float = 0.0
@@ -50,17 +63,20 @@ class Endpoint(Protocol):
     name: str
     #: Theory re-draws a run's own latencies (`bench.theory.replay`) on this endpoint.
     replays: bool
+    #: The shared LLM flags it reads (`bench.endpoints.llm_flags`: "rpm", "requests", ...).
+    llm_flags: tuple[str, ...]
 
     def default_clients(self) -> tuple[str, ...]:
         """The clients a bench runs when `--clients` is not given."""
         ...
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        """The bench's flags of this endpoint (none for one with nothing of its own)."""
+        """The bench's flags of this endpoint alone (none for one with nothing of its
+        own; the shared LLM flags are added once, `bench.endpoints.llm_flags`)."""
         ...
 
     def given_flags(self, args: argparse.Namespace) -> list[str]:
-        """This endpoint's flags that `args` set, as typed."""
+        """This endpoint's own flags that `args` set, as typed."""
         ...
 
     def scenario_from_args(self, scenario: Scenario, args: argparse.Namespace) -> Scenario:

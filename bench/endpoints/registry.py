@@ -11,9 +11,11 @@ import argparse
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from bench.endpoints.anthropic.endpoint import ENDPOINT as ANTHROPIC
 from bench.endpoints.base import Endpoint
 from bench.endpoints.chat.endpoint import ENDPOINT as CHAT
 from bench.endpoints.gemini.endpoint import ENDPOINT as GEMINI
+from bench.endpoints.llm_flags import add_llm_arguments, given_llm_flags
 from bench.endpoints.openai.endpoint import ENDPOINT as OPENAI
 from bench.records.results import RunRecord, SweepPoint, TheoryRecord
 from bench.records.scenario import (
@@ -31,11 +33,7 @@ from clients.config import ClientConfig
 from mock_server.endpoints import ENDPOINTS as SERVED
 from mock_server.vocabulary import STRATEGIES, Strategy, UsageError
 
-ENDPOINTS: dict[str, Endpoint] = {e.name: e for e in (CHAT, OPENAI, GEMINI)}
-#: Flags one endpoint makes (the OpenAI-compatible one) that every LLM endpoint reads:
-#: given with `--api` one of `LLM_APIS`, they are that endpoint's own.
-SHARED_LLM_FLAGS = ("--rpm", "--requests")
-LLM_APIS = ("openai", "gemini")
+ENDPOINTS: dict[str, Endpoint] = {e.name: e for e in (CHAT, OPENAI, ANTHROPIC, GEMINI)}
 #: `/chat`, the write-up's endpoint: the bench's default.
 DEFAULT_API = CHAT.name
 
@@ -66,8 +64,10 @@ _HELPS = {
     "(default: {default})",
     "stall_after": "fault injection: the server stops answering after N accepted requests",
     "api": "the endpoint: the write-up's GET /chat, openai (POST /v1/chat/completions, "
-    "limited in requests and tokens per minute) or gemini (generateContent, limited in "
-    "requests and input tokens per minute and requests per day); runs the clients that "
+    "limited in requests and tokens per minute), anthropic (POST /v1/messages, three "
+    "token buckets: requests, input and output tokens per minute) or gemini "
+    "(generateContent: requests and input tokens per minute, requests per day); runs the "
+    "clients that "
     "speak it (default: {default})",
 }
 
@@ -136,6 +136,7 @@ def add_scenario_arguments(
             add("stall_after", "--stall-after", type=int)
         elif flag == "api":
             add("api", "--api", choices=tuple(ENDPOINTS))
+            add_llm_arguments(parser, {name: e.llm_flags for name, e in ENDPOINTS.items()})
             for each in ENDPOINTS.values():
                 each.add_arguments(parser)
         else:
@@ -173,10 +174,15 @@ def scenario_from_args(args: argparse.Namespace) -> Scenario:
         return scenario
     for name, each in ENDPOINTS.items():
         flags = each.given_flags(args)
-        if args.api in LLM_APIS:
-            flags = [f for f in flags if f not in SHARED_LLM_FLAGS]
         if name != args.api and flags:
             raise UsageError(f"{flags[0]} is for the {name} endpoint: add --api {name}")
+    reads = ENDPOINTS[args.api].llm_flags
+    for dest, typed in given_llm_flags(args):
+        if dest not in reads:
+            apis = [name for name, e in ENDPOINTS.items() if dest in e.llm_flags]
+            raise UsageError(
+                f"{typed} is for the {' or '.join(apis)} endpoint: add --api {apis[0]}"
+            )
     return ENDPOINTS[args.api].scenario_from_args(scenario, args)
 
 

@@ -118,6 +118,17 @@ def _opt_int(data: Mapping[str, Any], key: str) -> int | None:
     return value
 
 
+#: Fields a server entry leaves out of its record when None (records stay as they were).
+OPTIONAL_FIELDS = (
+    "tokens_charged",
+    "disconnected",
+    "input_charged",
+    "output_charged",
+    "output_charged_later",
+    "output_charged_at",
+)
+
+
 @dataclass(frozen=True, slots=True)
 class ServerEntry:
     """One request as the mock server logged it (its `/log`), the ground truth of a run.
@@ -147,6 +158,13 @@ class ServerEntry:
     # When the server saw the client go before its answer was handed over
     # (`left` is then None); None if it stayed, and in older records.
     disconnected: float | None = None
+    # Anthropic's: input tokens charged at admission (ITPM), output tokens charged
+    # at admission (OTPM under --otpm-charge max-tokens, else 0), and under
+    # `produced` the output charged once produced and when (`time.time()`).
+    input_charged: int | None = None
+    output_charged: int | None = None
+    output_charged_later: int | None = None
+    output_charged_at: float | None = None
 
     def __post_init__(self) -> None:
         if not math.isfinite(self.arrival):
@@ -158,7 +176,7 @@ class ServerEntry:
 
     def to_dict(self) -> dict[str, Any]:
         data = {f.name: getattr(self, f.name) for f in fields(self)}
-        for name in ("tokens_charged", "disconnected"):
+        for name in OPTIONAL_FIELDS:
             if data[name] is None:
                 del data[name]  # records stay as they were
         return data
@@ -185,6 +203,10 @@ class ServerEntry:
                 rank=_opt_int(data, "rank"),
                 tokens_charged=_opt_int(data, "tokens_charged"),
                 disconnected=_opt_float(data, "disconnected"),
+                input_charged=_opt_int(data, "input_charged"),
+                output_charged=_opt_int(data, "output_charged"),
+                output_charged_later=_opt_int(data, "output_charged_later"),
+                output_charged_at=_opt_float(data, "output_charged_at"),
             )
         except (KeyError, TypeError, ValueError) as exc:
             if isinstance(exc, RecordError):

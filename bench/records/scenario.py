@@ -20,7 +20,7 @@ from dataclasses import dataclass, fields
 from pathlib import PurePath
 from typing import Any, Literal, get_args
 
-from clients.config import ClientConfig, ConfigError
+from clients.config import OTPM_CHARGES, ClientConfig, ConfigError
 from clients.infra.retry import RetryPolicy
 from clients.spec import APIS, Api
 from mock_server.vocabulary import STRATEGIES, RatebenchError, Strategy
@@ -180,11 +180,14 @@ class Scenario:
     - `seed`: run i of every client uses latency seed `seed + i`.
     - `api`: the endpoint the batch goes to (the write-up's `GET /chat`);
       `rpm`, `tpm`: requests and tokens per minute for a token-limited API
-      (None: not limited that way; room for the LLM endpoint).
-    - `itpm`: input tokens per minute (Gemini's "TPM"); `rpd`: requests per
-      day (Gemini); `day_minutes`: the length of a day in scenario minutes
-      (None: 1440) and `day_start`: the Pacific time of day (HH:MM) at which
-      the server's day clock starts (None: 00:00), for an API with a daily quota.
+      (None: not limited that way; room for the LLM endpoint); `itpm`,
+      `otpm`: Anthropic's input and output tokens per minute, and
+      `otpm_charge` how its output is charged ("produced" or "max-tokens";
+      None: the server's default).
+    - `rpd`: requests per day (Gemini); `day_minutes`: the length of a day in
+      scenario minutes (None: 1440) and `day_start`: the Pacific time of day
+      (HH:MM) at which the server's day clock starts (None: 00:00), for an API
+      with a daily quota.
     - `faults`: what the bench's own server injects.
     - `requests`: for `api="openai"` or `"gemini"`, the JSONL request set every client
       sends (None: the seeded default set of `n`, see `request_bodies`).
@@ -202,7 +205,9 @@ class Scenario:
     rpm: int | None = None
     tpm: int | None = None
     itpm: int | None = None
+    otpm: int | None = None
     rpd: int | None = None
+    otpm_charge: str | None = None
     day_minutes: float | None = None
     day_start: str | None = None
     faults: Faults = Faults()
@@ -217,7 +222,11 @@ class Scenario:
             raise ScenarioError(f"api must be one of {', '.join(APIS)}, got {self.api!r}")
         from mock_server.endpoints.llm_limits import check_per_minute
 
-        for name in ("rpm", "tpm", "itpm", "rpd"):
+        if self.otpm_charge not in (None, *OTPM_CHARGES):
+            raise ScenarioError(
+                f"otpm_charge must be one of {', '.join(OTPM_CHARGES)}, got {self.otpm_charge!r}"
+            )
+        for name in ("rpm", "tpm", "itpm", "otpm", "rpd"):
             value = getattr(self, name)
             if value is not None and (not isinstance(value, int) or value < 1):
                 raise ScenarioError(f"{name} must be a whole number >= 1 or unset, got {value!r}")
@@ -293,6 +302,8 @@ class Scenario:
             # Clients that follow the server's rule are told which it is, as an
             # API's documentation would say.
             "server_strategy": self.limit.strategy,
+            # A client that speaks several APIs sends in this one's format.
+            "api": self.api,
             "rate": self.limit.per_second,
             "capacity": self.limit.count,
             # The write-up sized its pool to the limit's count: 2 threads for 2/s.
@@ -336,6 +347,8 @@ class Scenario:
             "rpm": self.rpm,
             "tpm": self.tpm,
             "itpm": self.itpm,
+            "otpm": self.otpm,
+            "otpm_charge": self.otpm_charge,
             "rpd": self.rpd,
             "day_minutes": self.day_minutes,
             "day_start": self.day_start,
@@ -363,6 +376,8 @@ class Scenario:
                 rpm=data.get("rpm"),
                 tpm=data.get("tpm"),
                 itpm=data.get("itpm"),
+                otpm=data.get("otpm"),
+                otpm_charge=data.get("otpm_charge"),
                 rpd=data.get("rpd"),
                 day_minutes=data.get("day_minutes"),
                 day_start=data.get("day_start"),
@@ -480,10 +495,13 @@ def knobs_of(client: str, config: ClientConfig, *, common: bool = True) -> dict[
     if client not in clients.REGISTRY:
         return {}  # a shell command (`--command`): the bench set none of its knobs
     names = clients.spec(client).knobs
+    # An LLM limit the scenario does not have (None) is no knob of this run.
     return {
         name: getattr(config, name)
         for name in names
-        if (common or name not in COMMON_KNOBS) and not name.endswith("url")
+        if (common or name not in COMMON_KNOBS)
+        and not name.endswith("url")
+        and getattr(config, name) is not None
     }
 
 
@@ -519,8 +537,9 @@ def config_from_dict(data: Mapping[str, Any]) -> ClientConfig:
 
 
 def request_bodies(scenario: Scenario) -> list[dict[str, Any]]:
-    """The request set of an openai scenario: its file's first `n` bodies, or the
-    seeded default set of `n` (`bench.records.requests_file`, seed `scenario.seed`)."""
+    """The request set of an LLM scenario (in its API's body format): its file's first
+    `n` bodies, or the seeded default set of `n` (`bench.records.requests_file`, seed
+    `scenario.seed`)."""
     from pathlib import Path
 
     from bench.records.requests_file import (
@@ -534,7 +553,7 @@ def request_bodies(scenario: Scenario) -> list[dict[str, Any]]:
 
     if scenario.requests is not None:
         try:
-            return read_requests(Path(scenario.requests))[: scenario.n]
+            return read_requests(Path(scenario.requests), scenario.api)[: scenario.n]
         except RequestSetError as exc:
             raise ScenarioError(str(exc)) from None
     return make_requests(
@@ -542,4 +561,5 @@ def request_bodies(scenario: Scenario) -> list[dict[str, Any]]:
         scenario.seed,
         parse_distribution(DEFAULT_PROMPT_TOKENS, "--prompt-tokens"),
         parse_distribution(DEFAULT_MAX_TOKENS, "--max-tokens"),
+        api=scenario.api,
     )

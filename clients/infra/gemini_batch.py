@@ -4,8 +4,8 @@ Two ways to send it:
 
 - `run_gemini_batch`: our own request loop (`clients.infra.loop`) over aiohttp,
   every request a task at once, each through the policy's limiter
-  (`clients.infra.openai_batch.run_tasks`, shared with the OpenAI-compatible
-  endpoint's clients), the key in `x-goog-api-key`;
+  (`clients.infra.llm_batch.run_tasks`, shared with the other LLM
+  endpoints' clients), the key in `x-goog-api-key`;
 - `run_genai_batch`: the official `google-genai` SDK (`client.aio.models.
   generate_content`), gathered, its retries its own (`HttpRetryOptions`, or
   none: its default), every HTTP attempt recorded by an httpx2 transport wrapped
@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from clients.config import ClientConfig
 from clients.infra import loglines
 from clients.infra.gemini_request_set import GeminiRequest, load_request_set
-from clients.infra.openai_batch import base_url
+from clients.infra.llm_batch import base_url
 from clients.infra.recorder import OnLine, Recorder
 from clients.infra.records import ClientRun
 from clients.infra.run_loop import run_loop
@@ -34,15 +34,7 @@ if TYPE_CHECKING:
 
     from clients.infra.attempts import Reply
 
-#: The key the clients present when the bench gave none (the SDK insists on one,
-#: and a server that issued none checks none).
-PLACEHOLDER_KEY = "ratebench"
-
 GeminiLimiterFor = Callable[[GeminiRequest], Limiter]
-
-
-def key_of(config: ClientConfig) -> str:
-    return config.api_key or PLACEHOLDER_KEY
 
 
 def run_gemini_batch(
@@ -53,7 +45,7 @@ def run_gemini_batch(
 ) -> ClientRun:
     """Send the request set, every request as a task at once, each through its limiter;
     blocks until done or the deadline passed."""
-    from clients.infra.openai_batch import run_tasks
+    from clients.infra.llm_batch import run_tasks
     from clients.transports import gemini_send
 
     requests = load_request_set(config)
@@ -64,7 +56,7 @@ def run_gemini_batch(
             session, gemini_send.generate_url(base, request.model), request.body
         )
 
-    headers = {"x-goog-api-key": key_of(config)}
+    headers = gemini_send.key_headers(config.api_key)
     return run_loop(run_tasks(client, config, requests, make_limiters, post, headers, on_line))
 
 
@@ -112,11 +104,13 @@ async def _run_genai(
     from google import genai
     from google.genai import types
 
+    from clients.transports.gemini_send import PLACEHOLDER_KEY
+
     # The SDK is set up before the run's clock starts, as every client's libraries are.
     run: list[Recorder] = []
     transport = recording_transport(lambda: run[0], httpx2)
     sdk = genai.Client(
-        api_key=key_of(config),
+        api_key=config.api_key or PLACEHOLDER_KEY,
         http_options=types.HttpOptions(
             base_url=base_url(config),
             timeout=round(config.scaled(config.request_timeout) * 1000),

@@ -25,7 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from clients.config import ClientConfig, ConfigError
-from clients.infra.request_set import HOW_TO_FIX, RequestSetError
+from clients.infra.request_set import RequestSetError
+from clients.infra.request_set import read_request_set as read_lines
 from mock_server.endpoints.gemini.schema import InvalidRequest, input_tokens, parse_request
 from mock_server.endpoints.gemini.settings import MAX_CANDIDATES, OUTPUT_TOKEN_LIMIT
 
@@ -86,24 +87,9 @@ def check_line(line: str) -> dict[str, Any]:
 
 
 def read_request_set(path: Path) -> list[dict[str, Any]]:
-    """The bodies of `path`, in order, blank lines skipped; RequestSetError names the
-    first bad line (counted from 1, as an editor counts)."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise RequestSetError(f"cannot read the request set {path}: {exc.strerror}") from None
-    except UnicodeDecodeError:
-        raise RequestSetError(f"the request set {path} is not UTF-8 text") from None
-    bodies = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        if line.strip():
-            try:
-                bodies.append(check_line(line))
-            except RequestSetError as exc:
-                raise RequestSetError(
-                    f"request set {path}, line {number}: {exc}; {HOW_TO_FIX} --api gemini"
-                ) from None
-    return bodies
+    """The bodies of `path`, in order, blank lines skipped, each checked as the server
+    checks a body; RequestSetError names the first bad line."""
+    return read_lines(path, check_line)
 
 
 def split(index: int, body: dict[str, Any]) -> GeminiRequest:

@@ -27,6 +27,9 @@ from clients.infra.attempts import Reply, classify
 QuotaKind = Literal["requests", "tokens", "day"]
 
 API_VERSION = "v1beta"
+#: The key presented when the bench gave none (the SDK insists on one, and a server
+#: that issued none checks none).
+PLACEHOLDER_KEY = "ratebench"
 _MESSAGE_WAIT = re.compile(r"retry in (\d+(?:\.\d+)?)(ms|s)\b")
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)s$")
 
@@ -91,6 +94,11 @@ def read_refusal(error: Mapping[str, Any]) -> Refusal:
     if wait is not None and not (math.isfinite(wait) and wait >= 0):
         wait = None
     return Refusal(ordered, wait)
+
+
+def key_headers(api_key: str | None) -> dict[str, str]:
+    """The header that presents the key (Gemini's `x-goog-api-key`)."""
+    return {"x-goog-api-key": api_key or PLACEHOLDER_KEY}
 
 
 def generate_url(base: str, model: str) -> str:

@@ -20,6 +20,7 @@ import argparse
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Protocol
 
+from mock_server.endpoints.anthropic import AnthropicEndpoint
 from mock_server.endpoints.chat import ChatEndpoint
 from mock_server.endpoints.gemini import GeminiEndpoint
 from mock_server.endpoints.openai import OpenAIEndpoint
@@ -66,7 +67,9 @@ class ServerEndpoint(Protocol):
 
 
 #: Every API the server answers, by name, in the order they are mounted,
-#: listed in `--help` and shown in `GET /log`'s settings.
+#: listed in `--help` and shown in `GET /log`'s settings. The OpenAI-compatible
+#: endpoint last: it answers every other path under /v1 with OpenAI's 404.
 ENDPOINTS: dict[str, ServerEndpoint] = {
-    endpoint.name: endpoint for endpoint in (ChatEndpoint(), OpenAIEndpoint(), GeminiEndpoint())
+    endpoint.name: endpoint
+    for endpoint in (ChatEndpoint(), AnthropicEndpoint(), OpenAIEndpoint(), GeminiEndpoint())
 }

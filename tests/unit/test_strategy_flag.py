@@ -14,6 +14,7 @@ import pytest
 from mock_server.app import create_app
 from mock_server.cli import build_parser, settings_from_args
 from mock_server.endpoints import ENDPOINTS
+from mock_server.vocabulary import RatebenchError
 
 
 def shown(*args: str) -> dict[str, Any]:
@@ -26,6 +27,7 @@ def test_every_api_has_its_own_default() -> None:
     # Gemini's minutes are windows aligned on the clock's minutes.
     assert {n: e.default_strategy for n, e in ENDPOINTS.items()} == {
         "chat": "fixed-window",
+        "anthropic": "token-bucket",
         "openai": "token-bucket",
         "gemini": "fixed-window",
     }
@@ -61,7 +63,7 @@ def test_strategy_names_every_api_or_one(args: list[str], chat: str, openai: str
 
 def test_each_api_limits_with_its_own_strategy() -> None:
     settings = settings_from_args(build_parser().parse_args(["--strategy", "openai=moving-window"]))
-    chat, openai, *_ = create_app(settings).state.endpoints
+    chat, _, openai, *_ = create_app(settings).state.endpoints
     assert type(chat.limiter.limiter.strategy).__name__ == "FixedWindowRateLimiter"
     assert {limits.strategy_name for limits in openai.limits.values()} == {"moving-window"}
 
@@ -69,7 +71,7 @@ def test_each_api_limits_with_its_own_strategy() -> None:
 @pytest.mark.parametrize(
     ("value", "fragments"),
     [
-        ("anthropic=moving-window", ("'anthropic'", "not an API", "chat, openai")),
+        ("mistral=moving-window", ("'mistral'", "not an API", "chat, anthropic, openai")),
         ("openai=leaky-bucket", ("strategy 'leaky-bucket' is unknown", "token-bucket")),
         ("leaky-bucket", ("strategy 'leaky-bucket' is unknown",)),
         ("=moving-window", ("'' in '=moving-window'", "not an API")),
@@ -86,3 +88,10 @@ def test_an_unknown_api_or_strategy_is_one_line(
     assert err.count("\n") == 1, err
     for fragment in ("--strategy", *fragments):
         assert fragment in err, err
+
+
+def test_anthropic_keeps_its_buckets_and_refuses_a_window_named_for_it() -> None:
+    # Anthropic's limits are token buckets: a strategy for every API leaves them so.
+    assert shown("--strategy", "moving-window")["anthropic"]["strategy"] == "token-bucket"
+    with pytest.raises(RatebenchError, match="anthropic=moving-window: Anthropic's limits"):
+        shown("--strategy", "anthropic=moving-window")

@@ -10,41 +10,35 @@ from dataclasses import replace
 from pathlib import Path, PurePath
 from typing import Any
 
-from bench.endpoints.base import Meter, RunNote
+from bench.endpoints.base import Meter, RunNote, TokenMeter
 from bench.endpoints.gemini import plots, report, theory
 from bench.endpoints.gemini.bound import QuotaError, scenario_bound, scenario_plan
 from bench.endpoints.gemini.limits import GeminiLimits
 from bench.endpoints.gemini.requests import request_bodies
 from bench.endpoints.gemini.scenario import client_knobs, server_args
+from bench.endpoints.llm_flags import check_limits, request_set_from_args
 from bench.records.requests_file import write_requests
 from bench.records.results import REQUESTS_FILE, Expected, RunRecord, SweepPoint, TheoryRecord
 from bench.records.scenario import MINUTES_A_DAY, Overrides, Scenario, ScenarioError
 from bench.records.stats import ClientStats
 from clients import local_clients
 from clients.config import ClientConfig
-from clients.infra.gemini_request_set import read_request_set
-from clients.infra.request_set import RequestSetError
 from clients.spec import ClientSpec
 from mock_server.vocabulary import MINUTE, UsageError
 
-_FLAGS = ("itpm", "rpd", "day_minutes", "day_start")
+_FLAGS = ("rpd", "day_minutes", "day_start")
 
 
 class GeminiEndpoint:
     name = "gemini"
     replays = False
+    llm_flags: tuple[str, ...] = ("rpm", "itpm", "requests")
 
     def default_clients(self) -> tuple[str, ...]:
         return local_clients("gemini")
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        # --rpm and --requests are the OpenAI endpoint's flags, read here too.
-        parser.add_argument(
-            "--itpm",
-            type=int,
-            default=None,
-            help="with --api gemini: input tokens per minute, Gemini's TPM (default: 250000)",
-        )
+        # --rpm, --itpm and --requests are the shared LLM flags (`bench.endpoints.llm_flags`).
         parser.add_argument(
             "--rpd",
             type=int,
@@ -71,38 +65,16 @@ class GeminiEndpoint:
         )
 
     def given_flags(self, args: argparse.Namespace) -> list[str]:
-        return [f"--{flag.replace('_', '-')}" for flag in _FLAGS if getattr(args, flag) is not None]
+        return [
+            f"--{flag.replace('_', '-')}"
+            for flag in _FLAGS
+            if getattr(args, flag, None) is not None
+        ]
 
     def scenario_from_args(self, scenario: Scenario, args: argparse.Namespace) -> Scenario:
         """The scenario with the quotas, the day and `--requests`; checked."""
-        for flag in ("rpm", "itpm", "rpd"):
-            value = getattr(args, flag)
-            if value is not None and value < 1:
-                raise UsageError(f"--{flag} {value} allows nothing: use at least 1")
-        if args.tpm is not None:
-            raise UsageError(
-                "--tpm is OpenAI's (prompt + max_tokens); Gemini's TPM counts input tokens: "
-                "use --itpm"
-            )
-        if args.headers is not None:
-            raise UsageError("Gemini sends no rate-limit headers: drop --(no-)ratelimit-headers")
-        n = scenario.n
-        requests = None
-        if args.requests is not None:
-            path = Path(args.requests)
-            if not path.is_file():
-                raise UsageError(
-                    f"--requests {path}: no such file (write one with "
-                    "`python -m bench requests --api gemini`)"
-                )
-            requests = str(path.resolve())
-            try:
-                lines = len(read_request_set(path))
-            except RequestSetError as exc:
-                raise UsageError(str(exc)) from None
-            if args.n is not None and args.n > lines:
-                raise UsageError(f"-n {args.n} is more than the {lines} requests in {path}")
-            n = lines if args.n is None else args.n
+        check_limits(args, ("rpm", "itpm", "rpd"))
+        requests, n = request_set_from_args(args, scenario.n, self.name)
         try:
             chosen = replace(
                 scenario,
@@ -159,9 +131,7 @@ class GeminiEndpoint:
             MINUTE,
             limits.rpm,
             f"{limits.rpm} RPM",
-            limits.itpm,
-            charges,
-            token_text=f"{limits.itpm:,} input TPM",
+            (TokenMeter("input tokens", limits.itpm, f"{limits.itpm:,} input TPM", charges),),
             day_requests=limits.rpd,
             day_length=limits.day,
             day_first_end=limits.first_end,

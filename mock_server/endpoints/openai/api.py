@@ -39,7 +39,9 @@ from starlette.requests import ClientDisconnect
 
 from mock_server import llm_latency, tokens
 from mock_server.core import ENTRY_KEY, ASGIApp, Core, Receive, Scope, Send
+from mock_server.endpoints.faults import FaultInjector
 from mock_server.endpoints.openai.errors import (
+    OPENAI_FAULTS,
     auth_error_body,
     error_body,
     rate_limit_body,
@@ -102,6 +104,10 @@ class OpenAILogEntry(LogEntry):
     ttft: float | None = None  # scenario seconds to the first token, drawn
     first_token: float | None = None  # monotonic: the first content chunk handed to the socket
     error: str | None = None
+    # The shared fault that answered it (mock_server.endpoints.faults):
+    # "overloaded" (503) or "spend-limit" (429) before its limits, or
+    # "stream-error" (its stream ended with an error chunk).
+    fault: str | None = None
 
 
 class LLMDraws:
@@ -191,6 +197,15 @@ class OpenAIRoutes:
                     namespace="openai",
                 )
         self.draws = LLMDraws(settings.seed, client, prefix)
+        self.faults = FaultInjector(
+            config.faults,
+            OPENAI_FAULTS,
+            "openai",
+            settings.seed,
+            core.worker,
+            client if settings.storage.startswith("redis://") else None,
+            prefix,
+        )
         # With memory:// counters in several workers (the pitfall, --log), a
         # /reset served by another worker reaches this one's counters here.
         self.generations = (
@@ -229,6 +244,7 @@ class OpenAIRoutes:
         for limits in self.limits.values():
             limits.reset()
         self.draws.reset(seed)
+        self.faults.reset(seed)
 
     async def warm_up(self, app: ASGIApp) -> None:
         """Nothing: the endpoint's first request takes the cost of its first route."""
@@ -280,7 +296,7 @@ class OpenAIRoutes:
             error_body(message, "invalid_request_error"), status_code=status, headers=headers
         )
 
-    async def completions(self, request: Request) -> Response:
+    async def completions(self, request: Request) -> Response:  # noqa: PLR0911  # one per ending
         entry: OpenAILogEntry = request.scope.get(ENTRY_KEY) or OpenAILogEntry(
             seq=-1, arrival=time.monotonic()
         )
@@ -319,6 +335,16 @@ class OpenAIRoutes:
         entry.prompt_tokens, entry.max_tokens, entry.tokens_requested = prompt, max_tokens, charge
 
         self._follow_resets()
+        fault = self.faults.refusal(project)
+        if fault is not None:
+            entry.accepted, (entry.fault, answer) = False, fault
+            entry.error = answer.body["error"]["message"]
+            self._save(entry)
+            return JSONResponse(
+                answer.body,
+                status_code=answer.status,
+                headers={**self._headers(), **answer.headers},
+            )
         decision = limits.admit(charge)
         # After it returns: with several workers the admission may first wait
         # for the others' (see mock_server.limits); the answer's latency runs from here.
@@ -326,6 +352,7 @@ class OpenAIRoutes:
         self._record_decision(entry, decision)
         headers = self._headers(decision.requests, decision.tokens)
         if not decision.accepted:
+            self.faults.refused(project)
             self._save(entry)
             if self.config.headers:
                 headers.update(refusal_headers(decision))
@@ -346,8 +373,11 @@ class OpenAIRoutes:
         self._save(entry)
         reply = Reply(chat, drawn, prompt, max_tokens, entry.decided)
         if chat.stream:
+            fails_after = self.faults.stream_fails(seed, k, sum(drawn.completion_tokens))
             return StreamingResponse(
-                self._stream(reply, entry), media_type="text/event-stream", headers=headers
+                self._stream(reply, entry, fails_after),
+                media_type="text/event-stream",
+                headers=headers,
             )
         await self._sleep_until(entry.decided + self.settings.scaled(drawn.duration))
         if entry.disconnected is None:  # else nobody is there to take the answer
@@ -399,13 +429,21 @@ class OpenAIRoutes:
         entry.completion_tokens = completion_tokens
         entry.tokens_used = (entry.prompt_tokens or 0) + completion_tokens
 
-    async def _stream(self, reply: Reply, entry: OpenAILogEntry) -> AsyncIterator[bytes]:
+    async def _stream(
+        self, reply: Reply, entry: OpenAILogEntry, fails_after: int | None = None
+    ) -> AsyncIterator[bytes]:
         """Each chunk encoded when its time comes; the log counts the output
-        tokens handed over, and the stream stops when the client has gone."""
+        tokens handed over, and the stream stops when the client has gone, or
+        with an error chunk after `fails_after` tokens (--stream-error-rate)."""
         sent = 0
         for at, chunk in reply.chunks():
             await self._sleep_until(reply.decided + self.settings.scaled(at))
             if entry.disconnected is not None:
+                return
+            if fails_after is not None and sent >= fails_after and is_token(chunk):
+                entry.fault = "stream-error"
+                self._save(entry)
+                yield OPENAI_FAULTS.stream_error()
                 return
             if entry.first_token is None and chunk.get("choices"):
                 entry.first_token = time.monotonic()

@@ -27,9 +27,11 @@ helps) and `x-should-retry: false`, which OpenAI's SDKs obey.
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Any
 
+from mock_server.endpoints.faults import ErrorAnswer, FaultShape
 from mock_server.endpoints.openai.settings import OpenAISettings, format_seconds
 from mock_server.limits import Decision, LimitState
 
@@ -159,3 +161,34 @@ def auth_error_body(key: str | None) -> dict[str, Any]:
         f"{API_KEYS_PAGE}."
     )
     return error_body(message, "invalid_request_error", None, "invalid_api_key")
+
+
+# -- the shared faults (mock_server.endpoints.faults), in OpenAI's words -----------
+
+QUOTA_MESSAGE = (
+    "You exceeded your current quota, please check your plan and billing details. For more "
+    "information on this error, read the docs: "
+    "https://platform.openai.com/docs/guides/error-codes/api-errors."
+)
+OVERLOADED_MESSAGE = "The server is overloaded or not ready yet."
+
+
+def overloaded_answer() -> ErrorAnswer:
+    """503 `server_error`: what OpenAI answers when its servers are busy."""
+    return ErrorAnswer(503, error_body(OVERLOADED_MESSAGE, "server_error"), {})
+
+
+def quota_answer() -> ErrorAnswer:
+    """429 `insufficient_quota`: the money has run out; no retry-after."""
+    return ErrorAnswer(
+        429, error_body(QUOTA_MESSAGE, "insufficient_quota", None, "insufficient_quota"), {}
+    )
+
+
+def stream_error_event() -> bytes:
+    """The chunk that ends a stream that failed: the SDKs raise on a chunk with `error`."""
+    body = error_body("The server had an error while processing your request.", "server_error")
+    return f"data: {json.dumps(body, separators=(',', ':'))}\n\n".encode()
+
+
+OPENAI_FAULTS = FaultShape(overloaded_answer, quota_answer, stream_error_event)

@@ -15,9 +15,10 @@ from __future__ import annotations
 import argparse
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from mock_server.endpoints.faults import FaultSettings, fault_settings_from_args
 from mock_server.endpoints.llm_limits import llm_limit
 from mock_server.settings import ServerSettings
 from mock_server.vocabulary import (
@@ -60,6 +61,7 @@ class OpenAISettings:
     max_output_tokens: int = DEFAULT_MAX_OUTPUT_TOKENS
     headers: bool = True
     strategy: Strategy = "fixed-window"
+    faults: FaultSettings = field(default_factory=FaultSettings)
 
     @property
     def window(self) -> float:
@@ -91,7 +93,11 @@ class OpenAISettings:
                 f" (enforced as {self.requests_per_window} requests and "
                 f"{self.tokens_per_window} tokens per {format_seconds(self.quantize)})"
             )
-        return text + f", {self.strategy}, ttft {self.ttft} s, {self.token_time:g} s/token"
+        return (
+            text
+            + f", {self.strategy}, ttft {self.ttft} s, {self.token_time:g} s/token"
+            + self.faults.describe()
+        )
 
     def as_dict(self) -> dict[str, Any]:
         """Its part of `GET /log`'s settings: its own fields, under "openai"."""
@@ -111,6 +117,7 @@ class OpenAISettings:
             "max_output_tokens": self.max_output_tokens,
             "headers": self.headers,
             "strategy": self.strategy,
+            "faults": self.faults.as_dict(),
         }
         return {"openai": fields}
 
@@ -192,7 +199,9 @@ def add_openai_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--no-ratelimit-headers",
         action="store_true",
-        help="leave out x-ratelimit-* and retry-after(-ms): real 429s are not always so helpful",
+        help="leave out the rate-limit headers and retry-after of every LLM API (OpenAI's "
+        "x-ratelimit-* and retry-after(-ms), Anthropic's anthropic-ratelimit-*): real 429s "
+        "are not always so helpful",
     )
 
 
@@ -243,6 +252,7 @@ def openai_settings_from_args(
         default_max_tokens=args.default_max_tokens,
         max_output_tokens=args.max_output_tokens,
         headers=not args.no_ratelimit_headers,
+        faults=fault_settings_from_args(args),
     )
     if server.storage.startswith("redis://"):
         check_redis_window(

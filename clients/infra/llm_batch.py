@@ -1,16 +1,18 @@
-"""A request set sent to the OpenAI-compatible endpoint: what every such client shares.
+"""A request set sent to an LLM endpoint: what every such client shares.
 
 The set is a JSONL file in the OpenAI cookbook's batch format (`python -m
-bench requests`): one request body per line, with a `metadata` object
-({request, prompt_tokens, charge}) that is taken off before sending, as the
-cookbook's processor does. `charge` is what the server will count against
-its tokens-per-minute limit; clients that plan read it there rather than
-estimating it again.
+bench requests`): one request body per line, in the API's own body format,
+with a `metadata` object that is taken off before sending, as the
+cookbook's processor does. It holds what the server will count against the
+limits (OpenAI's `{request, prompt_tokens, charge}`, Anthropic's `{request,
+input_tokens}`); clients that plan read it there rather than estimating it
+again, as `costs` in the API's limits' order (`clients.infra.llm_api`).
 
-`run_openai_batch` is `clients.infra.async_batch` for this endpoint: one
+`run_llm_batch` is `clients.infra.async_batch` for these endpoints: one
 task per request running the one request loop (`clients.infra.loop`), with
 the request's own body in its send and, if the policy needs it, the
-request's own charge in its limiter.
+request's own costs in its limiter; the API (`config.api`) says where and
+how each attempt goes.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from clients.config import ClientConfig, ConfigError
 from clients.infra import loglines
+from clients.infra.llm_api import Costs, api_for
 from clients.infra.recorder import OnLine, Recorder
 from clients.infra.records import ClientRun
 from clients.infra.request_set import RequestSetError, read_request_set
@@ -36,7 +39,6 @@ if TYPE_CHECKING:
 
     from clients.infra.attempts import Reply
 
-COMPLETIONS = "/v1/chat/completions"
 # Wall seconds an idle connection is kept for reuse. uvicorn closes idle
 # connections after 5 s and the SDK's pool kept them 5 s too: a retry that
 # reused one at that edge failed before reaching the server (seen once in
@@ -47,11 +49,14 @@ KEEPALIVE = 2.0
 
 @dataclass(frozen=True, slots=True)
 class ChatRequest:
-    """One line of the request set: its index, the body to POST, its charge if stated."""
+    """One line of the request set: its index, the body to POST, its charge if
+    stated (OpenAI's tokens: prompt + max_tokens), and what it draws on each of
+    the API's limits if the set says (`clients.infra.llm_api`)."""
 
     index: int
     body: dict[str, Any]
     charge: int | None
+    costs: Costs | None = None
 
 
 def base_url(config: ClientConfig) -> str:
@@ -59,8 +64,9 @@ def base_url(config: ClientConfig) -> str:
     return config.url.rstrip("/").removesuffix("/chat").removesuffix("/v1")
 
 
-def completions_url(config: ClientConfig) -> str:
-    return base_url(config) + COMPLETIONS
+def endpoint_url(config: ClientConfig) -> str:
+    """Where the batch's requests go: the API's path on the server."""
+    return base_url(config) + api_for(config).path
 
 
 def load_request_set(config: ClientConfig) -> list[ChatRequest]:
@@ -72,8 +78,9 @@ def load_request_set(config: ClientConfig) -> list[ChatRequest]:
             "`python -m bench requests --n N --out FILE`)"
         )
     path = Path(config.requests_file)
+    api = api_for(config)
     try:
-        bodies = read_request_set(path)
+        bodies = read_request_set(path, api.check_line)
     except RequestSetError as exc:
         raise ConfigError(str(exc)) from None
     if len(bodies) < config.n:
@@ -81,8 +88,16 @@ def load_request_set(config: ClientConfig) -> list[ChatRequest]:
     requests = []
     for index, body in enumerate(bodies[: config.n]):
         metadata = body.pop("metadata", None) or {}
-        charge = metadata.get("charge") if isinstance(metadata, dict) else None
-        requests.append(ChatRequest(index, body, int(charge) if charge is not None else None))
+        metadata = metadata if isinstance(metadata, dict) else {}
+        charge = metadata.get("charge")
+        requests.append(
+            ChatRequest(
+                index,
+                body,
+                int(charge) if charge is not None else None,
+                api.costs(body, metadata),
+            )
+        )
     return requests
 
 
@@ -90,7 +105,7 @@ def load_request_set(config: ClientConfig) -> list[ChatRequest]:
 LimiterFor = Callable[[ChatRequest], Limiter]
 
 
-def run_openai_batch(
+def run_llm_batch(
     client: str,
     config: ClientConfig,
     make_limiters: Callable[[ClientConfig], LimiterFor],
@@ -98,16 +113,15 @@ def run_openai_batch(
 ) -> ClientRun:
     """Send the request set, every request as a task at once, each through its
     limiter; blocks until done or the deadline passed."""
-    from clients.transports import openai_send
-
     requests = load_request_set(config)
-    url = completions_url(config)
+    api = api_for(config)
+    url = endpoint_url(config)
 
     def post(session: aiohttp.ClientSession, request: ChatRequest) -> Awaitable[Reply]:
-        return openai_send.send(session, url, request.body)
+        return api.send(session, url, request.body)
 
     return run_loop(
-        run_tasks(client, config, requests, make_limiters, post, config.auth_headers, on_line)
+        run_tasks(client, config, requests, make_limiters, post, api.headers(config), on_line)
     )
 
 
