@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from bench.endpoints.openai.bound import LLMLatency, Windows, plan_requests, two_limit_bound
+from bench.endpoints.openai.bound import Windows, plan_requests, two_limit_bound
+from bench.theory.latest_finish import LLMLatency
 from clients import ClientConfig, run_client
 from clients.infra.attempts import Reply
 from clients.infra.steps import Sleep, Steps

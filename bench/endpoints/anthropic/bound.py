@@ -57,10 +57,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from bench.endpoints.anthropic.limits import AnthropicLimits
-from bench.endpoints.openai.bound import LLMLatency, latest_finish
 from bench.records.scenario import Scenario as BenchScenario
 from bench.records.scenario import request_bodies
 from bench.theory.bucket_schedule import earliest_sends
+from bench.theory.latest_finish import LLMLatency, latest_finish
 from mock_server.llm_latency import draw
 from mock_server.token_bucket import Bucket
 from mock_server.vocabulary import MINUTE, RatebenchError
