@@ -241,7 +241,7 @@ def render_run(snap: Snapshot, meter: Meter, time_scale: float) -> Any:
                     (f"{what} bucket ", "bold"),
                     (_bar(min(held, capacity), capacity), "red" if level < 0 else "cyan"),
                     (f" {held}/{capacity}", "bold"),
-                    (f"  (held now; limit {text})", "dim"),
+                    (f"  (held now, limit {text})", "dim"),
                 )
             )
     else:

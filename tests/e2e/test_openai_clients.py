@@ -12,7 +12,7 @@ import pytest
 
 from bench.endpoints.openai.bound import Windows, plan_requests, two_limit_bound
 from bench.records.requests_file import make_requests, parse_distribution, write_requests
-from bench.theory.llm_finish import LLMLatency
+from bench.theory.latest_finish import LLMLatency
 from clients import ClientConfig, run_client
 from clients.infra.attempts import Reply
 from mock_server.processes.server import MockServer

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from bench.endpoints.openai.bound import Windows, plan_requests, two_limit_bound
-from bench.theory.llm_finish import LLMLatency
+from bench.theory.latest_finish import LLMLatency
 from clients import ClientConfig, run_client
 from clients.infra.attempts import Reply
 from clients.infra.steps import Sleep, Steps

@@ -17,7 +17,7 @@ from bench.endpoints.openai.bound import (
     plan_request,
     two_limit_bound,
 )
-from bench.theory.llm_finish import LLMLatency, latest_finish
+from bench.theory.latest_finish import LLMLatency, latest_finish
 from mock_server.limits import TwoLimits
 from mock_server.vocabulary import Latency
 from tests.helpers import WALL, fake_limits_clock, two_windows

@@ -17,7 +17,7 @@ request, in file order, at the first instant every bucket holds its costs
 (1, its input, its `max_tokens`); no file-order client that is never
 refused sends any request earlier (the argument there is per bucket). The
 makespan is the expected latest answer over the server's latency draws
-(`bench.theory.llm_finish.latest_finish`, the same LLM model).
+(`bench.endpoints.openai.bound.latest_finish`, the same LLM model).
 
 **Output counted as produced: what the bound assumes.** The output bucket
 is charged at each answer's end with what the answer produced, which the
@@ -60,7 +60,7 @@ from bench.endpoints.anthropic.limits import AnthropicLimits
 from bench.records.scenario import Scenario as BenchScenario
 from bench.records.scenario import request_bodies
 from bench.theory.bucket_schedule import earliest_sends
-from bench.theory.llm_finish import LLMLatency, latest_finish
+from bench.theory.latest_finish import LLMLatency, latest_finish
 from mock_server.llm_latency import draw
 from mock_server.token_bucket import Bucket
 from mock_server.vocabulary import MINUTE, RatebenchError

@@ -113,10 +113,10 @@ class AnthropicEndpoint:
 
     def meter(self, scenario: Scenario) -> Meter:
         """The three buckets, each request charged its input tokens and its
-        `max_tokens` (under `produced` the most it can be charged)."""
+        `max_tokens` (under `produced` the most it can be charged: the view cannot
+        see what an answer produced)."""
         planned = scenario_plan(scenario)
         limits = AnthropicLimits.of(scenario)
-        output = "OTPM" if limits.at_start else "OTPM, at most"
         return Meter(
             MINUTE,
             limits.rpm,
@@ -131,7 +131,7 @@ class AnthropicEndpoint:
                 TokenMeter(
                     "output tokens",
                     limits.otpm,
-                    f"{limits.otpm} {output}",
+                    f"{limits.otpm} OTPM",
                     tuple(p.max_tokens for p in planned),
                 ),
             ),

@@ -33,13 +33,7 @@ from collections.abc import Sequence
 
 from bench.endpoints.anthropic.bound import Planned
 from bench.endpoints.anthropic.limits import AnthropicLimits
-from bench.endpoints.openai.models import (
-    JITTER,
-    OVERSHOOT,
-    REFUSED_BACK,
-    SimRun,
-    TwoLimitPrediction,
-)
+from bench.theory.llm_runs import JITTER, OVERSHOOT, REFUSED_BACK, LLMPrediction, SimRun
 from bench.theory.models import Unrecorded, model_for
 from bench.theory.simulate import Simulation
 from clients.config import MARGIN, ClientConfig
@@ -186,12 +180,12 @@ def predict_three_bucket(
     runs: int,
     headers: bool = True,
     seed: int = 0,
-) -> TwoLimitPrediction:
+) -> LLMPrediction:
     """`runs` simulated batches of `client`, summarised (the OpenAI endpoint's summary)."""
     rng = random.Random(f"ratebench-three-bucket:{client}:{seed}")
     done = [simulate_run(client, planned, limits, config, rng, headers) for _ in range(runs)]
     ended = [r.ended for r in done]
-    return TwoLimitPrediction(
+    return LLMPrediction(
         client=client,
         n=len(planned),
         runs=runs,

@@ -9,10 +9,10 @@ from bench.endpoints.anthropic.bound import scenario_bound, scenario_plan
 from bench.endpoints.anthropic.limits import AnthropicLimits
 from bench.endpoints.anthropic.models import predict_three_bucket
 from bench.endpoints.anthropic.scenario import client_knobs
-from bench.endpoints.openai.models import TwoLimitPrediction
 from bench.records.commands import spec_for
 from bench.records.results import Expected, SweepPoint
 from bench.records.scenario import Scenario
+from bench.theory.llm_runs import LLMPrediction
 from bench.theory.models import model_for
 from bench.theory.sim_runs import sim_runs_for
 from clients.config import ClientConfig
@@ -52,7 +52,7 @@ def _predicted(
     config: ClientConfig | None = None,
     sim_runs: int | None = None,
     command: str | None = None,
-) -> tuple[TwoLimitPrediction | None, str]:
+) -> tuple[LLMPrediction | None, str]:
     if model_for(client, command) is None:
         return None, spec_for(client, command).no_model or "no model"
     planned = scenario_plan(scenario)

@@ -29,7 +29,7 @@ latency.
 
 **Latency** is the server's LLM model (`mock_server.llm_latency`), as on the
 OpenAI-compatible endpoint: the expected latest finish of the schedule, with
-its standard deviation (`bench.theory.llm_finish.latest_finish`).
+its standard deviation (`bench.theory.latest_finish.latest_finish`).
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ from typing import Any
 
 from bench.endpoints.gemini.limits import GeminiLimits
 from bench.records.scenario import Scenario
-from bench.theory.llm_finish import LLMLatency, latest_finish
+from bench.theory.latest_finish import LLMLatency, latest_finish
 from clients.infra.gemini_request_set import max_output_tokens, prompt_tokens
 from mock_server.endpoints.gemini.settings import DEFAULTS, OUTPUT_TOKEN_LIMIT
 from mock_server.vocabulary import MINUTE, RatebenchError

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 
 from bench.endpoints.gemini.bound import LATENCY, Planned
 from bench.endpoints.gemini.limits import GeminiLimits
+from bench.theory.llm_runs import JITTER, OVERSHOOT, REFUSED_BACK
 from bench.theory.models import Unrecorded, model_for
 from bench.theory.simulate import OK, SimAttempt, Simulation
 from clients.config import MARGIN, ClientConfig
@@ -38,12 +39,6 @@ from clients.infra.virtual import VirtualBatch
 from clients.transports.gemini_send import GeminiReply, QuotaKind, Refusal
 from mock_server.llm_latency import draw
 from mock_server.vocabulary import MINUTE
-
-# The machine's timing, as the OpenAI-compatible endpoint's models take it
-# (`bench.endpoints.openai.models`, where they are measured): wall seconds every
-# sleep wakes late, a send takes to reach the server, and a 429 takes to come back.
-OVERSHOOT, JITTER = 0.001, 0.002
-REFUSED_BACK = (0.001, 0.011)
 
 #: How a 429 names the quotas: the order the server lists them in.
 _KINDS: dict[str, QuotaKind] = {"rpm": "requests", "itpm": "tokens", "rpd": "day"}

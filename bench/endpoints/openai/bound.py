@@ -86,26 +86,30 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
+
 from bench.endpoints.openai.limits import OpenAILimits
 from bench.records.results import RunRecord
 from bench.records.scenario import Scenario as BenchScenario
 from bench.records.scenario import request_bodies
 from bench.records.windows import batch_start_wall
 from bench.theory.bucket_schedule import earliest_sends
-from bench.theory.llm_finish import LLMLatency, latest_finish
+from bench.theory.latest_finish import LLMLatency, latest_finish
 from bench.theory.simulate import SlidingWindowCounter
 from mock_server import tokens
 from mock_server.endpoints.openai.settings import DEFAULTS, OpenAISettings, per_slice
 from mock_server.token_bucket import Bucket
 from mock_server.vocabulary import MINUTE, RatebenchError
 
+Floats = npt.NDArray[np.float64]
+#: The server's latency model with its defaults.
+LATENCY = LLMLatency()
 # Phases of the batch in the counter's clock window averaged over: the
 # mid-points of as many equal slices, so a makespan linear in the phase
 # averages exactly.
 PHASES = 64
 COUNTER = "sliding-window-counter"
-#: The endpoint's latency model with the server's defaults.
-LATENCY = LLMLatency()
 
 
 class TwoLimitError(RatebenchError):

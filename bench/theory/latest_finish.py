@@ -1,13 +1,13 @@
-"""When a schedule of LLM requests ends: the server's latency model, and the expected
-latest finish of requests sent at given instants.
+"""When the last answer of a schedule comes, under the LLM endpoints' latency model.
 
-Every LLM endpoint's server draws, for each accepted request, a time to the
-first token and then `token_time` per output token, the output tokens drawn
-uniformly from `1..max_tokens` (`mock_server.llm_latency`). A bound sends each
-request at an instant of its schedule; the makespan is the expected latest
-finish, `E[max_i (s_i + D_i)]`, computed from the product of the latencies'
+The server's model (`mock_server.llm_latency`): time to the first token
+(uniform, or whole seconds for whole-number bounds), then `token_time` per
+output token after the first, the output tokens drawn uniformly from
+`1..max_tokens`. The makespan of a schedule is the expected latest finish,
+`E[max_i (s_i + D_i)]`, computed from the product of the latencies'
 distribution functions (numerically, on a grid of about a millisecond of
-scenario time), with its standard deviation.
+scenario time), with its standard deviation. Every LLM endpoint's bound
+uses it (`bench.endpoints.openai.bound`, `bench.endpoints.anthropic.bound`).
 """
 
 from __future__ import annotations
