@@ -7,10 +7,10 @@ sends with their charges, and a pause every send waits out), taught by that
 body:
 
 - a per-minute refusal (requests or input tokens) pauses every send for
-  the wait it names, and sets the log's limit to what the log held in the
-  trailing window before the refused send (the server had admitted that
-  much; a later, smaller reading replaces it), so the next minutes are paced
-  and not refused again;
+  the wait it names, and sets the log's limit to the violation's
+  `quotaValue` (Google states it; failing that, to what the log held in the
+  trailing window before the refused send, the smallest such reading), so
+  the next minutes are paced and not refused again;
 - a per-day refusal pauses every send until the next day opens (the wait
   it names, the longer of `retryDelay` and the message's "retry in", plus a
   margin) and says so; the first send after it says how long the batch
@@ -62,6 +62,7 @@ class RetryInfoBudget(AdaptiveBudget):
         self.day_refusals = 0
         self.waited_for_days = 0.0  # wall seconds paused for a day to open
         self._day_pause_from: float | None = None
+        self._stated: set[str] = set()  # limits a quotaValue stated
 
     def __repr__(self) -> str:
         return (
@@ -85,10 +86,17 @@ class RetryInfoBudget(AdaptiveBudget):
             )
         return logged
 
-    def _held_before(self, logged: float) -> tuple[int, int]:
-        """(sends, tokens) the log held in the trailing window before `logged`."""
+    def _held_before(self, logged: float, charge: int) -> tuple[int, int]:
+        """(sends, tokens) the log held in the trailing window before the send logged
+        at `logged` with `charge`: the entries ahead of it in the log (sends logged
+        at one instant, as a burst is in virtual time, keep their order there)."""
         window = self.log.window + self.log.margin
-        before = [c for at, c in self.log.sent if logged - window < at < logged]
+        sent = list(self.log.sent)
+        try:
+            place = sent.index((logged, charge))
+        except ValueError:  # already out of the window
+            place = len(sent)
+        before = [c for at, c in sent[:place] if logged - window < at]
         return len(before), sum(before)
 
     def learn(self, reply: Reply, logged: float, charge: int) -> None:
@@ -96,6 +104,7 @@ class RetryInfoBudget(AdaptiveBudget):
         if reply.outcome != "rate_limited" or refusal is None:
             super().learn(reply, logged, charge)
             return
+        sends, tokens = self._held_before(logged, charge)
         self.log.refused(logged, charge)
         now = self.clock()
         wait = reply.reopens_in if reply.reopens_in is not None else self.fallback
@@ -110,13 +119,16 @@ class RetryInfoBudget(AdaptiveBudget):
                 self._day_pause_from = now
             self.paused_until = max(self.paused_until, until)
             return
-        sends, tokens = self._held_before(logged)
-        if "requests" in refusal.kinds and sends:
-            known = self.log.requests
-            self.log.requests = sends if known == UNKNOWN else min(known, sends)
-        if "tokens" in refusal.kinds and tokens:
-            known = self.log.tokens
-            self.log.tokens = tokens if known == UNKNOWN else min(known, tokens)
+        for kind, held in (("requests", sends), ("tokens", tokens)):
+            if kind not in refusal.kinds:
+                continue
+            stated = refusal.value(kind)
+            if stated is not None:  # the violation's quotaValue: the limit itself
+                self._stated.add(kind)
+                setattr(self.log, kind, stated)
+            elif held and kind not in self._stated:
+                known = getattr(self.log, kind)
+                setattr(self.log, kind, held if known == UNKNOWN else min(known, held))
         self.paused_until = max(self.paused_until, now + wait)
 
     def for_request(self, charge: int) -> Limiter:

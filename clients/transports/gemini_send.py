@@ -5,7 +5,8 @@ body (`RESOURCE_EXHAUSTED`), read here into `Refusal`:
 
 - `details[].violations[].quotaId` (`google.rpc.QuotaFailure`) names each quota
   the request broke; `...PerDay...` is the daily one, one that names tokens
-  the input-tokens-per-minute one, the others the requests per minute;
+  the input-tokens-per-minute one, the others the requests per minute; its
+  `quotaValue`, where given, is that quota's limit;
 - `details[].retryDelay` (`google.rpc.RetryInfo`) is whole seconds ("47s"),
   while the message says "Please retry in 47.88s": the longer of the two is the
   wait, so a client that obeys it is never early.
@@ -36,11 +37,16 @@ _DURATION = re.compile(r"^(\d+(?:\.\d+)?)s$")
 
 @dataclass(frozen=True, slots=True)
 class Refusal:
-    """What a 429 said: the quotas it names (`kinds`, the day first if named) and
-    the wall seconds to wait (None if it named none)."""
+    """What a 429 said: the quotas it names (`kinds`, the day first if named), the
+    wall seconds to wait (None if it named none), and each named quota's value
+    where its violation states it (`quotaValue`, as Google's do)."""
 
     kinds: tuple[QuotaKind, ...]
     wait: float | None
+    values: tuple[tuple[QuotaKind, int], ...] = ()
+
+    def value(self, kind: QuotaKind) -> int | None:
+        return dict(self.values).get(kind)
 
     @property
     def per_day(self) -> bool:
@@ -72,17 +78,22 @@ def parse_duration(text: object) -> float | None:
 def read_refusal(error: Mapping[str, Any]) -> Refusal:
     """What a 429's `error` object says about the quotas it broke and the wait."""
     kinds: list[QuotaKind] = []
+    values: dict[QuotaKind, int] = {}
     waits: list[float] = []
     details = error.get("details")
     for detail in details if isinstance(details, Sequence) else ():
         if not isinstance(detail, Mapping):
             continue
-        kind = str(detail.get("@type", ""))
-        if kind.endswith("google.rpc.QuotaFailure"):
+        kind_of = str(detail.get("@type", ""))
+        if kind_of.endswith("google.rpc.QuotaFailure"):
             for violation in detail.get("violations") or ():
                 if isinstance(violation, Mapping):
-                    kinds.append(quota_kind(str(violation.get("quotaId", ""))))
-        elif kind.endswith("google.rpc.RetryInfo"):
+                    kind = quota_kind(str(violation.get("quotaId", "")))
+                    kinds.append(kind)
+                    value = str(violation.get("quotaValue", ""))
+                    if value.isdigit() and int(value) > 0:
+                        values[kind] = int(value)
+        elif kind_of.endswith("google.rpc.RetryInfo"):
             delay = parse_duration(detail.get("retryDelay"))
             if delay is not None:
                 waits.append(delay)
@@ -93,7 +104,7 @@ def read_refusal(error: Mapping[str, Any]) -> Refusal:
     wait = max(waits) if waits else None
     if wait is not None and not (math.isfinite(wait) and wait >= 0):
         wait = None
-    return Refusal(ordered, wait)
+    return Refusal(ordered, wait, tuple(sorted(values.items())))
 
 
 def key_headers(api_key: str | None) -> dict[str, str]:

@@ -77,12 +77,15 @@ class QuotaModel:
             self.days[day] += 1
             return None
         kinds = tuple(_KINDS[h] for h in sorted(hit, key=("rpd", "itpm", "rpm").index))
+        # Each violation states its quota's value, as the server's do (`quotaValue`).
+        stated = {"rpm": limits.rpm, "itpm": limits.itpm, "rpd": limits.rpd}
+        values = tuple((_KINDS[h], stated[h]) for h in hit)
         if charge > limits.itpm:
-            return Refusal(kinds, math.inf)
+            return Refusal(kinds, math.inf, values)
         waits = [(minute + 1) * MINUTE - t] if {"rpm", "itpm"} & set(hit) else []
         if "rpd" in hit:
             waits.append(limits.opens(day + 1) - t)
-        return Refusal(kinds, max(waits) * self.scale)
+        return Refusal(kinds, max(waits) * self.scale, values)
 
 
 class QuotaSimulation(Simulation):
