@@ -109,12 +109,14 @@ async def _run_genai(
     # The SDK is set up before the run's clock starts, as every client's libraries are.
     run: list[Recorder] = []
     transport = recording_transport(lambda: run[0], httpx2)
+    # Ours to close: the SDK closes only the clients it made itself.
+    http_client = httpx2.AsyncClient(transport=transport)
     sdk = genai.Client(
         api_key=config.api_key or PLACEHOLDER_KEY,
         http_options=types.HttpOptions(
             base_url=base_url(config),
             timeout=round(config.scaled(config.request_timeout) * 1000),
-            httpx_async_client=httpx2.AsyncClient(transport=transport),
+            httpx_async_client=http_client,
             retry_options=retry,
         ),
     )
@@ -143,5 +145,6 @@ async def _run_genai(
         recorder.line(loglines.deadline(recorder.now(), recorder.result().failed))
     finally:
         await sdk.aio.aclose()
+        await http_client.aclose()
     recorder.line(loglines.finish(recorder.now()))
     return recorder.result()
