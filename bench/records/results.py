@@ -100,6 +100,15 @@ class Machine:
         )
 
 
+def _opt_names(data: Mapping[str, Any], key: str) -> tuple[str, ...] | None:
+    value = data.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+        raise RecordError(f"{key} must be a list of names or null, got {value!r}")
+    return tuple(value)
+
+
 def _opt_float(data: Mapping[str, Any], key: str) -> float | None:
     value = data.get(key)
     if value is None:
@@ -126,6 +135,9 @@ OPTIONAL_FIELDS = (
     "output_charged",
     "output_charged_later",
     "output_charged_at",
+    "refused_by",
+    "day",
+    "clock",
 )
 
 
@@ -165,6 +177,12 @@ class ServerEntry:
     output_charged: int | None = None
     output_charged_later: int | None = None
     output_charged_at: float | None = None
+    # Gemini's: the quotas a 429 names ("rpm", "itpm", "rpd"), the day (from 0) the
+    # decision fell in, and scenario seconds from the server's clock start (its reset)
+    # to it, on which its minutes and days are aligned.
+    refused_by: tuple[str, ...] | None = None
+    day: int | None = None
+    clock: float | None = None
 
     def __post_init__(self) -> None:
         if not math.isfinite(self.arrival):
@@ -207,6 +225,9 @@ class ServerEntry:
                 output_charged=_opt_int(data, "output_charged"),
                 output_charged_later=_opt_int(data, "output_charged_later"),
                 output_charged_at=_opt_float(data, "output_charged_at"),
+                refused_by=_opt_names(data, "refused_by"),
+                day=_opt_int(data, "day"),
+                clock=_opt_float(data, "clock"),
             )
         except (KeyError, TypeError, ValueError) as exc:
             if isinstance(exc, RecordError):

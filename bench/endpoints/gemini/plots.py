@@ -33,18 +33,36 @@ QUOTAS_FILE = "quotas.png"
 
 
 def arrivals(run: RunRecord) -> list[tuple[float, bool, int]]:
-    """(scenario seconds from the batch's start, admitted, input tokens) per attempt
-    the server saw, in arrival order."""
+    """(scenario seconds from the server's clock start, which the bench starts with
+    the batch; admitted; input tokens) per attempt the server saw, in arrival order."""
     start = batch_start_wall(run)
     out = []
     for e in run.server_log:
-        at = e.wall if e.wall is not None else None
-        if at is None:
+        if e.clock is not None:  # the server's own clock, which its quotas are aligned on
+            at = e.clock
+        elif e.wall is not None:
+            at = (e.wall - start) / run.scenario.time_scale
+        else:
             continue
-        out.append(
-            ((at - start) / run.scenario.time_scale, bool(e.accepted), e.tokens_charged or 0)
-        )
+        out.append((at, bool(e.accepted), e.tokens_charged or 0))
     return sorted(out)
+
+
+#: Wall seconds an attempt already on the wire when a 429 left the server may still
+#: take to arrive: later than that, the client sent it after it could have known.
+ON_THE_WIRE = 0.25
+
+
+def day_refusals(run: RunRecord) -> tuple[int, int]:
+    """(429s naming the day's quota, attempts that arrived in a day more than
+    `ON_THE_WIRE` after that day's first such 429 had left the server)."""
+    refused = [e for e in run.server_log if "rpd" in (e.refused_by or ())]
+    late = 0
+    for day in {e.day for e in refused}:
+        first = min((e for e in refused if e.day == day), key=lambda e: e.arrival)
+        left = first.left if first.left is not None else first.decided or first.arrival
+        late += sum(1 for e in run.server_log if e.day == day and e.arrival > left + ON_THE_WIRE)
+    return len(refused), late
 
 
 def day_lines(limits: GeminiLimits, until: float) -> list[float]:

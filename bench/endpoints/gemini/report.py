@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from bench.drawing.style import client_timeline_file
-from bench.endpoints.gemini.plots import QUOTAS_FILE
+from bench.endpoints.gemini.plots import QUOTAS_FILE, day_refusals
 from bench.records.commands import spec_for
 from bench.records.results import Expected, RunRecord, TheoryRecord
 from bench.records.stats import ClientStats, by_client, gave_up, gave_up_stats
@@ -38,6 +38,18 @@ def lost_words(runs: Sequence[RunRecord]) -> str:
     return (
         f"Measured: it gave up on {min(lost)}-{max(lost)} of {runs[0].n} requests per run "
         f"({len(runs)} runs), {sum(r.rejections for r in runs) / len(runs):.1f} × 429 a run."
+    )
+
+
+def day_words(runs: Sequence[RunRecord]) -> str:
+    """The day's 429s of each run, and the attempts in a spent day after the first."""
+    counted = [day_refusals(r) for r in runs]
+    if not any(refused for refused, _ in counted):
+        return ""
+    each = ", ".join(f"{refused} ({late})" for refused, late in counted)
+    return (
+        f" Per-day 429s a run (in brackets: attempts that reached a spent day after its "
+        f"first per-day 429 had come back): {each}."
     )
 
 
@@ -74,7 +86,7 @@ def client_sections(
         out += [
             f"*{spec.summary}* ({spec.concurrency}; policy: {spec.policy}).",
             "",
-            f"{spec.explain} {theory_words(expected)} {measured}",
+            f"{spec.explain} {theory_words(expected)} {measured}{day_words(drawn)}",
             "",
         ]
     return out
