@@ -5,12 +5,16 @@ fake time."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
+from bench.commands.requests import main as requests_main
 from bench.endpoints.gemini.bound import Planned, QuotaError, earliest_sends, quota_bound
 from bench.endpoints.gemini.limits import GeminiLimits
 from bench.endpoints.gemini.requests import default_requests
+from bench.records.requests_file import read_requests
+from bench.running.shell_command import command_env
 from bench.theory.latest_finish import LLMLatency
 from clients.infra.attempts import Reply
 from clients.infra.gemini_request_set import check_line, prompt_tokens, split
@@ -156,3 +160,20 @@ def test_after_a_days_refusal_no_send_until_the_day_opens_and_it_says_so() -> No
         next(steps)
     assert said[-1] == "=== 42.10 the next day opened: resumed after waiting 40.10 s ==="
     assert budget.day_refusals == 1
+
+
+def test_bench_requests_writes_a_gemini_set(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "g.jsonl"
+    assert requests_main(["--api", "gemini", "--n", "3", "--out", str(out)]) == 0
+    assert "wrote 3 requests" in capsys.readouterr().out
+    bodies = read_requests(out, "gemini")
+    assert [b["metadata"]["request"] for b in bodies] == [0, 1, 2]
+    assert all(b["metadata"]["charge"] == prompt_tokens(b) for b in bodies)
+
+
+def test_a_command_finds_the_server_where_the_google_genai_sdk_looks() -> None:
+    env = command_env("http://127.0.0.1:9", 3, 0.5, api_key="k")
+    assert env["GOOGLE_GEMINI_BASE_URL"] == "http://127.0.0.1:9"
+    assert env["GEMINI_API_KEY"] == "k"
