@@ -71,5 +71,5 @@ class ServerEndpoint(Protocol):
 #: endpoint last: it answers every other path under /v1 with OpenAI's 404.
 ENDPOINTS: dict[str, ServerEndpoint] = {
     endpoint.name: endpoint
-    for endpoint in (ChatEndpoint(), AnthropicEndpoint(), OpenAIEndpoint(), GeminiEndpoint())
+    for endpoint in (ChatEndpoint(), AnthropicEndpoint(), GeminiEndpoint(), OpenAIEndpoint())
 }

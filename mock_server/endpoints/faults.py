@@ -10,7 +10,8 @@ Three flags, one group, read by every LLM API (each keeps its own count):
   every later request of that project to it is refused as the provider
   refuses when the money has run out (Anthropic's 429 `rate_limit_error`
   with `error.details.error_code: "enforced_spend_limit_reached"` and no
-  `retry-after`; OpenAI's 429 `insufficient_quota`). Retrying never helps.
+  `retry-after`; OpenAI's 429 `insufficient_quota`; Gemini's 402
+  `RESOURCE_EXHAUSTED`, spent prepaid credits). Retrying never helps.
 - `--stream-error-rate P`: an admitted stream, with probability P, stops
   halfway through its output with the provider's error event (the status
   was 200 long before).
@@ -93,7 +94,8 @@ def add_fault_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="after N admitted requests of a project, refuse every later one as the provider "
         "does when the money has run out (Anthropic 429 with error_code "
-        "enforced_spend_limit_reached and no retry-after, OpenAI 429 insufficient_quota); "
+        "enforced_spend_limit_reached and no retry-after, OpenAI 429 insufficient_quota, "
+        "Gemini 402 RESOURCE_EXHAUSTED for spent prepaid credits); "
         "retrying never succeeds (default: no limit)",
     )
     group.add_argument(

@@ -63,7 +63,7 @@ def test_strategy_names_every_api_or_one(args: list[str], chat: str, openai: str
 
 def test_each_api_limits_with_its_own_strategy() -> None:
     settings = settings_from_args(build_parser().parse_args(["--strategy", "openai=moving-window"]))
-    chat, _, openai, *_ = create_app(settings).state.endpoints
+    chat, _, _, openai = create_app(settings).state.endpoints
     assert type(chat.limiter.limiter.strategy).__name__ == "FixedWindowRateLimiter"
     assert {limits.strategy_name for limits in openai.limits.values()} == {"moving-window"}
 
@@ -71,7 +71,7 @@ def test_each_api_limits_with_its_own_strategy() -> None:
 @pytest.mark.parametrize(
     ("value", "fragments"),
     [
-        ("mistral=moving-window", ("'mistral'", "not an API", "chat, anthropic, openai")),
+        ("mistral=moving-window", ("'mistral'", "not an API", "chat, anthropic, gemini, openai")),
         ("openai=leaky-bucket", ("strategy 'leaky-bucket' is unknown", "token-bucket")),
         ("leaky-bucket", ("strategy 'leaky-bucket' is unknown",)),
         ("=moving-window", ("'' in '=moving-window'", "not an API")),

@@ -43,6 +43,7 @@ from starlette.routing import Match
 
 from mock_server import llm_latency
 from mock_server.core import ENTRY_KEY, ASGIApp, Core, Scope
+from mock_server.endpoints.faults import FaultInjector
 from mock_server.endpoints.gemini import errors
 from mock_server.endpoints.gemini.quotas import ProjectQuotas, QuotaStore, Verdict
 from mock_server.endpoints.gemini.schema import (
@@ -95,20 +96,16 @@ class GeminiLogEntry(LogEntry):
     ttft: float | None = None  # scenario seconds to the first token, drawn
     first_token: float | None = None  # monotonic: the first token handed to the socket
     error: str | None = None
-
-
-class GeminiDraws(LLMDraws):
-    """The OpenAI-compatible endpoint's draws, numbered on a counter of Gemini's own."""
-
-    def __init__(self, seed: int | None, core: Core) -> None:
-        client = core.shared.client if core.shared is not None else None
-        super().__init__(seed, client, core.settings.redis_prefix)
-        self.counter = f"{core.settings.redis_prefix}:gemini-accepted"
+    # The shared fault that answered it (mock_server.endpoints.faults):
+    # "overloaded" (503) or "spend-limit" (402) before its quotas, or
+    # "stream-error" (its stream ended with an error event).
+    fault: str | None = None
 
 
 def speaks_gemini(scope: Scope) -> bool:
-    """Whether a request under /v1 is Gemini's: a `:method`, or a Google key."""
-    if ":" in scope["path"].rsplit("/", 1)[-1]:
+    """Whether a request under /v1 is Gemini's: a POST to a `:method`, or a
+    Google key (a GET of an OpenAI model whose name has colons, `ft:...`, is not)."""
+    if scope["method"] == "POST" and ":" in scope["path"].rsplit("/", 1)[-1]:
         return True
     headers = dict(scope.get("headers") or [])
     return b"x-goog-api-key" in headers or b"key=" in scope.get("query_string", b"")
@@ -156,16 +153,31 @@ class GeminiRoutes:
             for project in settings.keys.names()
         }
         self.limits = {"rpm": config.rpm, "itpm": config.itpm, "rpd": config.rpd}
-        self.draws = GeminiDraws(settings.seed, core)
+        client = core.shared.client if core.shared is not None else None
+        # Draw k of the seed for the k-th admitted request, counted on Gemini's own counter.
+        self.draws = LLMDraws(settings.seed, client, settings.redis_prefix, "gemini")
+        self.faults = FaultInjector(
+            config.faults,
+            errors.GEMINI_FAULTS,
+            "gemini",
+            settings.seed,
+            core.worker,
+            core.shared.client
+            if core.shared is not None and settings.storage.startswith("redis://")
+            else None,
+            settings.redis_prefix,
+        )
         # memory:// counters in several workers with a shared log (the pitfall):
         # a /reset served by another worker reaches this one's quotas here.
-        client = core.shared.client if core.shared is not None else None
         self.generations = (
             SharedDraws(client, settings.seed, settings.redis_prefix)
             if client is not None and core.follows_resets
             else None
         )
-        self.generation: int | None = None
+        # The generation the store started in: a later one restarts its clock.
+        self.generation = (
+            self.generations.current_generation() if self.generations is not None else None
+        )
 
         router = APIRouter()
         for version in VERSIONS:
@@ -192,9 +204,9 @@ class GeminiRoutes:
         # The day clock opens when the worker starts serving, not when its app
         # was built (a server takes a second or two to start).
         app.router.on_startup.append(lambda: store.start(time.time()))
-        # Ahead of every other route: the OpenAI-compatible endpoint answers
-        # anything else under /v1 with OpenAI's 404.
-        app.router.routes[0:0] = router.routes
+        # Mounted before the OpenAI-compatible endpoint (the registry's order),
+        # which answers anything else under /v1 with OpenAI's 404.
+        app.include_router(router)
 
     def __repr__(self) -> str:
         return f"<GeminiRoutes {len(self.quotas)} projects on {self.store!r} worker={self.worker}>"
@@ -215,6 +227,7 @@ class GeminiRoutes:
     def reset(self, seed: int | None) -> None:
         self.store.restart(time.time())
         self.draws.reset(seed)
+        self.faults.reset(seed)
 
     async def warm_up(self, app: ASGIApp) -> None:
         """Nothing: the endpoint's first request takes the cost of its first route."""
@@ -279,7 +292,9 @@ class GeminiRoutes:
             }
         )
 
-    async def generate(self, request: Request, model: str, method: str) -> Response:
+    async def generate(  # noqa: PLR0911  # one return per ending
+        self, request: Request, model: str, method: str
+    ) -> Response:
         entry: GeminiLogEntry = request.scope.get(ENTRY_KEY) or GeminiLogEntry(
             seq=-1, arrival=time.monotonic()
         )
@@ -311,10 +326,17 @@ class GeminiRoutes:
         entry.max_output_tokens = body.max_output_tokens
 
         self._follow_resets()
+        fault = self.faults.refusal(project)
+        if fault is not None:
+            entry.accepted, (entry.fault, answer) = False, fault
+            entry.error = answer.body["error"]["message"]
+            self.log.save(entry)
+            return JSONResponse(answer.body, status_code=answer.status, headers=answer.headers)
         verdict = self.quotas[project].admit(body.input_tokens)
         entry.decided = time.monotonic()
         self._record(entry, verdict)
         if not verdict.accepted:
+            self.faults.refused(project)
             self.log.save(entry)
             payload = errors.quota_exceeded(
                 verdict.hit, self.limits, model, verdict.retry_after, self.settings.time_scale
@@ -332,7 +354,10 @@ class GeminiRoutes:
         self.log.save(entry)
         reply = Reply(model, body.input_tokens, max_tokens, drawn, entry.decided)
         if stream:
-            return StreamingResponse(self._stream(reply, entry), media_type="text/event-stream")
+            fails_after = self.faults.stream_fails(seed, k, sum(drawn.completion_tokens))
+            return StreamingResponse(
+                self._stream(reply, entry, fails_after), media_type="text/event-stream"
+            )
         await self._sleep_until(entry.decided + self.settings.scaled(drawn.duration))
         if entry.disconnected is None:
             entry.completion_tokens = sum(drawn.completion_tokens)
@@ -345,8 +370,7 @@ class GeminiRoutes:
             return
         generation = self.generations.current_generation()
         if generation != self.generation:
-            if self.generation is not None:
-                self.store.restart(time.time())
+            self.store.restart(time.time())
             self.generation = generation
 
     def _record(self, entry: GeminiLogEntry, verdict: Verdict) -> None:
@@ -368,13 +392,21 @@ class GeminiRoutes:
         if delay > 0:
             await asyncio.sleep(delay)
 
-    async def _stream(self, reply: Reply, entry: GeminiLogEntry) -> AsyncIterator[bytes]:
+    async def _stream(
+        self, reply: Reply, entry: GeminiLogEntry, fails_after: int | None
+    ) -> AsyncIterator[bytes]:
         """One event per output token when it is ready; the log counts the tokens
-        handed over, and the stream stops when the client has gone."""
+        handed over, and the stream stops when the client has gone, or with an
+        error event after `fails_after` tokens (--stream-error-rate)."""
         sent = 0
         for at, chunk, tokens in reply.chunks():
             await self._sleep_until(reply.decided + self.settings.scaled(at))
             if entry.disconnected is not None:
+                return
+            if fails_after is not None and sent >= fails_after:
+                entry.fault = "stream-error"
+                self.log.save(entry)
+                yield errors.stream_error_event()
                 return
             if entry.first_token is None:
                 entry.first_token = time.monotonic()

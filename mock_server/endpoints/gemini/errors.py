@@ -22,9 +22,12 @@ wait at all (no `RetryInfo`, no "Please retry in"): waiting never helps.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Sequence
 from typing import Any
+
+from mock_server.endpoints.faults import ErrorAnswer, FaultShape
 
 RATE_LIMITS_PAGE = "https://ai.google.dev/gemini-api/docs/rate-limits"
 USAGE_PAGE = "https://ai.dev/rate-limit"
@@ -159,3 +162,33 @@ def quota_exceeded(
             }
         )
     return error_body(429, "RESOURCE_EXHAUSTED", message, details)
+
+
+# -- the shared faults (mock_server.endpoints.faults), in Google's words ------------
+
+OVERLOADED_MESSAGE = "The model is overloaded. Please try again later."
+PREPAY_MESSAGE = (
+    "Your prepayment credits are depleted. Please go to AI Studio at "
+    "https://ai.studio/projects to manage your project and billing. Learn more at "
+    "https://ai.google.dev/gemini-api/docs/billing#prepay."
+)
+
+
+def overloaded_answer() -> ErrorAnswer:
+    """503 UNAVAILABLE: the model is busy for everyone."""
+    return ErrorAnswer(503, error_body(503, "UNAVAILABLE", OVERLOADED_MESSAGE), {})
+
+
+def prepay_answer() -> ErrorAnswer:
+    """402 RESOURCE_EXHAUSTED: the project's prepaid credits are spent. Google
+    answered it with a 429 until it moved it to 402, which no SDK retries."""
+    return ErrorAnswer(402, error_body(402, "RESOURCE_EXHAUSTED", PREPAY_MESSAGE), {})
+
+
+def stream_error_event() -> bytes:
+    """The event that ends a failed stream: an error object, which the SDK raises."""
+    body = error_body(503, "UNAVAILABLE", OVERLOADED_MESSAGE)
+    return f"data: {json.dumps(body, separators=(',', ':'))}\r\n\r\n".encode()
+
+
+GEMINI_FAULTS = FaultShape(overloaded_answer, prepay_answer, stream_error_event)

@@ -15,12 +15,21 @@ from __future__ import annotations
 import argparse
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from mock_server.endpoints.faults import FaultSettings, fault_settings_from_args
 from mock_server.endpoints.llm_limits import llm_limit
 from mock_server.settings import ServerSettings
-from mock_server.vocabulary import MINUTE, Latency, RatebenchError, Strategy, check_redis_window
+from mock_server.vocabulary import (
+    MAX_LATENCY,
+    MINUTE,
+    Latency,
+    RatebenchError,
+    Strategy,
+    check_redis_window,
+    parse_latency,
+)
 
 #: Minutes in a real day.
 DAY_MINUTES = 1440.0
@@ -31,7 +40,7 @@ DEFAULT_MAX_OUTPUT_TOKENS = 256
 OUTPUT_TOKEN_LIMIT = 65_536
 #: The most candidates a request may ask for (candidateCount), as Google allows.
 MAX_CANDIDATES = 8
-DEFAULT_TTFT = Latency(0.2, 0.8)
+DEFAULT_TTFT = Latency(0.2, 0.8)  # --ttft's and --token-time's defaults, as every LLM API's
 TOKEN_TIME = 0.01
 
 
@@ -55,6 +64,7 @@ class GeminiSettings:
     token_time: float = TOKEN_TIME
     default_max_output_tokens: int = DEFAULT_MAX_OUTPUT_TOKENS
     strategy: Strategy = "fixed-window"
+    faults: FaultSettings = field(default_factory=FaultSettings)
 
     @property
     def day(self) -> float:
@@ -70,7 +80,8 @@ class GeminiSettings:
         day = "" if self.day_minutes == DAY_MINUTES else f" (a day of {self.day_minutes:g} min)"
         return (
             f"/v1beta: {self.rpm} RPM, {self.itpm} TPM (input), {self.rpd} RPD{day} from "
-            f"{format_clock(self.day_start)} Pacific, {self.strategy}"
+            f"{format_clock(self.day_start)} Pacific, {self.strategy}, ttft {self.ttft} s, "
+            f"{self.token_time:g} s/token" + self.faults.describe()
         )
 
     def as_dict(self) -> dict[str, Any]:
@@ -87,6 +98,7 @@ class GeminiSettings:
                 "token_time": self.token_time,
                 "default_max_output_tokens": self.default_max_output_tokens,
                 "strategy": self.strategy,
+                "faults": self.faults.as_dict(),
             }
         }
 
@@ -115,7 +127,10 @@ def add_gemini_arguments(parser: argparse.ArgumentParser) -> None:
         "Gemini API (POST /v1beta/models/{model}:generateContent, :streamGenerateContent, "
         ":countTokens; GET /v1beta/models; /v1 too)",
         "Limited per project by --rpm, --itpm (Google's TPM: input tokens) and --rpd (LLM "
-        "limits above); the day turns at midnight Pacific time, as Google's does.",
+        "limits above); the day turns at midnight Pacific time, as Google's does. Latency "
+        "from --ttft and --token-time; the LLM faults as Google words them (503 UNAVAILABLE, "
+        "402 for spent prepay credits, an error event ending a stream). No rate-limit "
+        "headers: a 429's body says which quota and how long.",
     )
     group.add_argument(
         "--day-minutes",
@@ -144,13 +159,25 @@ def gemini_settings_from_args(
             f"--day-minutes {minutes:g} must be from 1 to 1440 scenario minutes (a real day), "
             "e.g. 10 to run a day-bound batch in minutes"
         )
+    try:
+        ttft = parse_latency(args.ttft)
+    except RatebenchError as exc:
+        raise RatebenchError(f"--ttft: {exc}") from None
+    if not 0 <= args.token_time <= MAX_LATENCY:  # also false for NaN
+        raise RatebenchError(
+            f"--token-time {args.token_time:g} must be a number of seconds from 0 to "
+            f"{MAX_LATENCY:g}, e.g. 0.01"
+        )
     settings = GeminiSettings(
         rpm=llm_limit(args, "rpm", DEFAULTS.rpm),
         itpm=llm_limit(args, "itpm", DEFAULTS.itpm),
         rpd=llm_limit(args, "rpd", DEFAULTS.rpd),
         day_minutes=minutes,
         day_start=parse_clock(args.day_start),
+        ttft=ttft,
+        token_time=args.token_time,
         strategy=strategy,
+        faults=fault_settings_from_args(args),
     )
     if server.storage.startswith("redis://"):
         check_redis_window(MINUTE, server.time_scale, "a minute", "60s")

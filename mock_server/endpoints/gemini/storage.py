@@ -58,14 +58,13 @@ class MemoryQuotaStore:
         self.values[key] = value
 
     def entries(self, key: str, since: float) -> list[tuple[float, int]]:
-        log = self.logs[key]
-        while log and log[0][0] < since:
-            log.popleft()
-        return list(log)
+        return [entry for entry in self.logs[key] if entry[0] >= since]
 
     def append(self, key: str, stamp: float, cost: int, keep: float) -> None:
-        self.entries(key, stamp - keep)
-        self.logs[key].append((stamp, cost))
+        log = self.logs[key]
+        while log and log[0][0] < stamp - keep:  # added in time order: the old ones lead
+            log.popleft()
+        log.append((stamp, cost))
 
 
 def _ms(seconds: float) -> int:
