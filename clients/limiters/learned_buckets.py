@@ -79,11 +79,13 @@ class LearnedBuckets(BucketBudget):
         now = self.clock()
         if reply.outcome == "rate_limited" and (taken_at, charges) in self.sent:
             self.sent.remove((taken_at, charges))  # the server charged it nothing
-        learned = getattr(reply, "learned", None)
+        # In the buckets known so far first: a bucket learned from this answer is
+        # charged from the log of sends, which no longer holds a refused one.
+        super().answered(reply, charges, after, taken_at)
         before = self.known
+        learned = getattr(reply, "learned", None)
         if learned is not None:
             self.learn(learned.limits, learned.full_in, now)
-        super().answered(reply, charges, after, taken_at)
         if reply.outcome == "rate_limited" and self.known == before:
             wait = reply.reopens_in if reply.reopens_in is not None else self.fallback
             self.paused_until = max(self.paused_until, now + wait)

@@ -190,9 +190,9 @@ def test_with_the_headers_off_the_learner_charges_a_late_limit_with_every_send()
     burst[2].observe(LLMReply(429, "rate_limited", reopens_in=20.0, learned=body))
     assert learner.known == {"input_tokens": 100}
     assert learner.paused_until == 0.0  # it learned: the copy says when, not a pause
-    # Charged 40 x 3 (the refused one taken back): full again at 120 / (100/60) = 72 s;
-    # 40 more fit once 20 are back: at 12 s.
-    assert drive([burst[2].acquire()], now) == pytest.approx([12.0])
+    # Charged with the probe and the two admitted, 40 each (the refused one charged
+    # nothing): full again at 120 / (100/60) = 72 s; 40 fit again 36 s before that.
+    assert drive([burst[2].acquire()], now) == pytest.approx([36.0])
 
 
 # -- what the transport reads ----------------------------------------------------------
