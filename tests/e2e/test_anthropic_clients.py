@@ -137,10 +137,12 @@ def test_the_bench_runs_an_anthropic_scenario_end_to_end(tmp_path: Path) -> None
     learner = runs["header_adaptive"]
     assert learner.completed == 8
     refused = [a.sent / SCALE for a in learner.attempts if a.outcome == "rate_limited"]
-    assert refused and max(refused) < 60
+    assert refused
+    assert max(refused) < 60
     theory = load_theory(tmp_path / "a")
     assert theory is not None
     expected = theory.for_client("budget_window")
-    assert expected is not None and expected.predicted_rejections == 0
+    assert expected is not None
+    assert expected.predicted_rejections == 0
     for figure in ("windows.png", "progress.png", "report.md"):
         assert (tmp_path / "a" / figure).is_file()
