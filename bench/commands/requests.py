@@ -1,4 +1,5 @@
-"""`python -m bench requests`: write a seeded request set for /v1/chat/completions.
+"""`python -m bench requests`: write a seeded request set for /v1/chat/completions (or,
+with `--api anthropic`, for Anthropic's /v1/messages).
 
 The set itself (its format, its distributions) is `bench.records.requests_file`; this
 is its command line.
@@ -33,7 +34,9 @@ def build_parser() -> OneLineParser:
         description=(
             "Write a JSONL request set for /v1/chat/completions in the OpenAI cookbook's "
             "batch format: one request body per line, with metadata {request, prompt_tokens, "
-            "charge} (charge: the tokens the server counts against the TPM at admission). "
+            "charge} (charge: the tokens the server counts against the TPM at admission); "
+            "with --api anthropic, Messages bodies for /v1/messages with metadata {request, "
+            "input_tokens} (what count_tokens answers, charged against the ITPM). "
             "Prompt tokens and max_tokens are drawn, seeded, from named distributions: "
             f"{DISTRIBUTIONS}. The same --seed writes the same file."
         ),

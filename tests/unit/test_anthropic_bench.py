@@ -107,8 +107,10 @@ def test_budget_keeps_the_margin_and_takes_back_a_refusal() -> None:
     assert drive([first.acquire()], now) == [0.0]
     # The second would leave the requests bucket empty: it waits for the margin's refill.
     assert drive([second.acquire()], now) == pytest.approx([1.0])
-    second.observe(Reply(429, "rate_limited"))  # charged nothing by the server
-    assert drive([third.acquire()], now) == pytest.approx([1.0])
+    # Refused (the server charged it nothing) and told to wait 2 s: the copy was ahead
+    # of the server, and is moved back to agree with it.
+    second.observe(Reply(429, "rate_limited", reopens_in=2.0))
+    assert drive([third.acquire()], now) == pytest.approx([3.0 + 1.0])
 
 
 def test_budget_charges_produced_output_when_the_answer_comes() -> None:
@@ -133,7 +135,7 @@ def test_budget_charges_produced_output_when_the_answer_comes() -> None:
     budget = BucketBudget((10, 1000, 60), window=60.0, margin=0.0, clock=lambda: now[0])
     one = budget.for_request(api.needs(costs, config), api.charged(costs, config))
     assert drive([one.acquire()], now) == [0.0]
-    budget.answered(answer, api.charged(costs, config), (0, 0, 90), 0.0)
+    budget.answered(answer, (1, 10, 1), api.charged(costs, config), (0, 0, 90), 0.0)
     # 60 - 90 = -30: one token again after 31 s.
     two = budget.for_request(api.needs(costs, config), api.charged(costs, config))
     assert drive([two.acquire()], now) == pytest.approx([31.0])
@@ -285,3 +287,23 @@ def test_budget_window_models_to_the_bound_with_no_429() -> None:
     assert p.lost == 0
     assert bound.mean <= p.mean < bound.mean + 2.0
     assert math.isclose(bound.last_send, 60.0)
+
+
+def test_bench_requests_writes_messages_bodies_for_anthropic(
+    tmp_path: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    from bench.commands.requests import main
+    from bench.endpoints.anthropic.bound import input_tokens
+    from bench.records.requests_file import read_requests
+
+    path = tmp_path / "set.jsonl"
+    assert main(["--api", "anthropic", "--n", "3", "--seed", "1", "--out", str(path)]) == 0
+    assert "input tokens" in capsys.readouterr().out
+    bodies = [json.loads(line) for line in path.read_text().splitlines()]
+    assert [sorted(b) for b in bodies] == [["max_tokens", "messages", "metadata", "model"]] * 3
+    # The set's input tokens are what the server's count_tokens answers for the body.
+    for body in read_requests(path, "anthropic"):
+        metadata = body.pop("metadata")
+        assert metadata["input_tokens"] == input_tokens(body)
