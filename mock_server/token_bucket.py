@@ -179,7 +179,10 @@ class MemoryBuckets:
 # capacity, rate (units a second), cost, need. Returns the index (from 1) of
 # the first bucket that does not hold its need, 0 if all were charged, then
 # each bucket's full_at after, as text (Redis would cut a number to an
-# integer). A charged bucket expires once it is full again.
+# integer). A charged bucket expires a second after it is full again: Redis
+# counts the time to live from its own idea of now, which may differ from
+# the workers' by a little, and a key gone early would fill its bucket early
+# (a key kept longer changes nothing: a past full_at reads as full).
 TAKE_FROM_BUCKETS = """
 local now = tonumber(ARGV[1])
 local slack = tonumber(ARGV[2])
@@ -201,7 +204,7 @@ end
 if refused == 0 then
     for i = 1, #KEYS do
         full[i] = full[i] + tonumber(ARGV[4 * i + 1]) / tonumber(ARGV[4 * i])
-        local ttl = math.ceil((full[i] - now) * 1000) + 1
+        local ttl = math.ceil((full[i] - now) * 1000) + 1000
         redis.call('set', KEYS[i], string.format('%.17g', full[i]), 'PX', ttl)
     end
 end

@@ -10,12 +10,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -63,10 +65,13 @@ def fire(url: str, offsets: list[float], timeout: float = 30.0) -> list[int]:
 
 
 def post_all(
-    url: str, bodies: list[dict[str, Any]], offsets: list[float] | None = None
+    url: str,
+    bodies: list[dict[str, Any]],
+    offsets: list[float] | None = None,
+    headers: dict[str, str] | None = None,
 ) -> list[int]:
-    """POST every body concurrently, each `offsets[i]` seconds after the start;
-    return the status codes in order."""
+    """POST every body concurrently (with `headers`), each `offsets[i]` seconds
+    after the start; return the status codes in order."""
     offsets = offsets or [0.0] * len(bodies)
 
     async def main() -> list[int]:
@@ -74,13 +79,31 @@ def post_all(
 
             async def one(payload: dict[str, Any], delay: float) -> int:
                 await asyncio.sleep(delay)
-                async with session.post(url, json=payload) as response:
+                async with session.post(url, json=payload, headers=headers) as response:
                     await response.read()
                     return response.status
 
             return await asyncio.gather(*(one(b, d) for b, d in zip(bodies, offsets, strict=True)))
 
     return asyncio.run(main())
+
+
+@contextlib.contextmanager
+def running(servers: dict[str, MockServer]) -> Iterator[dict[str, MockServer]]:
+    """Start every server concurrently, and stop them all on exit.
+
+    Each is started from a thread of its own, and that thread must outlive
+    the server: a server asks to die with the thread that started it
+    (PR_SET_PDEATHSIG follows the thread, not the process).
+    """
+    pool = ThreadPoolExecutor(len(servers))
+    try:
+        list(pool.map(MockServer.start, servers.values()))
+        yield servers
+    finally:
+        for server in servers.values():
+            server.__exit__(None, None, None)
+        pool.shutdown()
 
 
 def run_cli(*args: str, timeout: float = 60.0) -> subprocess.CompletedProcess[str]:

@@ -7,14 +7,12 @@ import its stack on a busy machine), and reset between tests.
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import json
 import math
 import random
 import re
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +24,7 @@ from mock_server import llm_latency, tokens
 from mock_server.endpoints.openai.errors import format_duration, retry_after_ms
 from mock_server.processes.server import MockServer
 from mock_server.vocabulary import MINUTE, WINDOW_STRATEGIES, Latency
-from tests.helpers import BAD_OPENAI_FLAGS, assert_one_line_error, post_all, run_cli
+from tests.helpers import BAD_OPENAI_FLAGS, assert_one_line_error, post_all, run_cli, running
 
 MODEL = "gpt-4o-mini"
 # How far a decision may sit from its stamps (both taken in one step).
@@ -52,24 +50,6 @@ QUANTIZE_SCALE = 0.1
 
 def openai_args(rpm: int, tpm: int, *extra: str) -> tuple[str, ...]:
     return ("--rpm", str(rpm), "--tpm", str(tpm), *extra)
-
-
-@contextlib.contextmanager
-def running(servers: dict[str, MockServer]) -> Iterator[dict[str, MockServer]]:
-    """Start every server concurrently, and stop them all on exit.
-
-    Each is started from a thread of its own, and that thread must outlive
-    the server: a server asks to die with the thread that started it
-    (PR_SET_PDEATHSIG follows the thread, not the process).
-    """
-    pool = ThreadPoolExecutor(len(servers))
-    try:
-        list(pool.map(MockServer.start, servers.values()))
-        yield servers
-    finally:
-        for server in servers.values():
-            server.__exit__(None, None, None)
-        pool.shutdown()
 
 
 def burst_server(strategy: str, *extra: str) -> MockServer:

@@ -103,6 +103,8 @@ class AnthropicLogEntry(LogEntry):
     ttft: float | None = None
     first_token: float | None = None  # monotonic: the first text delta handed over
     request_id: str | None = None
+    # The official SDKs number their retries (x-stainless-retry-count: 0 first).
+    retry_count: int | None = None
     error: str | None = None
 
 
@@ -128,7 +130,7 @@ class AnthropicRoutes:
             project: ThreeBuckets(store, config, minute, limit_key(project))
             for project in settings.keys.names()
         }
-        self.draws = LLMDraws(settings.seed, client, f"{prefix}:anthropic")
+        self.draws = LLMDraws(settings.seed, client, prefix, "anthropic")
         self.faults = FaultInjector(
             config.faults,
             ANTHROPIC_FAULTS,
@@ -213,6 +215,8 @@ class AnthropicRoutes:
             seq=-1, arrival=time.monotonic()
         )
         rid = entry.request_id = request_id()
+        retries = request.headers.get("x-stainless-retry-count", "")
+        entry.retry_count = int(retries) if retries.isdigit() else None
         project, refusal = self._gate(request, rid)
         if refusal is not None or project is None:
             entry.accepted = False

@@ -114,11 +114,13 @@ class LLMDraws:
     """Numbers accepted completion requests (k from 1, across all workers
     through Redis) and hands out draw k of the current seed."""
 
-    def __init__(self, seed: int | None, client: redis.Redis | None, prefix: str) -> None:
+    def __init__(
+        self, seed: int | None, client: redis.Redis | None, prefix: str, api: str = "openai"
+    ) -> None:
         self.seed = seed
         self.accepted = 0
         self.client = client
-        self.counter = f"{prefix}:openai-accepted"
+        self.counter = f"{prefix}:{api}-accepted"
         # /reset stores its seed here for every worker (see redis_store.SharedDraws).
         self.seed_key = SharedDraws(client, seed, prefix).seed_key if client is not None else ""
 
