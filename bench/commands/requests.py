@@ -1,5 +1,6 @@
-"""`python -m bench requests`: write a seeded request set for /v1/chat/completions,
-or with `--api gemini` for Gemini's generateContent.
+"""`python -m bench requests`: write a seeded request set for /v1/chat/completions (or,
+with `--api anthropic`, for Anthropic's /v1/messages; with `--api gemini`, for Gemini's
+generateContent).
 
 The set itself (its format, its distributions) is `bench.records.requests_file`
 (Gemini's body format: `bench.endpoints.gemini.requests`); this is its command line.
@@ -36,7 +37,9 @@ def build_parser() -> OneLineParser:
         description=(
             "Write a JSONL request set for /v1/chat/completions in the OpenAI cookbook's "
             "batch format: one request body per line, with metadata {request, prompt_tokens, "
-            "charge} (charge: the tokens the server counts against the TPM at admission). "
+            "charge} (charge: the tokens the server counts against the TPM at admission); "
+            "with --api anthropic, Messages bodies for /v1/messages with metadata {request, "
+            "input_tokens} (what count_tokens answers, charged against the ITPM). "
             "Prompt tokens and max_tokens are drawn, seeded, from named distributions: "
             f"{DISTRIBUTIONS}. The same --seed writes the same file."
         ),

@@ -18,7 +18,12 @@ charges of a span up to that gap longer; a bucket that keeps `rate x
 margin` units in hand covers it (`clients.catalog.budget_window`'s margin).
 
 A refused send is given back (the server charges a refused request
-nothing). What a request needs to start and what it is charged may differ,
+nothing), and the 429's wait moves the copy back to agree with the server
+(`BucketBudget.behind`): a server that decided a burst later than it was
+sent, by more than the margin, holds its buckets emptier than the copy for
+as long as they bind. Without a stated wait the refused charge is kept.
+
+What a request needs to start and what it is charged may differ,
 and part of its charge may come with its answer: Anthropic's output tokens
 counted as produced need one token in the output bucket, are charged
 nothing at admission, and the answer's `usage.output_tokens` is charged
@@ -137,13 +142,45 @@ class BucketBudget:
         finally:
             self._turn.release()
 
-    def answered(self, reply: Reply, charges: Costs, after: Costs, taken_at: float) -> None:
-        """What one answer tells: a refusal was charged nothing; an answer may be
-        charged more once in (`after`)."""
-        if reply.outcome == "rate_limited":
+    def answered(
+        self, reply: Reply, needs: Costs, charges: Costs, after: Costs, taken_at: float
+    ) -> None:
+        """What one answer tells: an admitted request may be charged more once in
+        (`after`); a refusal was charged nothing, but says the copy runs ahead of the
+        server (see `behind`)."""
+        if reply.outcome != "rate_limited":
+            if any(after):
+                self.take(self.clock(), after)
+            return
+        self.refused(reply, needs, charges)
+
+    def refused(self, reply: Reply, needs: Costs, charges: Costs) -> None:
+        """A 429: give the charge back and move the copy back to the wait it said;
+        without a stated wait, keep the charge (the copy stays that much behind)."""
+        if reply.reopens_in is not None:
             self.give_back(charges)
-        elif any(after):
-            self.take(self.clock(), after)
+            self.behind(needs, self.clock() + reply.reopens_in)
+
+    def behind(self, needs: Costs, fits_at: float) -> None:
+        """The server said a request of `needs` fits at `fits_at`: the bucket the copy
+        expects to bind it is moved back to say the same (never forward). A copy runs
+        ahead when the server decided earlier requests later than they were sent by
+        more than the margin (a starved server), a lag that would otherwise last for
+        good while the bucket binds."""
+        known = [
+            (full - (b.capacity - min(need, b.capacity)) / b.rate, i)
+            for i, (b, full, need) in enumerate(
+                zip(self.buckets, self.full_at, needs, strict=False)
+            )
+            if b is not None
+        ]
+        if not known:
+            return
+        _, k = max(known)
+        bucket = self.buckets[k]
+        assert bucket is not None
+        room = (bucket.capacity - min(needs[k], bucket.capacity)) / bucket.rate
+        self.full_at[k] = max(self.full_at[k], fits_at + room)
 
     def for_request(
         self, needs: Costs, charges: Costs | None = None, after: After = nothing_after
@@ -169,7 +206,7 @@ class _Costed(Limiter):
         return self.taken_at - start
 
     def observe(self, reply: Reply) -> None:
-        self.shared.answered(reply, self.charges, self.after(reply), self.taken_at)
+        self.shared.answered(reply, self.needs, self.charges, self.after(reply), self.taken_at)
 
     def __repr__(self) -> str:
         return f"<Costed {self.needs} of {self.shared!r}>"

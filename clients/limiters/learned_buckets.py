@@ -75,18 +75,30 @@ class LearnedBuckets(BucketBudget):
         if any(b is None for b in self.buckets):
             self.sent.append((now, costs))
 
-    def answered(self, reply: Reply, charges: Costs, after: Costs, taken_at: float) -> None:
+    def answered(
+        self, reply: Reply, needs: Costs, charges: Costs, after: Costs, taken_at: float
+    ) -> None:
         now = self.clock()
         if reply.outcome == "rate_limited" and (taken_at, charges) in self.sent:
             self.sent.remove((taken_at, charges))  # the server charged it nothing
-        learned = getattr(reply, "learned", None)
+        # In the buckets known so far first: a bucket learned from this answer is
+        # charged from the log of sends, which no longer holds a refused one.
+        super().answered(reply, needs, charges, after, taken_at)
         before = self.known
+        learned = getattr(reply, "learned", None)
         if learned is not None:
             self.learn(learned.limits, learned.full_in, now)
-        super().answered(reply, charges, after, taken_at)
         if reply.outcome == "rate_limited" and self.known == before:
             wait = reply.reopens_in if reply.reopens_in is not None else self.fallback
             self.paused_until = max(self.paused_until, now + wait)
+
+    def refused(self, reply: Reply, needs: Costs, charges: Costs) -> None:
+        """Learning, a 429 without a wait (the headers off) is the usual case: the
+        charge is given back, and a pause covers it (`answered`)."""
+        if reply.reopens_in is None:
+            self.give_back(charges)
+        else:
+            super().refused(reply, needs, charges)
 
     def learn(self, limits: Mapping[str, int], resets: Mapping[str, float], now: float) -> None:
         """Take in the limits an answer named and the resets it gave (seconds from `now`
@@ -138,7 +150,7 @@ class _Learning(Limiter):
 
     def observe(self, reply: Reply) -> None:
         shared = self.shared
-        shared.answered(reply, self.charges, self.after(reply), self.taken_at)
+        shared.answered(reply, self.needs, self.charges, self.after(reply), self.taken_at)
         if self.probe:
             self.probe = False
             shared.open = True
