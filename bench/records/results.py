@@ -101,9 +101,12 @@ class Machine:
 
 
 def _opt_names(data: Mapping[str, Any], key: str) -> tuple[str, ...] | None:
+    """A list of names (Gemini's `refused_by`), or one name (Anthropic's), as a tuple."""
     value = data.get(key)
     if value is None:
         return None
+    if isinstance(value, str):
+        return (value,)
     if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
         raise RecordError(f"{key} must be a list of names or null, got {value!r}")
     return tuple(value)
@@ -177,7 +180,8 @@ class ServerEntry:
     output_charged: int | None = None
     output_charged_later: int | None = None
     output_charged_at: float | None = None
-    # Gemini's: the quotas a 429 names ("rpm", "itpm", "rpd"), the day (from 0) the
+    # Gemini's: the quotas a 429 names ("rpm", "itpm", "rpd"; Anthropic's log names the
+    # one bucket, kept as one name), the day (from 0) the
     # decision fell in, and scenario seconds from the server's clock start (its reset)
     # to it, on which its minutes and days are aligned.
     refused_by: tuple[str, ...] | None = None

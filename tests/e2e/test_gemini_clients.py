@@ -109,12 +109,17 @@ def test_google_genai_as_shipped_tries_once_and_with_retry_options_five_times(
     server: MockServer, request_set: Path
 ) -> None:
     (once, _), entries = run("gemini_sdk", server, request_set)
-    assert (once.completed, len(entries)) == (RPM, N)  # one attempt each: the rest lost
+    # One attempt each: what the first minute refused is lost.
+    assert len(entries) == len(once.attempts) == N
+    assert RPM <= once.completed < N
     (retried, _), entries = run("gemini_sdk_retry", server, request_set)
-    assert retried.completed == RPM
-    tries = Counter(e["seq"] for e in entries)
-    assert len(entries) == RPM + 5 * (N - RPM)  # five attempts for each refused request
-    assert len(tries) == len(entries)
+    tries = Counter(a.request for a in retried.attempts)
+    done = {a.request for a in retried.attempts if a.outcome == "ok"}
+    # Five attempts for each request it lost (the SDK's work per attempt on a busy
+    # machine may carry a retry into the next minute, which admits it).
+    assert {tries[r] for r in range(N) if r not in done} == {5}
+    assert RPM <= retried.completed < N
+    assert len(entries) == len(retried.attempts)
 
 
 def test_bench_api_gemini_end_to_end(tmp_path: Path) -> None:
