@@ -34,6 +34,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import parse_qs
 
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
@@ -108,7 +109,8 @@ def speaks_gemini(scope: Scope) -> bool:
     if scope["method"] == "POST" and ":" in scope["path"].rsplit("/", 1)[-1]:
         return True
     headers = dict(scope.get("headers") or [])
-    return b"x-goog-api-key" in headers or b"key=" in scope.get("query_string", b"")
+    query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+    return b"x-goog-api-key" in headers or "key" in query
 
 
 class GeminiRoute(APIRoute):
@@ -162,9 +164,7 @@ class GeminiRoutes:
             "gemini",
             settings.seed,
             core.worker,
-            core.shared.client
-            if core.shared is not None and settings.storage.startswith("redis://")
-            else None,
+            client if settings.storage.startswith("redis://") else None,
             settings.redis_prefix,
         )
         # memory:// counters in several workers with a shared log (the pitfall):
