@@ -307,3 +307,18 @@ def test_bench_requests_writes_messages_bodies_for_anthropic(
     for body in read_requests(path, "anthropic"):
         metadata = body.pop("metadata")
         assert metadata["input_tokens"] == input_tokens(body)
+
+
+def test_a_command_finds_the_server_and_its_key_as_the_anthropic_sdk_reads_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from bench.running.shell_command import command_env
+
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    env = command_env("http://127.0.0.1:8123", 5, 0.1, requests="/tmp/set.jsonl")
+    # The SDK adds /v1/messages to its base URL itself; it insists on some key.
+    assert env["ANTHROPIC_BASE_URL"] == "http://127.0.0.1:8123"
+    assert env["ANTHROPIC_API_KEY"] == "placeholder"
+    assert env["RATEBENCH_REQUESTS"] == "/tmp/set.jsonl"
+    keyed = command_env("http://127.0.0.1:8123", 5, 0.1, api_key="sk-ant-test")
+    assert keyed["ANTHROPIC_API_KEY"] == keyed["OPENAI_API_KEY"] == "sk-ant-test"
