@@ -50,6 +50,7 @@ REGISTRY: tuple[str, ...] = (
     "cookbook_parallel",
     # Anthropic's (spec.api == "anthropic"; budget_window and header_adaptive speak it too).
     "anthropic_sdk",
+    "window_budget",
     # Gemini's clients (spec.api == "gemini").
     "gemini_budget",
     "gemini_retryinfo",

@@ -20,11 +20,11 @@ from mock_server.vocabulary import UsageError
 
 #: Each shared flag's argument name and its help, `{apis}` the APIs that read it.
 LLM_FLAGS: dict[str, str] = {
-    "rpm": "with --api {apis}: requests per minute (default: each API's own)",
+    "rpm": "with --api {apis}: requests per minute (default: {defaults})",
     "tpm": "with --api {apis}: tokens per minute, charged as prompt + max_tokens "
-    "(default: the API's own)",
-    "itpm": "with --api {apis}: input tokens per minute (default: the API's own)",
-    "otpm": "with --api {apis}: output tokens per minute (default: the API's own)",
+    "(default: {defaults})",
+    "itpm": "with --api {apis}: input tokens per minute (default: {defaults})",
+    "otpm": "with --api {apis}: output tokens per minute (default: {defaults})",
     "requests": "with --api {apis}: the request set every client sends, in the API's body "
     "format (`python -m bench requests --api API`); default: a seeded set of -n requests",
     "headers": "with --api {apis}: whether the server sends its rate-limit headers "
@@ -33,13 +33,22 @@ LLM_FLAGS: dict[str, str] = {
 }
 
 
-def add_llm_arguments(parser: argparse.ArgumentParser, reads: Mapping[str, Sequence[str]]) -> None:
-    """The shared flags some endpoint reads (`reads`: each API's `llm_flags`), once each."""
-    for dest, words in LLM_FLAGS.items():
+def add_llm_arguments(
+    parser: argparse.ArgumentParser,
+    reads: Mapping[str, Sequence[str]],
+    defaults: Mapping[str, Mapping[str, int]],
+) -> None:
+    """The shared flags some endpoint reads (`reads`: each API's `llm_flags`), once each;
+    `defaults`: each API's own limits (the server's `limit_defaults`), for the help."""
+    for dest, template in LLM_FLAGS.items():
         apis = [api for api, flags in reads.items() if dest in flags]
         if not apis:
             continue
         shown = " or ".join(apis)
+        given = ", ".join(
+            f"{api} {defaults[api][dest]:,}" for api in apis if dest in defaults.get(api, {})
+        )
+        words = template.replace("{defaults}", given)
         if dest == "requests":
             parser.add_argument(
                 "--requests", default=None, metavar="FILE", help=words.format(apis=shown)

@@ -136,7 +136,11 @@ def add_scenario_arguments(
             add("stall_after", "--stall-after", type=int)
         elif flag == "api":
             add("api", "--api", choices=tuple(ENDPOINTS))
-            add_llm_arguments(parser, {name: e.llm_flags for name, e in ENDPOINTS.items()})
+            add_llm_arguments(
+                parser,
+                {name: e.llm_flags for name, e in ENDPOINTS.items()},
+                {name: SERVED[name].limit_defaults for name in ENDPOINTS},
+            )
             for each in ENDPOINTS.values():
                 each.add_arguments(parser)
         else:

@@ -307,3 +307,37 @@ def test_bench_requests_writes_messages_bodies_for_anthropic(
     for body in read_requests(path, "anthropic"):
         metadata = body.pop("metadata")
         assert metadata["input_tokens"] == input_tokens(body)
+
+
+def test_a_command_finds_the_server_and_its_key_as_the_anthropic_sdk_reads_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from bench.running.shell_command import command_env
+
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    env = command_env("http://127.0.0.1:8123", 5, 0.1, requests="/tmp/set.jsonl")
+    # The SDK adds /v1/messages to its base URL itself; it insists on some key.
+    assert env["ANTHROPIC_BASE_URL"] == "http://127.0.0.1:8123"
+    assert env["ANTHROPIC_API_KEY"] == "placeholder"
+    assert env["RATEBENCH_REQUESTS"] == "/tmp/set.jsonl"
+    keyed = command_env("http://127.0.0.1:8123", 5, 0.1, api_key="sk-ant-test")
+    assert keyed["ANTHROPIC_API_KEY"] == keyed["OPENAI_API_KEY"] == "sk-ant-test"
+
+
+def test_a_windows_rule_never_spends_the_starting_fill_on_top_of_the_refill() -> None:
+    """At most L of each limit in any minute: the third request of a 2-a-minute limit
+    waits for the first to leave the log (60 s), where the bucket gave it at 30 s."""
+    from clients.limiters.window_budget import WindowBudget
+
+    now = [0.0]
+    log = WindowBudget((2, 100, None), window=60.0, margin=0.0, clock=lambda: now[0])
+    costs = [(1, 10, 0), (1, 10, 0), (1, 10, 0), (1, 90, 0)]
+    views = [log.for_request(c) for c in costs]
+    assert drive([v.acquire() for v in views[:3]], now) == pytest.approx([0.0, 0.0, 60.0])
+    # 90 input tokens need both sends of t = 0 gone (10 + 10 + 90 > 100): at 60 too.
+    assert drive([views[3].acquire()], now) == pytest.approx([60.0])
+    views[3].observe(Reply(429, "rate_limited"))  # refused: out of the log
+    fifth, sixth = (log.for_request((1, 10, 0)) for _ in range(2))
+    assert drive([fifth.acquire()], now) == pytest.approx([60.0])
+    # Two in the last minute: the next when the one of t = 60 leaves.
+    assert drive([sixth.acquire()], now) == pytest.approx([120.0])
