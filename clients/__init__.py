@@ -59,6 +59,14 @@ REGISTRY: tuple[str, ...] = (
     "lib_langchain",
     "lib_smartratelimit",
     "lib_litellm",
+    # Anthropic's (spec.api == "anthropic"; budget_window and header_adaptive speak it too).
+    "anthropic_sdk",
+    "window_budget",
+    # Gemini's clients (spec.api == "gemini").
+    "gemini_budget",
+    "gemini_retryinfo",
+    "gemini_sdk",
+    "gemini_sdk_retry",
 )
 
 #: What `--clients` means when not given: the write-up's three.
@@ -105,7 +113,7 @@ def local_clients(api: Api = "chat") -> tuple[str, ...]:
     bench leaderboard` runs them, or `--clients` by name, so that `all` still
     reproduces the committed comparisons."""
     return tuple(
-        s.name for s in specs() if s.local and s.api == api and not s.policy.startswith("library")
+        s.name for s in specs() if s.local and s.speaks(api) and not s.policy.startswith("library")
     )
 
 

@@ -11,10 +11,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from clients import REGISTRY, run_client, spec
-from clients.config import RETRY_NAMES, ClientConfig, ConfigError, RetryName
+from clients.config import OTPM_CHARGES, RETRY_NAMES, ClientConfig, ConfigError, RetryName
 from clients.infra.preflight import check_reachable, check_writable
 from clients.infra.procs import Collector, Stopped, raise_signalled, run_procs
 from clients.infra.recorder import observing
+from clients.spec import APIS
 from mock_server.vocabulary import (
     EXIT_USAGE,
     STRATEGIES,
@@ -182,6 +183,31 @@ def build_parser() -> OneLineParser:
         help="the LLM endpoint's clients: tokens per minute they are told",
     )
     parser.add_argument(
+        "--itpm",
+        type=whole_at_least_1,
+        default=None,
+        help="Anthropic's clients: input tokens per minute they are told",
+    )
+    parser.add_argument(
+        "--otpm",
+        type=whole_at_least_1,
+        default=None,
+        help="Anthropic's clients: output tokens per minute they are told",
+    )
+    parser.add_argument(
+        "--otpm-charge",
+        choices=OTPM_CHARGES,
+        default=None,
+        help="Anthropic's clients: how the server charges output tokens, as they are told it",
+    )
+    parser.add_argument(
+        "--api",
+        choices=APIS,
+        default=None,
+        help="the API to send to, for a client that speaks several (budget_window, "
+        "header_adaptive); default: the client's own",
+    )
+    parser.add_argument(
         "--requests",
         default=None,
         metavar="FILE",
@@ -206,6 +232,11 @@ def build_parser() -> OneLineParser:
 
 def _config(args: argparse.Namespace) -> ClientConfig:
     retry: RetryName = args.retry
+    client = spec(args.name)
+    if args.api is not None and not client.speaks(args.api):
+        raise ConfigError(
+            f"--api {args.api}: {args.name} speaks {' and '.join(client.apis)}; leave --api out"
+        )
     return ClientConfig(
         url=args.url,
         n=args.n,
@@ -223,6 +254,10 @@ def _config(args: argparse.Namespace) -> ClientConfig:
         server_strategy=args.server_strategy,
         rpm=args.rpm,
         tpm=args.tpm,
+        itpm=args.itpm,
+        otpm=args.otpm,
+        otpm_charge=args.otpm_charge,
+        api=args.api or client.api,
         requests_file=args.requests,
         pool=args.pool,
         api_key=args.api_key,

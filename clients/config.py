@@ -5,10 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal, get_args
 
+from clients.spec import APIS
 from mock_server.vocabulary import STRATEGIES, RatebenchError, Strategy, check_time_scale
 
 RetryName = Literal["exponential", "writeup", "none"]
 RETRY_NAMES: tuple[str, ...] = get_args(RetryName)
+#: How Anthropic's output tokens are charged: as produced (the docs now), or
+#: `max_tokens` at admission (the docs before).
+OtpmCharge = Literal["produced", "max-tokens"]
+OTPM_CHARGES: tuple[str, ...] = get_args(OtpmCharge)
 #: Wall seconds a client that sends at a window's very edge adds to the window:
 #: the gap between its send and the server limiter's decision, measured from the
 #: server's log (see `clients.catalog.sliding_window`). Wall time, not scaled:
@@ -48,6 +53,16 @@ class ClientConfig:
       clients, the limits they are told (None: not told) and the JSONL
       request set they send (`bench requests`; None: a seeded default set of
       `n` requests); the `/chat` clients ignore them.
+    - `itpm`, `otpm`, `otpm_charge`: Anthropic's input and output tokens per
+      minute as a client is told them (None: not told), and how the server
+      charges output ("max-tokens": `max_tokens` at admission; "produced": the
+      tokens as they are produced; None: not told).
+    - `api`: the endpoint the batch goes to (a client that speaks several
+      sends in that one's format, `clients.infra.llm_api`).
+    - `itpm`, `rpd`, `day_minutes`, `day_start`: input tokens per minute and
+      requests per day (None: not told), the length of the server's day in
+      scenario minutes and the Pacific time of day at which the batch starts
+      (HH:MM), for the clients of an API with a daily quota (Gemini).
     - `pool`: connections the aiohttp clients may hold open at once, 0 for no
       limit (aiohttp's own default is 100, a ceiling of 100 requests in flight
       that no policy chose). The thread clients open one connection per
@@ -73,6 +88,13 @@ class ClientConfig:
     server_strategy: Strategy = "fixed-window"
     rpm: int | None = None
     tpm: int | None = None
+    itpm: int | None = None
+    otpm: int | None = None
+    otpm_charge: OtpmCharge | None = None
+    api: str = "chat"
+    rpd: int | None = None
+    day_minutes: float = 1440.0
+    day_start: str = "00:00"
     requests_file: str | None = None
     pool: int = 0
     api_key: str | None = field(default=None, repr=False)
@@ -113,10 +135,20 @@ class ClientConfig:
             raise ConfigError(f"pool must be >= 0 connections (0 for no limit), got {self.pool}")
         if self.first_sleep < 0:
             raise ConfigError(f"first_sleep must be >= 0 seconds, got {self.first_sleep}")
-        for name in ("rpm", "tpm"):
+        if self.api not in APIS:
+            raise ConfigError(f"api must be one of {', '.join(APIS)}, got {self.api!r}")
+        if self.otpm_charge not in (None, *OTPM_CHARGES):
+            raise ConfigError(
+                f"otpm_charge must be one of {', '.join(OTPM_CHARGES)}, got {self.otpm_charge!r}"
+            )
+        for name in ("rpm", "tpm", "itpm", "otpm", "rpd"):
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise ConfigError(f"{name} must be at least 1 or unset, got {value}")
+        if not 0 < self.day_minutes <= 1440:
+            raise ConfigError(
+                f"day_minutes must be above 0 and at most 1440, got {self.day_minutes}"
+            )
         if self.retry not in RETRY_NAMES:
             raise ConfigError(f"retry must be one of {', '.join(RETRY_NAMES)}, got {self.retry!r}")
         if self.server_strategy not in STRATEGIES:

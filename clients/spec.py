@@ -43,12 +43,19 @@ Policy = Literal[
     # or a library that sends, paces and retries each request itself.
     "library limiter",
     "library client",
+    # Anthropic's clients (the budget and the header-learning client serve both LLM APIs).
+    "Anthropic SDK retries",
+    # Gemini's clients (requests and input tokens per minute, requests per day).
+    "quota budget",
+    "retry info",
 ]
 POLICIES: tuple[str, ...] = get_args(Policy)
 
-#: The endpoint a client speaks: the write-up's `GET /chat`, or the
-#: OpenAI-compatible `POST /v1/chat/completions` (requests and tokens per minute).
-Api = Literal["chat", "openai"]
+#: The endpoint a client speaks: the write-up's `GET /chat`, the OpenAI-compatible
+#: `POST /v1/chat/completions` (requests and tokens per minute), Anthropic's
+#: `POST /v1/messages` (requests, input and output tokens per minute), or Gemini's
+#: `generateContent` (requests and input tokens per minute, requests per day).
+Api = Literal["chat", "openai", "anthropic", "gemini"]
 APIS: tuple[str, ...] = get_args(Api)
 
 #: Services a client needs besides the mock server.
@@ -76,7 +83,13 @@ COMMON_KNOBS: tuple[str, ...] = (
 #: requeued at once), which read none of them.
 LOOP_RETRY_KNOBS: tuple[str, ...] = ("attempts", "retry", "first_sleep")
 OWN_RETRIES: frozenset[str] = frozenset(
-    {"SDK retries", "random exponential backoff", "cookbook parallel", "library client"}
+    {
+        "SDK retries",
+        "random exponential backoff",
+        "cookbook parallel",
+        "library client",
+        "Anthropic SDK retries",
+    }
 )
 
 #: The `ClientConfig` knobs each policy reads, besides `COMMON_KNOBS`.
@@ -90,13 +103,24 @@ POLICY_KNOBS: dict[str, tuple[str, ...]] = {
     "reopen gate": (),
     "shared sliding log": ("rate", "capacity", "redis_url"),
     # The LLM endpoint's clients: the request set, and the limits if told them.
-    "budget window": ("rpm", "tpm", "requests_file", "server_strategy"),
+    "budget window": (
+        "rpm",
+        "tpm",
+        "itpm",
+        "otpm",
+        "otpm_charge",
+        "requests_file",
+        "server_strategy",
+    ),
     "SDK retries": ("requests_file",),
     "random exponential backoff": ("requests_file",),
-    "header adaptive": ("requests_file",),
+    "header adaptive": ("requests_file", "server_strategy"),
     "cookbook parallel": ("rpm", "tpm", "requests_file"),
     "library limiter": ("rate", "capacity", "rpm", "tpm", "requests_file"),
     "library client": ("rate", "capacity", "rpm", "tpm", "requests_file"),
+    "Anthropic SDK retries": ("requests_file",),
+    "quota budget": ("rpm", "itpm", "rpd", "day_minutes", "day_start", "requests_file"),
+    "retry info": ("requests_file",),
 }
 
 
@@ -110,7 +134,9 @@ class ClientSpec:
 
     - `name`: what users type (`python -m clients NAME`, `--clients NAME`).
     - `concurrency`, `policy`: the two axes of the teaching matrix.
-    - `api`: the endpoint it talks to; `needs`: services it needs (Redis).
+    - `api`: the endpoint it talks to; `also`: the other endpoints it speaks
+      through their interface (`clients.infra.llm_api`), run by `--api` any
+      of them; `needs`: services it needs (Redis).
     - `paces`: it spaces its own sends in time, so its rate knob decides its
       throughput (a sweep of `rate` means something for it).
     - `caps_in_flight`: at most `workers` attempts are on the wire at once,
@@ -137,6 +163,7 @@ class ClientSpec:
     needs: frozenset[Need] = frozenset()
     library: str = ""
     cannot_express: tuple[str, ...] = ()
+    also: tuple[Api, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.name.isidentifier():
@@ -149,6 +176,9 @@ class ClientSpec:
         for field, (value, allowed) in checks.items():
             if value not in allowed:
                 raise SpecError(f"{self.name}: {field} must be one of {allowed}, got {value!r}")
+        for other in self.also:
+            if other not in APIS or other == self.api:
+                raise SpecError(f"{self.name}: also must name other APIs of {APIS}, got {other!r}")
         for need in self.needs:
             if need not in NEEDS:
                 raise SpecError(f"{self.name}: needs must be among {NEEDS}, got {need!r}")
@@ -172,6 +202,14 @@ class ClientSpec:
         if self.policy in OWN_RETRIES:
             common = tuple(k for k in common if k not in LOOP_RETRY_KNOBS)
         return workers + policy + connections + common
+
+    @property
+    def apis(self) -> tuple[Api, ...]:
+        """Every endpoint it speaks, its own first."""
+        return (self.api, *self.also)
+
+    def speaks(self, api: str) -> bool:
+        return api in self.apis
 
     @property
     def local(self) -> bool:

@@ -186,16 +186,18 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAME='SHELL COMMAND'",
         help="also bench a program of your own, run through the shell as a whole process "
         "(timed like hyperfine) and judged by the server's log; it finds the server in "
-        "RATEBENCH_URL, RATEBENCH_CHAT_URL, OPENAI_BASE_URL, and the batch in RATEBENCH_N, "
+        "RATEBENCH_URL, RATEBENCH_CHAT_URL, OPENAI_BASE_URL, ANTHROPIC_BASE_URL, and the "
+        "batch in RATEBENCH_N, "
         "RATEBENCH_TIME_SCALE. Repeatable; with no --clients, only the commands run",
     )
     parser.add_argument(
         "--api-key",
         default=None,
         metavar="KEY",
-        help="the API key every client presents (Authorization: Bearer KEY) and every "
-        "--command gets as OPENAI_API_KEY: one of the keys of a --url server started with "
-        "--api-key; the bench's own server is started with it as its one key. Never "
+        help="the API key every client presents (Authorization: Bearer KEY, or x-api-key "
+        "KEY to Anthropic's API) and every --command gets as OPENAI_API_KEY and "
+        "ANTHROPIC_API_KEY: one of the keys of a --url server started with --api-key; the "
+        "bench's own server is started with it as its one key. Never "
         "written to the results (default: none)",
     )
     parser.add_argument(
@@ -356,7 +358,7 @@ def parse_commands(given: Sequence[str]) -> tuple[tuple[str, str], ...]:
 
 def check_api(names: Sequence[str], api: str) -> None:
     """UsageError if a client speaks another endpoint than the bench's."""
-    wrong = [c for c in names if spec(c).api != api]
+    wrong = [c for c in names if not spec(c).speaks(api)]
     if wrong:
         raise UsageError(
             f"{', '.join(wrong)} speak{'s' if len(wrong) == 1 else ''} another API than "

@@ -1,13 +1,16 @@
-"""`python -m bench requests`: write a seeded request set for /v1/chat/completions.
+"""`python -m bench requests`: write a seeded request set for /v1/chat/completions (or,
+with `--api anthropic`, for Anthropic's /v1/messages; with `--api gemini`, for Gemini's
+generateContent).
 
-The set itself (its format, its distributions) is `bench.records.requests_file`; this
-is its command line.
+The set itself (its format, its distributions) is `bench.records.requests_file`
+(Gemini's body format: `bench.endpoints.gemini.requests`); this is its command line.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from bench.endpoints.gemini.requests import make_requests as make_gemini_requests
 from bench.records.requests_file import (
     DEFAULT_MAX_TOKENS,
     DEFAULT_MODEL,
@@ -19,6 +22,7 @@ from bench.records.requests_file import (
     parse_distribution,
     write_requests,
 )
+from clients.infra.gemini_request_set import DEFAULT_MODEL as GEMINI_MODEL
 from mock_server.vocabulary import OneLineParser, UsageError, fail
 
 DISTRIBUTIONS = (
@@ -33,7 +37,9 @@ def build_parser() -> OneLineParser:
         description=(
             "Write a JSONL request set for /v1/chat/completions in the OpenAI cookbook's "
             "batch format: one request body per line, with metadata {request, prompt_tokens, "
-            "charge} (charge: the tokens the server counts against the TPM at admission). "
+            "charge} (charge: the tokens the server counts against the TPM at admission); "
+            "with --api anthropic, Messages bodies for /v1/messages with metadata {request, "
+            "input_tokens} (what count_tokens answers, charged against the ITPM). "
             "Prompt tokens and max_tokens are drawn, seeded, from named distributions: "
             f"{DISTRIBUTIONS}. The same --seed writes the same file."
         ),
@@ -59,7 +65,20 @@ def build_parser() -> OneLineParser:
         f"lognormal:MEDIAN,SIGMA (default: {DEFAULT_MAX_TOKENS})",
     )
     parser.add_argument(
-        "--model", default=DEFAULT_MODEL, help=f"the model named (default: {DEFAULT_MODEL})"
+        "--model",
+        default=None,
+        help=f"the model named (default: {DEFAULT_MODEL}; with --api gemini, {GEMINI_MODEL})",
+    )
+    parser.add_argument(
+        "--api",
+        choices=("openai", "anthropic", "gemini"),
+        default="openai",
+        help="the body format: openai (/v1/chat/completions, metadata {request, "
+        "prompt_tokens, charge}), anthropic (/v1/messages, metadata {request, "
+        "input_tokens}: what count_tokens answers, charged against the ITPM) or gemini "
+        "(generateContent's contents and generationConfig.maxOutputTokens, metadata "
+        "{request, model, prompt_tokens, charge}: the input tokens, charged against the "
+        "ITPM) (default: openai)",
     )
     return parser
 
@@ -71,7 +90,14 @@ def main(argv: list[str]) -> int:
             raise UsageError(f"--n {args.n} must be between 1 and {MAX_REQUESTS} requests")
         prompt = parse_distribution(args.prompt_tokens, "--prompt-tokens", MIN_PROMPT_TOKENS)
         answer = parse_distribution(args.max_tokens, "--max-tokens")
-        bodies = make_requests(args.n, args.seed, prompt, answer, args.model)
+        if args.api == "gemini":
+            prompt = parse_distribution(args.prompt_tokens, "--prompt-tokens")
+            bodies = make_gemini_requests(
+                args.n, args.seed, prompt, answer, args.model or GEMINI_MODEL
+            )
+        else:
+            model = args.model or DEFAULT_MODEL
+            bodies = make_requests(args.n, args.seed, prompt, answer, model, args.api)
         try:
             write_requests(args.out, bodies)
         except OSError as exc:
@@ -80,11 +106,25 @@ def main(argv: list[str]) -> int:
         fail(str(exc))
 
     def used(key: str) -> str:
-        values = [b["metadata"][key] if key != "max_tokens" else b[key] for b in bodies]
+        if key != "max_tokens":
+            values = [b["metadata"][key] for b in bodies]
+        elif args.api == "gemini":
+            values = [b["generationConfig"]["maxOutputTokens"] for b in bodies]
+        else:
+            values = [b[key] for b in bodies]
         return f"{min(values)}..{max(values)}"
 
     # What the set holds, beside what was asked: a lognormal's tails are kept
     # within the limits, and a reader should not have to open the file to see it.
+    if args.api == "anthropic":
+        inputs = [b["metadata"]["input_tokens"] for b in bodies]
+        outputs = [b["max_tokens"] for b in bodies]
+        print(
+            f"wrote {len(bodies)} requests to {args.out}: input tokens {prompt} "
+            f"({min(inputs)}..{max(inputs)}, {sum(inputs)} in all), max_tokens {answer} "
+            f"({min(outputs)}..{max(outputs)}, {sum(outputs)} in all), seed {args.seed}"
+        )
+        return 0
     charges = [b["metadata"]["charge"] for b in bodies]
     print(
         f"wrote {len(bodies)} requests to {args.out}: prompt tokens {prompt} "

@@ -21,16 +21,35 @@ from clients.spec import ClientSpec
 
 
 @dataclass(frozen=True, slots=True)
+class TokenMeter:
+    """One limit on tokens the view meters: `limit` per window, each request charged
+    `charges[request]` as the server charges it at admission (`what`: the limit's
+    name, "tokens", "input tokens"; `text`: its words, "10000 TPM")."""
+
+    what: str
+    limit: int
+    text: str
+    charges: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Meter:
     """What the view meters sends against: `requests` per `window` scenario seconds
-    and, on the OpenAI-compatible endpoint, `tokens` per window, each request
-    charged `charges[request]` as the server charges it at admission."""
+    and each limit on tokens (`tokens`: none on `/chat`, one on the OpenAI-compatible
+    endpoint, two on Anthropic's). `bucket`: the limits are token buckets of that
+    much, refilled at that much a window, so the view shows what each bucket holds
+    rather than what a window has counted. On an API
+    with a daily quota, `day_requests` a day of `day_length` scenario seconds, the
+    first day ending `day_first_end` seconds after the batch's start."""
 
     window: float
     requests: int
     text: str
-    tokens: int | None = None
-    charges: tuple[int, ...] = ()
+    tokens: tuple[TokenMeter, ...] = ()
+    bucket: bool = False
+    day_requests: int | None = None
+    day_length: float = 0.0
+    day_first_end: float = 0.0
 
 
 #: Written beside each run's line as it ends ("  1.02 × bound (183.8 s)"), or "".
@@ -44,17 +63,20 @@ class Endpoint(Protocol):
     name: str
     #: Theory re-draws a run's own latencies (`bench.theory.replay`) on this endpoint.
     replays: bool
+    #: The shared LLM flags it reads (`bench.endpoints.llm_flags`: "rpm", "requests", ...).
+    llm_flags: tuple[str, ...]
 
     def default_clients(self) -> tuple[str, ...]:
         """The clients a bench runs when `--clients` is not given."""
         ...
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        """The bench's flags of this endpoint (none for one with nothing of its own)."""
+        """The bench's flags of this endpoint alone (none for one with nothing of its
+        own; the shared LLM flags are added once, `bench.endpoints.llm_flags`)."""
         ...
 
     def given_flags(self, args: argparse.Namespace) -> list[str]:
-        """This endpoint's flags that `args` set, as typed."""
+        """This endpoint's own flags that `args` set, as typed."""
         ...
 
     def scenario_from_args(self, scenario: Scenario, args: argparse.Namespace) -> Scenario:

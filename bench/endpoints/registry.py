@@ -11,8 +11,11 @@ import argparse
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from bench.endpoints.anthropic.endpoint import ENDPOINT as ANTHROPIC
 from bench.endpoints.base import Endpoint
 from bench.endpoints.chat.endpoint import ENDPOINT as CHAT
+from bench.endpoints.gemini.endpoint import ENDPOINT as GEMINI
+from bench.endpoints.llm_flags import add_llm_arguments, given_llm_flags
 from bench.endpoints.openai.endpoint import ENDPOINT as OPENAI
 from bench.records.results import RunRecord, SweepPoint, TheoryRecord
 from bench.records.scenario import (
@@ -30,7 +33,7 @@ from clients.config import ClientConfig
 from mock_server.endpoints import ENDPOINTS as SERVED
 from mock_server.vocabulary import STRATEGIES, Strategy, UsageError
 
-ENDPOINTS: dict[str, Endpoint] = {e.name: e for e in (CHAT, OPENAI)}
+ENDPOINTS: dict[str, Endpoint] = {e.name: e for e in (CHAT, OPENAI, ANTHROPIC, GEMINI)}
 #: `/chat`, the write-up's endpoint: the bench's default.
 DEFAULT_API = CHAT.name
 
@@ -60,9 +63,12 @@ _HELPS = {
     "error_kind": "what --error-rate answers: a 500, or a 200 whose body is not JSON "
     "(default: {default})",
     "stall_after": "fault injection: the server stops answering after N accepted requests",
-    "api": "the endpoint: the write-up's GET /chat, or openai (POST /v1/chat/completions, "
-    "limited in requests and tokens per minute); runs the clients that speak it "
-    "(default: {default})",
+    "api": "the endpoint: the write-up's GET /chat, openai (POST /v1/chat/completions, "
+    "limited in requests and tokens per minute), anthropic (POST /v1/messages, three "
+    "token buckets: requests, input and output tokens per minute) or gemini "
+    "(generateContent: requests and input tokens per minute, requests per day); runs the "
+    "clients that "
+    "speak it (default: {default})",
 }
 
 
@@ -130,6 +136,11 @@ def add_scenario_arguments(
             add("stall_after", "--stall-after", type=int)
         elif flag == "api":
             add("api", "--api", choices=tuple(ENDPOINTS))
+            add_llm_arguments(
+                parser,
+                {name: e.llm_flags for name, e in ENDPOINTS.items()},
+                {name: SERVED[name].limit_defaults for name in ENDPOINTS},
+            )
             for each in ENDPOINTS.values():
                 each.add_arguments(parser)
         else:
@@ -169,6 +180,13 @@ def scenario_from_args(args: argparse.Namespace) -> Scenario:
         flags = each.given_flags(args)
         if name != args.api and flags:
             raise UsageError(f"{flags[0]} is for the {name} endpoint: add --api {name}")
+    reads = ENDPOINTS[args.api].llm_flags
+    for dest, typed in given_llm_flags(args):
+        if dest not in reads:
+            apis = [name for name, e in ENDPOINTS.items() if dest in e.llm_flags]
+            raise UsageError(
+                f"{typed} is for the {' or '.join(apis)} endpoint: add --api {apis[0]}"
+            )
     return ENDPOINTS[args.api].scenario_from_args(scenario, args)
 
 

@@ -1,5 +1,13 @@
-"""A request set for the OpenAI-compatible endpoint: one JSONL file that every
-client and any external tool can send (written by `python -m bench requests`).
+"""A request set for an LLM endpoint: one JSONL file that every client and any
+external tool can send (written by `python -m bench requests`).
+
+For Anthropic's `/v1/messages` (`api="anthropic"`) each line is a Messages
+body (`model`, `max_tokens`, `messages`) and `metadata` carries the
+request's index and its input tokens as the server counts them (what
+`/v1/messages/count_tokens` answers, charged against the ITPM); the set's
+own `metadata` is taken off before sending, as for OpenAI's (the API's own
+`metadata.user_id` is not used by a set). The rest of this says how both
+are drawn, in OpenAI's words.
 
 The format is the OpenAI cookbook's batch file (the input of its parallel
 request processor): one request body per line, exactly what is POSTed to
@@ -150,9 +158,11 @@ def make_requests(
     prompt_tokens: Distribution,
     max_tokens: Distribution,
     model: str = DEFAULT_MODEL,
+    api: str = "openai",
 ) -> list[dict[str, Any]]:
-    """`n` request bodies in the cookbook's format (see the module); UsageError if
-    they would be more than MAX_REQUESTS or MAX_PROMPT_TOKENS_IN_ALL."""
+    """`n` request bodies in the cookbook's format (see the module), in `api`'s body
+    format; UsageError if they would be more than MAX_REQUESTS or
+    MAX_PROMPT_TOKENS_IN_ALL."""
     if not 1 <= n <= MAX_REQUESTS:
         raise UsageError(
             f"a request set of {n} requests: a set holds 1 to {MAX_REQUESTS}; ask for fewer"
@@ -175,6 +185,18 @@ def make_requests(
         text = filler(tokens.CHARS_PER_TOKEN * (prompt - MIN_PROMPT_TOKENS))
         messages = [{"role": "user", "content": text}]
         estimate = tokens.prompt_tokens(messages)
+        if api == "anthropic":
+            # The Messages endpoint counts a request's input as OpenAI's estimate of
+            # the same messages (its count_tokens answers this).
+            bodies.append(
+                {
+                    "model": model,
+                    "max_tokens": answer,
+                    "messages": messages,
+                    "metadata": {"request": index, "input_tokens": estimate},
+                }
+            )
+            continue
         bodies.append(
             {
                 "model": model,
@@ -195,7 +217,9 @@ def write_requests(path: Path, bodies: Sequence[dict[str, Any]]) -> None:
     path.write_text("".join(json.dumps(b, separators=(",", ":")) + "\n" for b in bodies))
 
 
-def read_requests(path: Path) -> list[dict[str, Any]]:
+def read_requests(path: Path, api: str = "openai") -> list[dict[str, Any]]:
     """The bodies of a request file, in order (blank lines skipped), each checked as
-    the server checks a body; RequestSetError names the first bad line."""
-    return read_request_set(path)
+    `api`'s server checks a body; RequestSetError names the first bad line."""
+    from clients.infra.llm_api import api_named
+
+    return read_request_set(path, api_named(api).check_line)

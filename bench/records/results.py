@@ -100,6 +100,18 @@ class Machine:
         )
 
 
+def _opt_names(data: Mapping[str, Any], key: str) -> tuple[str, ...] | None:
+    """A list of names (Gemini's `refused_by`), or one name (Anthropic's), as a tuple."""
+    value = data.get(key)
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return (value,)
+    if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+        raise RecordError(f"{key} must be a list of names or null, got {value!r}")
+    return tuple(value)
+
+
 def _opt_float(data: Mapping[str, Any], key: str) -> float | None:
     value = data.get(key)
     if value is None:
@@ -116,6 +128,20 @@ def _opt_int(data: Mapping[str, Any], key: str) -> int | None:
     if isinstance(value, bool) or not isinstance(value, int):
         raise RecordError(f"{key} must be a whole number or null, got {value!r}")
     return value
+
+
+#: Fields a server entry leaves out of its record when None (records stay as they were).
+OPTIONAL_FIELDS = (
+    "tokens_charged",
+    "disconnected",
+    "input_charged",
+    "output_charged",
+    "output_charged_later",
+    "output_charged_at",
+    "refused_by",
+    "day",
+    "clock",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,6 +173,20 @@ class ServerEntry:
     # When the server saw the client go before its answer was handed over
     # (`left` is then None); None if it stayed, and in older records.
     disconnected: float | None = None
+    # Anthropic's: input tokens charged at admission (ITPM), output tokens charged
+    # at admission (OTPM under --otpm-charge max-tokens, else 0), and under
+    # `produced` the output charged once produced and when (`time.time()`).
+    input_charged: int | None = None
+    output_charged: int | None = None
+    output_charged_later: int | None = None
+    output_charged_at: float | None = None
+    # Gemini's: the quotas a 429 names ("rpm", "itpm", "rpd"; Anthropic's log names the
+    # one bucket, kept as one name), the day (from 0) the
+    # decision fell in, and scenario seconds from the server's clock start (its reset)
+    # to it, on which its minutes and days are aligned.
+    refused_by: tuple[str, ...] | None = None
+    day: int | None = None
+    clock: float | None = None
 
     def __post_init__(self) -> None:
         if not math.isfinite(self.arrival):
@@ -158,7 +198,7 @@ class ServerEntry:
 
     def to_dict(self) -> dict[str, Any]:
         data = {f.name: getattr(self, f.name) for f in fields(self)}
-        for name in ("tokens_charged", "disconnected"):
+        for name in OPTIONAL_FIELDS:
             if data[name] is None:
                 del data[name]  # records stay as they were
         return data
@@ -185,6 +225,13 @@ class ServerEntry:
                 rank=_opt_int(data, "rank"),
                 tokens_charged=_opt_int(data, "tokens_charged"),
                 disconnected=_opt_float(data, "disconnected"),
+                input_charged=_opt_int(data, "input_charged"),
+                output_charged=_opt_int(data, "output_charged"),
+                output_charged_later=_opt_int(data, "output_charged_later"),
+                output_charged_at=_opt_float(data, "output_charged_at"),
+                refused_by=_opt_names(data, "refused_by"),
+                day=_opt_int(data, "day"),
+                clock=_opt_float(data, "clock"),
             )
         except (KeyError, TypeError, ValueError) as exc:
             if isinstance(exc, RecordError):

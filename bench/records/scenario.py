@@ -20,7 +20,7 @@ from dataclasses import dataclass, fields
 from pathlib import PurePath
 from typing import Any, Literal, get_args
 
-from clients.config import ClientConfig, ConfigError
+from clients.config import OTPM_CHARGES, ClientConfig, ConfigError
 from clients.infra.retry import RetryPolicy
 from clients.spec import APIS, Api
 from mock_server.vocabulary import STRATEGIES, RatebenchError, Strategy
@@ -180,9 +180,16 @@ class Scenario:
     - `seed`: run i of every client uses latency seed `seed + i`.
     - `api`: the endpoint the batch goes to (the write-up's `GET /chat`);
       `rpm`, `tpm`: requests and tokens per minute for a token-limited API
-      (None: not limited that way; room for the LLM endpoint).
+      (None: not limited that way; room for the LLM endpoint); `itpm`,
+      `otpm`: Anthropic's input and output tokens per minute, and
+      `otpm_charge` how its output is charged ("produced" or "max-tokens";
+      None: the server's default).
+    - `rpd`: requests per day (Gemini); `day_minutes`: the length of a day in
+      scenario minutes (None: 1440) and `day_start`: the Pacific time of day
+      (HH:MM) at which the server's day clock starts (None: 00:00), for an API
+      with a daily quota.
     - `faults`: what the bench's own server injects.
-    - `requests`: for `api="openai"`, the JSONL request set every client
+    - `requests`: for `api="openai"` or `"gemini"`, the JSONL request set every client
       sends (None: the seeded default set of `n`, see `request_bodies`).
     - `headers`: for `api="openai"`, whether the server sends the
       `x-ratelimit-*` headers (False: `--no-ratelimit-headers`, so a client
@@ -197,6 +204,12 @@ class Scenario:
     api: Api = "chat"
     rpm: int | None = None
     tpm: int | None = None
+    itpm: int | None = None
+    otpm: int | None = None
+    rpd: int | None = None
+    otpm_charge: str | None = None
+    day_minutes: float | None = None
+    day_start: str | None = None
     faults: Faults = Faults()
     requests: str | None = None
     headers: bool = True
@@ -209,7 +222,11 @@ class Scenario:
             raise ScenarioError(f"api must be one of {', '.join(APIS)}, got {self.api!r}")
         from mock_server.endpoints.llm_limits import check_per_minute
 
-        for name in ("rpm", "tpm"):
+        if self.otpm_charge not in (None, *OTPM_CHARGES):
+            raise ScenarioError(
+                f"otpm_charge must be one of {', '.join(OTPM_CHARGES)}, got {self.otpm_charge!r}"
+            )
+        for name in ("rpm", "tpm", "itpm", "otpm", "rpd"):
             value = getattr(self, name)
             if value is not None and (not isinstance(value, int) or value < 1):
                 raise ScenarioError(f"{name} must be a whole number >= 1 or unset, got {value!r}")
@@ -217,6 +234,15 @@ class Scenario:
                 check_per_minute(f"--{name}", value or 0)
             except RatebenchError as exc:
                 raise ScenarioError(str(exc)) from None
+        if self.day_minutes is not None and not (
+            math.isfinite(self.day_minutes) and 1 <= self.day_minutes <= MINUTES_A_DAY
+        ):
+            raise ScenarioError(
+                f"day_minutes {self.day_minutes!r} must be between 1 and {MINUTES_A_DAY} "
+                "scenario minutes"
+            )
+        if self.day_start is not None:
+            parse_day_start(self.day_start)
 
     # -- what derives from it ------------------------------------------------------
 
@@ -276,6 +302,8 @@ class Scenario:
             # Clients that follow the server's rule are told which it is, as an
             # API's documentation would say.
             "server_strategy": self.limit.strategy,
+            # A client that speaks several APIs sends in this one's format.
+            "api": self.api,
             "rate": self.limit.per_second,
             "capacity": self.limit.count,
             # The write-up sized its pool to the limit's count: 2 threads for 2/s.
@@ -318,6 +346,12 @@ class Scenario:
             "api": self.api,
             "rpm": self.rpm,
             "tpm": self.tpm,
+            "itpm": self.itpm,
+            "otpm": self.otpm,
+            "otpm_charge": self.otpm_charge,
+            "rpd": self.rpd,
+            "day_minutes": self.day_minutes,
+            "day_start": self.day_start,
             "faults": {
                 "error_rate": self.faults.error_rate,
                 "error_kind": self.faults.error_kind,
@@ -341,6 +375,12 @@ class Scenario:
                 api=data.get("api", "chat"),
                 rpm=data.get("rpm"),
                 tpm=data.get("tpm"),
+                itpm=data.get("itpm"),
+                otpm=data.get("otpm"),
+                otpm_charge=data.get("otpm_charge"),
+                rpd=data.get("rpd"),
+                day_minutes=data.get("day_minutes"),
+                day_start=data.get("day_start"),
                 faults=Faults(
                     float(faults.get("error_rate", 0.0)),
                     faults.get("error_kind", "500"),
@@ -353,6 +393,25 @@ class Scenario:
             if isinstance(exc, ScenarioError):
                 raise
             raise ScenarioError(f"not a scenario record: {exc!r}") from None
+
+
+#: Minutes in a day at full scale (`Scenario.day_minutes`' default and largest value).
+MINUTES_A_DAY = 1440
+
+
+def parse_day_start(text: str) -> int:
+    """`"HH:MM"` (a Pacific time of day) -> minutes after midnight; ScenarioError otherwise."""
+    parts = text.strip().split(":")
+    if (
+        len(parts) == 2
+        and all(p.isdigit() and len(p) == 2 for p in parts)
+        and int(parts[0]) < 24
+        and int(parts[1]) < 60
+    ):
+        return int(parts[0]) * 60 + int(parts[1])
+    raise ScenarioError(
+        f"day start {text!r} is not a time of day: write HH:MM, e.g. 00:00 or 17:30"
+    )
 
 
 def _int(value: Any) -> int:
@@ -436,10 +495,13 @@ def knobs_of(client: str, config: ClientConfig, *, common: bool = True) -> dict[
     if client not in clients.REGISTRY:
         return {}  # a shell command (`--command`): the bench set none of its knobs
     names = clients.spec(client).knobs
+    # An LLM limit the scenario does not have (None) is no knob of this run.
     return {
         name: getattr(config, name)
         for name in names
-        if (common or name not in COMMON_KNOBS) and not name.endswith("url")
+        if (common or name not in COMMON_KNOBS)
+        and not name.endswith("url")
+        and getattr(config, name) is not None
     }
 
 
@@ -475,8 +537,9 @@ def config_from_dict(data: Mapping[str, Any]) -> ClientConfig:
 
 
 def request_bodies(scenario: Scenario) -> list[dict[str, Any]]:
-    """The request set of an openai scenario: its file's first `n` bodies, or the
-    seeded default set of `n` (`bench.records.requests_file`, seed `scenario.seed`)."""
+    """The request set of an LLM scenario (in its API's body format): its file's first
+    `n` bodies, or the seeded default set of `n` (`bench.records.requests_file`, seed
+    `scenario.seed`)."""
     from pathlib import Path
 
     from bench.records.requests_file import (
@@ -490,7 +553,7 @@ def request_bodies(scenario: Scenario) -> list[dict[str, Any]]:
 
     if scenario.requests is not None:
         try:
-            return read_requests(Path(scenario.requests))[: scenario.n]
+            return read_requests(Path(scenario.requests), scenario.api)[: scenario.n]
         except RequestSetError as exc:
             raise ScenarioError(str(exc)) from None
     return make_requests(
@@ -498,4 +561,5 @@ def request_bodies(scenario: Scenario) -> list[dict[str, Any]]:
         scenario.seed,
         parse_distribution(DEFAULT_PROMPT_TOKENS, "--prompt-tokens"),
         parse_distribution(DEFAULT_MAX_TOKENS, "--max-tokens"),
+        api=scenario.api,
     )

@@ -16,6 +16,7 @@ before and none of this runs.
 
 from __future__ import annotations
 
+import math
 import statistics
 import threading
 import time
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
     from rich.console import Console, RenderableType
     from rich.progress import Progress
 
+    from bench.endpoints.base import Meter
     from bench.records.results import RunRecord
     from bench.running.plan import BenchPlan, Job
 
@@ -70,7 +72,13 @@ class Snapshot:
     rejections: int
     window_sends: int
     window_index: int
-    window_tokens: int = 0
+    #: Each limit on tokens: charged in this window, or under buckets what its
+    #: bucket holds (`levels`, requests first, then each limit on tokens).
+    window_tokens: tuple[int, ...] = ()
+    levels: tuple[float, ...] = ()
+    #: Under a daily quota: the sends of the day the run is in, and that day (from 0).
+    day_sends: int = 0
+    day_index: int = 0
 
 
 class RunWatch:
@@ -85,11 +93,19 @@ class RunWatch:
         time_scale: float,
         window: float,
         clock: Clock = time.monotonic,
-        charges: tuple[int, ...] = (),
+        charges: tuple[tuple[int, ...], ...] = (),
+        capacities: tuple[int, ...] = (),
+        day: tuple[float, float] = (0.0, 0.0),
     ) -> None:
         self.time_scale = time_scale
         self.window = window * time_scale  # wall seconds
-        self.charges = charges  # tokens per request, on the OpenAI-compatible endpoint
+        # A daily quota's day and when the first one ends, wall seconds ((0, 0): none).
+        self.day_length, self.day_first_end = (d * time_scale for d in day)
+        # Per limit on tokens, each request's charge (none on /chat).
+        self.charges = charges
+        # Under buckets: each bucket's capacity, requests first (its refill: that
+        # much a window); () under windows.
+        self.capacities = capacities
         self._clock = clock
         self._lock = threading.Lock()
         self._reset("", 0, 0.0)
@@ -101,7 +117,7 @@ class RunWatch:
         self._state: dict[int, str] = {}
         self._sleep_until: dict[int, float] = {}
         self._sends: list[float] = []
-        self._tokens: list[int] = []  # the charge of each send, in step with _sends
+        self._requests: list[int] = []  # the request of each send, in step with _sends
         self.rejections = 0
 
     # -- the recorder's observer ------------------------------------------------
@@ -116,8 +132,7 @@ class RunWatch:
         with self._lock:
             self._state[request] = "in flight"
             self._sends.append(now - self.run_start)
-            charges = self.charges
-            self._tokens.append(charges[request] if request < len(charges) else 0)
+            self._requests.append(request)
 
     def sleeping(self, client: str, request: int, seconds: float) -> None:
         now = self._clock()
@@ -154,7 +169,11 @@ class RunWatch:
             index = int((elapsed - origin) // self.window) if sends and self.window > 0 else 0
             start = origin + index * self.window
             in_window = [i for i, s in enumerate(sends) if s >= start]
-            tokens = sum(self._tokens[i] for i in in_window)
+            tokens = tuple(
+                sum(self._charge(limit, self._requests[i]) for i in in_window)
+                for limit in self.charges
+            )
+            day = self._day(elapsed)
             return Snapshot(
                 self.client,
                 self.n,
@@ -164,7 +183,34 @@ class RunWatch:
                 len(in_window),
                 index,
                 tokens,
+                self._levels(elapsed),
+                sum(1 for s in sends if self._day(s) == day) if self.day_length else 0,
+                day,
             )
+
+    def _day(self, elapsed: float) -> int:
+        """The day (from 0) of a daily quota that `elapsed` wall seconds fall in."""
+        if not self.day_length or elapsed < self.day_first_end:
+            return 0
+        return 1 + int((elapsed - self.day_first_end) // self.day_length)
+
+    def _charge(self, charges: tuple[int, ...], request: int) -> int:
+        return charges[request] if request < len(charges) else 0
+
+    def _levels(self, elapsed: float) -> tuple[float, ...]:
+        """What each bucket holds at `elapsed`, from every send since the run started
+        (each charged its request's costs; full at the start, as the server's)."""
+        if not self.capacities or self.window <= 0:
+            return ()
+        levels = []
+        for k, capacity in enumerate(self.capacities):
+            rate = capacity / self.window
+            full = 0.0
+            for sent, request in zip(self._sends, self._requests, strict=True):
+                cost = 1 if k == 0 else self._charge(self.charges[k - 1], request)
+                full = max(full, sent) + cost / rate
+            levels.append(capacity - max(0.0, full - elapsed) * rate)
+        return tuple(levels)
 
 
 def _bar(count: int, total: int, width: int = BAR_WIDTH) -> str:
@@ -172,13 +218,7 @@ def _bar(count: int, total: int, width: int = BAR_WIDTH) -> str:
     return "█" * filled + "░" * (width - filled)
 
 
-def render_run(
-    snap: Snapshot,
-    limit_count: int,
-    limit_text: str,
-    time_scale: float,
-    token_limit: int | None = None,
-) -> Any:
+def render_run(snap: Snapshot, meter: Meter, time_scale: float) -> Any:
     """The panel of the run in progress: meters, states, and the requests themselves."""
     from rich.console import Group
     from rich.panel import Panel
@@ -186,34 +226,63 @@ def render_run(
     from rich.text import Text
 
     counts = Counter(snap.states)
-    over = snap.window_sends > limit_count
-    meter = Text.assemble(
-        ("sends in this window ", "bold"),
-        (
-            _bar(
-                min(snap.window_sends, limit_count),
-                limit_count,
-                2 * limit_count if limit_count <= 15 else BAR_WIDTH,
-            ),
-            "red" if over else "cyan",
-        ),
-        (f" {snap.window_sends}/{limit_count}", "bold red" if over else "bold"),
-        (f"  (window {snap.window_index + 1}, limit {limit_text})", "dim"),
-    )
-    meters: list[Any] = [meter]
-    if token_limit is not None:
-        too_many = snap.window_tokens > token_limit
+    limit_count = meter.requests
+    meters: list[Any] = []
+    if snap.levels:
+        # Buckets: what each holds now; a bucket below empty (output charged as
+        # produced may overdraw it) is drawn red.
+        names = [("requests", limit_count, meter.text)] + [
+            (t.what, t.limit, t.text) for t in meter.tokens
+        ]
+        for (what, capacity, text), level in zip(names, snap.levels, strict=True):
+            held = max(0, math.floor(level))
+            meters.append(
+                Text.assemble(
+                    (f"{what} bucket ", "bold"),
+                    (_bar(min(held, capacity), capacity), "red" if level < 0 else "cyan"),
+                    (f" {held}/{capacity}", "bold"),
+                    (f"  (held now, limit {text})", "dim"),
+                )
+            )
+    else:
+        over = snap.window_sends > limit_count
         meters.append(
             Text.assemble(
-                ("tokens in this window ", "bold"),
+                ("sends in this window ", "bold"),
                 (
-                    _bar(min(snap.window_tokens, token_limit), token_limit),
-                    "red" if too_many else "cyan",
+                    _bar(
+                        min(snap.window_sends, limit_count),
+                        limit_count,
+                        2 * limit_count if limit_count <= 15 else BAR_WIDTH,
+                    ),
+                    "red" if over else "cyan",
                 ),
-                (f" {snap.window_tokens}/{token_limit}", "bold red" if too_many else "bold"),
-                # Short enough to hold one line in a 100-column terminal; each send
-                # counts its prompt + max_tokens, what the server charges at admission.
-                (f"  (limit {token_limit} TPM)", "dim"),
+                (f" {snap.window_sends}/{limit_count}", "bold red" if over else "bold"),
+                (f"  (window {snap.window_index + 1}, limit {meter.text})", "dim"),
+            )
+        )
+        for token_meter, used in zip(meter.tokens, snap.window_tokens, strict=False):
+            limit = token_meter.limit
+            too_many = used > limit
+            meters.append(
+                Text.assemble(
+                    (f"{token_meter.what} in this window ", "bold"),
+                    (_bar(min(used, limit), limit), "red" if too_many else "cyan"),
+                    (f" {used}/{limit}", "bold red" if too_many else "bold"),
+                    # Short enough to hold one line in a 100-column terminal; each send
+                    # counts what the server charges it at admission.
+                    (f"  (limit {token_meter.text})", "dim"),
+                )
+            )
+    if meter.day_requests is not None:
+        day_limit = meter.day_requests
+        full = snap.day_sends >= day_limit
+        meters.append(
+            Text.assemble(
+                ("sends today ", "bold"),
+                (_bar(min(snap.day_sends, day_limit), day_limit), "magenta" if full else "cyan"),
+                (f" {snap.day_sends}/{day_limit}", "bold"),
+                (f"  (day {snap.day_index + 1}, limit {day_limit} RPD)", "dim"),
             )
         )
     table = Table.grid(padding=(0, 1))
@@ -292,6 +361,19 @@ def render_lanes(snaps: list[tuple[Job, Snapshot]], time_scale: float) -> Any:
     return table
 
 
+def watch_for(meter: Meter, time_scale: float, clock: Clock = time.monotonic) -> RunWatch:
+    """The observer of one run against `meter`'s limits."""
+    capacities = (meter.requests, *(t.limit for t in meter.tokens)) if meter.bucket else ()
+    return RunWatch(
+        time_scale,
+        meter.window,
+        clock,
+        charges=tuple(t.charges for t in meter.tokens),
+        capacities=capacities,
+        day=(meter.day_length, meter.day_first_end),
+    )
+
+
 class LiveView:
     """The bench's display on a terminal: its progress bar, the runs in progress, the
     summary. One run in flight is drawn whole (meters, states, its requests); several,
@@ -316,10 +398,7 @@ class LiveView:
 
     def watch(self, job: Job) -> RunWatch:
         """The observer of `job`'s run: the recorder its client builds tells it everything."""
-        meter = self.meter
-        watch = RunWatch(
-            self.plan.scenario.time_scale, meter.window, self.clock, charges=meter.charges
-        )
+        watch = watch_for(self.meter, self.plan.scenario.time_scale, self.clock)
         self.watches[job.index] = (job, watch)
         return watch
 
@@ -334,7 +413,7 @@ class LiveView:
         running = [(job, w.snapshot()) for job, w in list(self.watches.values()) if w.client]
         if len(running) == 1:
             [(_, snap)] = running
-            parts.append(render_run(snap, meter.requests, meter.text, scale, meter.tokens))
+            parts.append(render_run(snap, meter, scale))
         elif running:
             parts.append(render_lanes(running, scale))
         if self.records:

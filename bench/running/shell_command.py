@@ -47,8 +47,10 @@ def command_env(
     api_key: str | None = None,
 ) -> dict[str, str]:
     """The variables that tell a program where the server is and what batch to send
-    (`RATEBENCH_REQUESTS`: with --api openai, the request set theory's bound is for,
-    one JSON body a line), and the key to present (`OPENAI_API_KEY`: the bench's
+    (`RATEBENCH_REQUESTS`: with an LLM API, the request set theory's bound is for, one
+    JSON body a line in that API's format; `OPENAI_BASE_URL`, `ANTHROPIC_BASE_URL` and
+    `GOOGLE_GEMINI_BASE_URL`, what each SDK reads), and the key to present
+    (`OPENAI_API_KEY`, `ANTHROPIC_API_KEY` and `GEMINI_API_KEY`: the bench's
     `--api-key`, else whatever the environment has, else a placeholder, as the SDKs
     insist on one)."""
     env = dict(os.environ)
@@ -58,12 +60,18 @@ def command_env(
         RATEBENCH_URL=base,
         RATEBENCH_CHAT_URL=f"{base}/chat",
         OPENAI_BASE_URL=f"{base}/v1",
+        # The anthropic SDK adds /v1/messages itself, google-genai /v1beta/models/...
+        ANTHROPIC_BASE_URL=base,
+        GOOGLE_GEMINI_BASE_URL=base,
         RATEBENCH_N=str(n),
         RATEBENCH_TIME_SCALE=f"{time_scale:g}",
     )
-    if api_key:
-        env["OPENAI_API_KEY"] = api_key
-    env.setdefault("OPENAI_API_KEY", "placeholder")
+    for name in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY"):
+        if api_key:
+            env[name] = api_key
+        env.setdefault(name, "placeholder")
+    if api_key and "GOOGLE_API_KEY" in env:  # google-genai reads it before GEMINI_API_KEY
+        env["GOOGLE_API_KEY"] = api_key
     return env
 
 
@@ -231,7 +239,8 @@ def run_command(
     elif not entries:
         reason = (
             "the command made no request to the server: it should read "
-            "RATEBENCH_CHAT_URL or OPENAI_BASE_URL from its environment"
+            "RATEBENCH_CHAT_URL, OPENAI_BASE_URL, ANTHROPIC_BASE_URL or GOOGLE_GEMINI_BASE_URL "
+            "from its environment"
         )
     else:
         _, _, attempts = attempts_from_log(entries)

@@ -1,6 +1,16 @@
-"""Client `budget_window`: asyncio + aiohttp + at most RPM sends and TPM tokens in any minute.
+"""Client `budget_window`: asyncio + aiohttp + the told limits kept on the client's side.
 
-Told the endpoint's two limits (`config.rpm`, `config.tpm`, as an API's
+On either LLM API (`clients.infra.llm_api`: OpenAI's requests and tokens,
+Anthropic's requests, input and output tokens), under the token bucket
+both now enforce by default, it keeps a copy of each of the server's
+buckets (`clients.limiters.bucket_budget`): it spends the starting fill,
+then the refill, each request in file order at the first instant every
+copy holds its costs plus 100 ms of refill. That is the earliest schedule,
+the bound. Anthropic's output tokens counted as produced: it reserves
+`max_tokens` and takes back what the answer's usage shows was not produced.
+
+Under a window (`--strategy fixed-window` and the others, OpenAI only), told
+the endpoint's two limits (`config.rpm`, `config.tpm`, as an API's
 documentation states them), it keeps one log of its sends with their
 charges (`clients.limiters.budget_window`) and lets each request go as soon
 as the trailing minute plus a margin has room for one more request and for
@@ -38,7 +48,7 @@ from clients.spec import ClientSpec
 from mock_server.vocabulary import MINUTE
 
 if TYPE_CHECKING:
-    from clients.infra.openai_batch import ChatRequest, LimiterFor
+    from clients.infra.llm_batch import ChatRequest, LimiterFor
     from clients.infra.steps import Steps
     from clients.infra.virtual import VirtualBatch
     from clients.limiters.base import Clock, Limiter
@@ -50,32 +60,73 @@ SPEC = ClientSpec(
     name=NAME,
     concurrency="asyncio",
     policy="budget window",
-    summary="asyncio + aiohttp + at most RPM sends and TPM tokens in any minute + margin",
+    summary="asyncio + aiohttp + the told limits kept: a copy of each bucket (or window) + margin",
     explain=(
-        "Told the requests and tokens per minute, it logs each send with its charge (prompt "
-        "tokens plus max_tokens, as the server counts it) and sends, in file order, as soon as "
-        "the trailing minute has room for one more request and for that charge. That is the "
-        "two-limit bound's schedule, a margin later per window, and no 429."
+        "Told the limits, it keeps a copy of each of the server's token buckets (requests and "
+        "tokens; Anthropic's requests, input and output tokens) and sends, in file order, at "
+        "the first instant every copy holds the request's costs as the server counts them: "
+        "the starting fill at once, then the refill. That is the bound's schedule, a 100 ms "
+        "margin later, and no 429. Under a window it keeps a sliding log of sends and "
+        "charges instead."
     ),
     paces=True,
     caps_in_flight=False,
     api="openai",
+    also=("anthropic",),
 )
 
 
 def make_limiters(config: ClientConfig, clock: Clock | None = None) -> LimiterFor:
-    """Each request's limiter, over one shared log; ConfigError if not told both limits.
-    `clock`: the limiter's clock (theory's virtual one); by default the real one."""
-    from clients.limiters.budget_window import BudgetLog, BudgetWindowLimiter
+    """Each request's limiter, over one shared budget; ConfigError if not told every
+    limit. `clock`: the limiter's clock (theory's virtual one); by default the real one."""
+    from clients.infra.llm_api import api_for
 
-    if config.rpm is None or config.tpm is None:
-        raise ConfigError(f"{NAME} must be told the limits: set rpm and tpm")
+    api = api_for(config)
+    told = api.told(config)
+    if any(amount is None for amount in told):
+        flags = ", ".join(("rpm", "tpm") if api.name == "openai" else ("rpm", "itpm", "otpm"))
+        raise ConfigError(f"{NAME} must be told the limits: set {flags}")
     window = config.scaled(MINUTE)
     if window <= 10 * BUDGET_MARGIN:
         raise ConfigError(
             f"{NAME} needs a minute longer than ten times its {BUDGET_MARGIN * 1e3:g} ms margin, "
             f"got {window:g} s: use a time scale of at least {10 * BUDGET_MARGIN / MINUTE:.3f}"
         )
+    if config.server_strategy == "token-bucket" or api.name != "openai":
+        return _bucket_limiters(config, told, window, clock)
+    return _window_limiters(config, window, clock)
+
+
+def _bucket_limiters(
+    config: ClientConfig, told: tuple[int | None, ...], window: float, clock: Clock | None
+) -> LimiterFor:
+    from clients.infra.llm_api import api_for
+    from clients.limiters.bucket_budget import BucketBudget
+
+    api = api_for(config)
+    shared = BucketBudget(told, window, BUDGET_MARGIN, clock=clock or time.monotonic)
+
+    def limiter_for(request: ChatRequest) -> Limiter:
+        costs = request.costs
+        if costs is None:
+            raise ConfigError(
+                f"{NAME} plans with each request's costs: request {request.index} has no "
+                "metadata saying them (write the set with `python -m bench requests`)"
+            )
+        return shared.for_request(
+            api.needs(costs, config),
+            api.charged(costs, config),
+            lambda reply: api.after(costs, reply, config),
+        )
+
+    return limiter_for
+
+
+def _window_limiters(config: ClientConfig, window: float, clock: Clock | None) -> LimiterFor:
+    from clients.limiters.budget_window import BudgetLog, BudgetWindowLimiter
+
+    assert config.rpm is not None
+    assert config.tpm is not None
     counter = config.server_strategy == "sliding-window-counter"
     log = BudgetLog(config.rpm, config.tpm, window, BUDGET_MARGIN, counter=counter)
     # The counter's windows are aligned on the server's clock, which limits reads.
@@ -96,15 +147,18 @@ def make_limiters(config: ClientConfig, clock: Clock | None = None) -> LimiterFo
 
 def run(config: ClientConfig, on_line: OnLine | None = None) -> ClientRun:
     """Send the request set; blocks until every request finished or the deadline passed."""
-    from clients.infra.openai_batch import run_openai_batch
+    from clients.infra.llm_batch import run_llm_batch
 
-    return run_openai_batch(NAME, config, make_limiters, on_line)
+    return run_llm_batch(NAME, config, make_limiters, on_line)
 
 
 def virtual_loops(batch: VirtualBatch) -> list[Steps[object]]:
     """Theory's run of it (`clients.infra.virtual`): its own limiter, on the virtual clock."""
-    from clients.infra.openai_batch import ChatRequest
-    from clients.infra.virtual import limiter_loops
+    from clients.infra.llm_batch import ChatRequest
+    from clients.infra.virtual import indexed_loops
 
     limiter_for = make_limiters(batch.config, batch.recorder.clock)
-    return limiter_loops(lambda charge: limiter_for(ChatRequest(0, {}, charge)), batch)
+    costs = batch.costs or [(1, charge) for charge in batch.charges]
+    return indexed_loops(
+        lambda i: limiter_for(ChatRequest(i, {}, batch.charges[i], tuple(costs[i]))), batch
+    )

@@ -30,7 +30,7 @@ from clients.spec import ClientSpec
 from mock_server.vocabulary import MINUTE
 
 if TYPE_CHECKING:
-    from clients.infra.openai_batch import ChatRequest, LimiterFor
+    from clients.infra.llm_batch import ChatRequest, LimiterFor
     from clients.infra.steps import Steps
     from clients.infra.virtual import VirtualBatch
     from clients.limiters.base import Clock, Limiter
@@ -91,14 +91,14 @@ def own_config(config: ClientConfig) -> ClientConfig:
 
 def run(config: ClientConfig, on_line: OnLine | None = None) -> ClientRun:
     """Send the request set; blocks until every request finished or was lost."""
-    from clients.infra.openai_batch import run_openai_batch
+    from clients.infra.llm_batch import run_llm_batch
 
-    return run_openai_batch(NAME, own_config(config), make_limiters, on_line)
+    return run_llm_batch(NAME, own_config(config), make_limiters, on_line)
 
 
 def virtual_loops(batch: VirtualBatch) -> list[Steps[object]]:
     """Theory's run of it (`clients.infra.virtual`): its own limiter, on the virtual clock."""
-    from clients.infra.openai_batch import ChatRequest
+    from clients.infra.llm_batch import ChatRequest
     from clients.infra.virtual import limiter_loops
 
     mine = replace(batch, config=own_config(batch.config))

@@ -1,7 +1,17 @@
-"""Client `header_adaptive`: told nothing, it learns both limits from the server's answers.
+"""Client `header_adaptive`: told nothing, it learns the limits from the server's answers.
 
-It sends the whole batch at once; the first answers (a 429's headers or its
-body, or an accepted request's `x-ratelimit-limit-*`) name the requests and
+On either LLM API (`clients.infra.llm_api`), under the token bucket both
+enforce by default, it keeps a copy of each bucket whose size it learns
+(`clients.limiters.learned_buckets`): its first request goes alone, and
+that answer's headers (`anthropic-ratelimit-*-limit`, `x-ratelimit-limit-*`)
+name every limit; from then on it sends as `budget_window` does, no 429.
+With the headers off it sends the batch at once and learns each limit from
+the first 429 its body names, the copy charged with every send since the
+start; the 429s stop once each limit has refused once.
+
+Under a window (OpenAI only), it sends the whole batch at once; the first
+answers (a 429's headers or its body, or an accepted request's
+`x-ratelimit-limit-*`) name the requests and
 tokens per minute, and from then on it keeps them in a sliding log with its
 charges, as `budget_window` does (`clients.limiters.header_adaptive`). A
 429 pauses every send until the wait the server named: `retry-after-ms`, or,
@@ -23,7 +33,7 @@ from clients.spec import ClientSpec
 from mock_server.vocabulary import MINUTE
 
 if TYPE_CHECKING:
-    from clients.infra.openai_batch import ChatRequest, LimiterFor
+    from clients.infra.llm_batch import ChatRequest, LimiterFor
     from clients.limiters.base import Limiter
 
 NAME = "header_adaptive"
@@ -34,25 +44,46 @@ SPEC = ClientSpec(
     name=NAME,
     concurrency="asyncio",
     policy="header adaptive",
-    summary="asyncio + aiohttp, limits learned from x-ratelimit-* headers and 429 bodies",
+    summary="asyncio + aiohttp, limits learned from the rate-limit headers and 429 bodies",
     explain=(
-        "Told nothing, it sends the batch at once, learns the requests and tokens per minute "
-        "from the first answers (headers, or the 429 body's 'Limit L' when headers are off) "
-        "and pauses for the wait a 429 names; from then on it keeps both limits in a sliding "
-        "log like budget_window. Its 429s come in the first window."
+        "Told nothing, it sends one request, learns every limit from its answer's headers "
+        "and then keeps a copy of each of the server's buckets as budget_window does. With "
+        "the headers off it sends the batch at once and learns each limit from the first "
+        "429 whose body names it (its copy charged with everything sent so far), so its 429s "
+        "come while it learns. Under a window it keeps a sliding log instead."
     ),
     paces=True,
     caps_in_flight=False,
     no_model="the simulator has no model of learning the limits from answers",
     api="openai",
+    also=("anthropic",),
 )
 
 
 def make_limiters(config: ClientConfig) -> LimiterFor:
     from clients.catalog.budget_window import BUDGET_MARGIN
+    from clients.infra.llm_api import api_for
+
+    api = api_for(config)
+    window, fallback = config.scaled(MINUTE), config.scaled(FALLBACK)
+    if config.server_strategy == "token-bucket" or api.name != "openai":
+        from clients.limiters.learned_buckets import LearnedBuckets
+
+        buckets = LearnedBuckets(api.limit_names, window, BUDGET_MARGIN, fallback)
+
+        def in_buckets(request: ChatRequest) -> Limiter:
+            costs = request.costs or (1,) + (0,) * (len(api.limit_names) - 1)
+            return buckets.for_request(
+                api.needs(costs, config),
+                api.charged(costs, config),
+                lambda reply: api.after(costs, reply, config),
+            )
+
+        return in_buckets
+
     from clients.limiters.header_adaptive import AdaptiveBudget
 
-    shared = AdaptiveBudget(config.scaled(MINUTE), BUDGET_MARGIN, config.scaled(FALLBACK))
+    shared = AdaptiveBudget(window, BUDGET_MARGIN, fallback)
 
     def limiter_for(request: ChatRequest) -> Limiter:
         return shared.for_request(request.charge or 0)
@@ -62,8 +93,8 @@ def make_limiters(config: ClientConfig) -> LimiterFor:
 
 def run(config: ClientConfig, on_line: OnLine | None = None) -> ClientRun:
     """Send the request set; blocks until every request finished or the deadline passed."""
-    from clients.infra.openai_batch import run_openai_batch
+    from clients.infra.llm_batch import run_llm_batch
 
     # It waits what the server says, not a schedule: no sleep before a retry.
     mine = replace(config, attempts=max(config.attempts, ATTEMPTS), first_sleep=0.0)
-    return run_openai_batch(NAME, mine, make_limiters, on_line)
+    return run_llm_batch(NAME, mine, make_limiters, on_line)

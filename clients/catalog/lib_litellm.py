@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
     import openai
 
-    from clients.infra.openai_batch import ChatRequest
+    from clients.infra.llm_batch import ChatRequest
 
 NAME = "lib_litellm"
 
@@ -64,7 +64,7 @@ def library_calls(
     from litellm.router import Router
 
     from clients.infra.library_batch import told
-    from clients.infra.openai_batch import base_url
+    from clients.infra.llm_batch import base_url
     from clients.infra.sdk_batch import create_kwargs
 
     rpm, tpm = told(NAME, config)
@@ -95,7 +95,7 @@ def run(config: ClientConfig, on_line: OnLine | None = None) -> ClientRun:
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     import litellm
 
-    from clients.infra.openai_batch import load_request_set
+    from clients.infra.llm_batch import load_request_set
     from clients.infra.sdk_batch import run_sdk_batch
 
     # As its own load-test page sets it: no banner, no debug lines per failure.

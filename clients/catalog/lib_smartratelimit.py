@@ -29,7 +29,7 @@ from clients.spec import ClientSpec
 if TYPE_CHECKING:
     import aiohttp
 
-    from clients.infra.openai_batch import ChatRequest
+    from clients.infra.llm_batch import ChatRequest
     from clients.infra.traced_batch import Call
 
 NAME = "lib_smartratelimit"
@@ -56,9 +56,9 @@ SPEC = ClientSpec(
 def library_calls(config: ClientConfig) -> Call:
     from smartratelimit import AsyncRateLimiter
 
-    from clients.infra.openai_batch import completions_url
+    from clients.infra.llm_batch import endpoint_url
 
-    url = completions_url(config)
+    url = endpoint_url(config)
     limiter = AsyncRateLimiter()
 
     async def call(
@@ -87,7 +87,7 @@ def run(config: ClientConfig, on_line: OnLine | None = None) -> ClientRun:
     # It logs every 429 and every wait at WARNING; the bench's records say the same.
     logging.getLogger("smartratelimit").setLevel(logging.ERROR)
 
-    from clients.infra.openai_batch import load_request_set
+    from clients.infra.llm_batch import load_request_set
     from clients.infra.traced_batch import run_traced_batch
 
     return run_traced_batch(NAME, config, library_calls, load_request_set(config), on_line)

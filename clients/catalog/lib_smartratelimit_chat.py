@@ -20,7 +20,7 @@ from clients.spec import ClientSpec
 if TYPE_CHECKING:
     import aiohttp
 
-    from clients.infra.openai_batch import ChatRequest
+    from clients.infra.llm_batch import ChatRequest
     from clients.infra.traced_batch import Call
 
 NAME = "lib_smartratelimit_chat"

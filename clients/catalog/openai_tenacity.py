@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     import openai
 
     from clients.infra.attempts import Reply
-    from clients.infra.openai_batch import ChatRequest
+    from clients.infra.llm_batch import ChatRequest
     from clients.infra.steps import Steps
     from clients.infra.virtual import VirtualBatch
 

@@ -27,7 +27,9 @@ class Reply:
     transport's own stamp, taken when the HTTP library wrote it to an open
     connection), None if it never did or the transport cannot tell; the
     request loop then keeps its own reading. `pool_wait` is the seconds the
-    attempt waited for a connection (see `Attempt`).
+    attempt waited for a connection (see `Attempt`). `final`: the server said
+    retrying cannot succeed (a spend limit reached, a request too large, sent
+    with `x-should-retry: false`), so the request loop gives up at once.
     """
 
     status: int | None
@@ -37,6 +39,7 @@ class Reply:
     reopens_in: float | None = None
     sent: float | None = None
     pool_wait: float = 0.0
+    final: bool = False
 
 
 def classify(status: int) -> Outcome:

@@ -41,7 +41,7 @@ def run_completions(
 ) -> ClientRun:
     """The request set, each attempt waiting on the library with its request's
     charge (the set's `metadata.charge`, prompt plus max_tokens); blocks until done."""
-    from clients.infra.openai_batch import ChatRequest, LimiterFor, run_openai_batch
+    from clients.infra.llm_batch import ChatRequest, LimiterFor, run_llm_batch
     from clients.limiters.library import LibraryLimiter
 
     def make_limiters(config: ClientConfig) -> LimiterFor:
@@ -54,7 +54,7 @@ def run_completions(
 
         return limiter_for
 
-    return run_openai_batch(name, config, make_limiters, on_line)
+    return run_llm_batch(name, config, make_limiters, on_line)
 
 
 def charge(name: str, index: int, given: int | None) -> int:

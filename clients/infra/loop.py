@@ -107,10 +107,11 @@ def request_loop(
         if reply.outcome == "ok":
             recorder.succeeded(request, finished, reply.body)
             return True
-        if attempt + 1 < policy.max_attempts:
+        if attempt + 1 < policy.max_attempts and not reply.final:
             recorder.sleeping(request, finished, policy.sleep_before(attempt + 1))
         else:
             recorder.gave_up(request, finished)
+            return False
     return False
 
 

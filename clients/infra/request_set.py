@@ -11,6 +11,7 @@ plan or a run of 400s.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +25,11 @@ class RequestSetError(RatebenchError):
     """A request set that cannot be read or has a bad line; the message says which."""
 
 
-def read_request_set(path: Path) -> list[dict[str, Any]]:
-    """The request bodies of `path`, in order, blank lines skipped.
+def read_request_set(
+    path: Path, check: Callable[[str], dict[str, Any]] | None = None
+) -> list[dict[str, Any]]:
+    """The request bodies of `path`, in order, blank lines skipped; each line checked
+    by `check` (an API's `check_line`, `clients.infra.llm_api`; OpenAI's by default).
 
     RequestSetError names the file and the first bad line (counted from 1, blank
     lines included, as an editor counts them) and what is wrong with it.
@@ -43,7 +47,7 @@ def read_request_set(path: Path) -> list[dict[str, Any]]:
     for number, line in enumerate(text.splitlines(), start=1):
         if line.strip():
             try:
-                bodies.append(check_line(line))
+                bodies.append((check or check_openai_line)(line))
             except RequestSetError as exc:
                 raise RequestSetError(
                     f"request set {path}, line {number}: {exc}; {HOW_TO_FIX}"
@@ -51,8 +55,7 @@ def read_request_set(path: Path) -> list[dict[str, Any]]:
     return bodies
 
 
-def check_line(line: str) -> dict[str, Any]:
-    """One line's body; RequestSetError says what is wrong with it."""
+def _object(line: str) -> dict[str, Any]:
     try:
         body = json.loads(line)
     except json.JSONDecodeError as exc:
@@ -62,18 +65,46 @@ def check_line(line: str) -> dict[str, Any]:
             f"{line.strip()[:40]!r} is not a request body: each line is a JSON object "
             '{"model": ..., "messages": [...], ...}'
         )
-    try:
-        parse_request(line.encode())
-    except InvalidRequest as exc:
-        raise RequestSetError(f"the server would refuse it: {exc.message.rstrip('.')}") from None
+    return body
+
+
+def _metadata(body: dict[str, Any], counts: tuple[str, ...]) -> dict[str, Any]:
     metadata = body.get("metadata")
     if metadata is None:
         return body
     if not isinstance(metadata, dict):
         raise RequestSetError("'metadata' must be an object, e.g. {\"request\": 0}")
-    charge = metadata.get("charge")
-    if charge is not None and (not isinstance(charge, int) or isinstance(charge, bool)):
-        raise RequestSetError(f"metadata 'charge' {charge!r} is not a whole number of tokens")
-    if charge is not None and charge < 0:
-        raise RequestSetError(f"metadata 'charge' {charge} is negative")
+    for key in counts:
+        value = metadata.get(key)
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
+            raise RequestSetError(f"metadata '{key}' {value!r} is not a whole number of tokens")
+        if value is not None and value < 0:
+            raise RequestSetError(f"metadata '{key}' {value} is negative")
     return body
+
+
+def check_openai_line(line: str) -> dict[str, Any]:
+    """One line's body for `/v1/chat/completions`; RequestSetError says what is wrong."""
+    body = _object(line)
+    try:
+        parse_request(line.encode())
+    except InvalidRequest as exc:
+        raise RequestSetError(f"the server would refuse it: {exc.message.rstrip('.')}") from None
+    return _metadata(body, ("charge",))
+
+
+def check_anthropic_line(line: str) -> dict[str, Any]:
+    """One line's body for Anthropic's `/v1/messages`, checked as its server checks
+    one (`mock_server.endpoints.anthropic.schema`); RequestSetError says what is
+    wrong. Its `metadata` is the set's own (`{request, input_tokens}`), taken off
+    before sending, as for OpenAI's sets."""
+    from mock_server.endpoints.anthropic.schema import InvalidRequest as Refused
+    from mock_server.endpoints.anthropic.schema import parse_message
+    from mock_server.endpoints.anthropic.settings import MAX_OUTPUT_TOKENS
+
+    body = _object(line)
+    try:
+        parse_message(line.encode(), MAX_OUTPUT_TOKENS)
+    except Refused as exc:
+        raise RequestSetError(f"the server would refuse it: {exc.message.rstrip('.')}") from None
+    return _metadata(body, ("input_tokens",))

@@ -1,4 +1,5 @@
-"""A request set sent through the official `openai` SDK, every HTTP attempt recorded.
+"""A request set sent through an official SDK (`openai`'s or `anthropic`'s), every
+HTTP attempt recorded.
 
 The SDK retries inside one `create` call, so the client never sees its
 attempts. A transport wrapped around the SDK's own (`RecordingTransport`)
@@ -19,45 +20,62 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from collections.abc import Awaitable, Callable
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from clients.config import ClientConfig
 from clients.infra import loglines
 from clients.infra.attempts import classify
-from clients.infra.openai_batch import ChatRequest, base_url, load_request_set
+from clients.infra.llm_batch import ChatRequest, base_url, load_request_set
 from clients.infra.recorder import OnLine, Recorder
 from clients.infra.records import ClientRun, Outcome
 from clients.infra.run_loop import run_loop
 
 if TYPE_CHECKING:
     import httpx2
-    import openai
 
 REQUEST_HEADER = "x-ratebench-request"
-# One request with the client's own way of retrying: True if it got its answer.
-Call = Callable[["openai.AsyncOpenAI", ChatRequest], Awaitable[Any]]
+# One request with the client's own way of retrying, on the SDK's client.
+Call = Callable[[Any, ChatRequest], Awaitable[Any]]
+# The SDK's async client for a run: (config, the recording transport, max_retries or None).
+MakeSdk = Callable[[ClientConfig, Any, "int | None"], Any]
 
 
 def make_transport(recorder_of_run: Callable[[], Recorder]) -> httpx2.AsyncBaseTransport:
-    """The SDK's own transport (its connection limits, a shorter keep-alive: see
-    `openai_batch.KEEPALIVE`), recording every attempt in the run's recorder
-    (`recorder_of_run()`, asked at each attempt: the transport is built before the
-    run's clock starts)."""
+    """The SDK's own transport (its connection limits, the same in both SDKs; a
+    shorter keep-alive: see `llm_batch.KEEPALIVE`), recording every attempt in the
+    run's recorder (`recorder_of_run()`, asked at each attempt: the transport is built
+    before the run's clock starts)."""
     import httpx2
     from openai._constants import DEFAULT_CONNECTION_LIMITS
 
-    from clients.infra.openai_batch import KEEPALIVE
+    from clients.infra.llm_batch import KEEPALIVE
 
     limits = httpx2.Limits(
         max_connections=DEFAULT_CONNECTION_LIMITS.max_connections,
         max_keepalive_connections=DEFAULT_CONNECTION_LIMITS.max_keepalive_connections,
         keepalive_expiry=KEEPALIVE,
     )
-    inner = httpx2.AsyncHTTPTransport(limits=limits)
+    transport: httpx2.AsyncBaseTransport = recording_transport(recorder_of_run, httpx2, limits)
+    return transport
+
+
+def recording_transport(
+    recorder_of_run: Callable[[], Recorder], http: ModuleType, limits: Any = None
+) -> Any:
+    """An `AsyncHTTPTransport` of `http` (httpx, or the openai SDK's httpx2: the same
+    interface) that records every attempt in the run's recorder, as the module says.
+    `limits`: the transport's connection limits (None: the library's, with the
+    shorter keep-alive of `llm_batch.KEEPALIVE`)."""
+    from clients.infra.llm_batch import KEEPALIVE
+
+    if limits is None:
+        limits = http.Limits(keepalive_expiry=KEEPALIVE)
+    inner = http.AsyncHTTPTransport(limits=limits)
     tries: Counter[int] = Counter()
 
-    class RecordingTransport(httpx2.AsyncBaseTransport):
-        async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+    class RecordingTransport(http.AsyncBaseTransport):  # type: ignore[misc,name-defined]
+        async def handle_async_request(self, request: Any) -> Any:
             recorder = recorder_of_run()
             index = int(request.headers.get(REQUEST_HEADER, "-1"))
             attempt = tries[index]
@@ -75,7 +93,7 @@ def make_transport(recorder_of_run: Callable[[], Recorder]) -> httpx2.AsyncBaseT
                 await response.aread()  # the whole answer: when it finished
                 outcome = classify(status)
                 return response
-            except httpx2.TimeoutException:
+            except http.TimeoutException:
                 outcome = "timeout"
                 raise
             except asyncio.CancelledError:  # the run's deadline
@@ -99,36 +117,11 @@ def make_transport(recorder_of_run: Callable[[], Recorder]) -> httpx2.AsyncBaseT
     return RecordingTransport()
 
 
-def run_sdk_batch(
-    client: str,
-    config: ClientConfig,
-    call: Call,
-    on_line: OnLine | None = None,
-    *,
-    max_retries: int | None = None,
-) -> ClientRun:
-    """Send the request set with `AsyncOpenAI` (`max_retries`: None for the SDK's
-    default), `asyncio.gather` over every request; blocks until done or the deadline."""
-    requests = load_request_set(config)
-    return run_loop(_run(client, config, requests, call, on_line, max_retries))
-
-
-async def _run(
-    client: str,
-    config: ClientConfig,
-    requests: list[ChatRequest],
-    call: Call,
-    on_line: OnLine | None,
-    max_retries: int | None,
-) -> ClientRun:
+def openai_sdk(config: ClientConfig, transport: Any, max_retries: int | None) -> Any:
+    """`AsyncOpenAI` at the server's `/v1`, over `transport`."""
     import openai
 
-    # The SDK and its lazily imported chat types are set up before the run's clock
-    # starts, as the other clients' libraries are imported before theirs: at a
-    # compressed time scale their set-up (tenths of a second on a busy machine)
-    # would otherwise weigh ten times what it does at full scale.
-    run: list[Recorder] = []
-    http_client = openai.DefaultAsyncHttpxClient(transport=make_transport(lambda: run[0]))
+    http_client = openai.DefaultAsyncHttpxClient(transport=transport)
     options: dict[str, Any] = {} if max_retries is None else {"max_retries": max_retries}
     sdk = openai.AsyncOpenAI(
         # The SDK insists on a key; a server that issued none checks none.
@@ -139,6 +132,40 @@ async def _run(
         **options,
     )
     _ = sdk.chat.completions
+    return sdk
+
+
+def run_sdk_batch(
+    client: str,
+    config: ClientConfig,
+    call: Call,
+    on_line: OnLine | None = None,
+    *,
+    max_retries: int | None = None,
+    make_sdk: MakeSdk = openai_sdk,
+) -> ClientRun:
+    """Send the request set with the SDK `make_sdk` builds (`AsyncOpenAI` by default;
+    `max_retries`: None for the SDK's default), `asyncio.gather` over every request;
+    blocks until done or the deadline."""
+    requests = load_request_set(config)
+    return run_loop(_run(client, config, requests, call, on_line, max_retries, make_sdk))
+
+
+async def _run(
+    client: str,
+    config: ClientConfig,
+    requests: list[ChatRequest],
+    call: Call,
+    on_line: OnLine | None,
+    max_retries: int | None,
+    make_sdk: MakeSdk,
+) -> ClientRun:
+    # The SDK and its lazily imported types are set up before the run's clock
+    # starts, as the other clients' libraries are imported before theirs: at a
+    # compressed time scale their set-up (tenths of a second on a busy machine)
+    # would otherwise weigh ten times what it does at full scale.
+    run: list[Recorder] = []
+    sdk = make_sdk(config, make_transport(lambda: run[0]), max_retries)
     recorder = Recorder(client, config.n, on_line, time_scale=config.time_scale)
     run.append(recorder)
     recorder.line(loglines.start(recorder.scenario_now()))

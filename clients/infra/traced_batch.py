@@ -31,7 +31,7 @@ from clients.infra.run_loop import run_loop
 if TYPE_CHECKING:
     import aiohttp
 
-    from clients.infra.openai_batch import ChatRequest
+    from clients.infra.llm_batch import ChatRequest
 
 #: One request, sent by the library: (session, its index's trace context, the
 #: request or None on /chat) → the last answer's HTTP status.
@@ -106,10 +106,10 @@ async def _run(
 ) -> ClientRun:
     import aiohttp
 
-    from clients.infra.openai_batch import KEEPALIVE
+    from clients.infra.llm_batch import KEEPALIVE
 
-    recorder = Recorder(client, config.n, on_line)
-    recorder.line(loglines.start(recorder.now()))
+    recorder = Recorder(client, config.n, on_line, time_scale=config.time_scale)
+    recorder.line(loglines.start(recorder.scenario_now()))
     call = make_call(config)
     timeout = aiohttp.ClientTimeout(total=config.scaled(config.request_timeout))
     connector = aiohttp.TCPConnector(limit=config.pool, keepalive_timeout=KEEPALIVE)
@@ -136,6 +136,6 @@ async def _run(
             async with asyncio.timeout(config.scaled(config.deadline) - recorder.now()):
                 await asyncio.gather(*(one(i) for i in range(config.n)))
         except TimeoutError:
-            recorder.line(loglines.deadline(recorder.now(), recorder.result().failed))
-    recorder.line(loglines.finish(recorder.now()))
+            recorder.line(loglines.deadline(recorder.scenario_now(), recorder.result().failed))
+    recorder.line(loglines.finish(recorder.scenario_now()))
     return recorder.result()

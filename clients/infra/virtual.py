@@ -56,6 +56,9 @@ class VirtualBatch:
       clients it as their capacity and rate).
     - `margin`: the `clients.config.MARGIN` of wall time a client adds to a
       window at its edge, in the simulation's seconds.
+    - `costs`: on an LLM endpoint, what each request draws on each of its
+      limits, in the API's order (`clients.infra.llm_api`); () where a
+      request has one charge.
     """
 
     config: ClientConfig
@@ -66,6 +69,7 @@ class VirtualBatch:
     limit: int
     window: float
     margin: float
+    costs: Sequence[tuple[int, ...]] = ()
 
 
 class VirtualLoops(Protocol):
@@ -95,7 +99,7 @@ LimiterFor = Callable[[int], Limiter]
 
 def limiter_loops(limiter_for: LimiterFor, batch: VirtualBatch) -> list[Steps[object]]:
     """The request loop for every request, each through its limiter, with the
-    retry policy of `batch.config` (as `clients.infra.openai_batch` runs them)."""
+    retry policy of `batch.config` (as `clients.infra.llm_batch` runs them)."""
     config = batch.config
     policy = RetryPolicy.from_config(config)
     return [
@@ -104,14 +108,29 @@ def limiter_loops(limiter_for: LimiterFor, batch: VirtualBatch) -> list[Steps[ob
     ]
 
 
+def indexed_loops(
+    limiter_for: Callable[[int], Limiter], batch: VirtualBatch
+) -> list[Steps[object]]:
+    """The request loop for every request, each through `limiter_for(index)`, with
+    the retry policy of `batch.config`."""
+    config = batch.config
+    policy = RetryPolicy.from_config(config)
+    return [
+        request_loop(i, limiter_for(i), policy, batch.recorder, time_scale=config.time_scale)
+        for i in range(len(batch.charges))
+    ]
+
+
 def retrying(request: int, attempts: int, wait: Callable[[int, Reply], float]) -> Steps[object]:
-    """A library's retries, restated: send until answered or `attempts` ran out,
-    sleeping `wait(retry, reply)` (retry from 1) after each 429."""
+    """A library's retries, restated: send until answered, `attempts` ran out or the
+    server said retrying cannot succeed (`Reply.final`), sleeping `wait(retry, reply)`
+    (retry from 1) after each refusal."""
     for attempt in range(attempts):
         reply = yield Send(request, attempt)
         assert isinstance(reply, Reply)
         if reply.outcome == "ok":
             return True
-        if attempt + 1 < attempts:
-            yield Sleep(wait(attempt + 1, reply))
+        if attempt + 1 >= attempts or reply.final:
+            return False
+        yield Sleep(wait(attempt + 1, reply))
     return False

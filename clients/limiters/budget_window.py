@@ -31,7 +31,7 @@ import math
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from clients.infra.steps import Sleep, Steps
 from clients.limiters.base import Clock, Limiter, Semaphore
@@ -42,6 +42,24 @@ if TYPE_CHECKING:
 
 # A wait shorter than a nanosecond is float rounding: the send goes now.
 ROUNDING = 1e-9
+
+
+class Budget(Protocol):
+    """A rule on when a send of `charge` may go, from the sends logged so far:
+    `BudgetLog`, or any other a `BudgetWindowLimiter` can wait for (a daily
+    quota beside it: `clients.limiters.day_quota`)."""
+
+    def earliest(self, now: float, charge: int) -> float:
+        """The earliest time >= `now` at which the send may go."""
+        ...
+
+    def record(self, at: float, charge: int) -> None:
+        """Log a send at `at`; sends are recorded in time order."""
+        ...
+
+    def refused(self, at: float, charge: int) -> None:
+        """Take back the send logged at `at`: the server refused it."""
+        ...
 
 
 class BudgetLog:
@@ -157,7 +175,7 @@ class BudgetLog:
 
 
 class BudgetWindowLimiter:
-    """The wait for `BudgetLog`, shared by a batch; `for_request(charge)` is the
+    """The wait for `BudgetLog` (or any `Budget`), shared by a batch; `for_request(charge)` is the
     request loop's limiter for one request.
 
     Waiters go first come, first served (a `Semaphore` of one slot): the one
@@ -165,7 +183,7 @@ class BudgetWindowLimiter:
     fixed and moving windows need no alignment with the server's clock).
     """
 
-    def __init__(self, log: BudgetLog, *, clock: Clock = time.monotonic) -> None:
+    def __init__(self, log: Budget, *, clock: Clock = time.monotonic) -> None:
         self.log = log
         self.clock = clock
         self._turn = Semaphore(1)

@@ -69,10 +69,10 @@ class AdaptiveBudget:
         """Take in what one answer said (see the module)."""
         learned = getattr(reply, "learned", None)
         if learned is not None:
-            if learned.limit_requests:
-                self.log.requests = learned.limit_requests
-            if learned.limit_tokens:
-                self.log.tokens = learned.limit_tokens
+            if learned.limits.get("requests"):
+                self.log.requests = learned.limits["requests"]
+            if learned.limits.get("tokens"):
+                self.log.tokens = learned.limits["tokens"]
         if reply.outcome == "rate_limited":
             self.log.refused(logged, charge)
             wait = reply.reopens_in if reply.reopens_in is not None else self.fallback

@@ -1,9 +1,10 @@
 """One POST to the OpenAI-compatible endpoint with aiohttp, turned into a `Reply`.
 
-The reply also says what the server told about its limits (`Learned`): the
-`x-ratelimit-*` headers when it sends them, and a 429's body, which names
-the limit that refused it ("... on requests per min (RPM): Limit 20, Used
-20, Requested 1. Please try again in 5.95s.") even when the headers are off.
+The reply also says what the server told about its limits
+(`clients.transports.learned.Learned`): the `x-ratelimit-*` headers when it
+sends them, and a 429's body, which names the limit that refused it ("... on
+requests per min (RPM): Limit 20, Used 20, Requested 1. Please try again in
+5.95s.") even when the headers are off.
 """
 
 from __future__ import annotations
@@ -11,35 +12,12 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
 
 from clients.infra.attempts import Reply, classify
-
-
-@dataclass(frozen=True, slots=True)
-class Learned:
-    """What one answer said about the limits; None where it said nothing.
-
-    `limit_requests`, `limit_tokens`: per minute; `wait`: wall seconds a 429
-    said to wait (`retry-after-ms`, `retry-after`, or the body's "try again
-    in"); `refused_by`: "requests" or "tokens", from a 429's body.
-    """
-
-    limit_requests: int | None = None
-    limit_tokens: int | None = None
-    wait: float | None = None
-    refused_by: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class OpenAIReply(Reply):
-    """A `Reply` with what the server said about its limits."""
-
-    learned: Learned = Learned()
-
+from clients.transports.learned import Learned, LLMReply, whole
 
 _GO_DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m(?!s))?(?:(\d+(?:\.\d+)?)s)?(?:(\d+)ms)?$")
 _BODY_LIMIT = re.compile(r"per min \((RPM|TPM)\): Limit (\d+)")
@@ -60,32 +38,36 @@ def parse_duration(text: str) -> float | None:
     )
 
 
-def _int(value: str | None) -> int | None:
-    try:
-        return int(value) if value is not None else None
-    except ValueError:
-        return None
-
-
 def learn(headers: Mapping[str, str], error: Mapping[str, Any] | None) -> Learned:
     """What the headers and, for an error, its body say about the limits."""
-    limit_requests = _int(headers.get("x-ratelimit-limit-requests"))
-    limit_tokens = _int(headers.get("x-ratelimit-limit-tokens"))
+    limits: dict[str, int] = {}
+    remaining: dict[str, int] = {}
+    full_in: dict[str, float] = {}
+    for name in ("requests", "tokens"):
+        if (limit := whole(headers.get(f"x-ratelimit-limit-{name}"))) is not None:
+            limits[name] = limit
+        if (left := whole(headers.get(f"x-ratelimit-remaining-{name}"))) is not None:
+            remaining[name] = left
+        reset = headers.get(f"x-ratelimit-reset-{name}")
+        if reset is not None and (seconds := parse_duration(reset)) is not None:
+            full_in[name] = seconds
     wait = retry_after(headers)
     refused_by = None
+    final = False
     if error is not None:
         message = str(error.get("message") or "")
         kind = error.get("type")
         refused_by = kind if kind in ("requests", "tokens") else None
         found = _BODY_LIMIT.search(message)
-        if found and found.group(1) == "RPM":
-            limit_requests = limit_requests or int(found.group(2))
-        elif found:
-            limit_tokens = limit_tokens or int(found.group(2))
+        if found:
+            limits.setdefault(
+                "requests" if found.group(1) == "RPM" else "tokens", int(found.group(2))
+            )
         said = _BODY_WAIT.search(message)
         if wait is None and said:
             wait = parse_duration(said.group(1))
-    return Learned(limit_requests, limit_tokens, wait, refused_by)
+        final = headers.get("x-should-retry") == "false"
+    return Learned(limits, remaining, full_in, wait, refused_by, final)
 
 
 def retry_after(headers: Mapping[str, str]) -> float | None:
@@ -122,15 +104,16 @@ async def send(session: aiohttp.ClientSession, url: str, body: Mapping[str, Any]
                 error = payload.get("error") if isinstance(payload, dict) else None
                 error = error if isinstance(error, dict) else None
                 learned = learn(response.headers, error)
-                return OpenAIReply(
+                return LLMReply(
                     status,
                     classify(status),
                     detail=str(error.get("message") or "") if error else "",
                     reopens_in=learned.wait,
+                    final=learned.final,
                     learned=learned,
                 )
             body = await response.json()
-            return OpenAIReply(status, "ok", body, learned=learn(response.headers, None))
+            return LLMReply(status, "ok", body, learned=learn(response.headers, None))
     except TimeoutError as exc:  # aiohttp's timeouts subclass it
         return Reply(status, "timeout", detail=repr(exc))
     except (aiohttp.ClientError, OSError, ValueError) as exc:

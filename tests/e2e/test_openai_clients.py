@@ -10,8 +10,9 @@ from typing import Any
 
 import pytest
 
-from bench.endpoints.openai.bound import LLMLatency, Windows, plan_requests, two_limit_bound
+from bench.endpoints.openai.bound import Buckets, bucket_bound, plan_requests
 from bench.records.requests_file import make_requests, parse_distribution, write_requests
+from bench.theory.latest_finish import LLMLatency
 from clients import ClientConfig, run_client
 from clients.infra.attempts import Reply
 from mock_server.processes.server import MockServer
@@ -149,12 +150,14 @@ def test_the_bench_runs_an_openai_scenario_end_to_end(request_set: Path, tmp_pat
     assert run.ok
     assert run.completed == N
     assert run.rejections == 0  # from the server's log
-    bound = two_limit_bound(
+    # The endpoint's default, the token bucket: budget_window keeps a copy of both buckets.
+    assert run.scenario.limit.strategy == "token-bucket"
+    bound = bucket_bound(
         plan_requests(make_requests(N, 0, *[parse_distribution("fixed:20", "x")] * 2)),
-        Windows.per_minute(RPM, TPM),
+        Buckets.per_minute(RPM, TPM),
         LLMLatency(),  # the bench's own server: the default latency model
     )
-    assert bound.windows == 3
+    assert bound.binding == "requests"
     # Never faster than the bound; late by the margin per window and a busy machine.
     assert bound.mean - 2.0 < run.seconds < bound.mean + 8.0, (run.seconds, bound.mean)
     assert (tmp_path / "o" / "requests.jsonl").read_text() == request_set.read_text()

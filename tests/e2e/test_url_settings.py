@@ -25,9 +25,9 @@ def test_a_server_run_with_other_settings_is_one_line_naming_them(
     assert not any(tmp_path.iterdir())  # nothing created
 
 
-def test_no_ratelimit_headers_without_the_openai_endpoint_is_one_line() -> None:
+def test_no_ratelimit_headers_without_an_llm_endpoint_is_one_line() -> None:
     result = run_cli("bench", "--no-ratelimit-headers", "-n", "2")
     assert result.returncode == 2
     assert result.stderr.strip() == (
-        "error: --no-ratelimit-headers is for the openai endpoint: add --api openai"
+        "error: --no-ratelimit-headers is for the openai or anthropic endpoint: add --api openai"
     )

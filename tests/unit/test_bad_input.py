@@ -17,7 +17,7 @@ import pytest
 
 import bench.records.requests_file
 from clients.config import ClientConfig, ConfigError
-from clients.infra.openai_batch import load_request_set
+from clients.infra.llm_batch import load_request_set
 from mock_server.cli import build_parser, settings_from_args
 from mock_server.vocabulary import RatebenchError
 from tests.helpers import BenchMain, naive_gather

@@ -10,8 +10,9 @@ import pytest
 from rich.console import Console
 from rich.progress import Progress
 
+from bench.endpoints.base import Meter
 from bench.records.scenario import Scenario
-from bench.running.live import GLYPH_LIMIT, RunWatch, live_or_progress, render_run
+from bench.running.live import GLYPH_LIMIT, RunWatch, live_or_progress, render_run, watch_for
 from bench.running.plan import BenchPlan
 from clients.infra import recorder as recorder_module
 from clients.infra.recorder import Recorder
@@ -115,7 +116,7 @@ def test_readable_at_ten_and_ten_thousand(n: int) -> None:
         watch.attempt("naive_gather", attempt(request, "rate_limited"))
         watch.sleeping("naive_gather", request, 3.0)
     console = Console(record=True, force_terminal=True, width=100)
-    console.print(render_run(watch.snapshot(), 2, "2/second", 1.0))
+    console.print(render_run(watch.snapshot(), Meter(1.0, 2, "2/second"), 1.0))
     text = console.export_text()
     assert re.search(rf"sleeping before a retry\s+{n // 2}\b", text), text
     assert re.search(rf"429s received so far\s+{n // 2}\b", text), text
@@ -151,26 +152,26 @@ def test_the_openai_endpoint_meters_tokens_against_the_tpm(tmp_path: Path) -> No
     rf.write_requests(path, rf.make_requests(6, 1, prompts, answers))
     scenario = replace(Scenario(), api="openai", rpm=20, tpm=3000, n=6, requests=str(path))
     meter = endpoint_for(scenario).meter(scenario)
-    assert (meter.window, meter.requests, meter.tokens) == (60.0, 20, 3000)
+    assert (meter.window, meter.requests, meter.tokens[0].limit) == (60.0, 20, 3000)
     charges = [p.charge for p in plan_requests(request_bodies(scenario))]
-    assert meter.charges == tuple(charges)
+    assert meter.tokens[0].charges == tuple(charges)
 
     clock = FakeClock()
-    watch = RunWatch(1.0, meter.window, clock, charges=meter.charges)
+    watch = watch_for(meter, 1.0, clock)
     watch.started("budget_window", 6, clock, clock.now)
     for request in (0, 2, 3):
         watch.sending("budget_window", request, 0)
     snap = watch.snapshot()
     sent = charges[0] + charges[2] + charges[3]
-    assert snap.window_tokens == sent
+    assert snap.window_tokens == (sent,)
     console = Console(record=True, force_terminal=True, width=100)
-    console.print(render_run(snap, meter.requests, meter.text, 1.0, meter.tokens))
+    console.print(render_run(snap, meter, 1.0))
     text = console.export_text()
     assert re.search(r"sends in this window .* 3/20 .*limit 20 RPM", text), text
     # Each meter holds one line at 100 columns: the count and the TPM read together.
     assert re.search(rf"tokens in this window .* {sent}/3000 .*limit 3000 TPM", text), text
     clock.now += 61.0  # the next minute: nothing sent in it yet
-    assert watch.snapshot().window_tokens == 0
+    assert watch.snapshot().window_tokens == (0,)
 
 
 def test_runs_side_by_side_each_have_their_own_watch_and_line() -> None:
@@ -213,3 +214,38 @@ def test_runs_side_by_side_each_have_their_own_watch_and_line() -> None:
     console.file = io.StringIO()
     console.print(view)
     assert "sends in this window" in console.file.getvalue()  # one run: the whole panel
+
+
+def test_anthropic_meters_each_of_its_three_buckets(tmp_path: Path) -> None:
+    """Under buckets the view shows what each holds: full at the start, drawn by each
+    send's costs (1 request, its input tokens, its max_tokens), refilled at its limit a
+    minute."""
+    from dataclasses import replace
+
+    from bench.endpoints.anthropic.bound import scenario_plan
+    from bench.endpoints.registry import endpoint_for
+
+    scenario = replace(Scenario(), api="anthropic", rpm=10, itpm=3000, otpm=1000, n=4)
+    meter = endpoint_for(scenario).meter(scenario)
+    assert meter.bucket
+    assert [(t.what, t.limit) for t in meter.tokens] == [
+        ("input tokens", 3000),
+        ("output tokens", 1000),
+    ]
+    planned = scenario_plan(scenario)
+    clock = FakeClock()
+    watch = watch_for(meter, 1.0, clock)
+    watch.started("budget_window", 4, clock, clock.now)
+    for request in (0, 1):
+        watch.sending("budget_window", request, 0)
+    drawn = [sum(getattr(p, k) for p in planned[:2]) for k in ("input_tokens", "max_tokens")]
+    assert watch.snapshot().levels == pytest.approx((8, 3000 - drawn[0], 1000 - drawn[1]))
+    clock.now += 6.0  # a tenth of a minute: a tenth of each limit back
+    assert watch.snapshot().levels == pytest.approx(
+        (9, 3000 - drawn[0] + 300, min(1000, 1000 - drawn[1] + 100))
+    )
+    console = Console(record=True, force_terminal=True, width=100)
+    console.print(render_run(watch.snapshot(), meter, 1.0))
+    text = console.export_text()
+    held = min(1000, 1000 - drawn[1] + 100)
+    assert re.search(rf"output tokens bucket .* {held}/1000  \(held now, limit 1000 OTPM\)", text)

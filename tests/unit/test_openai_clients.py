@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from bench.endpoints.openai.bound import LLMLatency, Windows, plan_requests, two_limit_bound
+from bench.endpoints.openai.bound import Windows, plan_requests, two_limit_bound
+from bench.theory.latest_finish import LLMLatency
 from clients import ClientConfig, run_client
 from clients.infra.attempts import Reply
 from clients.infra.steps import Sleep, Steps
@@ -88,7 +89,8 @@ def test_a_refused_send_is_taken_back_out_of_the_log() -> None:
 
 def test_header_adaptive_learns_the_limit_and_the_wait_from_a_429() -> None:
     from clients.limiters.header_adaptive import AdaptiveBudget
-    from clients.transports.openai_send import Learned, OpenAIReply, learn
+    from clients.transports.learned import Learned, LLMReply
+    from clients.transports.openai_send import learn
 
     now = [0.0]
     shared = AdaptiveBudget(window=10, margin=0.0, fallback=1.0, clock=lambda: now[0])
@@ -101,8 +103,8 @@ def test_header_adaptive_learns_the_limit_and_the_wait_from_a_429() -> None:
         "type": "requests",
     }
     learned = learn({}, body)
-    assert learned == Learned(limit_requests=2, wait=9.5, refused_by="requests")
-    views[2].observe(OpenAIReply(429, "rate_limited", reopens_in=learned.wait, learned=learned))
+    assert learned == Learned(limits={"requests": 2}, wait=9.5, refused_by="requests")
+    views[2].observe(LLMReply(429, "rate_limited", reopens_in=learned.wait, learned=learned))
     assert shared.known == (2, None)
     # Two sends are in the last 10 s: the next goes when the first leaves, after the pause.
     assert drive_in_fake_time([views[2].acquire()], now) == [10.0]

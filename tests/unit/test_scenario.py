@@ -70,8 +70,16 @@ def test_one_function_adds_the_scenario_flags_and_reads_them_back() -> None:
         limit=Limit(10, 5.0), latency=Latency("uniform", 0.5, 1.5), n=4, faults=Faults(0.5)
     )
     assert scenario_from_args(every.parse_args([])) == Scenario()
-    with pytest.raises(UsageError, match="--rpm is for the openai endpoint: add --api openai"):
+    with pytest.raises(
+        UsageError, match="--rpm is for the openai or anthropic or gemini endpoint: add"
+    ):
         scenario_from_args(every.parse_args(["--rpm", "30"]))
+    with pytest.raises(
+        UsageError, match="--itpm is for the anthropic or gemini endpoint: add --api anthr"
+    ):
+        scenario_from_args(every.parse_args(["--api", "openai", "--itpm", "30"]))
+    with pytest.raises(UsageError, match="--rpd is for the gemini endpoint: add --api gemini"):
+        scenario_from_args(every.parse_args(["--api", "openai", "--rpd", "30"]))
     # A command that offers some of them, with its own default: the others keep the scenario's.
     some = OneLineParser()
     add_scenario_arguments(some, ("n", "seed"), defaults={"n": 40})

@@ -8,17 +8,16 @@ import pytest
 
 from bench.endpoints.openai.bound import (
     PHASES,
-    LLMLatency,
     Planned,
     TwoLimitError,
     Windows,
     counter_sends,
     fewest_windows,
     greedy_windows,
-    latest_finish,
     plan_request,
     two_limit_bound,
 )
+from bench.theory.latest_finish import LLMLatency, latest_finish
 from mock_server.limits import TwoLimits
 from mock_server.vocabulary import Latency
 from tests.helpers import WALL, fake_limits_clock, two_windows

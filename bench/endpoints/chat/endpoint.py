@@ -23,6 +23,7 @@ from clients.spec import ClientSpec
 class ChatEndpoint:
     name = "chat"
     replays = True
+    llm_flags: tuple[str, ...] = ()
 
     def default_clients(self) -> tuple[str, ...]:
         return WRITEUP_CLIENTS
@@ -63,7 +64,7 @@ class ChatEndpoint:
 
     def meter(self, scenario: Scenario) -> Meter:
         limit = scenario.limit
-        return Meter(limit.window, limit.count, str(limit))
+        return Meter(limit.window, limit.count, str(limit), bucket=limit.strategy == "token-bucket")
 
     def estimate(self, spec: ClientSpec, scenario: Scenario, config: ClientConfig) -> float:
         """From the scenario alone, by the client's policy: a cap on requests in flight

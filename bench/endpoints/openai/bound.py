@@ -95,16 +95,16 @@ from bench.records.scenario import Scenario as BenchScenario
 from bench.records.scenario import request_bodies
 from bench.records.windows import batch_start_wall
 from bench.theory.bucket_schedule import earliest_sends
+from bench.theory.latest_finish import LLMLatency, latest_finish
 from bench.theory.simulate import SlidingWindowCounter
 from mock_server import tokens
 from mock_server.endpoints.openai.settings import DEFAULTS, OpenAISettings, per_slice
 from mock_server.token_bucket import Bucket
-from mock_server.vocabulary import MINUTE, Latency, RatebenchError
+from mock_server.vocabulary import MINUTE, RatebenchError
 
 Floats = npt.NDArray[np.float64]
-# Grid points over the span where the latest finish can fall; the expected
-# value is exact to well under a millisecond for the spans the server draws.
-GRID = 20_001
+#: The server's latency model with its defaults.
+LATENCY = LLMLatency()
 # Phases of the batch in the counter's clock window averaged over: the
 # mid-points of as many equal slices, so a makespan linear in the phase
 # averages exactly.
@@ -137,61 +137,6 @@ class Windows:
         """The server's windows for `--rpm`, `--tpm` and `--quantize` (scenario seconds)."""
         window = quantize if quantize is not None else MINUTE
         return cls(per_slice(rpm, window), per_slice(tpm, window), window)
-
-
-@dataclass(frozen=True, slots=True)
-class LLMLatency:
-    """The server's latency model, in scenario seconds (see `mock_server.llm_latency`):
-    the first token after `ttft` (the latency rule of `mock_server.vocabulary.Latency`:
-    randint for whole-number bounds, as for `/chat`, else uniform), then `token_time`
-    per further token."""
-
-    ttft: Latency = DEFAULTS.ttft
-    token_time: float = DEFAULTS.token_time
-
-    @classmethod
-    def of(cls, settings: OpenAISettings) -> LLMLatency:
-        return cls(settings.ttft, settings.token_time)
-
-    def mean(self, max_tokens: int) -> float:
-        """Expected seconds from the decision to the last token."""
-        return self.ttft.mean + (max_tokens - 1) / 2 * self.token_time
-
-    def longest(self, max_tokens: int) -> float:
-        return self.ttft.high + (max_tokens - 1) * self.token_time
-
-    def cdf(self, y: Floats, max_tokens: int) -> Floats:
-        """P(latency <= y) for a request of `max_tokens`, at every point of `y`."""
-        m, tau = max_tokens, self.token_time
-        if self.ttft.whole_seconds or self.ttft.low == self.ttft.high:
-            # A few equally likely first-token times, each shifted by j x tau.
-            if self.ttft.whole_seconds:
-                starts = [float(k) for k in range(int(self.ttft.low), int(self.ttft.high) + 1)]
-            else:
-                starts = [self.ttft.low]
-            total = np.zeros_like(y)
-            for k in starts:
-                total += _count_at_most(y - k, tau, m)
-            return total / (len(starts) * m)
-        # Uniform first token on [a, b]: the mean over j of clip((y - a - j tau) / w, 0, 1).
-        a, w = self.ttft.low, self.ttft.high - self.ttft.low
-        u = y - a
-        if tau == 0:
-            return np.clip(u / w, 0.0, 1.0)
-        full = np.clip(np.floor((u - w) / tau) + 1, 0, m)  # j with j tau <= u - w
-        top = np.clip(np.ceil(u / tau) - 1, -1, m - 1)  # the largest j with j tau < u
-        count = np.maximum(0.0, top - full + 1)
-        partial = (count * u - tau * (full + top) * count / 2) / w
-        result: Floats = np.clip((full + partial) / m, 0.0, 1.0)
-        return result
-
-
-def _count_at_most(y: Floats, tau: float, m: int) -> Floats:
-    """How many j in 0..m-1 have j x tau <= y, at every point of `y`."""
-    if tau == 0:
-        return np.where(y >= 0, float(m), 0.0)
-    counted: Floats = np.clip(np.floor(y / tau + 1e-9) + 1, 0, m)
-    return counted
 
 
 @dataclass(frozen=True, slots=True)
@@ -454,34 +399,10 @@ def scenario_phase_bound(scenario: BenchScenario, phase: float) -> tuple[float, 
     return counter_phase_makespan(planned, limits, LLMLatency(), phase)
 
 
-def latest_finish(
-    sends: Sequence[tuple[float, int]], latency: LLMLatency, grid: int = GRID
-) -> tuple[float, float]:
-    """(mean, stdev) of `max_i (s_i + D_i)` for sends `(s_i, max_tokens_i)`, with
-    independent latencies drawn as the server draws them."""
-    if not sends:
-        return 0.0, 0.0
-    groups = Counter(sends)
-    start = max(s + latency.ttft.low for s, _ in groups)  # before it nothing can be last
-    end = max(s + latency.longest(m) for s, m in groups)
-    if end <= start:
-        return start, 0.0
-    x: Floats = np.linspace(start, end, grid)
-    below = np.ones_like(x)  # P(every request has finished by x)
-    for (s, m), count in groups.items():
-        if s + latency.longest(m) <= start:
-            continue  # surely finished before anyone could be last
-        below *= latency.cdf(x - s, m) ** count
-    above = 1.0 - below
-    mean = start + float(np.trapezoid(above, x))
-    second = start**2 + float(np.trapezoid(2 * x * above, x))
-    return mean, math.sqrt(max(0.0, second - mean**2))
-
-
 def two_limit_bound(
     requests: Sequence[Planned],
     limits: Windows,
-    latency: LLMLatency = LLMLatency(),
+    latency: LLMLatency = LATENCY,
     strategy: str = "fixed-window",
 ) -> TwoLimitBound:
     """The best possible makespan of `requests` under `limits` for a file-order
@@ -528,7 +449,7 @@ def two_limit_bound(
 
 
 def bucket_bound(
-    requests: Sequence[Planned], buckets: Buckets, latency: LLMLatency = LLMLatency()
+    requests: Sequence[Planned], buckets: Buckets, latency: LLMLatency = LATENCY
 ) -> TwoLimitBound:
     """The best possible makespan of `requests` under the two token buckets for a
     file-order client: each request at the first instant both hold its charge

@@ -10,7 +10,8 @@ from dataclasses import replace
 from pathlib import Path, PurePath
 from typing import Any
 
-from bench.endpoints.base import Meter, RunNote
+from bench.endpoints.base import Meter, RunNote, TokenMeter
+from bench.endpoints.llm_flags import check_limits, request_set_from_args
 from bench.endpoints.openai import plots, report, theory
 from bench.endpoints.openai.bound import (
     TwoLimitError,
@@ -21,13 +22,12 @@ from bench.endpoints.openai.bound import (
 )
 from bench.endpoints.openai.limits import OpenAILimits
 from bench.endpoints.openai.scenario import client_knobs, server_args
-from bench.records.requests_file import read_requests, write_requests
+from bench.records.requests_file import write_requests
 from bench.records.results import REQUESTS_FILE, Expected, RunRecord, SweepPoint, TheoryRecord
 from bench.records.scenario import Overrides, Scenario, request_bodies
 from bench.records.stats import ClientStats
 from clients import local_clients
 from clients.config import ClientConfig
-from clients.infra.request_set import RequestSetError
 from clients.spec import ClientSpec
 from mock_server.endpoints.openai.settings import DEFAULTS
 from mock_server.vocabulary import MINUTE, UsageError
@@ -37,70 +37,21 @@ class OpenAIEndpoint:
     name = "openai"
     # Replays re-draw /chat's latencies; this endpoint's are not replayed (yet).
     replays = False
+    llm_flags: tuple[str, ...] = ("rpm", "tpm", "requests", "headers")
 
     def default_clients(self) -> tuple[str, ...]:
         return local_clients("openai")
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument(
-            "--rpm",
-            type=int,
-            default=None,
-            help="with --api openai: requests per minute (default: 60)",
-        )
-        parser.add_argument(
-            "--tpm",
-            type=int,
-            default=None,
-            help="with --api openai: tokens per minute, charged as prompt + max_tokens "
-            "(default: 10000)",
-        )
-        parser.add_argument(
-            "--requests",
-            default=None,
-            metavar="FILE",
-            help="with --api openai: the request set every client sends (`python -m bench "
-            "requests`); default: a seeded set of -n requests",
-        )
-        parser.add_argument(
-            "--ratelimit-headers",
-            dest="headers",
-            action=argparse.BooleanOptionalAction,
-            default=None,
-            help="with --api openai: whether the server sends the x-ratelimit-* headers "
-            "(default: it does); with --no-ratelimit-headers a client that learns the limits "
-            "(header_adaptive) has only the 429s' bodies to go by",
-        )
+        """None of its own: --rpm, --tpm, --requests and the headers are shared."""
 
     def given_flags(self, args: argparse.Namespace) -> list[str]:
-        """This endpoint's flags that `args` set, as typed."""
-        given = [f"--{f}" for f in ("rpm", "tpm", "requests") if getattr(args, f) is not None]
-        if args.headers is not None:
-            given.append("--no-ratelimit-headers" if not args.headers else "--ratelimit-headers")
-        return given
+        return []
 
     def scenario_from_args(self, scenario: Scenario, args: argparse.Namespace) -> Scenario:
         """The scenario with `--rpm`, `--tpm`, `--requests` and the headers; checked."""
-        for flag in ("rpm", "tpm"):
-            value = getattr(args, flag)
-            if value is not None and value < 1:
-                raise UsageError(f"--{flag} {value} allows nothing: use at least 1")
-        n = scenario.n
-        requests = None
-        if args.requests is not None:
-            path = Path(args.requests)
-            if not path.is_file():
-                raise UsageError(
-                    f"--requests {path}: no such file (write one with `python -m bench requests`)"
-                )
-            requests = str(path.resolve())
-            try:
-                lines = len(read_requests(path))
-            except RequestSetError as exc:
-                raise UsageError(str(exc)) from None
-            if args.n is not None and args.n > lines:
-                raise UsageError(f"-n {args.n} is more than the {lines} requests in {path}")
-            n = lines if args.n is None else args.n
+        check_limits(args, ("rpm", "tpm"))
+        requests, n = request_set_from_args(args, scenario.n, self.name)
         chosen = replace(
             scenario,
             api="openai",
@@ -153,8 +104,15 @@ class OpenAIEndpoint:
         bound's plan: the server's own count)."""
         planned, limits = scenario_plan(scenario)
         charges = tuple(p.charge for p in planned)
-        rpm = OpenAILimits.of(scenario).rpm
-        return Meter(limits.window, limits.requests, f"{rpm} RPM", limits.tokens, charges)
+        given = OpenAILimits.of(scenario)
+        tokens = TokenMeter("tokens", limits.tokens, f"{given.tpm} TPM", charges)
+        return Meter(
+            limits.window,
+            limits.requests,
+            f"{given.rpm} RPM",
+            (tokens,),
+            bucket=scenario.limit.strategy == "token-bucket",
+        )
 
     def estimate(self, spec: ClientSpec, scenario: Scenario, config: ClientConfig) -> float:
         return scenario.n / OpenAILimits.of(scenario).rpm * MINUTE

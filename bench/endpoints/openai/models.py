@@ -42,6 +42,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from bench.endpoints.openai.bound import Buckets, Planned, Windows
+from bench.theory.llm_runs import JITTER, OVERSHOOT, REFUSED_BACK, LLMPrediction, SimRun
 from bench.theory.models import Unrecorded, model_for
 from bench.theory.simulate import OK, Simulation
 from clients.config import MARGIN, ClientConfig
@@ -53,16 +54,6 @@ from mock_server.endpoints.openai.settings import DEFAULTS
 from mock_server.llm_latency import draw
 from mock_server.token_bucket import MemoryBuckets, TwoBuckets
 
-# Wall seconds every sleep wakes late, and a send takes to reach the server.
-OVERSHOOT, JITTER = 0.001, 0.002
-# Wall seconds a 429 takes to come back to the client after reaching the server
-# (uniform): with the send's JITTER, 1-13 ms, median about 7 ms, as
-# cookbook_parallel's 429s took from send to answer in the reference runs on a
-# busy 2-core machine (median 6.5-7.4 ms, 10 % under 3 ms, 10 % over 13-17 ms;
-# results/cookbook-published, results/openai-*-cookbook). The cookbook's
-# processor sends every 1-2 ms until it sees its first 429, so this sets how
-# many go in each burst after its pause.
-REFUSED_BACK = (0.001, 0.011)
 # The start of the server's 429 messages (`mock_server.endpoints.openai.errors`),
 # which clients may read.
 RATE_LIMITED, TOO_LARGE = "Rate limit reached", "Request too large"
@@ -198,39 +189,6 @@ def _unused_latency(rng: random.Random) -> float:
 # -- runs and their summary ---------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class SimRun:
-    """One simulated batch, in scenario seconds: when its last answer came (the
-    makespan if nothing was lost), its 429s and the requests it lost."""
-
-    ended: float
-    rejections: int
-    lost: int
-
-
-@dataclass(frozen=True, slots=True)
-class TwoLimitPrediction:
-    """A client's simulated runs, summarised; `ended` is the makespan when no run lost
-    a request, else when the batch ended."""
-
-    client: str
-    n: int
-    runs: int
-    mean: float
-    stdev: float
-    rejections: float
-    lost: float
-
-    def words(self) -> str:
-        many = f"{self.rejections:.1f} × 429 ({self.runs} simulated runs)"
-        if self.lost:
-            return (
-                f"loses {self.lost:.1f} of {self.n} requests, its batch ending at "
-                f"{self.mean:.2f} s ± {self.stdev:.2f}; {many}"
-            )
-        return f"{self.mean:.2f} s ± {self.stdev:.2f}, {many}"
-
-
 def wall_server(limits: Windows | Buckets, scale: float) -> TwoLimitServer:
     """The server's two limits (scenario seconds) in wall seconds at time scale
     `scale`: windows, or buckets."""
@@ -269,12 +227,12 @@ def predict_two_limit(
     config: ClientConfig,
     runs: int,
     seed: int = 0,
-) -> TwoLimitPrediction:
+) -> LLMPrediction:
     """`runs` simulated batches of `client` (one with `virtual_loops`), summarised."""
     rng = random.Random(f"ratebench-two-limit:{client}:{seed}")
     done = [simulate_run(client, planned, limits, config, rng) for _ in range(runs)]
     ended = [r.ended for r in done]
-    return TwoLimitPrediction(
+    return LLMPrediction(
         client=client,
         n=len(planned),
         runs=runs,

@@ -15,13 +15,13 @@ from bench.endpoints.openai.bound import (
 from bench.endpoints.openai.limits import OpenAILimits
 from bench.endpoints.openai.models import (
     MODELLED_STRATEGIES,
-    TwoLimitPrediction,
     predict_two_limit,
 )
 from bench.endpoints.openai.scenario import client_knobs
 from bench.records.commands import spec_for
 from bench.records.results import Expected, SweepPoint
 from bench.records.scenario import Scenario
+from bench.theory.llm_runs import LLMPrediction
 from bench.theory.models import model_for
 from bench.theory.sim_runs import sim_runs_for
 from clients.config import ClientConfig
@@ -62,7 +62,7 @@ def _predicted(
     config: ClientConfig | None = None,
     sim_runs: int | None = None,
     command: str | None = None,
-) -> tuple[TwoLimitPrediction | None, str]:
+) -> tuple[LLMPrediction | None, str]:
     """The client's simulated runs, or None and why there are none."""
     if model_for(client, command) is None:
         return None, spec_for(client, command).no_model or "no model"
