@@ -460,6 +460,8 @@ def main(argv: list[str]) -> int:
         progress.update(task, description=describe())
         records.append(record)
         progress.update(task, advance=weights[job.client], done=f"{len(records)}/{total}")
+        if len(records) == total:  # the weights' float sum may fall short of the total
+            progress.update(task, completed=sum(weights.values()) * plan.runs)
         if record.ok:
             progress.console.print(
                 f"  {job.client:<16} run {job.run + 1:>3}  {record.seconds:8.2f} s  "
