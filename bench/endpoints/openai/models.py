@@ -36,14 +36,21 @@ from __future__ import annotations
 
 import math
 import random
-import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 from bench.endpoints.openai.bound import Buckets, Planned, Windows
-from bench.theory.llm_runs import JITTER, OVERSHOOT, REFUSED_BACK, LLMPrediction, SimRun
-from bench.theory.models import Unrecorded, model_for
+from bench.theory.llm_runs import (
+    JITTER,
+    OVERSHOOT,
+    REFUSED_BACK,
+    LLMPrediction,
+    SimRun,
+    simulated_run,
+    summarise,
+)
+from bench.theory.models import Unrecorded
 from bench.theory.simulate import OK, Simulation
 from clients.config import MARGIN, ClientConfig
 from clients.infra.attempts import Reply
@@ -208,16 +215,7 @@ def simulate_run(
     scenario seconds)."""
     scale = config.time_scale
     sim = TwoLimitSimulation(wall_server(limits, scale), planned, rng, scale)
-    loops = model_for(client)
-    if loops is None:
-        raise ValueError(f"{client} has no model in virtual time")
-    for steps in loops(sim.batch(config)):
-        sim.start(steps)
-    sim.run()
-    answered = {a.request for a in sim.log if a.accepted}
-    ended = max((a.finished for a in sim.log), default=0.0)
-    rejections = sum(not a.accepted for a in sim.log)
-    return SimRun(ended / scale, rejections, len(planned) - len(answered))
+    return simulated_run(client, sim, sim.batch(config), len(planned), scale)
 
 
 def predict_two_limit(
@@ -231,13 +229,4 @@ def predict_two_limit(
     """`runs` simulated batches of `client` (one with `virtual_loops`), summarised."""
     rng = random.Random(f"ratebench-two-limit:{client}:{seed}")
     done = [simulate_run(client, planned, limits, config, rng) for _ in range(runs)]
-    ended = [r.ended for r in done]
-    return LLMPrediction(
-        client=client,
-        n=len(planned),
-        runs=runs,
-        mean=statistics.fmean(ended),
-        stdev=statistics.stdev(ended) if len(ended) > 1 else 0.0,
-        rejections=statistics.fmean(r.rejections for r in done),
-        lost=statistics.fmean(r.lost for r in done),
-    )
+    return summarise(client, len(planned), done)
