@@ -4,6 +4,7 @@ bound and its runs (`bench.endpoints.{openai,anthropic,gemini}.models` and `.the
 
 from __future__ import annotations
 
+import random
 import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -12,6 +13,7 @@ from typing import TypeVar
 import clients
 from bench.records.results import Expected, SweepPoint
 from bench.theory.simulate import Simulation
+from clients.infra.attempts import Reply
 from clients.infra.virtual import VirtualBatch
 
 # Wall seconds every sleep wakes late, and a send takes to reach the server.
@@ -24,6 +26,23 @@ OVERSHOOT, JITTER = 0.001, 0.002
 # processor sends every 1-2 ms until it sees its first 429, so this sets how
 # many go in each burst after its pause.
 REFUSED_BACK = (0.001, 0.011)
+
+
+class DecidesItself:
+    """The server handed to the driver by an LLM simulation, which decides every attempt
+    in its own `decide` and never asks it."""
+
+    def hit(self, at: float) -> bool:
+        raise AssertionError("an LLM simulation decides in `decide`")
+
+    def refused(self, at: float) -> Reply:
+        raise AssertionError("an LLM simulation decides in `decide`")
+
+
+def drawn_per_request(rng: random.Random) -> float:
+    """The latency handed to the driver by an LLM simulation, which draws each request's
+    own and never asks it."""
+    raise AssertionError("an LLM simulation draws per request")
 
 
 @dataclass(frozen=True, slots=True)

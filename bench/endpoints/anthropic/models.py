@@ -36,8 +36,10 @@ from bench.theory.llm_runs import (
     JITTER,
     OVERSHOOT,
     REFUSED_BACK,
+    DecidesItself,
     LLMPrediction,
     SimRun,
+    drawn_per_request,
     simulated_run,
     summarise,
 )
@@ -111,7 +113,9 @@ class ThreeBucketSimulation(Simulation):
     def __init__(
         self, server: ThreeBucketServer, planned: Sequence[Planned], rng: random.Random
     ) -> None:
-        super().__init__(_NoHits(), _unused_latency, rng, overshoot=OVERSHOOT, jitter=JITTER)
+        super().__init__(
+            DecidesItself(), drawn_per_request, rng, overshoot=OVERSHOOT, jitter=JITTER
+        )
         self.three = server
         self.planned = planned
 
@@ -142,18 +146,6 @@ class ThreeBucketSimulation(Simulation):
         if math.isinf(wait):
             return Reply(429, "rate_limited", final=True), back
         return Reply(429, "rate_limited", reopens_in=None if math.isnan(wait) else wait), back
-
-
-class _NoHits:
-    def hit(self, at: float) -> bool:
-        raise AssertionError("the three-bucket simulation decides in `decide`")
-
-    def refused(self, at: float) -> Reply:
-        raise AssertionError("the three-bucket simulation decides in `decide`")
-
-
-def _unused_latency(rng: random.Random) -> float:
-    raise AssertionError("the three-bucket simulation draws per request")
 
 
 def simulate_run(

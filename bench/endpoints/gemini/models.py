@@ -33,8 +33,10 @@ from bench.theory.llm_runs import (
     JITTER,
     OVERSHOOT,
     REFUSED_BACK,
+    DecidesItself,
     LLMPrediction,
     SimRun,
+    drawn_per_request,
     simulated_run,
     summarise,
 )
@@ -103,7 +105,9 @@ class QuotaSimulation(Simulation):
     def __init__(
         self, quotas: QuotaModel, planned: Sequence[Planned], rng: random.Random, scale: float
     ) -> None:
-        super().__init__(_NO_HITS, _no_latency, rng, overshoot=OVERSHOOT, jitter=JITTER)
+        super().__init__(
+            DecidesItself(), drawn_per_request, rng, overshoot=OVERSHOOT, jitter=JITTER
+        )
         self.quotas = quotas
         self.planned = planned
         self.scale = scale
@@ -130,21 +134,6 @@ class QuotaSimulation(Simulation):
         back = self.rng.uniform(*REFUSED_BACK)
         wait = None if math.isinf(refusal.wait or 0) else refusal.wait
         return GeminiReply(429, "rate_limited", reopens_in=wait, refusal=refusal), back
-
-
-class _NoHits:
-    def hit(self, at: float) -> bool:
-        raise AssertionError("the quota simulation decides in `decide`")
-
-    def refused(self, at: float) -> Reply:
-        raise AssertionError("the quota simulation decides in `decide`")
-
-
-_NO_HITS = _NoHits()
-
-
-def _no_latency(rng: random.Random) -> float:
-    raise AssertionError("the quota simulation draws per request")
 
 
 @dataclass(frozen=True, slots=True)

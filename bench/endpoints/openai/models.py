@@ -45,8 +45,10 @@ from bench.theory.llm_runs import (
     JITTER,
     OVERSHOOT,
     REFUSED_BACK,
+    DecidesItself,
     LLMPrediction,
     SimRun,
+    drawn_per_request,
     simulated_run,
     summarise,
 )
@@ -144,7 +146,9 @@ class TwoLimitSimulation(Simulation):
     def __init__(
         self, server: TwoLimitServer, planned: Sequence[Planned], rng: random.Random, scale: float
     ) -> None:
-        super().__init__(_unused_server, _unused_latency, rng, overshoot=OVERSHOOT, jitter=JITTER)
+        super().__init__(
+            DecidesItself(), drawn_per_request, rng, overshoot=OVERSHOOT, jitter=JITTER
+        )
         self.two = server
         self.planned = planned
         self.scale = scale
@@ -176,21 +180,6 @@ class TwoLimitSimulation(Simulation):
         if math.isinf(wait):
             return Reply(429, "rate_limited", detail=TOO_LARGE), back
         return Reply(429, "rate_limited", detail=RATE_LIMITED, reopens_in=wait), back
-
-
-class _NoHits:
-    def hit(self, at: float) -> bool:
-        raise AssertionError("the two-limit simulation decides in `decide`")
-
-    def refused(self, at: float) -> Reply:
-        raise AssertionError("the two-limit simulation decides in `decide`")
-
-
-_unused_server = _NoHits()
-
-
-def _unused_latency(rng: random.Random) -> float:
-    raise AssertionError("the two-limit simulation draws per request")
 
 
 # -- runs and their summary ---------------------------------------------------------
