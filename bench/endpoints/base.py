@@ -56,6 +56,17 @@ class Meter:
 RunNote = Callable[[RunRecord], str]
 
 
+def beside_bound(bound: float) -> RunNote:
+    """The note beside each run of an endpoint with a bound (`bound` seconds): what the
+    run lost, and its makespan as a multiple of the bound."""
+
+    def beside(record: RunRecord) -> str:
+        lost = f", {record.incomplete} lost" if record.incomplete else ""
+        return f"{lost}  {record.seconds / bound:5.2f} × bound ({bound:.2f} s)"
+
+    return beside
+
+
 class Endpoint(Protocol):
     """One API the mock server serves, as the bench meets it."""
 

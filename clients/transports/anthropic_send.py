@@ -22,8 +22,9 @@ from typing import Any
 
 import aiohttp
 
-from clients.infra.attempts import Reply, classify
-from clients.transports.learned import Learned, LLMReply, whole
+from clients.infra.attempts import Reply
+from clients.transports.json_post import post_json
+from clients.transports.learned import Learned, LLMReply, refused, whole
 from clients.transports.openai_send import retry_after
 
 #: The version every request names, as the SDK sends it.
@@ -98,29 +99,12 @@ async def send(session: aiohttp.ClientSession, url: str, body: Mapping[str, Any]
 
     An ok reply carries the message's JSON; a 200 whose body is not JSON is an error.
     """
-    status: int | None = None
-    try:
-        async with session.post(url, json=body) as response:
-            status = response.status
-            if status != 200:
-                try:
-                    payload = await response.json(content_type=None)
-                except ValueError:
-                    payload = None
-                error = payload.get("error") if isinstance(payload, dict) else None
-                error = error if isinstance(error, dict) else None
-                learned = learn(response.headers, error)
-                return LLMReply(
-                    status,
-                    classify(status),
-                    detail=str(error.get("message") or "") if error else "",
-                    reopens_in=learned.wait,
-                    final=learned.final,
-                    learned=learned,
-                )
-            answer = await response.json()
-            return LLMReply(status, "ok", answer, learned=learn(response.headers, None))
-    except TimeoutError as exc:  # aiohttp's timeouts subclass it
-        return Reply(status, "timeout", detail=repr(exc))
-    except (aiohttp.ClientError, OSError, ValueError) as exc:
-        return Reply(status, "error", detail=repr(exc))
+    return await post_json(
+        session,
+        url,
+        body,
+        lambda status, headers, error: refused(status, error, learn(headers, error)),
+        lambda status, headers, answer: LLMReply(
+            status, "ok", answer, learned=learn(headers, None)
+        ),
+    )

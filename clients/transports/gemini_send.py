@@ -23,6 +23,7 @@ from typing import Any, Literal
 import aiohttp
 
 from clients.infra.attempts import Reply, classify
+from clients.transports.json_post import message, post_json
 
 #: Which quota refused a request: requests or input tokens per minute, requests per day.
 QuotaKind = Literal["requests", "tokens", "day"]
@@ -119,27 +120,21 @@ def generate_url(base: str, model: str) -> str:
 async def send(session: aiohttp.ClientSession, url: str, body: Mapping[str, Any]) -> Reply:
     """POST `body` to `url` once on `session` (its headers carry the key); the session's
     timeout bounds the attempt. An ok reply carries the answer's JSON."""
-    status: int | None = None
-    try:
-        async with session.post(url, json=body) as response:
-            status = response.status
-            if status != 200:
-                try:
-                    payload = await response.json(content_type=None)
-                except ValueError:
-                    payload = None
-                error = payload.get("error") if isinstance(payload, dict) else None
-                error = error if isinstance(error, dict) else None
-                refusal = read_refusal(error) if status == 429 and error is not None else None
-                return GeminiReply(
-                    status,
-                    classify(status),
-                    detail=str(error.get("message") or "") if error else "",
-                    reopens_in=refusal.wait if refusal is not None else None,
-                    refusal=refusal,
-                )
-            return GeminiReply(status, "ok", await response.json())
-    except TimeoutError as exc:  # aiohttp's timeouts subclass it
-        return Reply(status, "timeout", detail=repr(exc))
-    except (aiohttp.ClientError, OSError, ValueError) as exc:
-        return Reply(status, "error", detail=repr(exc))
+    return await post_json(
+        session,
+        url,
+        body,
+        lambda status, _, error: _refused(status, error),
+        lambda status, _, answer: GeminiReply(status, "ok", answer),
+    )
+
+
+def _refused(status: int, error: Mapping[str, Any] | None) -> GeminiReply:
+    refusal = read_refusal(error) if status == 429 and error is not None else None
+    return GeminiReply(
+        status,
+        classify(status),
+        detail=message(error),
+        reopens_in=refusal.wait if refusal is not None else None,
+        refusal=refusal,
+    )

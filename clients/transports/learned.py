@@ -11,8 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
-from clients.infra.attempts import Reply
+from clients.infra.attempts import Reply, classify
+from clients.transports.json_post import message
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,3 +52,15 @@ def whole(value: str | None) -> int | None:
         return int(value) if value is not None else None
     except ValueError:
         return None
+
+
+def refused(status: int, error: Mapping[str, Any] | None, learned: Learned) -> LLMReply:
+    """The reply to an answer other than 200, with what it said of the limits."""
+    return LLMReply(
+        status,
+        classify(status),
+        detail=message(error),
+        reopens_in=learned.wait,
+        final=learned.final,
+        learned=learned,
+    )

@@ -14,7 +14,7 @@ from bench.endpoints.anthropic import plots, report, theory
 from bench.endpoints.anthropic.bound import ThreeBucketError, scenario_bound, scenario_plan
 from bench.endpoints.anthropic.limits import AnthropicLimits
 from bench.endpoints.anthropic.scenario import client_knobs, server_args
-from bench.endpoints.base import Meter, RunNote, TokenMeter
+from bench.endpoints.base import Meter, RunNote, TokenMeter, beside_bound
 from bench.endpoints.llm_flags import check_limits, request_set_from_args
 from bench.records.requests_file import write_requests
 from bench.records.results import REQUESTS_FILE, Expected, RunRecord, SweepPoint, TheoryRecord
@@ -151,12 +151,7 @@ class AnthropicEndpoint:
         scenario = replace(scenario, requests=str(path.resolve()))
         bound = scenario_bound(scenario)
         print(f"three-bucket bound: {bound.words()}; {bound.basis}")
-
-        def beside(record: RunRecord) -> str:
-            lost = f", {record.incomplete} lost" if record.incomplete else ""
-            return f"{lost}  {record.seconds / bound.mean:5.2f} × bound ({bound.mean:.2f} s)"
-
-        return scenario, beside
+        return scenario, beside_bound(bound.mean)
 
     def expect(
         self,

@@ -28,13 +28,22 @@ from __future__ import annotations
 import heapq
 import math
 import random
-import statistics
 from collections.abc import Sequence
 
 from bench.endpoints.anthropic.bound import Planned
 from bench.endpoints.anthropic.limits import AnthropicLimits
-from bench.theory.llm_runs import JITTER, OVERSHOOT, REFUSED_BACK, LLMPrediction, SimRun
-from bench.theory.models import Unrecorded, model_for
+from bench.theory.llm_runs import (
+    JITTER,
+    OVERSHOOT,
+    REFUSED_BACK,
+    DecidesItself,
+    LLMPrediction,
+    SimRun,
+    drawn_per_request,
+    simulated_run,
+    summarise,
+)
+from bench.theory.models import Unrecorded
 from bench.theory.simulate import Simulation
 from clients.config import MARGIN, ClientConfig
 from clients.infra.attempts import Reply
@@ -104,7 +113,9 @@ class ThreeBucketSimulation(Simulation):
     def __init__(
         self, server: ThreeBucketServer, planned: Sequence[Planned], rng: random.Random
     ) -> None:
-        super().__init__(_NoHits(), _unused_latency, rng, overshoot=OVERSHOOT, jitter=JITTER)
+        super().__init__(
+            DecidesItself(), drawn_per_request, rng, overshoot=OVERSHOOT, jitter=JITTER
+        )
         self.three = server
         self.planned = planned
 
@@ -137,18 +148,6 @@ class ThreeBucketSimulation(Simulation):
         return Reply(429, "rate_limited", reopens_in=None if math.isnan(wait) else wait), back
 
 
-class _NoHits:
-    def hit(self, at: float) -> bool:
-        raise AssertionError("the three-bucket simulation decides in `decide`")
-
-    def refused(self, at: float) -> Reply:
-        raise AssertionError("the three-bucket simulation decides in `decide`")
-
-
-def _unused_latency(rng: random.Random) -> float:
-    raise AssertionError("the three-bucket simulation draws per request")
-
-
 def simulate_run(
     client: str,
     planned: Sequence[Planned],
@@ -160,16 +159,7 @@ def simulate_run(
     """One batch of `client` against the three buckets."""
     scale = config.time_scale
     sim = ThreeBucketSimulation(ThreeBucketServer(limits, scale, headers), planned, rng)
-    loops = model_for(client)
-    if loops is None:
-        raise ValueError(f"{client} has no model in virtual time")
-    for steps in loops(sim.batch(config)):
-        sim.start(steps)
-    sim.run()
-    answered = {a.request for a in sim.log if a.accepted}
-    ended = max((a.finished for a in sim.log), default=0.0)
-    rejections = sum(not a.accepted for a in sim.log)
-    return SimRun(ended / scale, rejections, len(planned) - len(answered))
+    return simulated_run(client, sim, sim.batch(config), len(planned), scale)
 
 
 def predict_three_bucket(
@@ -184,13 +174,4 @@ def predict_three_bucket(
     """`runs` simulated batches of `client`, summarised (the OpenAI endpoint's summary)."""
     rng = random.Random(f"ratebench-three-bucket:{client}:{seed}")
     done = [simulate_run(client, planned, limits, config, rng, headers) for _ in range(runs)]
-    ended = [r.ended for r in done]
-    return LLMPrediction(
-        client=client,
-        n=len(planned),
-        runs=runs,
-        mean=statistics.fmean(ended),
-        stdev=statistics.stdev(ended) if len(ended) > 1 else 0.0,
-        rejections=statistics.fmean(r.rejections for r in done),
-        lost=statistics.fmean(r.lost for r in done),
-    )
+    return summarise(client, len(planned), done)

@@ -25,9 +25,8 @@ from matplotlib.figure import Figure
 
 from bench.drawing.style import client_colour, client_style, empty_figure, save_figure
 from bench.endpoints.anthropic.limits import AnthropicLimits
-from bench.endpoints.openai.plots import drawable
+from bench.endpoints.llm_plots import drawable, run_title
 from bench.records.results import RunRecord
-from bench.records.stats import gave_up
 from bench.records.windows import batch_start_wall
 from mock_server.vocabulary import MINUTE
 
@@ -69,12 +68,6 @@ def _amounts(limits: AnthropicLimits) -> tuple[int, int, int]:
     return (limits.rpm, limits.itpm, limits.otpm)
 
 
-def _title(client: str, run: RunRecord) -> str:
-    lost = gave_up(run)
-    tail = f", gave up on {lost}" if lost else ""
-    return f"{client}: run {run.run + 1}, {run.rejections} × 429{tail}"
-
-
 def draw_minutes(runs: Sequence[RunRecord], path: Path) -> Path:
     """`windows.png`: what each minute charged to each bucket, against its limit."""
     chosen = drawable(runs)
@@ -109,7 +102,7 @@ def draw_minutes(runs: Sequence[RunRecord], path: Path) -> Path:
             ax.set_ylabel(LIMIT_NAMES[k])
             ax.grid(axis="y", alpha=0.3)
             ax.legend(fontsize=7, loc="upper right")
-        axes[index][0].set_title(_title(client, run), fontsize=10, loc="left")
+        axes[index][0].set_title(run_title(client, run), fontsize=10, loc="left")
     for ax in axes[-1]:
         ax.set_xlabel("minute from (scenario seconds since the batch started)")
     fig.suptitle(

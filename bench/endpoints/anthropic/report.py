@@ -12,7 +12,7 @@ from __future__ import annotations
 import statistics
 from collections.abc import Sequence
 
-from bench.drawing.style import client_timeline_file
+from bench.endpoints import llm_report
 from bench.endpoints.anthropic.limits import AnthropicLimits
 from bench.endpoints.anthropic.plots import (
     LIMIT_NAMES,
@@ -21,18 +21,13 @@ from bench.endpoints.anthropic.plots import (
     charges,
     per_minute,
 )
-from bench.endpoints.openai.report import lost_words
-from bench.records.commands import spec_for
 from bench.records.results import Expected, RunRecord, TheoryRecord
 from bench.records.stats import (
     ClientStats,
-    by_client,
     gave_up,
-    gave_up_stats,
     representative_run,
     unanswered,
 )
-from bench.theory.explain import measured_text
 from clients.spec import ClientSpec
 
 
@@ -140,27 +135,10 @@ def client_sections(
     runs: Sequence[RunRecord], stats: dict[str, ClientStats], theory: TheoryRecord | None
 ) -> list[str]:
     """One section per client against the three buckets, those that gave up included."""
-    lossy = gave_up_stats(runs)
-    out: list[str] = []
-    for client, mine in by_client(runs).items():
-        drawn = [r for r in mine if r.ok or gave_up(r)]
-        if client not in stats and client not in lossy:
-            continue
-        spec = spec_for(client)
-        expected = theory.for_client(client) if theory is not None else None
-        measured = (
-            measured_text(stats[client], [r for r in mine if r.ok])
-            if client in stats
-            else lost_words(lossy[client])
-        )
-        facts = minutes_words(representative_run(drawn)) + policy_words(spec, drawn)
-        out += [f"### {client}", ""]
-        if client in stats:
-            out += [f"![Timeline of {client}'s median run]({client_timeline_file(client)})", ""]
-        out += [
-            f"*{spec.summary}* ({spec.concurrency}; policy: {spec.policy}).",
-            "",
-            f"{spec.explain} {theory_words(expected)} {measured}{facts}",
-            "",
-        ]
-    return out
+    return llm_report.client_sections(
+        runs,
+        stats,
+        theory,
+        theory_words,
+        lambda spec, drawn, _: minutes_words(representative_run(drawn)) + policy_words(spec, drawn),
+    )

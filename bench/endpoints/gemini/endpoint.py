@@ -10,7 +10,7 @@ from dataclasses import replace
 from pathlib import Path, PurePath
 from typing import Any
 
-from bench.endpoints.base import Meter, RunNote, TokenMeter
+from bench.endpoints.base import Meter, RunNote, TokenMeter, beside_bound
 from bench.endpoints.gemini import plots, report, theory
 from bench.endpoints.gemini.bound import QuotaError, scenario_bound, scenario_plan
 from bench.endpoints.gemini.limits import GeminiLimits
@@ -150,12 +150,7 @@ class GeminiEndpoint:
         scenario = replace(scenario, requests=str(path.resolve()))
         bound = scenario_bound(scenario)
         print(f"three-quota bound: {bound.words()}; {bound.basis}")
-
-        def beside(record: RunRecord) -> str:
-            lost = f", {record.incomplete} lost" if record.incomplete else ""
-            return f"{lost}  {record.seconds / bound.mean:5.2f} × bound ({bound.mean:.2f} s)"
-
-        return scenario, beside
+        return scenario, beside_bound(bound.mean)
 
     def expect(
         self,

@@ -25,12 +25,22 @@ import random
 import statistics
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 from bench.endpoints.gemini.bound import LATENCY, Planned
 from bench.endpoints.gemini.limits import GeminiLimits
-from bench.theory.llm_runs import JITTER, OVERSHOOT, REFUSED_BACK
-from bench.theory.models import Unrecorded, model_for
+from bench.theory.llm_runs import (
+    JITTER,
+    OVERSHOOT,
+    REFUSED_BACK,
+    DecidesItself,
+    LLMPrediction,
+    SimRun,
+    drawn_per_request,
+    simulated_run,
+    summarise,
+)
+from bench.theory.models import Unrecorded
 from bench.theory.simulate import OK, SimAttempt, Simulation
 from clients.config import MARGIN, ClientConfig
 from clients.infra.attempts import Reply
@@ -95,7 +105,9 @@ class QuotaSimulation(Simulation):
     def __init__(
         self, quotas: QuotaModel, planned: Sequence[Planned], rng: random.Random, scale: float
     ) -> None:
-        super().__init__(_NO_HITS, _no_latency, rng, overshoot=OVERSHOOT, jitter=JITTER)
+        super().__init__(
+            DecidesItself(), drawn_per_request, rng, overshoot=OVERSHOOT, jitter=JITTER
+        )
         self.quotas = quotas
         self.planned = planned
         self.scale = scale
@@ -124,54 +136,20 @@ class QuotaSimulation(Simulation):
         return GeminiReply(429, "rate_limited", reopens_in=wait, refusal=refusal), back
 
 
-class _NoHits:
-    def hit(self, at: float) -> bool:
-        raise AssertionError("the quota simulation decides in `decide`")
-
-    def refused(self, at: float) -> Reply:
-        raise AssertionError("the quota simulation decides in `decide`")
-
-
-_NO_HITS = _NoHits()
-
-
-def _no_latency(rng: random.Random) -> float:
-    raise AssertionError("the quota simulation draws per request")
-
-
 @dataclass(frozen=True, slots=True)
-class SimRun:
-    """One simulated batch, scenario seconds: when its last answer came, its 429s,
-    the requests it lost, and the attempts it sent in a day after that day's first
+class QuotaRun(SimRun):
+    """One simulated batch, and the attempts it sent in a day after that day's first
     per-day refusal came back."""
 
-    ended: float
-    rejections: int
-    lost: int
     after_day_refusal: int
 
 
 @dataclass(frozen=True, slots=True)
-class QuotaPrediction:
-    """A client's simulated runs, summarised."""
+class QuotaPrediction(LLMPrediction):
+    """A client's simulated runs, summarised, with the attempts a run sent in a day
+    after its first per-day refusal came back."""
 
-    client: str
-    n: int
-    runs: int
-    mean: float
-    stdev: float
-    rejections: float
-    lost: float
     after_day_refusal: float
-
-    def words(self) -> str:
-        many = f"{self.rejections:.1f} × 429 ({self.runs} simulated runs)"
-        if self.lost:
-            return (
-                f"loses {self.lost:.1f} of {self.n} requests, its batch ending at "
-                f"{self.mean:.2f} s ± {self.stdev:.2f}; {many}"
-            )
-        return f"{self.mean:.2f} s ± {self.stdev:.2f}, {many}"
 
 
 def simulate_run(
@@ -180,22 +158,12 @@ def simulate_run(
     limits: GeminiLimits,
     config: ClientConfig,
     rng: random.Random,
-) -> SimRun:
+) -> QuotaRun:
     scale = config.time_scale
     quotas = QuotaModel(limits, scale)
     sim = QuotaSimulation(quotas, planned, rng, scale)
-    loops = model_for(client)
-    if loops is None:
-        raise ValueError(f"{client} has no model in virtual time")
-    for steps in loops(sim.batch(config)):
-        sim.start(steps)
-    sim.run()
-    answered = {a.request for a in sim.log if a.accepted}
-    ended = max((a.finished for a in sim.log), default=0.0)
-    rejections = sum(not a.accepted for a in sim.log)
-    return SimRun(
-        ended / scale, rejections, len(planned) - len(answered), _after_day_refusal(sim, limits)
-    )
+    run = simulated_run(client, sim, sim.batch(config), len(planned), scale)
+    return QuotaRun(run.ended, run.rejections, run.lost, _after_day_refusal(sim, limits))
 
 
 def _after_day_refusal(sim: QuotaSimulation, limits: GeminiLimits) -> int:
@@ -231,14 +199,7 @@ def predict(
     """`runs` simulated batches of `client`, summarised."""
     rng = random.Random(f"ratebench-gemini:{client}:{seed}")
     done = [simulate_run(client, planned, limits, config, rng) for _ in range(runs)]
-    ended = [r.ended for r in done]
     return QuotaPrediction(
-        client=client,
-        n=len(planned),
-        runs=runs,
-        mean=statistics.fmean(ended),
-        stdev=statistics.stdev(ended) if len(ended) > 1 else 0.0,
-        rejections=statistics.fmean(r.rejections for r in done),
-        lost=statistics.fmean(r.lost for r in done),
+        **asdict(summarise(client, len(planned), done)),
         after_day_refusal=statistics.fmean(r.after_day_refusal for r in done),
     )

@@ -24,8 +24,8 @@ from matplotlib.figure import Figure
 
 from bench.drawing.style import client_colour, empty_figure, save_figure
 from bench.endpoints.gemini.limits import GeminiLimits
+from bench.endpoints.llm_plots import drawable, run_title
 from bench.records.results import RunRecord
-from bench.records.stats import by_client, gave_up, representative_run
 from bench.records.windows import batch_start_wall
 from mock_server.vocabulary import MINUTE
 
@@ -76,8 +76,7 @@ def day_lines(limits: GeminiLimits, until: float) -> list[float]:
 
 def draw_quotas(runs: Sequence[RunRecord], path: Path) -> Path:
     """`quotas.png`: see the module."""
-    kept = [r for r in runs if r.ok or gave_up(r)]
-    chosen = {client: representative_run(mine) for client, mine in by_client(kept).items()}
+    chosen = drawable(runs)
     if not chosen:
         return empty_figure(path, "Gemini's three quotas", "no run to draw")
     fig = Figure(figsize=(14, 3.2 * len(chosen)), layout="constrained")
@@ -154,13 +153,7 @@ def draw_quotas(runs: Sequence[RunRecord], path: Path) -> Path:
             ax.set_xlim(0, end * 1.02 if end else 1)
             ax.grid(alpha=0.3)
             ax.legend(fontsize=7, loc="upper left")
-        lost = gave_up(run)
-        by_minute.set_title(
-            f"{client}: run {run.run + 1}, {run.rejections} × 429"
-            + (f", gave up on {lost}" if lost else ""),
-            fontsize=9,
-            loc="left",
-        )
+        by_minute.set_title(run_title(client, run), fontsize=9, loc="left")
         by_minute.set_ylabel("requests per minute")
         by_tokens.set_ylabel("input tokens per minute")
         by_day.set_ylabel("requests admitted (day quota)")

@@ -6,12 +6,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from bench.drawing.style import client_timeline_file
+from bench.endpoints import llm_report
 from bench.endpoints.gemini.plots import QUOTAS_FILE, day_refusals
-from bench.records.commands import spec_for
 from bench.records.results import Expected, RunRecord, TheoryRecord
-from bench.records.stats import ClientStats, by_client, gave_up, gave_up_stats
-from bench.theory.explain import measured_text
+from bench.records.stats import ClientStats, gave_up
 
 
 def theory_words(expected: Expected | None) -> str:
@@ -67,26 +65,12 @@ def figure_lines() -> list[str]:
 def client_sections(
     runs: Sequence[RunRecord], stats: dict[str, ClientStats], theory: TheoryRecord | None
 ) -> list[str]:
-    lossy = gave_up_stats(runs)
-    out: list[str] = []
-    for client, mine in by_client(runs).items():
-        if client not in stats and client not in lossy:
-            continue
-        spec = spec_for(client)
-        expected = theory.for_client(client) if theory is not None else None
-        drawn = [r for r in mine if r.ok or gave_up(r)]
-        measured = (
-            measured_text(stats[client], [r for r in mine if r.ok])
-            if client in stats
-            else lost_words(drawn)
-        )
-        out += [f"### {client}", ""]
-        if client in stats:
-            out += [f"![Timeline of {client}'s median run]({client_timeline_file(client)})", ""]
-        out += [
-            f"*{spec.summary}* ({spec.concurrency}; policy: {spec.policy}).",
-            "",
-            f"{spec.explain} {theory_words(expected)} {measured}{day_words(drawn)}",
-            "",
-        ]
-    return out
+    """One section per client against the three quotas, those that gave up included."""
+    return llm_report.client_sections(
+        runs,
+        stats,
+        theory,
+        theory_words,
+        lambda _, drawn, __: day_words(drawn),
+        lambda drawn, _: lost_words(drawn),
+    )

@@ -12,6 +12,7 @@ from bench.endpoints.gemini.models import QuotaPrediction, predict
 from bench.records.commands import spec_for
 from bench.records.results import Expected, SweepPoint
 from bench.records.scenario import Scenario
+from bench.theory.llm_runs import expected_of, simulation_lines
 from bench.theory.models import model_for
 from bench.theory.sim_runs import sim_runs_for
 from clients.config import ClientConfig
@@ -30,20 +31,8 @@ def expected(
 ) -> Expected:
     """The bound, and the client's simulated runs where it has a model."""
     b = scenario_bound(scenario)
-    p, why = predicted(client, scenario, config, sim_runs, command)
-    if p is None:
-        return Expected(
-            client=client, bound=b.mean, bound_stddev=b.stdev, sweep=sweep, no_model=why
-        )
-    return Expected(
-        client=client,
-        bound=b.mean,
-        bound_stddev=b.stdev,
-        sweep=sweep,
-        predicted_mean=p.mean,
-        predicted_stddev=p.stdev,
-        predicted_rejections=p.rejections,
-        predicted_failed=p.lost,
+    return expected_of(
+        client, (b.mean, b.stdev), predicted(client, scenario, config, sim_runs, command), sweep
     )
 
 
@@ -74,24 +63,21 @@ def format_simulation(scenario: Scenario, names: Sequence[str], config: ClientCo
     b = scenario_bound(scenario)
     limits = GeminiLimits.of(scenario)
     lines = [f"Theory (no server) for {scenario.n} requests at {limits.words()}:", ""]
-    for number, name in enumerate(names, start=1):
-        p, why = predicted(name, scenario, config)
-        lines += [f"Model {number}: {name}"]
-        if p is None:
-            lines += [f"  no model: {why}", ""]
-            continue
-        lines.append(f"  predicted: {p.words()}")
-        if not p.lost:
-            lines.append(f"  {p.mean / b.mean:.2f} × the best possible")
-        if p.after_day_refusal:
-            lines.append(
-                f"  {p.after_day_refusal:.1f} attempts a run sent in a day after its first "
-                "per-day 429 came back"
-            )
-        lines.append("")
+    lines += simulation_lines(
+        names, lambda name: predicted(name, scenario, config), b.mean, _after_day_refusal
+    )
     lines += [
         f"Best possible under the three quotas: {b.words()}",
         f"  {b.basis}",
         f"  {b.lower_words()}",
     ]
     return "\n".join(lines)
+
+
+def _after_day_refusal(p: QuotaPrediction) -> list[str]:
+    if not p.after_day_refusal:
+        return []
+    return [
+        f"  {p.after_day_refusal:.1f} attempts a run sent in a day after its first "
+        "per-day 429 came back"
+    ]

@@ -10,7 +10,7 @@ from dataclasses import replace
 from pathlib import Path, PurePath
 from typing import Any
 
-from bench.endpoints.base import Meter, RunNote, TokenMeter
+from bench.endpoints.base import Meter, RunNote, TokenMeter, beside_bound
 from bench.endpoints.llm_flags import check_limits, request_set_from_args
 from bench.endpoints.openai import plots, report, theory
 from bench.endpoints.openai.bound import (
@@ -126,10 +126,10 @@ class OpenAIEndpoint:
         bound = scenario_bound(scenario)
         print(f"two-limit bound: {bound.words()}; {bound.basis}")
         counter = scenario.limit.strategy == "sliding-window-counter"
+        plain = beside_bound(bound.mean)
 
         def beside(record: RunRecord) -> str:
-            lost = f", {record.incomplete} lost" if record.incomplete else ""
-            text = f"{lost}  {record.seconds / bound.mean:5.2f} × bound ({bound.mean:.2f} s)"
+            text = plain(record)
             if counter and record.server_log:
                 # The counter's bound depends on where in its clock window the batch
                 # started, which the server's log tells: this run's own bound.

@@ -36,14 +36,23 @@ from __future__ import annotations
 
 import math
 import random
-import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 from bench.endpoints.openai.bound import Buckets, Planned, Windows
-from bench.theory.llm_runs import JITTER, OVERSHOOT, REFUSED_BACK, LLMPrediction, SimRun
-from bench.theory.models import Unrecorded, model_for
+from bench.theory.llm_runs import (
+    JITTER,
+    OVERSHOOT,
+    REFUSED_BACK,
+    DecidesItself,
+    LLMPrediction,
+    SimRun,
+    drawn_per_request,
+    simulated_run,
+    summarise,
+)
+from bench.theory.models import Unrecorded
 from bench.theory.simulate import OK, Simulation
 from clients.config import MARGIN, ClientConfig
 from clients.infra.attempts import Reply
@@ -137,7 +146,9 @@ class TwoLimitSimulation(Simulation):
     def __init__(
         self, server: TwoLimitServer, planned: Sequence[Planned], rng: random.Random, scale: float
     ) -> None:
-        super().__init__(_unused_server, _unused_latency, rng, overshoot=OVERSHOOT, jitter=JITTER)
+        super().__init__(
+            DecidesItself(), drawn_per_request, rng, overshoot=OVERSHOOT, jitter=JITTER
+        )
         self.two = server
         self.planned = planned
         self.scale = scale
@@ -171,21 +182,6 @@ class TwoLimitSimulation(Simulation):
         return Reply(429, "rate_limited", detail=RATE_LIMITED, reopens_in=wait), back
 
 
-class _NoHits:
-    def hit(self, at: float) -> bool:
-        raise AssertionError("the two-limit simulation decides in `decide`")
-
-    def refused(self, at: float) -> Reply:
-        raise AssertionError("the two-limit simulation decides in `decide`")
-
-
-_unused_server = _NoHits()
-
-
-def _unused_latency(rng: random.Random) -> float:
-    raise AssertionError("the two-limit simulation draws per request")
-
-
 # -- runs and their summary ---------------------------------------------------------
 
 
@@ -208,16 +204,7 @@ def simulate_run(
     scenario seconds)."""
     scale = config.time_scale
     sim = TwoLimitSimulation(wall_server(limits, scale), planned, rng, scale)
-    loops = model_for(client)
-    if loops is None:
-        raise ValueError(f"{client} has no model in virtual time")
-    for steps in loops(sim.batch(config)):
-        sim.start(steps)
-    sim.run()
-    answered = {a.request for a in sim.log if a.accepted}
-    ended = max((a.finished for a in sim.log), default=0.0)
-    rejections = sum(not a.accepted for a in sim.log)
-    return SimRun(ended / scale, rejections, len(planned) - len(answered))
+    return simulated_run(client, sim, sim.batch(config), len(planned), scale)
 
 
 def predict_two_limit(
@@ -231,13 +218,4 @@ def predict_two_limit(
     """`runs` simulated batches of `client` (one with `virtual_loops`), summarised."""
     rng = random.Random(f"ratebench-two-limit:{client}:{seed}")
     done = [simulate_run(client, planned, limits, config, rng) for _ in range(runs)]
-    ended = [r.ended for r in done]
-    return LLMPrediction(
-        client=client,
-        n=len(planned),
-        runs=runs,
-        mean=statistics.fmean(ended),
-        stdev=statistics.stdev(ended) if len(ended) > 1 else 0.0,
-        rejections=statistics.fmean(r.rejections for r in done),
-        lost=statistics.fmean(r.lost for r in done),
-    )
+    return summarise(client, len(planned), done)

@@ -30,9 +30,9 @@ from matplotlib.figure import Figure
 
 from bench.drawing.style import client_colour, client_style, empty_figure, save_figure
 from bench.drawing.window_bars import draw_window_bars
+from bench.endpoints.llm_plots import drawable, run_title
 from bench.endpoints.openai.limits import OpenAILimits
 from bench.records.results import RunRecord
-from bench.records.stats import by_client, gave_up, representative_run
 from bench.records.windows import batch_start_wall, limiter_windows
 from mock_server.vocabulary import MINUTE
 
@@ -80,20 +80,8 @@ def completions(run: RunRecord) -> list[tuple[float, int]]:
     return sorted(done)
 
 
-def drawable(runs: Sequence[RunRecord]) -> dict[str, RunRecord]:
-    """Each client's representative run among those that finished or gave up."""
-    kept = [r for r in runs if r.ok or gave_up(r)]
-    return {client: representative_run(mine) for client, mine in by_client(kept).items()}
-
-
 def has_token_charges(runs: Sequence[RunRecord]) -> bool:
     return any(e.tokens_charged is not None for r in runs for e in r.server_log)
-
-
-def _title(client: str, run: RunRecord) -> str:
-    lost = gave_up(run)
-    tail = f", gave up on {lost}" if lost else ""
-    return f"{client}: run {run.run + 1}, {run.rejections} × 429{tail}"
 
 
 def draw_requests_and_tokens_per_window(runs: Sequence[RunRecord], path: Path) -> Path:
@@ -119,7 +107,7 @@ def draw_requests_and_tokens_per_window(runs: Sequence[RunRecord], path: Path) -
             headroom=1.2,
         )
         left.set_ylabel("requests")
-        left.set_title(_title(client, run), fontsize=10, loc="left")
+        left.set_title(run_title(client, run), fontsize=10, loc="left")
         left.legend(fontsize=8, loc="upper right")
         right.axhline(tpm, color="black", linestyle="--", linewidth=1.0, label=f"TPM {tpm:,}")
         if tokens_known:

@@ -20,20 +20,15 @@ from __future__ import annotations
 import statistics
 from collections.abc import Sequence
 
-from bench.drawing.style import client_timeline_file
+from bench.endpoints import llm_report
 from bench.endpoints.openai.plots import PROGRESS_FILE, WINDOWS_FILE, limit_windows, limits_of
-from bench.records.commands import spec_for
 from bench.records.results import Expected, RunRecord, TheoryRecord
 from bench.records.stats import (
     ClientStats,
-    GaveUp,
-    by_client,
     gave_up,
-    gave_up_stats,
     representative_run,
     unanswered,
 )
-from bench.theory.explain import measured_text
 from clients.limiters.cookbook_bucket import COOLDOWN
 from clients.spec import ClientSpec
 
@@ -60,14 +55,6 @@ def theory_words(expected: Expected | None) -> str:
         f"{expected.predicted_mean:.2f} s ± {expected.predicted_stddev or 0.0:.2f} s, "
         f"{expected.predicted_mean / expected.bound:.2f} × the bound, with "
         f"{expected.predicted_rejections or 0.0:.1f} × 429 per run."
-    )
-
-
-def lost_words(g: GaveUp) -> str:
-    return (
-        f"Measured: it gave up on {g.mean_lost:.1f} of {g.n} requests per run "
-        f"({', '.join(str(k) for k in g.lost)} in its {g.runs} runs), its batch ending at "
-        f"{g.mean_ended:.2f} s, {g.mean_rejections:.1f} × 429 per run in the server's log."
     )
 
 
@@ -201,29 +188,13 @@ def client_sections(
     runs: Sequence[RunRecord], stats: dict[str, ClientStats], theory: TheoryRecord | None
 ) -> list[str]:
     """One section per client against the two limits, those that gave up included."""
-    lossy = gave_up_stats(runs)
-    out: list[str] = []
-    for client, mine in by_client(runs).items():
-        drawn = [r for r in mine if r.ok or gave_up(r)]
-        if client not in stats and client not in lossy:
-            continue
-        spec = spec_for(client)
-        expected = theory.for_client(client) if theory is not None else None
-        measured = (
-            measured_text(stats[client], [r for r in mine if r.ok])
-            if client in stats
-            else lost_words(lossy[client])
-        )
-        facts = windows_words(representative_run(drawn)) + policy_words(
-            spec, drawn, expected.bound if expected else None
-        )
-        out += [f"### {client}", ""]
-        if client in stats:
-            out += [f"![Timeline of {client}'s median run]({client_timeline_file(client)})", ""]
-        out += [
-            f"*{spec.summary}* ({spec.concurrency}; policy: {spec.policy}).",
-            "",
-            f"{spec.explain} {theory_words(expected)} {measured}{facts}",
-            "",
-        ]
-    return out
+    return llm_report.client_sections(
+        runs,
+        stats,
+        theory,
+        theory_words,
+        lambda spec, drawn, expected: (
+            windows_words(representative_run(drawn))
+            + policy_words(spec, drawn, expected.bound if expected else None)
+        ),
+    )

@@ -21,7 +21,7 @@ from bench.endpoints.openai.scenario import client_knobs
 from bench.records.commands import spec_for
 from bench.records.results import Expected, SweepPoint
 from bench.records.scenario import Scenario
-from bench.theory.llm_runs import LLMPrediction
+from bench.theory.llm_runs import LLMPrediction, expected_of, simulation_lines
 from bench.theory.models import model_for
 from bench.theory.sim_runs import sim_runs_for
 from clients.config import ClientConfig
@@ -39,20 +39,8 @@ def expected_two_limit(
     the client's simulated runs where it has a model (`bench.endpoints.openai.models`; a
     `command`, a program run by --command, has none)."""
     b = scenario_bound(scenario)
-    p, why = _predicted(client, scenario, config, sim_runs, command)
-    if p is None:
-        return Expected(
-            client=client, bound=b.mean, bound_stddev=b.stdev, sweep=sweep, no_model=why
-        )
-    return Expected(
-        client=client,
-        bound=b.mean,
-        bound_stddev=b.stdev,
-        sweep=sweep,
-        predicted_mean=p.mean,
-        predicted_stddev=p.stdev,
-        predicted_rejections=p.rejections,
-        predicted_failed=p.lost,
+    return expected_of(
+        client, (b.mean, b.stdev), _predicted(client, scenario, config, sim_runs, command), sweep
     )
 
 
@@ -89,13 +77,7 @@ def format_two_limit_simulation(scenario: Scenario, names: Sequence[str]) -> str
         f"({scenario.limit.strategy}):",
         "",
     ]
-    for number, name in enumerate(names, start=1):
-        p, why = _predicted(name, scenario)
-        told = f"  predicted: {p.words()}" if p is not None else f"  no model: {why}"
-        lines += [f"Model {number}: {name}", told]
-        if p is not None and not p.lost:
-            lines.append(f"  {p.mean / b.mean:.2f} × the best possible")
-        lines.append("")
+    lines += simulation_lines(names, lambda name: _predicted(name, scenario), b.mean)
     lines += [
         f"{'Best in file order' if b.phases else 'Best possible'} under both limits: {b.words()}",
         f"  {b.basis}",
