@@ -47,7 +47,9 @@ def test_metrics_count_the_log(start_server: StartServer, redis_url: str, worker
         rate="3/second",
         latency=(1, 2),
         time_scale=0.2,
-        extra_args=(*extra, "--rpm", "600", "--tpm", "2000"),
+        # 30 completions of about 107 tokens each: more than 1,000 however the two
+        # workers (each with a budget of its own here) share them out.
+        extra_args=(*extra, "--rpm", "600", "--tpm", "1000"),
     )
     body = {"model": "m", "max_tokens": 100, "messages": [{"role": "user", "content": "hi"}]}
     mid_run: dict[Any, float] = {}
