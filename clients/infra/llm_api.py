@@ -77,8 +77,29 @@ def _charge(metadata: Mapping[str, Any], key: str) -> int | None:
     return int(value) if isinstance(value, int) and not isinstance(value, bool) else None
 
 
+class OneTokenLimitAtAdmission:
+    """An API limited in requests and one kind of tokens, both charged whole when a
+    request is admitted and never after (OpenAI's prompt plus `max_tokens`, Gemini's
+    input tokens): the request set's `metadata.charge` is the server's own count."""
+
+    __slots__ = ()
+
+    def costs(self, body: Mapping[str, Any], metadata: Mapping[str, Any]) -> Costs | None:
+        charge = _charge(metadata, "charge")
+        return None if charge is None else (1, charge)
+
+    def needs(self, costs: Costs, config: ClientConfig) -> Costs:
+        return costs
+
+    def charged(self, costs: Costs, config: ClientConfig) -> Costs:
+        return costs
+
+    def after(self, costs: Costs, reply: Reply, config: ClientConfig) -> Costs:
+        return (0, 0)
+
+
 @dataclass(frozen=True, slots=True)
-class OpenAIApi:
+class OpenAIApi(OneTokenLimitAtAdmission):
     """`POST /v1/chat/completions`: requests and tokens (prompt + max_tokens) per minute."""
 
     name: str = "openai"
@@ -97,19 +118,6 @@ class OpenAIApi:
 
     def told(self, config: ClientConfig) -> tuple[int | None, ...]:
         return (config.rpm, config.tpm)
-
-    def costs(self, body: Mapping[str, Any], metadata: Mapping[str, Any]) -> Costs | None:
-        charge = _charge(metadata, "charge")
-        return None if charge is None else (1, charge)
-
-    def needs(self, costs: Costs, config: ClientConfig) -> Costs:
-        return costs
-
-    def charged(self, costs: Costs, config: ClientConfig) -> Costs:
-        return costs
-
-    def after(self, costs: Costs, reply: Reply, config: ClientConfig) -> Costs:
-        return (0, 0)
 
     def check_line(self, line: str) -> dict[str, Any]:
         from clients.infra.request_set import check_openai_line
@@ -170,7 +178,7 @@ class AnthropicApi:
 
 
 @dataclass(frozen=True, slots=True)
-class GeminiApi:
+class GeminiApi(OneTokenLimitAtAdmission):
     """Gemini's `generateContent`: requests and input tokens per minute (and requests
     per day, which a per-minute interface does not hold: the Gemini clients keep it,
     `clients.catalog.gemini_budget`). The model is in the path: the set's default."""
@@ -193,19 +201,6 @@ class GeminiApi:
 
     def told(self, config: ClientConfig) -> tuple[int | None, ...]:
         return (config.rpm, config.itpm)
-
-    def costs(self, body: Mapping[str, Any], metadata: Mapping[str, Any]) -> Costs | None:
-        charge = _charge(metadata, "charge")
-        return None if charge is None else (1, charge)
-
-    def needs(self, costs: Costs, config: ClientConfig) -> Costs:
-        return costs
-
-    def charged(self, costs: Costs, config: ClientConfig) -> Costs:
-        return costs
-
-    def after(self, costs: Costs, reply: Reply, config: ClientConfig) -> Costs:
-        return (0, 0)
 
     def check_line(self, line: str) -> dict[str, Any]:
         from clients.infra.gemini_request_set import check_line
